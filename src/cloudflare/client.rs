@@ -1,0 +1,277 @@
+//! The HTTP client for `POST {api}/accounts/{account_id}/request-tracer/trace`: auth headers,
+//! the shared rate limiter, per-request timeout, retries per [`RetryPolicy`], and every failure
+//! turned into a [`TraceError`] that keeps Cloudflare's codes and says what to fix.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::trace::{ApiMessage, Envelope, TraceRequest, TraceResult};
+
+use super::auth::Credentials;
+use super::ratelimit::{Limiter, RateLimit};
+use super::retry::{Failure, RetryPolicy, parse_retry_after};
+
+/// Everything the client needs; built by `config`.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Base URL without a trailing slash, e.g. `https://api.cloudflare.com/client/v4`.
+    pub api_url: String,
+    pub account_id: String,
+    pub credentials: Credentials,
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+    pub rate: RateLimit,
+}
+
+/// Why a case could not be traced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TraceErrorKind {
+    /// `success: false` from the API, with its codes.
+    Api { http_status: u16, codes: Vec<i64> },
+    /// An HTTP error status with no API envelope.
+    Http(u16),
+    Timeout,
+    Connect,
+    /// The response was not the documented envelope.
+    Malformed,
+    /// Any other transport problem.
+    Transport,
+}
+
+/// A trace that could not be completed. The message never holds a credential.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct TraceError {
+    pub kind: TraceErrorKind,
+    pub message: String,
+    pub hint: Option<String>,
+    pub attempts: u32,
+}
+
+impl fmt::Display for TraceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.message)?;
+        if self.attempts > 1 {
+            write!(f, " (after {} attempts)", self.attempts)?;
+        }
+        if let Some(h) = &self.hint {
+            write!(f, "\n  hint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The live API client. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    cfg: ClientConfig,
+    limiter: Limiter,
+    endpoint: String,
+}
+
+impl Client {
+    pub fn new(cfg: ClientConfig) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("rulegate/", env!("CARGO_PKG_VERSION")))
+            .timeout(cfg.timeout)
+            .connect_timeout(cfg.timeout.min(Duration::from_secs(10)))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let endpoint = format!(
+            "{}/accounts/{}/request-tracer/trace",
+            cfg.api_url.trim_end_matches('/'),
+            cfg.account_id
+        );
+        Ok(Client {
+            http,
+            limiter: Limiter::new(cfg.rate),
+            endpoint,
+            cfg,
+        })
+    }
+
+    /// Where traces are sent (no credentials in it).
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Traces one request, retrying as the policy allows.
+    pub async fn trace(&self, req: &TraceRequest) -> Result<TraceResult, TraceError> {
+        let mut attempt = 0u32;
+        loop {
+            self.limiter.acquire().await;
+            let (failure, err) = match self.attempt(req).await {
+                Ok(result) => return Ok(result),
+                Err(pair) => pair,
+            };
+            match self.cfg.retry.delay(attempt, failure, fastrand::f64()) {
+                Some(wait) => {
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                None => {
+                    return Err(TraceError {
+                        attempts: attempt + 1,
+                        ..err
+                    });
+                }
+            }
+        }
+    }
+
+    fn request(&self, req: &TraceRequest) -> reqwest::RequestBuilder {
+        let b = self.http.post(&self.endpoint).json(req);
+        match &self.cfg.credentials {
+            Credentials::Token(t) => b.bearer_auth(t.expose()),
+            Credentials::EmailKey { email, key } => {
+                b.header("X-Auth-Email", email).header("X-Auth-Key", key.expose())
+            }
+        }
+    }
+
+    async fn attempt(&self, req: &TraceRequest) -> Result<TraceResult, (Failure, TraceError)> {
+        let resp = match self.request(req).send().await {
+            Ok(r) => r,
+            Err(e) => return Err(self.transport_error(&e)),
+        };
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let body = match resp.bytes().await {
+            Ok(b) => b,
+            Err(e) => return Err(self.transport_error(&e)),
+        };
+        let failure = if (200..300).contains(&status) {
+            Failure::Fatal
+        } else {
+            Failure::Status(status, retry_after)
+        };
+        match serde_json::from_slice::<Envelope<TraceResult>>(&body) {
+            Ok(env) if env.success && (200..300).contains(&status) => Ok(env.result.unwrap_or_default()),
+            Ok(env) => Err((failure, self.api_error(status, &env.errors))),
+            Err(e) if (200..300).contains(&status) => Err((
+                Failure::Fatal,
+                self.error(
+                    TraceErrorKind::Malformed,
+                    format!(
+                        "the API answered HTTP {status} with a body that is not the documented envelope ({e}): {}",
+                        self.snippet(&body)
+                    ),
+                    Some("check --api-url: it must point at the Cloudflare API v4 (…/client/v4)".into()),
+                ),
+            )),
+            Err(_) => Err((
+                failure,
+                self.error(
+                    TraceErrorKind::Http(status),
+                    format!("the API answered HTTP {status}: {}", self.snippet(&body)),
+                    http_hint(status),
+                ),
+            )),
+        }
+    }
+
+    fn snippet(&self, body: &[u8]) -> String {
+        let text = String::from_utf8_lossy(body);
+        let text = text.trim();
+        let cut: String = text.chars().take(200).collect();
+        let cut = if cut.len() < text.len() { format!("{cut}…") } else { cut };
+        if cut.is_empty() { "(empty body)".into() } else { self.cfg.credentials.redact(&cut) }
+    }
+
+    fn error(&self, kind: TraceErrorKind, message: String, hint: Option<String>) -> TraceError {
+        TraceError {
+            kind,
+            message: self.cfg.credentials.redact(&message),
+            hint: hint.map(|h| self.cfg.credentials.redact(&h)),
+            attempts: 1,
+        }
+    }
+
+    fn transport_error(&self, e: &reqwest::Error) -> (Failure, TraceError) {
+        // reqwest's Display includes the URL, which holds no credential.
+        let detail = std::error::Error::source(e).map_or_else(|| e.to_string(), |s| format!("{e}: {s}"));
+        if e.is_timeout() {
+            (
+                Failure::Timeout,
+                self.error(
+                    TraceErrorKind::Timeout,
+                    format!("the API did not answer within {:?}", self.cfg.timeout),
+                    Some("raise --timeout, or check the network path to the API".into()),
+                ),
+            )
+        } else if e.is_connect() {
+            (
+                Failure::Connect,
+                self.error(
+                    TraceErrorKind::Connect,
+                    format!("cannot connect to the API: {detail}"),
+                    Some("check --api-url and the network".into()),
+                ),
+            )
+        } else {
+            (
+                Failure::Connect,
+                self.error(TraceErrorKind::Transport, format!("request failed: {detail}"), None),
+            )
+        }
+    }
+
+    fn api_error(&self, status: u16, errors: &[ApiMessage]) -> TraceError {
+        let mut codes = Vec::new();
+        let mut parts = Vec::new();
+        fn collect(m: &ApiMessage, codes: &mut Vec<i64>, parts: &mut Vec<String>) {
+            codes.push(m.code);
+            parts.push(format!("{} {}", m.code, m.message));
+            for c in &m.error_chain {
+                collect(c, codes, parts);
+            }
+        }
+        for m in errors {
+            collect(m, &mut codes, &mut parts);
+        }
+        let what = if parts.is_empty() { "no error details".to_string() } else { parts.join("; ") };
+        let hint = codes.iter().find_map(|c| code_hint(*c, &self.cfg)).or_else(|| http_hint(status));
+        self.error(
+            TraceErrorKind::Api { http_status: status, codes },
+            format!("Cloudflare API error (HTTP {status}): {what}"),
+            hint,
+        )
+    }
+}
+
+/// What to do about a Cloudflare error code (reference §2.3).
+fn code_hint(code: i64, cfg: &ClientConfig) -> Option<String> {
+    Some(match code {
+        10000 => format!(
+            "authentication failed with the {}: the credential is wrong, or the token lacks the \
+             account permission \"Request Tracer Read\" for account {}",
+            cfg.credentials.scheme(),
+            cfg.account_id
+        ),
+        6003 | 6111 | 6102 | 6103 => "malformed authentication header: put an API token in \
+             CLOUDFLARE_API_TOKEN, or a Global API key in CLOUDFLARE_API_KEY with CLOUDFLARE_EMAIL; \
+             do not mix the two"
+            .to_string(),
+        7003 | 7000 => format!(
+            "the API cannot route to account `{}`: check --account-id / CLOUDFLARE_ACCOUNT_ID \
+             (32 hex characters, from the dashboard's account home)",
+            cfg.account_id
+        ),
+        9109 => "the credential cannot access this account: grant the token access to it".to_string(),
+        _ => return None,
+    })
+}
+
+fn http_hint(status: u16) -> Option<String> {
+    match status {
+        401 | 403 => Some("check the credentials and the token's \"Request Tracer Read\" permission".into()),
+        404 => Some("check --api-url and --account-id".into()),
+        429 => Some("the API rate limit was hit: lower --rate-limit or --concurrency".into()),
+        500..=599 => Some("Cloudflare's API failed; try again later".into()),
+        _ => None,
+    }
+}

@@ -1,0 +1,167 @@
+//! Runs cases as libtest-mimic trials. Selection (filters, `--skip`, `--ignored`) is decided up
+//! front with libtest-mimic's own rules, so only selected cases are traced. Traces run on a
+//! tokio runtime with their own concurrency bound, independent of `--test-threads`; each trial
+//! waits for its trace, checks it and records an [`Outcome`] for the reports.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use tokio::sync::{Semaphore, oneshot};
+
+use crate::backend::Backend;
+use crate::expect::{self, Mismatch, diff};
+use crate::suite::{Case, Suite};
+use crate::trace::TraceView;
+
+/// How one case ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Passed,
+    /// Expectations not met: the mismatches and the rendered plain-text diff.
+    Failed { mismatches: Vec<Mismatch>, diff: String },
+    /// The case could not be run.
+    Error { message: String },
+    /// Ignored (`ignore:` in the suite) and not run.
+    Skipped { reason: String },
+}
+
+/// A case's outcome with its timing, keyed by full name in [`RunResult`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseResult {
+    pub outcome: Outcome,
+    pub duration: Duration,
+}
+
+/// What a run produced, for the reports and the exit code.
+#[derive(Debug, Default)]
+pub struct RunResult {
+    pub results: BTreeMap<String, CaseResult>,
+    /// Trials that failed outside our outcomes (a panic: a bug).
+    pub unexplained_failures: u64,
+    pub listed_only: bool,
+}
+
+/// Runner settings.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub concurrency: usize,
+    pub color: bool,
+}
+
+type Slot = oneshot::Receiver<(Result<TraceView, String>, Duration)>;
+
+/// Runs the selected cases of `suites` and prints libtest-style output.
+pub fn run(suites: &[Suite], backend: &Backend, args: &Arguments, opts: &RunOptions) -> RunResult {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return RunResult {
+                unexplained_failures: 1,
+                ..Default::default()
+            };
+        }
+    };
+    let results: Arc<Mutex<BTreeMap<String, CaseResult>>> = Arc::default();
+    let semaphore = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+    let mut trials = Vec::new();
+    for suite in suites {
+        for case in &suite.cases {
+            let probe = Trial::test(case.full_name.clone(), || Ok(())).with_ignored_flag(case.ignore.is_some());
+            let selected = !args.is_filtered_out(&probe) && !args.is_ignored(&probe) && !args.list;
+            let slot = selected.then(|| spawn_trace(&runtime, backend, &semaphore, case));
+            if let Some(reason) = &case.ignore
+                && !args.is_filtered_out(&probe)
+                && args.is_ignored(&probe)
+            {
+                results.lock().expect("results lock").insert(
+                    case.full_name.clone(),
+                    CaseResult {
+                        outcome: Outcome::Skipped { reason: reason.clone() },
+                        duration: Duration::ZERO,
+                    },
+                );
+            }
+            trials.push(trial(case, slot, results.clone(), opts.color));
+        }
+    }
+    let conclusion = libtest_mimic::run(args, trials);
+    drop(runtime);
+    let results = std::mem::take(&mut *results.lock().expect("results lock"));
+    let explained = results
+        .values()
+        .filter(|r| matches!(r.outcome, Outcome::Failed { .. } | Outcome::Error { .. }))
+        .count() as u64;
+    RunResult {
+        unexplained_failures: conclusion.num_failed.saturating_sub(explained),
+        results,
+        listed_only: args.list,
+    }
+}
+
+fn spawn_trace(rt: &tokio::runtime::Runtime, backend: &Backend, sem: &Arc<Semaphore>, case: &Case) -> Slot {
+    let (tx, rx) = oneshot::channel();
+    let backend = backend.clone();
+    let sem = sem.clone();
+    let request = case.request.clone();
+    rt.spawn(async move {
+        let _permit = sem.acquire_owned().await;
+        let start = Instant::now();
+        let result = backend
+            .trace(&request)
+            .await
+            .map(|r| TraceView::new(&r))
+            .map_err(|e| e.to_string());
+        let _ = tx.send((result, start.elapsed()));
+    });
+    rx
+}
+
+fn trial(case: &Case, slot: Option<Slot>, results: Arc<Mutex<BTreeMap<String, CaseResult>>>, color: bool) -> Trial {
+    let name = case.full_name.clone();
+    let expect = case.expect.clone();
+    Trial::test(name.clone(), move || {
+        let Some(slot) = slot else {
+            return Err(Failed::from("internal error: a selected case was not traced"));
+        };
+        let (result, duration) = slot
+            .blocking_recv()
+            .unwrap_or_else(|_| (Err("the trace task stopped unexpectedly".to_string()), Duration::ZERO));
+        let (outcome, msg) = match result {
+            Err(message) => (Outcome::Error { message: message.clone() }, Some(format!("could not run: {message}"))),
+            Ok(view) => {
+                let mismatches = expect::check(&expect, &view);
+                if mismatches.is_empty() {
+                    (Outcome::Passed, None)
+                } else {
+                    let (e, a) = expect::views(&expect, &view);
+                    let plain = diff::render(&e, &a, false);
+                    let shown = if color { diff::render(&e, &a, true) } else { plain.clone() };
+                    let mut msg = String::new();
+                    for m in &mismatches {
+                        msg.push_str(&m.message);
+                        msg.push('\n');
+                    }
+                    msg.push('\n');
+                    msg.push_str(&shown);
+                    (Outcome::Failed { mismatches, diff: plain }, Some(msg))
+                }
+            }
+        };
+        results
+            .lock()
+            .expect("results lock")
+            .insert(name.clone(), CaseResult { outcome, duration });
+        match msg {
+            None => Ok(()),
+            Some(m) => Err(Failed::from(m)),
+        }
+    })
+    .with_ignored_flag(case.ignore.is_some())
+}

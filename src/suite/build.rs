@@ -1,0 +1,497 @@
+//! Turns a parsed [`SuiteFile`] into [`Suite`]: merges `defaults` into each request, expands
+//! `${VARS}`, joins relative URLs to `base_url` and validates every value. Each problem becomes
+//! a [`Diagnostic`] at the value's position; building goes on so that all problems are reported.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use serde_saphyr::{Location, Spanned};
+
+use crate::diag::{Diagnostic, Pos, suggestion};
+use crate::trace::{Geoloc, TraceBody, TraceContext, TraceItem, TraceRequest};
+use crate::trace::view::KNOWN_ACTIONS;
+
+use super::model::{
+    BodySpec, CaseSpec, ContextSpec, ExpectSpec, GeolocSpec, RequestSpec, S, StepSpec, StringList,
+    SuiteFile,
+};
+use super::vars::VarError;
+use super::{Case, Expectations, Suite, Vars};
+
+/// Methods rulegate knows; any other all-caps token is accepted too (custom methods exist).
+pub const KNOWN_METHODS: &[&str] =
+    &["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "PURGE"];
+
+/// Protocol strings accepted in `request.protocol`. UNCERTAIN: the API documents only the
+/// example "HTTP/1.1"; widen this list once the live API's accepted values are known.
+pub const PROTOCOLS: &[&str] = &["HTTP/1.0", "HTTP/1.1", "HTTP/2", "HTTP/3"];
+
+pub struct Builder<'a> {
+    file: PathBuf,
+    vars: &'a Vars,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+fn pos(loc: &Location) -> Option<Pos> {
+    (loc.line() > 0).then(|| Pos::new(loc.line() as usize, loc.column() as usize, loc.span().len().max(1) as usize))
+}
+
+fn spos<T>(s: &Spanned<T>) -> Option<Pos> {
+    pos(&s.referenced)
+}
+
+impl<'a> Builder<'a> {
+    pub fn new(file: &Path, vars: &'a Vars) -> Self {
+        Builder {
+            file: file.to_path_buf(),
+            vars,
+            diagnostics: Vec::new(),
+        }
+    }
+
+    fn error(&mut self, at: Option<Pos>, title: impl Into<String>) -> &mut Diagnostic {
+        self.diagnostics.push(Diagnostic::new(&self.file, at, title));
+        self.diagnostics.last_mut().expect("just pushed")
+    }
+
+    /// Expands `${VARS}` in a spanned string; reports each unset variable at the value.
+    fn text(&mut self, s: &S<String>) -> Option<String> {
+        self.expand(&s.value, spos(s))
+    }
+
+    fn expand(&mut self, text: &str, at: Option<Pos>) -> Option<String> {
+        match self.vars.expand(text) {
+            Ok(v) => Some(v),
+            Err(errors) => {
+                for e in errors {
+                    match e {
+                        VarError::Unset { name, .. } => {
+                            let d = self.error(at, format!("variable `{name}` is not set"));
+                            d.label = format!("`${{{name}}}` is used here");
+                            d.hint = Some(format!(
+                                "set the environment variable {name} or pass --var {name}=VALUE"
+                            ));
+                        }
+                        VarError::Malformed { .. } => {
+                            let d = self.error(at, "malformed variable reference");
+                            d.label = "`${` must be followed by NAME and `}`".into();
+                            d.hint = Some("write `$${` for a literal `${`".into());
+                        }
+                    }
+                }
+                None
+            }
+        }
+    }
+
+    pub fn suite(&mut self, model: SuiteFile, id: &str) -> Option<Suite> {
+        let name = match &model.name {
+            Some(n) => self.text(n).unwrap_or_default(),
+            None => Path::new(id).file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+        };
+        let base_url = model.base_url.as_ref().and_then(|b| {
+            let text = self.text(b)?;
+            match url::Url::parse(&text) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
+                Ok(u) => {
+                    let scheme = u.scheme().to_string();
+                    let d = self.error(spos(b), format!("base_url has scheme `{scheme}`"));
+                    d.hint = Some("use an http:// or https:// URL".into());
+                    None
+                }
+                Err(e) => {
+                    let d = self.error(spos(b), format!("base_url is not a URL: {e}"));
+                    d.hint = Some("write it as https://host.example.com".into());
+                    None
+                }
+            }
+        });
+        let defaults = model.defaults.unwrap_or_default();
+        if model.cases.is_empty() {
+            self.error(None, "the suite has no cases").hint = Some("add a `cases:` list".into());
+        }
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut cases = Vec::new();
+        for case in &model.cases {
+            let line = case.referenced.line() as usize;
+            let cname = case.value.name.value.trim().to_string();
+            if cname.is_empty() {
+                self.error(spos(&case.value.name), "a case name must not be empty");
+            } else if let Some(first) = seen.get(&cname) {
+                let d = self.error(spos(&case.value.name), format!("duplicate case name `{cname}`"));
+                d.label = format!("first used on line {first}");
+                d.hint = Some("case names must be unique within a suite".into());
+            } else {
+                seen.insert(cname.clone(), case.value.name.referenced.line() as usize);
+            }
+            if let Some(c) = self.case(&case.value, &defaults, base_url.as_ref(), id, line) {
+                cases.push(c);
+            }
+        }
+        self.diagnostics.is_empty().then(|| Suite {
+            file: self.file.clone(),
+            id: id.to_string(),
+            name,
+            cases,
+        })
+    }
+
+    fn case(
+        &mut self,
+        c: &CaseSpec,
+        defaults: &RequestSpec,
+        base: Option<&url::Url>,
+        suite_id: &str,
+        line: usize,
+    ) -> Option<Case> {
+        let name = c.name.value.trim().to_string();
+        let merged = merge(defaults, &c.request.value);
+        let request = self.request(&merged, base, spos(&c.request));
+        let expect = match &c.expect {
+            Some(e) => self.expect(e),
+            None => {
+                let d = self.error(spos(&c.name), format!("case `{name}` has no `expect`"));
+                d.hint = Some("add `expect:` with status, action, matched, not_matched or trace".into());
+                None
+            }
+        };
+        let ignore = c.ignore.as_ref().map(|r| r.value.clone());
+        let tags = c.tags.iter().map(|t| t.value.clone()).collect();
+        Some(Case {
+            full_name: format!("{suite_id}::{name}"),
+            name,
+            line,
+            request: request?,
+            expect: expect?,
+            ignore,
+            tags,
+        })
+    }
+
+    fn request(&mut self, r: &RequestSpec, base: Option<&url::Url>, at: Option<Pos>) -> Option<TraceRequest> {
+        let before = self.diagnostics.len();
+        let method = match &r.method {
+            Some(m) => self.method(m),
+            None => Some("GET".to_string()),
+        };
+        let url = match &r.url {
+            Some(u) => self.url(u, base),
+            None => {
+                self.error(at, "the request has no `url`").hint =
+                    Some("set `url:` in the case or in `defaults`".into());
+                None
+            }
+        };
+        let mut headers = BTreeMap::new();
+        for (k, v) in &r.headers {
+            let key = self.expand(k, spos(v));
+            if let (Some(k), Some(v)) = (key, self.text(v)) {
+                headers.insert(k, v);
+            }
+        }
+        let mut cookies = BTreeMap::new();
+        for (k, v) in &r.cookies {
+            let key = self.expand(k, spos(v));
+            if let (Some(k), Some(v)) = (key, self.text(v)) {
+                cookies.insert(k, v);
+            }
+        }
+        let body = r.body.as_ref().and_then(|b| self.body(b));
+        let protocol = r.protocol.as_ref().and_then(|p| {
+            let v = self.text(p)?;
+            if PROTOCOLS.contains(&v.as_str()) {
+                return Some(v);
+            }
+            let upper = v.to_ascii_uppercase();
+            let hint = suggestion(&upper, PROTOCOLS.iter().copied());
+            let d = self.error(spos(p), format!("unknown protocol `{v}`"));
+            d.hint = Some(hint.unwrap_or_else(|| format!("use one of {}", PROTOCOLS.join(", "))));
+            None
+        });
+        let context = r.context.as_ref().map(|c| self.context(c));
+        if self.diagnostics.len() > before {
+            return None;
+        }
+        Some(TraceRequest {
+            method: method?,
+            url: url?,
+            headers,
+            cookies,
+            body,
+            protocol,
+            context,
+            skip_response: r.skip_response,
+        })
+    }
+
+    fn method(&mut self, m: &S<String>) -> Option<String> {
+        let v = self.text(m)?;
+        let valid = !v.is_empty() && v.bytes().all(|b| b.is_ascii_uppercase() || b == b'-' || b == b'_');
+        if valid {
+            return Some(v);
+        }
+        let upper = v.to_ascii_uppercase();
+        let hint = if KNOWN_METHODS.contains(&upper.as_str()) {
+            Some(format!("methods are upper case: did you mean `{upper}`?"))
+        } else {
+            suggestion(&upper, KNOWN_METHODS.iter().copied())
+        };
+        let d = self.error(spos(m), format!("invalid HTTP method `{v}`"));
+        d.label = "not an HTTP method".into();
+        d.hint = Some(hint.unwrap_or_else(|| format!("use one of {}", KNOWN_METHODS.join(", "))));
+        None
+    }
+
+    fn url(&mut self, u: &S<String>, base: Option<&url::Url>) -> Option<String> {
+        let v = self.text(u)?;
+        if v.starts_with("http://") || v.starts_with("https://") {
+            return match url::Url::parse(&v) {
+                Ok(parsed) => Some(parsed.to_string()),
+                Err(e) => {
+                    self.error(spos(u), format!("invalid URL: {e}"));
+                    None
+                }
+            };
+        }
+        if v.contains("://") {
+            let d = self.error(spos(u), format!("unsupported URL `{v}`"));
+            d.hint = Some("the Trace API takes http:// or https:// URLs".into());
+            return None;
+        }
+        match base {
+            Some(b) => match b.join(&v) {
+                Ok(j) => Some(j.to_string()),
+                Err(e) => {
+                    self.error(spos(u), format!("cannot join `{v}` to base_url: {e}"));
+                    None
+                }
+            },
+            None => {
+                let d = self.error(spos(u), format!("relative url `{v}` but the suite has no `base_url`"));
+                d.label = "relative URL".into();
+                d.hint = Some("add `base_url: https://your.zone` at the top of the suite, or write an absolute URL".into());
+                None
+            }
+        }
+    }
+
+    fn body(&mut self, b: &S<BodySpec>) -> Option<TraceBody> {
+        let spec = &b.value;
+        let forms = [spec.plain_text.is_some(), spec.json.is_some(), spec.base64.is_some()];
+        let n = forms.iter().filter(|f| **f).count();
+        if n != 1 {
+            let d = self.error(
+                spos(b),
+                if n == 0 { "the body is empty" } else { "the body has more than one form" },
+            );
+            d.hint = Some("give exactly one of `plain_text`, `json` or `base64`".into());
+            return None;
+        }
+        let mut body = TraceBody::default();
+        if let Some(t) = &spec.plain_text {
+            body.plain_text = Some(self.text(t)?);
+        }
+        if let Some(j) = &spec.json {
+            body.json = Some(self.json(j, spos(b))?);
+        }
+        if let Some(s) = &spec.base64 {
+            let v = self.text(s)?;
+            if let Err(e) = base64::engine::general_purpose::STANDARD.decode(v.trim()) {
+                let d = self.error(spos(s), format!("invalid base64: {e}"));
+                d.label = "not standard base64".into();
+                d.hint = Some("use the standard alphabet with `=` padding, or `plain_text:`".into());
+                return None;
+            }
+            body.base64 = Some(v.trim().to_string());
+        }
+        Some(body)
+    }
+
+    fn json(&mut self, v: &serde_json::Value, at: Option<Pos>) -> Option<serde_json::Value> {
+        use serde_json::Value;
+        Some(match v {
+            Value::String(s) => Value::String(self.expand(s, at)?),
+            Value::Array(a) => Value::Array(a.iter().map(|x| self.json(x, at)).collect::<Option<_>>()?),
+            Value::Object(o) => Value::Object(
+                o.iter()
+                    .map(|(k, x)| Some((k.clone(), self.json(x, at)?)))
+                    .collect::<Option<_>>()?,
+            ),
+            other => other.clone(),
+        })
+    }
+
+    fn context(&mut self, c: &ContextSpec) -> TraceContext {
+        let score = |b: &mut Self, s: &Option<S<i64>>, what: &str, range: std::ops::RangeInclusive<i64>| {
+            s.as_ref().and_then(|v| {
+                if range.contains(&v.value) {
+                    Some(v.value)
+                } else {
+                    let d = b.error(spos(v), format!("{what} {} is out of range", v.value));
+                    d.hint = Some(format!("use {}..={}", range.start(), range.end()));
+                    None
+                }
+            })
+        };
+        TraceContext {
+            bot_score: score(self, &c.bot_score, "bot_score", 1..=99),
+            threat_score: score(self, &c.threat_score, "threat_score", 0..=100),
+            skip_challenge: c.skip_challenge,
+            geoloc: c.geoloc.as_ref().map(|g| self.geoloc(g)),
+        }
+    }
+
+    fn geoloc(&mut self, g: &GeolocSpec) -> Geoloc {
+        let mut t = |s: &Option<S<String>>| s.as_ref().and_then(|v| self.text(v));
+        Geoloc {
+            city: t(&g.city),
+            continent: t(&g.continent),
+            is_eu_country: g.is_eu_country,
+            iso_code: t(&g.iso_code),
+            latitude: g.latitude,
+            longitude: g.longitude,
+            postal_code: t(&g.postal_code),
+            region_code: t(&g.region_code),
+            subdivision_2_iso_code: t(&g.subdivision_2_iso_code),
+            timezone: t(&g.timezone),
+        }
+    }
+
+    fn expect(&mut self, e: &S<ExpectSpec>) -> Option<Expectations> {
+        let before = self.diagnostics.len();
+        let spec = &e.value;
+        let status = spec.status.as_ref().map(|s| {
+            if s.value.0.is_empty() {
+                self.error(spos(s), "`status` lists no status code");
+            }
+            for code in &s.value.0 {
+                if !(100..=999).contains(code) {
+                    let d = self.error(spos(s), format!("{code} is not an HTTP status code"));
+                    d.hint = Some("status codes are 100..=999".into());
+                }
+            }
+            s.value.0.clone()
+        });
+        let action = spec.action.as_ref().and_then(|a| self.action(a));
+        let matched = self.selectors(spec.matched.as_ref());
+        let not_matched = self.selectors(spec.not_matched.as_ref());
+        let trace = spec.trace.iter().filter_map(|s| self.step(s)).collect::<Vec<_>>();
+        let out = Expectations {
+            status,
+            action,
+            matched,
+            not_matched,
+            trace,
+        };
+        if out.is_empty() && self.diagnostics.len() == before {
+            self.error(spos(e), "`expect` is empty").hint =
+                Some("expect at least one of status, action, matched, not_matched, trace".into());
+        }
+        (self.diagnostics.len() == before).then_some(out)
+    }
+
+    fn action(&mut self, a: &S<String>) -> Option<String> {
+        let v = self.text(a)?;
+        if v == "none" || KNOWN_ACTIONS.contains(&v.as_str()) {
+            return Some(v);
+        }
+        let valid = !v.is_empty() && v.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+        let near = suggestion(&v, KNOWN_ACTIONS.iter().copied().chain(["none"]));
+        if valid && near.is_none() {
+            // A new action Cloudflare added: accept it rather than block the user.
+            return Some(v);
+        }
+        let d = self.error(spos(a), format!("unknown action `{v}`"));
+        d.hint = Some(near.unwrap_or_else(|| "actions are lower case, e.g. block, managed_challenge, none".into()));
+        None
+    }
+
+    fn selectors(&mut self, list: Option<&S<StringList>>) -> Vec<String> {
+        let Some(list) = list else { return Vec::new() };
+        let mut out = Vec::new();
+        if let Some(one) = &list.value.1 {
+            out.extend(self.expand(one, spos(list)));
+        }
+        for s in &list.value.0 {
+            if s.value.is_empty() {
+                self.error(spos(s), "a rule selector must not be empty");
+                continue;
+            }
+            out.extend(self.text(s));
+        }
+        out
+    }
+
+    fn step(&mut self, s: &S<StepSpec>) -> Option<TraceItem> {
+        let v = &s.value;
+        let mut t = |x: &Option<S<String>>| x.as_ref().and_then(|y| self.text(y));
+        let item = TraceItem {
+            kind_of_step: t(&v.kind_of_step),
+            step_name: t(&v.step_name),
+            matched: v.matched,
+            name: t(&v.name),
+            kind: t(&v.kind),
+            description: t(&v.description),
+            expression: t(&v.expression),
+            action: t(&v.action),
+            action_parameters: v.action_parameters.clone(),
+            trace: Vec::new(),
+        };
+        if item == TraceItem::default() {
+            self.error(spos(s), "a trace step pattern needs at least one key").hint =
+                Some("keys: type, step_name, matched, name, kind, description, expression, action, action_parameters".into());
+            return None;
+        }
+        Some(item)
+    }
+}
+
+/// `defaults` merged under a case's request: maps key by key (header names compared without
+/// case), scalars and the body replaced whole; the case's value wins.
+fn merge(d: &RequestSpec, c: &RequestSpec) -> RequestSpec {
+    let mut headers = d.headers.clone();
+    for (k, v) in &c.headers {
+        headers.retain(|dk, _| !dk.eq_ignore_ascii_case(k));
+        headers.insert(k.clone(), v.clone());
+    }
+    let mut cookies = d.cookies.clone();
+    cookies.extend(c.cookies.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let context = match (&d.context, &c.context) {
+        (Some(dc), Some(cc)) => Some(ContextSpec {
+            bot_score: cc.bot_score.clone().or_else(|| dc.bot_score.clone()),
+            threat_score: cc.threat_score.clone().or_else(|| dc.threat_score.clone()),
+            skip_challenge: cc.skip_challenge.or(dc.skip_challenge),
+            geoloc: match (&dc.geoloc, &cc.geoloc) {
+                (Some(dg), Some(cg)) => Some(merge_geoloc(dg, cg)),
+                (dg, cg) => cg.clone().or_else(|| dg.clone()),
+            },
+        }),
+        (dc, cc) => cc.clone().or_else(|| dc.clone()),
+    };
+    RequestSpec {
+        method: c.method.clone().or_else(|| d.method.clone()),
+        url: c.url.clone().or_else(|| d.url.clone()),
+        headers,
+        cookies,
+        body: c.body.clone().or_else(|| d.body.clone()),
+        protocol: c.protocol.clone().or_else(|| d.protocol.clone()),
+        context,
+        skip_response: c.skip_response.or(d.skip_response),
+    }
+}
+
+fn merge_geoloc(d: &GeolocSpec, c: &GeolocSpec) -> GeolocSpec {
+    GeolocSpec {
+        city: c.city.clone().or_else(|| d.city.clone()),
+        continent: c.continent.clone().or_else(|| d.continent.clone()),
+        is_eu_country: c.is_eu_country.or(d.is_eu_country),
+        iso_code: c.iso_code.clone().or_else(|| d.iso_code.clone()),
+        latitude: c.latitude.or(d.latitude),
+        longitude: c.longitude.or(d.longitude),
+        postal_code: c.postal_code.clone().or_else(|| d.postal_code.clone()),
+        region_code: c.region_code.clone().or_else(|| d.region_code.clone()),
+        subdivision_2_iso_code: c.subdivision_2_iso_code.clone().or_else(|| d.subdivision_2_iso_code.clone()),
+        timezone: c.timezone.clone().or_else(|| d.timezone.clone()),
+    }
+}

@@ -1,0 +1,189 @@
+//! Finds suite files under the given paths, parses each with spans and turns parse errors into
+//! [`Diagnostic`]s. Every file is read and checked before anything runs; all errors of all
+//! files are collected.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::diag::{Diagnostic, Pos, suggestion};
+
+use super::build::Builder;
+use super::{Suite, Vars};
+
+/// File names that configure a project directory and are never suites.
+pub const CONFIG_FILE_NAMES: &[&str] = &["rulegate.yaml", "rulegate.yml"];
+
+/// Everything the loader read: the suites, and the source text of each file (for rendering).
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub suites: Vec<Suite>,
+    pub sources: BTreeMap<PathBuf, String>,
+}
+
+/// The loader failed: every diagnostic, with the sources to render them against.
+#[derive(Debug, Default)]
+pub struct LoadError {
+    pub diagnostics: Vec<Diagnostic>,
+    pub sources: BTreeMap<PathBuf, String>,
+}
+
+impl LoadError {
+    /// All diagnostics rendered, one block each, then a count.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for d in &self.diagnostics {
+            out.push_str(&d.render(self.sources.get(&d.file).map(String::as_str)));
+            out.push('\n');
+        }
+        let n = self.diagnostics.len();
+        out.push_str(&format!(
+            "error: {n} problem{} found; nothing was run\n",
+            if n == 1 { "" } else { "s" }
+        ));
+        out
+    }
+}
+
+/// A suite file found under a root.
+struct Found {
+    file: PathBuf,
+    id: String,
+}
+
+/// Loads every `*.yaml` / `*.yml` under `paths`, in a stable (sorted) order. `skip_dirs` are
+/// directories (relative to a root) that hold other data and are not searched.
+pub fn load_suites(paths: &[PathBuf], vars: &Vars, skip_dirs: &[PathBuf]) -> Result<Loaded, LoadError> {
+    let mut err = LoadError::default();
+    let mut found = Vec::new();
+    for path in paths {
+        discover(path, skip_dirs, &mut found, &mut err.diagnostics);
+    }
+    let mut loaded = Loaded::default();
+    let mut ids: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for f in found {
+        if let Some(first) = ids.get(&f.id) {
+            err.diagnostics.push(
+                Diagnostic::new(&f.file, None, format!("two suites have the name `{}`", f.id))
+                    .label(format!("`{}` has it too", first.display()))
+                    .hint("test names are `<path without extension>::<case>`; rename one file"),
+            );
+            continue;
+        }
+        ids.insert(f.id.clone(), f.file.clone());
+        let text = match std::fs::read_to_string(&f.file) {
+            Ok(t) => t,
+            Err(e) => {
+                err.diagnostics
+                    .push(Diagnostic::new(&f.file, None, format!("cannot read the file: {e}")));
+                continue;
+            }
+        };
+        match serde_saphyr::from_str::<super::model::SuiteFile>(&text) {
+            Ok(model) => {
+                let mut b = Builder::new(&f.file, vars);
+                let suite = b.suite(model, &f.id);
+                err.diagnostics.extend(b.diagnostics);
+                if let Some(s) = suite {
+                    loaded.suites.push(s);
+                }
+            }
+            Err(e) => err.diagnostics.push(yaml_diagnostic(&f.file, &e)),
+        }
+        err.sources.insert(f.file.clone(), text.clone());
+        loaded.sources.insert(f.file, text);
+    }
+    if err.diagnostics.is_empty() {
+        Ok(loaded)
+    } else {
+        Err(err)
+    }
+}
+
+fn discover(path: &Path, skip_dirs: &[PathBuf], out: &mut Vec<Found>, diags: &mut Vec<Diagnostic>) {
+    if path.is_file() {
+        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        out.push(Found {
+            file: path.to_path_buf(),
+            id: stem,
+        });
+        return;
+    }
+    if !path.is_dir() {
+        diags.push(
+            Diagnostic::new(path, None, "no such file or directory")
+                .hint("give a suite file or a directory of suites (default: suites/)"),
+        );
+        return;
+    }
+    let mut files = Vec::new();
+    walk(path, path, skip_dirs, &mut files);
+    files.sort();
+    let before = out.len();
+    for file in files {
+        let rel = file.strip_prefix(path).unwrap_or(&file).with_extension("");
+        let id = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/");
+        out.push(Found { file, id });
+    }
+    if out.len() == before {
+        diags.push(
+            Diagnostic::new(path, None, "no suite files found")
+                .hint("suites are `*.yaml` or `*.yml` files; see README \"Suite format\""),
+        );
+    }
+}
+
+fn walk(root: &Path, dir: &Path, skip_dirs: &[PathBuf], out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let p = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        if p.is_dir() {
+            let rel = p.strip_prefix(root).unwrap_or(&p);
+            if !skip_dirs.iter().any(|s| s == rel) {
+                walk(root, &p, skip_dirs, out);
+            }
+        } else if (name.ends_with(".yaml") || name.ends_with(".yml"))
+            && !CONFIG_FILE_NAMES.contains(&name.as_str())
+        {
+            out.push(p);
+        }
+    }
+}
+
+/// A serde-saphyr error as a diagnostic; unknown keys get "did you mean".
+pub fn yaml_diagnostic(file: &Path, e: &serde_saphyr::Error) -> Diagnostic {
+    let inner = e.without_snippet();
+    let pos = inner.location().map(|l| {
+        Pos::new(l.line() as usize, l.column() as usize, l.span().len().max(1) as usize)
+    });
+    if let serde_saphyr::Error::SerdeUnknownField { field, expected, .. } = inner {
+        let allowed = expected.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+        let pos = pos.map(|p| Pos::new(p.line, p.col, field.chars().count()));
+        return Diagnostic::new(file, pos, format!("unknown key `{field}`"))
+            .label("not a key here")
+            .hint(match suggestion(field, expected.iter().copied()) {
+                Some(s) => format!("{s} (allowed here: {allowed})"),
+                None => format!("allowed here: {allowed}"),
+            });
+    }
+    let text = inner.to_string();
+    let msg = match text.rfind(" at line ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    };
+    let hint = if msg.contains("did not match any variant") || msg.contains("invalid type") {
+        Some("see README \"Suite format\" for the type of each key".to_string())
+    } else {
+        None
+    };
+    Diagnostic::new(file, pos, msg).maybe_hint(hint)
+}

@@ -1,0 +1,63 @@
+//! Suites: the YAML model ([`model`]), discovery and loading with spans ([`load`]), and the
+//! expansion of a parsed file into runnable [`Case`]s: defaults merged, `${VARS}` replaced,
+//! every value validated ([`build`]). Nothing past this module sees YAML.
+
+pub mod build;
+pub mod load;
+pub mod model;
+mod vars;
+
+use std::path::PathBuf;
+
+use crate::trace::{TraceItem, TraceRequest};
+
+pub use load::{LoadError, Loaded, load_suites};
+pub use vars::Vars;
+
+/// A loaded, validated suite file.
+#[derive(Debug, Clone)]
+pub struct Suite {
+    /// The file as given on the command line (relative or absolute).
+    pub file: PathBuf,
+    /// Path relative to its root, without extension, `/`-separated: the trial name prefix.
+    pub id: String,
+    /// `name:` from the file, or the file stem.
+    pub name: String,
+    pub cases: Vec<Case>,
+}
+
+/// One runnable case.
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// `<suite id>::<case name>`: unique per run.
+    pub full_name: String,
+    pub name: String,
+    pub line: usize,
+    pub request: TraceRequest,
+    pub expect: Expectations,
+    pub ignore: Option<String>,
+    pub tags: Vec<String>,
+}
+
+/// What a case expects of the trace. Every part is optional; at least one is set.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Expectations {
+    /// Allowed status codes.
+    pub status: Option<Vec<i64>>,
+    /// The terminating action, or `none`.
+    pub action: Option<String>,
+    pub matched: Vec<String>,
+    pub not_matched: Vec<String>,
+    /// Partial steps that must occur in order (a subsequence of the depth-first steps).
+    pub trace: Vec<TraceItem>,
+}
+
+impl Expectations {
+    pub fn is_empty(&self) -> bool {
+        self.status.is_none()
+            && self.action.is_none()
+            && self.matched.is_empty()
+            && self.not_matched.is_empty()
+            && self.trace.is_empty()
+    }
+}

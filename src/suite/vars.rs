@@ -1,0 +1,120 @@
+//! `${NAME}` substitution in suite strings. Values come from `--var NAME=VALUE` first, then the
+//! environment. `$${` writes a literal `${`.
+
+use std::collections::BTreeMap;
+
+/// Where variable values come from.
+#[derive(Debug, Clone, Default)]
+pub struct Vars {
+    cli: BTreeMap<String, String>,
+    use_env: bool,
+}
+
+/// Why a string could not be expanded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VarError {
+    /// `${NAME}` with NAME set nowhere; `offset` is the byte offset of `$` in the string.
+    Unset { name: String, offset: usize },
+    /// `${` without a valid name and closing `}`.
+    Malformed { offset: usize },
+}
+
+impl Vars {
+    /// `cli` are `--var` values; `use_env` lets the environment fill the rest.
+    pub fn new(cli: BTreeMap<String, String>, use_env: bool) -> Self {
+        Vars { cli, use_env }
+    }
+
+    fn get(&self, name: &str) -> Option<String> {
+        if let Some(v) = self.cli.get(name) {
+            return Some(v.clone());
+        }
+        if self.use_env {
+            return std::env::var(name).ok();
+        }
+        None
+    }
+
+    /// Replaces every `${NAME}`; reports every unset name, not just the first.
+    pub fn expand(&self, text: &str) -> Result<String, Vec<VarError>> {
+        if !text.contains('$') {
+            return Ok(text.to_string());
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut errors = Vec::new();
+        let mut rest = text;
+        let mut offset = 0;
+        while let Some(i) = rest.find('$') {
+            out.push_str(&rest[..i]);
+            let after = &rest[i..];
+            if after.starts_with("$${") {
+                out.push_str("${");
+                rest = &after[3..];
+                offset += i + 3;
+            } else if let Some(body) = after.strip_prefix("${") {
+                let end = body.find('}');
+                let name = end.map(|e| &body[..e]);
+                match name {
+                    Some(n) if is_name(n) => {
+                        match self.get(n) {
+                            Some(v) => out.push_str(&v),
+                            None => errors.push(VarError::Unset {
+                                name: n.to_string(),
+                                offset: offset + i,
+                            }),
+                        }
+                        let used = 2 + n.len() + 1;
+                        rest = &after[used..];
+                        offset += i + used;
+                    }
+                    _ => {
+                        errors.push(VarError::Malformed { offset: offset + i });
+                        out.push_str("${");
+                        rest = &after[2..];
+                        offset += i + 2;
+                    }
+                }
+            } else {
+                out.push('$');
+                rest = &after[1..];
+                offset += i + 1;
+            }
+        }
+        out.push_str(rest);
+        if errors.is_empty() { Ok(out) } else { Err(errors) }
+    }
+}
+
+fn is_name(n: &str) -> bool {
+    let mut chars = n.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars() -> Vars {
+        Vars::new(BTreeMap::from([("HOST".into(), "shop.example".into())]), false)
+    }
+
+    #[test]
+    fn expands_and_escapes() {
+        assert_eq!(vars().expand("https://${HOST}/a").unwrap(), "https://shop.example/a");
+        assert_eq!(vars().expand("cost: $5 $${HOST}").unwrap(), "cost: $5 ${HOST}");
+    }
+
+    #[test]
+    fn reports_every_unset_and_malformed() {
+        let err = vars().expand("${A}/${HOST}/${B}/${9x}").unwrap_err();
+        assert_eq!(
+            err,
+            vec![
+                VarError::Unset { name: "A".into(), offset: 0 },
+                VarError::Unset { name: "B".into(), offset: 18 },
+                VarError::Malformed { offset: 23 },
+            ]
+        );
+    }
+}

@@ -1,0 +1,10 @@
+//! The Request Trace API's wire types ([`wire`]) and the normalized [`view::TraceView`] that
+//! expectations read, whatever the nesting of the trace.
+
+pub mod view;
+pub mod wire;
+
+pub use view::{Step, TraceView};
+pub use wire::{
+    ApiMessage, Envelope, Geoloc, TraceBody, TraceContext, TraceItem, TraceRequest, TraceResult,
+};
