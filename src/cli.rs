@@ -6,7 +6,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use libtest_mimic::{ColorSetting, FormatSetting};
 
 #[derive(Debug, Parser)]
-#[command(name = "rulegate", version, about = "Regression tests for Cloudflare rulesets: trace requests, check rules, gate deploys")]
+#[command(
+    name = "rulegate",
+    version,
+    about = "Regression tests for Cloudflare rulesets: trace requests, check rules, gate deploys"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -126,8 +130,13 @@ pub struct TestArgs {
 }
 
 fn parse_var(s: &str) -> Result<(String, String), String> {
-    let (k, v) = s.split_once('=').ok_or_else(|| format!("`{s}` is not NAME=VALUE"))?;
-    let ok = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not NAME=VALUE"))?;
+    let ok = k
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !ok {
         return Err(format!("`{k}` is not a variable name (letters, digits, _)"));
@@ -137,7 +146,7 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
 
 fn parse_seconds(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 && v < 86_400.0 => Ok(v),
+        Ok(v) if (0.0..86_400.0).contains(&v) => Ok(v),
         _ => Err(format!("`{s}` is not a number of seconds")),
     }
 }

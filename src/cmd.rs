@@ -6,11 +6,11 @@ use std::sync::Arc;
 use crate::backend::Backend;
 use crate::cli::{CheckArgs, SuiteArgs, TestArgs};
 use crate::cloudflare::Client;
+use crate::config;
 use crate::exit::Exit;
 use crate::report::junit;
 use crate::runner::{self, Outcome, RunOptions, RunResult};
 use crate::suite::{Loaded, Vars, load_suites};
-use crate::config;
 
 fn load(args: &SuiteArgs) -> Result<Loaded, Exit> {
     let vars = Vars::new(args.vars.iter().cloned().collect::<BTreeMap<_, _>>(), true);
@@ -78,7 +78,10 @@ fn list_trials(loaded: &Loaded) -> Vec<libtest_mimic::Trial> {
         .suites
         .iter()
         .flat_map(|s| s.cases.iter())
-        .map(|c| libtest_mimic::Trial::test(c.full_name.clone(), || Ok(())).with_ignored_flag(c.ignore.is_some()))
+        .map(|c| {
+            libtest_mimic::Trial::test(c.full_name.clone(), || Ok(()))
+                .with_ignored_flag(c.ignore.is_some())
+        })
         .collect()
 }
 
@@ -92,8 +95,14 @@ pub fn exit_for(run: &RunResult) -> Exit {
     if run.listed_only {
         return Exit::Success;
     }
-    let errors = run.results.values().any(|r| matches!(r.outcome, Outcome::Error { .. }));
-    let failures = run.results.values().any(|r| matches!(r.outcome, Outcome::Failed { .. }));
+    let errors = run
+        .results
+        .values()
+        .any(|r| matches!(r.outcome, Outcome::Error { .. }));
+    let failures = run
+        .results
+        .values()
+        .any(|r| matches!(r.outcome, Outcome::Failed { .. }));
     if errors || run.unexplained_failures > 0 {
         Exit::CouldNotRun
     } else if failures {

@@ -16,7 +16,9 @@ pub struct ConfigError {
 }
 
 fn err(message: impl Into<String>) -> ConfigError {
-    ConfigError { message: message.into() }
+    ConfigError {
+        message: message.into(),
+    }
 }
 
 fn env_nonempty(name: &str) -> Option<String> {
@@ -28,13 +30,20 @@ pub fn credentials_from_env() -> Result<Credentials, ConfigError> {
     if let Some(token) = env_nonempty("CLOUDFLARE_API_TOKEN") {
         return Ok(Credentials::Token(Secret::new(token.trim())));
     }
-    match (env_nonempty("CLOUDFLARE_EMAIL"), env_nonempty("CLOUDFLARE_API_KEY")) {
+    match (
+        env_nonempty("CLOUDFLARE_EMAIL"),
+        env_nonempty("CLOUDFLARE_API_KEY"),
+    ) {
         (Some(email), Some(key)) => Ok(Credentials::EmailKey {
             email: email.trim().to_string(),
             key: Secret::new(key.trim()),
         }),
-        (None, Some(_)) => Err(err("CLOUDFLARE_API_KEY is set but CLOUDFLARE_EMAIL is not: a Global API key needs both")),
-        (Some(_), None) => Err(err("CLOUDFLARE_EMAIL is set but CLOUDFLARE_API_KEY is not: a Global API key needs both")),
+        (None, Some(_)) => Err(err(
+            "CLOUDFLARE_API_KEY is set but CLOUDFLARE_EMAIL is not: a Global API key needs both",
+        )),
+        (Some(_), None) => Err(err(
+            "CLOUDFLARE_EMAIL is set but CLOUDFLARE_API_KEY is not: a Global API key needs both",
+        )),
         (None, None) => Err(err(
             "no Cloudflare credentials: set CLOUDFLARE_API_TOKEN (a token with the account permission \
              \"Request Tracer Read\"), or CLOUDFLARE_EMAIL and CLOUDFLARE_API_KEY",
@@ -85,7 +94,10 @@ pub fn use_color(a: &TestArgs) -> bool {
     match a.color {
         Some(ColorSetting::Always) => true,
         Some(ColorSetting::Never) => false,
-        _ => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal(),
+        _ => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stdout().is_terminal()
+        }
     }
 }
 
@@ -100,7 +112,9 @@ pub fn libtest_arguments(a: &TestArgs) -> Result<Arguments, ConfigError> {
     }
     let color = match a.color {
         Some(c) => Some(c),
-        None if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) => Some(ColorSetting::Never),
+        None if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) => {
+            Some(ColorSetting::Never)
+        }
         None => None,
     };
     Ok(Arguments {

@@ -38,7 +38,9 @@ impl Credentials {
     pub fn scheme(&self) -> &'static str {
         match self {
             Credentials::Token(_) => "API token (CLOUDFLARE_API_TOKEN)",
-            Credentials::EmailKey { .. } => "email + Global API key (CLOUDFLARE_EMAIL, CLOUDFLARE_API_KEY)",
+            Credentials::EmailKey { .. } => {
+                "email + Global API key (CLOUDFLARE_EMAIL, CLOUDFLARE_API_KEY)"
+            }
         }
     }
 
@@ -74,7 +76,10 @@ mod tests {
         };
         let dbg = format!("{c:?}");
         assert!(!dbg.contains("0123456789abcdef"), "{dbg}");
-        assert_eq!(format!("{:?}", Credentials::Token(Secret::new("tok-123456"))), "Token(Secret(***))");
+        assert_eq!(
+            format!("{:?}", Credentials::Token(Secret::new("tok-123456"))),
+            "Token(Secret(***))"
+        );
     }
 
     #[test]

@@ -27,7 +27,10 @@ pub struct ClientConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TraceErrorKind {
     /// `success: false` from the API, with its codes.
-    Api { http_status: u16, codes: Vec<i64> },
+    Api {
+        http_status: u16,
+        codes: Vec<i64>,
+    },
     /// An HTTP error status with no API envelope.
     Http(u16),
     Timeout,
@@ -123,9 +126,9 @@ impl Client {
         let b = self.http.post(&self.endpoint).json(req);
         match &self.cfg.credentials {
             Credentials::Token(t) => b.bearer_auth(t.expose()),
-            Credentials::EmailKey { email, key } => {
-                b.header("X-Auth-Email", email).header("X-Auth-Key", key.expose())
-            }
+            Credentials::EmailKey { email, key } => b
+                .header("X-Auth-Email", email)
+                .header("X-Auth-Key", key.expose()),
         }
     }
 
@@ -178,8 +181,16 @@ impl Client {
         let text = String::from_utf8_lossy(body);
         let text = text.trim();
         let cut: String = text.chars().take(200).collect();
-        let cut = if cut.len() < text.len() { format!("{cut}…") } else { cut };
-        if cut.is_empty() { "(empty body)".into() } else { self.cfg.credentials.redact(&cut) }
+        let cut = if cut.len() < text.len() {
+            format!("{cut}…")
+        } else {
+            cut
+        };
+        if cut.is_empty() {
+            "(empty body)".into()
+        } else {
+            self.cfg.credentials.redact(&cut)
+        }
     }
 
     fn error(&self, kind: TraceErrorKind, message: String, hint: Option<String>) -> TraceError {
@@ -193,7 +204,8 @@ impl Client {
 
     fn transport_error(&self, e: &reqwest::Error) -> (Failure, TraceError) {
         // reqwest's Display includes the URL, which holds no credential.
-        let detail = std::error::Error::source(e).map_or_else(|| e.to_string(), |s| format!("{e}: {s}"));
+        let detail =
+            std::error::Error::source(e).map_or_else(|| e.to_string(), |s| format!("{e}: {s}"));
         if e.is_timeout() {
             (
                 Failure::Timeout,
@@ -215,7 +227,11 @@ impl Client {
         } else {
             (
                 Failure::Connect,
-                self.error(TraceErrorKind::Transport, format!("request failed: {detail}"), None),
+                self.error(
+                    TraceErrorKind::Transport,
+                    format!("request failed: {detail}"),
+                    None,
+                ),
             )
         }
     }
@@ -233,10 +249,20 @@ impl Client {
         for m in errors {
             collect(m, &mut codes, &mut parts);
         }
-        let what = if parts.is_empty() { "no error details".to_string() } else { parts.join("; ") };
-        let hint = codes.iter().find_map(|c| code_hint(*c, &self.cfg)).or_else(|| http_hint(status));
+        let what = if parts.is_empty() {
+            "no error details".to_string()
+        } else {
+            parts.join("; ")
+        };
+        let hint = codes
+            .iter()
+            .find_map(|c| code_hint(*c, &self.cfg))
+            .or_else(|| http_hint(status));
         self.error(
-            TraceErrorKind::Api { http_status: status, codes },
+            TraceErrorKind::Api {
+                http_status: status,
+                codes,
+            },
             format!("Cloudflare API error (HTTP {status}): {what}"),
             hint,
         )
@@ -268,7 +294,9 @@ fn code_hint(code: i64, cfg: &ClientConfig) -> Option<String> {
 
 fn http_hint(status: u16) -> Option<String> {
     match status {
-        401 | 403 => Some("check the credentials and the token's \"Request Tracer Read\" permission".into()),
+        401 | 403 => {
+            Some("check the credentials and the token's \"Request Tracer Read\" permission".into())
+        }
         404 => Some("check --api-url and --account-id".into()),
         429 => Some("the API rate limit was hit: lower --rate-limit or --concurrency".into()),
         500..=599 => Some("Cloudflare's API failed; try again later".into()),

@@ -63,7 +63,10 @@ impl Limiter {
         let mut sent = self.sent.lock().await;
         loop {
             let now = Instant::now();
-            while sent.front().is_some_and(|t| now.duration_since(*t) >= self.rate.window) {
+            while sent
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= self.rate.window)
+            {
                 sent.pop_front();
             }
             if sent.len() < self.rate.limit as usize {
@@ -82,8 +85,14 @@ mod tests {
 
     #[test]
     fn parses_rates() {
-        assert_eq!("1200/300".parse::<RateLimit>().unwrap(), RateLimit::default());
-        assert_eq!("5/0.5".parse::<RateLimit>().unwrap().window, Duration::from_millis(500));
+        assert_eq!(
+            "1200/300".parse::<RateLimit>().unwrap(),
+            RateLimit::default()
+        );
+        assert_eq!(
+            "5/0.5".parse::<RateLimit>().unwrap().window,
+            Duration::from_millis(500)
+        );
         assert!("0/10".parse::<RateLimit>().is_err());
         assert!("10".parse::<RateLimit>().is_err());
         assert!("10/-1".parse::<RateLimit>().is_err());
@@ -91,7 +100,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn waits_for_the_window_without_real_sleeping() {
-        let l = Limiter::new(RateLimit { limit: 2, window: Duration::from_secs(10) });
+        let l = Limiter::new(RateLimit {
+            limit: 2,
+            window: Duration::from_secs(10),
+        });
         let start = Instant::now();
         l.acquire().await;
         l.acquire().await;

@@ -84,7 +84,10 @@ mod tests {
 
     #[test]
     fn backoff_doubles_with_jitter_and_caps() {
-        let p = RetryPolicy { retries: 10, ..Default::default() };
+        let p = RetryPolicy {
+            retries: 10,
+            ..Default::default()
+        };
         let f = Failure::Status(503, None);
         assert_eq!(p.delay(0, f, 0.0), Some(Duration::from_millis(500)));
         assert_eq!(p.delay(0, f, 0.999_999).map(|d| d.as_millis()), Some(999));
@@ -105,13 +108,26 @@ mod tests {
     #[test]
     fn what_is_retried() {
         let p = RetryPolicy::default();
-        for f in [Failure::Status(429, None), Failure::Status(500, None), Failure::Status(408, None), Failure::Timeout, Failure::Connect] {
+        for f in [
+            Failure::Status(429, None),
+            Failure::Status(500, None),
+            Failure::Status(408, None),
+            Failure::Timeout,
+            Failure::Connect,
+        ] {
             assert!(p.delay(0, f, 0.0).is_some(), "{f:?}");
         }
-        for f in [Failure::Status(400, None), Failure::Status(403, None), Failure::Fatal] {
+        for f in [
+            Failure::Status(400, None),
+            Failure::Status(403, None),
+            Failure::Fatal,
+        ] {
             assert!(p.delay(0, f, 0.0).is_none(), "{f:?}");
         }
-        assert!(p.delay(4, Failure::Timeout, 0.0).is_none(), "retries are bounded");
+        assert!(
+            p.delay(4, Failure::Timeout, 0.0).is_none(),
+            "retries are bounded"
+        );
     }
 
     #[test]

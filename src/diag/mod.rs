@@ -126,9 +126,13 @@ mod tests {
 
     #[test]
     fn renders_caret_under_span() {
-        let d = Diagnostic::new(Path::new("a.yaml"), Some(Pos::new(2, 3, 5)), "unknown field `expct`")
-            .label("unknown field")
-            .hint("did you mean `expect`?");
+        let d = Diagnostic::new(
+            Path::new("a.yaml"),
+            Some(Pos::new(2, 3, 5)),
+            "unknown field `expct`",
+        )
+        .label("unknown field")
+        .hint("did you mean `expect`?");
         let text = d.render(Some("cases:\n  expct: 1\n"));
         assert_eq!(
             text,

@@ -33,13 +33,23 @@ pub fn render(expected: &str, actual: &str, color: bool) -> String {
                     ChangeTag::Insert => ('+', GREEN, BOLD_GREEN),
                     ChangeTag::Equal => (' ', DIM, DIM),
                 };
-                let old = change.old_index().map_or(String::new(), |n| (n + 1).to_string());
-                let new = change.new_index().map_or(String::new(), |n| (n + 1).to_string());
+                let old = change
+                    .old_index()
+                    .map_or(String::new(), |n| (n + 1).to_string());
+                let new = change
+                    .new_index()
+                    .map_or(String::new(), |n| (n + 1).to_string());
                 let _ = write!(out, "{}{old:>4} {new:>4} |{sign} ", paint(line_color));
                 for (emphasised, text) in change.iter_strings_lossy() {
                     let text = text.trim_end_matches('\n');
                     if emphasised && change.tag() != ChangeTag::Equal {
-                        let _ = write!(out, "{}{text}{}{}", paint(emph), paint(RESET), paint(line_color));
+                        let _ = write!(
+                            out,
+                            "{}{text}{}{}",
+                            paint(emph),
+                            paint(RESET),
+                            paint(line_color)
+                        );
                     } else {
                         out.push_str(text);
                     }
@@ -57,7 +67,11 @@ mod tests {
 
     #[test]
     fn plain_diff_has_numbers_and_signs() {
-        let text = render("status: 403\naction: block\n", "status: 200\naction: block\n", false);
+        let text = render(
+            "status: 403\naction: block\n",
+            "status: 200\naction: block\n",
+            false,
+        );
         assert_eq!(
             text,
             "--- expected\n+++ actual\n   1      |- status: 403\n        1 |+ status: 200\n   2    2 |  action: block\n"

@@ -29,7 +29,8 @@ pub fn check(expect: &Expectations, view: &TraceView) -> Vec<Mismatch> {
                 message: format!(
                     "status: expected {}, got {}",
                     join_codes(allowed),
-                    view.status_code.map_or("no status code".to_string(), |s| s.to_string())
+                    view.status_code
+                        .map_or("no status code".to_string(), |s| s.to_string())
                 ),
             });
         }
@@ -75,7 +76,10 @@ pub fn check(expect: &Expectations, view: &TraceView) -> Vec<Mismatch> {
     if !expect.trace.is_empty() {
         let mut from = 0;
         for (i, pattern) in expect.trace.iter().enumerate() {
-            match view.steps[from..].iter().position(|s| step_matches(pattern, &s.item)) {
+            match view.steps[from..]
+                .iter()
+                .position(|s| step_matches(pattern, &s.item))
+            {
                 Some(p) => from += p + 1,
                 None => {
                     let after = if i == 0 {
@@ -198,7 +202,10 @@ pub fn views(expect: &Expectations, view: &TraceView) -> (String, String) {
         let _ = writeln!(e, "action: {want}");
         let _ = writeln!(a, "action: {}", view.action());
     }
-    for (key, sels, want) in [("matched", &expect.matched, true), ("not_matched", &expect.not_matched, false)] {
+    for (key, sels, want) in [
+        ("matched", &expect.matched, true),
+        ("not_matched", &expect.not_matched, false),
+    ] {
         if sels.is_empty() {
             continue;
         }

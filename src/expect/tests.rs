@@ -57,14 +57,20 @@ fn all_kinds_pass_on_a_matching_trace() {
 
 #[test]
 fn status_mismatch() {
-    let e = Expectations { status: Some(vec![200]), ..Default::default() };
+    let e = Expectations {
+        status: Some(vec![200]),
+        ..Default::default()
+    };
     let m = check(&e, &view());
     assert_eq!(m[0].message, "status: expected 200, got 403");
 }
 
 #[test]
 fn action_mismatch_names_the_terminating_rule() {
-    let e = Expectations { action: Some("none".into()), ..Default::default() };
+    let e = Expectations {
+        action: Some("none".into()),
+        ..Default::default()
+    };
     assert_eq!(
         check(&e, &view())[0].message,
         "action: expected `none`, got `block` (rule `r3` (block admin) ended the request)"
@@ -73,7 +79,10 @@ fn action_mismatch_names_the_terminating_rule() {
 
 #[test]
 fn matched_mismatch_says_why() {
-    let e = Expectations { matched: vec!["r2".into(), "nope".into()], ..Default::default() };
+    let e = Expectations {
+        matched: vec!["r2".into(), "nope".into()],
+        ..Default::default()
+    };
     let m = check(&e, &view());
     assert_eq!(m.len(), 2);
     assert!(m[0].message.ends_with("it was evaluated and did not match"));
@@ -82,7 +91,10 @@ fn matched_mismatch_says_why() {
 
 #[test]
 fn not_matched_mismatch() {
-    let e = Expectations { not_matched: vec!["block admin".into()], ..Default::default() };
+    let e = Expectations {
+        not_matched: vec!["block admin".into()],
+        ..Default::default()
+    };
     assert_eq!(
         check(&e, &view())[0].message,
         "not_matched: expected rule `block admin` not to match, but it matched (action `block`)"
@@ -100,9 +112,14 @@ fn trace_order_is_a_subsequence() {
     };
     let m = check(&out_of_order, &view());
     assert_eq!(m[0].key, "trace");
-    assert!(m[0].message.starts_with("trace: step 2 of 2 {step_name: r1} not found after step 1"));
+    assert!(
+        m[0].message
+            .starts_with("trace: step 2 of 2 {step_name: r1} not found after step 1")
+    );
     let params_differ = Expectations {
-        trace: vec![pattern(|p| p.action_parameters = Some(json!({"response": {"status_code": 429}})))],
+        trace: vec![pattern(|p| {
+            p.action_parameters = Some(json!({"response": {"status_code": 429}}))
+        })],
         ..Default::default()
     };
     assert_eq!(check(&params_differ, &view()).len(), 1);

@@ -20,7 +20,12 @@ pub struct Meta {
 }
 
 /// Writes the report for `suites` and `run` to `out`.
-pub fn write(suites: &[Suite], run: &RunResult, meta: &Meta, out: impl Write) -> Result<(), String> {
+pub fn write(
+    suites: &[Suite],
+    run: &RunResult,
+    meta: &Meta,
+    out: impl Write,
+) -> Result<(), String> {
     let now = OffsetDateTime::now_utc();
     let now = now.replace_nanosecond(0).unwrap_or(now);
     let mut report = ReportBuilder::new();
@@ -29,14 +34,22 @@ pub fn write(suites: &[Suite], run: &RunResult, meta: &Meta, out: impl Write) ->
         ts.set_timestamp(now);
         let mut any = false;
         for case in &suite.cases {
-            let Some(r) = run.results.get(&case.full_name) else { continue };
+            let Some(r) = run.results.get(&case.full_name) else {
+                continue;
+            };
             any = true;
             let time = Duration::try_from(r.duration).unwrap_or(Duration::ZERO);
             let mut tc = match &r.outcome {
                 Outcome::Passed => TestCaseBuilder::success(&case.name, time),
                 Outcome::Failed { mismatches, diff } => {
-                    let first = mismatches.first().map(|m| m.message.as_str()).unwrap_or("failed");
-                    let mut text: String = mismatches.iter().map(|m| format!("{}\n", m.message)).collect();
+                    let first = mismatches
+                        .first()
+                        .map(|m| m.message.as_str())
+                        .unwrap_or("failed");
+                    let mut text: String = mismatches
+                        .iter()
+                        .map(|m| format!("{}\n", m.message))
+                        .collect();
                     text.push('\n');
                     text.push_str(diff);
                     let mut b = TestCaseBuilder::failure(&case.name, time, "expectation", first);
@@ -49,7 +62,9 @@ pub fn write(suites: &[Suite], run: &RunResult, meta: &Meta, out: impl Write) ->
                     b.set_trace(message);
                     b
                 }
-                Outcome::Skipped { reason } => TestCaseBuilder::skipped_with_cause(&case.name, "ignored", reason),
+                Outcome::Skipped { reason } => {
+                    TestCaseBuilder::skipped_with_cause(&case.name, "ignored", reason)
+                }
             };
             tc.set_classname(&suite.id);
             ts.add_testcase(tc.build());
@@ -65,26 +80,42 @@ pub fn write(suites: &[Suite], run: &RunResult, meta: &Meta, out: impl Write) ->
             report.add_testsuite(ts.build());
         }
     }
-    report.build().write_xml(out).map_err(|e| format!("cannot write JUnit XML: {e}"))
+    report
+        .build()
+        .write_xml(out)
+        .map_err(|e| format!("cannot write JUnit XML: {e}"))
 }
 
 /// Writes the report to `path` atomically: a temporary file beside it, then a rename.
-pub fn write_file(path: &Path, suites: &[Suite], run: &RunResult, meta: &Meta) -> Result<(), String> {
+pub fn write_file(
+    path: &Path,
+    suites: &[Suite],
+    run: &RunResult,
+    meta: &Meta,
+) -> Result<(), String> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };
     if !dir.is_dir() {
-        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
-    let file_name = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| "junit.xml".into());
+    let file_name = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "junit.xml".into());
     let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp).map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
+        let mut f = std::fs::File::create(&tmp)
+            .map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
         let mut buf = Vec::new();
         write(suites, run, meta, &mut buf)?;
-        f.write_all(&buf).and_then(|_| f.sync_all()).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-        std::fs::rename(&tmp, path).map_err(|e| format!("cannot move the report to {}: {e}", path.display()))
+        f.write_all(&buf)
+            .and_then(|_| f.sync_all())
+            .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, path)
+            .map_err(|e| format!("cannot move the report to {}: {e}", path.display()))
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);

@@ -20,11 +20,18 @@ use crate::trace::TraceView;
 pub enum Outcome {
     Passed,
     /// Expectations not met: the mismatches and the rendered plain-text diff.
-    Failed { mismatches: Vec<Mismatch>, diff: String },
+    Failed {
+        mismatches: Vec<Mismatch>,
+        diff: String,
+    },
     /// The case could not be run.
-    Error { message: String },
+    Error {
+        message: String,
+    },
     /// Ignored (`ignore:` in the suite) and not run.
-    Skipped { reason: String },
+    Skipped {
+        reason: String,
+    },
 }
 
 /// A case's outcome with its timing, keyed by full name in [`RunResult`].
@@ -73,7 +80,8 @@ pub fn run(suites: &[Suite], backend: &Backend, args: &Arguments, opts: &RunOpti
     let mut trials = Vec::new();
     for suite in suites {
         for case in &suite.cases {
-            let probe = Trial::test(case.full_name.clone(), || Ok(())).with_ignored_flag(case.ignore.is_some());
+            let probe = Trial::test(case.full_name.clone(), || Ok(()))
+                .with_ignored_flag(case.ignore.is_some());
             let selected = !args.is_filtered_out(&probe) && !args.is_ignored(&probe) && !args.list;
             let slot = selected.then(|| spawn_trace(&runtime, backend, &semaphore, case));
             if let Some(reason) = &case.ignore
@@ -83,7 +91,9 @@ pub fn run(suites: &[Suite], backend: &Backend, args: &Arguments, opts: &RunOpti
                 results.lock().expect("results lock").insert(
                     case.full_name.clone(),
                     CaseResult {
-                        outcome: Outcome::Skipped { reason: reason.clone() },
+                        outcome: Outcome::Skipped {
+                            reason: reason.clone(),
+                        },
                         duration: Duration::ZERO,
                     },
                 );
@@ -105,7 +115,12 @@ pub fn run(suites: &[Suite], backend: &Backend, args: &Arguments, opts: &RunOpti
     }
 }
 
-fn spawn_trace(rt: &tokio::runtime::Runtime, backend: &Backend, sem: &Arc<Semaphore>, case: &Case) -> Slot {
+fn spawn_trace(
+    rt: &tokio::runtime::Runtime,
+    backend: &Backend,
+    sem: &Arc<Semaphore>,
+    case: &Case,
+) -> Slot {
     let (tx, rx) = oneshot::channel();
     let backend = backend.clone();
     let sem = sem.clone();
@@ -123,18 +138,33 @@ fn spawn_trace(rt: &tokio::runtime::Runtime, backend: &Backend, sem: &Arc<Semaph
     rx
 }
 
-fn trial(case: &Case, slot: Option<Slot>, results: Arc<Mutex<BTreeMap<String, CaseResult>>>, color: bool) -> Trial {
+fn trial(
+    case: &Case,
+    slot: Option<Slot>,
+    results: Arc<Mutex<BTreeMap<String, CaseResult>>>,
+    color: bool,
+) -> Trial {
     let name = case.full_name.clone();
     let expect = case.expect.clone();
     Trial::test(name.clone(), move || {
         let Some(slot) = slot else {
-            return Err(Failed::from("internal error: a selected case was not traced"));
+            return Err(Failed::from(
+                "internal error: a selected case was not traced",
+            ));
         };
-        let (result, duration) = slot
-            .blocking_recv()
-            .unwrap_or_else(|_| (Err("the trace task stopped unexpectedly".to_string()), Duration::ZERO));
+        let (result, duration) = slot.blocking_recv().unwrap_or_else(|_| {
+            (
+                Err("the trace task stopped unexpectedly".to_string()),
+                Duration::ZERO,
+            )
+        });
         let (outcome, msg) = match result {
-            Err(message) => (Outcome::Error { message: message.clone() }, Some(format!("could not run: {message}"))),
+            Err(message) => (
+                Outcome::Error {
+                    message: message.clone(),
+                },
+                Some(format!("could not run: {message}")),
+            ),
             Ok(view) => {
                 let mismatches = expect::check(&expect, &view);
                 if mismatches.is_empty() {
@@ -142,7 +172,11 @@ fn trial(case: &Case, slot: Option<Slot>, results: Arc<Mutex<BTreeMap<String, Ca
                 } else {
                     let (e, a) = expect::views(&expect, &view);
                     let plain = diff::render(&e, &a, false);
-                    let shown = if color { diff::render(&e, &a, true) } else { plain.clone() };
+                    let shown = if color {
+                        diff::render(&e, &a, true)
+                    } else {
+                        plain.clone()
+                    };
                     let mut msg = String::new();
                     for m in &mismatches {
                         msg.push_str(&m.message);
@@ -150,7 +184,13 @@ fn trial(case: &Case, slot: Option<Slot>, results: Arc<Mutex<BTreeMap<String, Ca
                     }
                     msg.push('\n');
                     msg.push_str(&shown);
-                    (Outcome::Failed { mismatches, diff: plain }, Some(msg))
+                    (
+                        Outcome::Failed {
+                            mismatches,
+                            diff: plain,
+                        },
+                        Some(msg),
+                    )
                 }
             }
         };

@@ -9,8 +9,8 @@ use base64::Engine as _;
 use serde_saphyr::{Location, Spanned};
 
 use crate::diag::{Diagnostic, Pos, suggestion};
-use crate::trace::{Geoloc, TraceBody, TraceContext, TraceItem, TraceRequest};
 use crate::trace::view::KNOWN_ACTIONS;
+use crate::trace::{Geoloc, TraceBody, TraceContext, TraceItem, TraceRequest};
 
 use super::model::{
     BodySpec, CaseSpec, ContextSpec, ExpectSpec, GeolocSpec, RequestSpec, S, StepSpec, StringList,
@@ -20,8 +20,9 @@ use super::vars::VarError;
 use super::{Case, Expectations, Suite, Vars};
 
 /// Methods rulegate knows; any other all-caps token is accepted too (custom methods exist).
-pub const KNOWN_METHODS: &[&str] =
-    &["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "PURGE"];
+pub const KNOWN_METHODS: &[&str] = &[
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "PURGE",
+];
 
 /// Protocol strings accepted in `request.protocol`. UNCERTAIN: the API documents only the
 /// example "HTTP/1.1"; widen this list once the live API's accepted values are known.
@@ -34,7 +35,13 @@ pub struct Builder<'a> {
 }
 
 fn pos(loc: &Location) -> Option<Pos> {
-    (loc.line() > 0).then(|| Pos::new(loc.line() as usize, loc.column() as usize, loc.span().len().max(1) as usize))
+    (loc.line() > 0).then(|| {
+        Pos::new(
+            loc.line() as usize,
+            loc.column() as usize,
+            loc.span().len().max(1) as usize,
+        )
+    })
 }
 
 fn spos<T>(s: &Spanned<T>) -> Option<Pos> {
@@ -51,7 +58,8 @@ impl<'a> Builder<'a> {
     }
 
     fn error(&mut self, at: Option<Pos>, title: impl Into<String>) -> &mut Diagnostic {
-        self.diagnostics.push(Diagnostic::new(&self.file, at, title));
+        self.diagnostics
+            .push(Diagnostic::new(&self.file, at, title));
         self.diagnostics.last_mut().expect("just pushed")
     }
 
@@ -88,7 +96,10 @@ impl<'a> Builder<'a> {
     pub fn suite(&mut self, model: SuiteFile, id: &str) -> Option<Suite> {
         let name = match &model.name {
             Some(n) => self.text(n).unwrap_or_default(),
-            None => Path::new(id).file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+            None => Path::new(id)
+                .file_name()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
         };
         let base_url = model.base_url.as_ref().and_then(|b| {
             let text = self.text(b)?;
@@ -119,7 +130,10 @@ impl<'a> Builder<'a> {
             if cname.is_empty() {
                 self.error(spos(&case.value.name), "a case name must not be empty");
             } else if let Some(first) = seen.get(&cname) {
-                let d = self.error(spos(&case.value.name), format!("duplicate case name `{cname}`"));
+                let d = self.error(
+                    spos(&case.value.name),
+                    format!("duplicate case name `{cname}`"),
+                );
                 d.label = format!("first used on line {first}");
                 d.hint = Some("case names must be unique within a suite".into());
             } else {
@@ -152,7 +166,8 @@ impl<'a> Builder<'a> {
             Some(e) => self.expect(e),
             None => {
                 let d = self.error(spos(&c.name), format!("case `{name}` has no `expect`"));
-                d.hint = Some("add `expect:` with status, action, matched, not_matched or trace".into());
+                d.hint =
+                    Some("add `expect:` with status, action, matched, not_matched or trace".into());
                 None
             }
         };
@@ -169,7 +184,12 @@ impl<'a> Builder<'a> {
         })
     }
 
-    fn request(&mut self, r: &RequestSpec, base: Option<&url::Url>, at: Option<Pos>) -> Option<TraceRequest> {
+    fn request(
+        &mut self,
+        r: &RequestSpec,
+        base: Option<&url::Url>,
+        at: Option<Pos>,
+    ) -> Option<TraceRequest> {
         let before = self.diagnostics.len();
         let method = match &r.method {
             Some(m) => self.method(m),
@@ -227,7 +247,9 @@ impl<'a> Builder<'a> {
 
     fn method(&mut self, m: &S<String>) -> Option<String> {
         let v = self.text(m)?;
-        let valid = !v.is_empty() && v.bytes().all(|b| b.is_ascii_uppercase() || b == b'-' || b == b'_');
+        let valid = !v.is_empty()
+            && v.bytes()
+                .all(|b| b.is_ascii_uppercase() || b == b'-' || b == b'_');
         if valid {
             return Some(v);
         }
@@ -268,7 +290,10 @@ impl<'a> Builder<'a> {
                 }
             },
             None => {
-                let d = self.error(spos(u), format!("relative url `{v}` but the suite has no `base_url`"));
+                let d = self.error(
+                    spos(u),
+                    format!("relative url `{v}` but the suite has no `base_url`"),
+                );
                 d.label = "relative URL".into();
                 d.hint = Some("add `base_url: https://your.zone` at the top of the suite, or write an absolute URL".into());
                 None
@@ -278,12 +303,20 @@ impl<'a> Builder<'a> {
 
     fn body(&mut self, b: &S<BodySpec>) -> Option<TraceBody> {
         let spec = &b.value;
-        let forms = [spec.plain_text.is_some(), spec.json.is_some(), spec.base64.is_some()];
+        let forms = [
+            spec.plain_text.is_some(),
+            spec.json.is_some(),
+            spec.base64.is_some(),
+        ];
         let n = forms.iter().filter(|f| **f).count();
         if n != 1 {
             let d = self.error(
                 spos(b),
-                if n == 0 { "the body is empty" } else { "the body has more than one form" },
+                if n == 0 {
+                    "the body is empty"
+                } else {
+                    "the body has more than one form"
+                },
             );
             d.hint = Some("give exactly one of `plain_text`, `json` or `base64`".into());
             return None;
@@ -300,7 +333,8 @@ impl<'a> Builder<'a> {
             if let Err(e) = base64::engine::general_purpose::STANDARD.decode(v.trim()) {
                 let d = self.error(spos(s), format!("invalid base64: {e}"));
                 d.label = "not standard base64".into();
-                d.hint = Some("use the standard alphabet with `=` padding, or `plain_text:`".into());
+                d.hint =
+                    Some("use the standard alphabet with `=` padding, or `plain_text:`".into());
                 return None;
             }
             body.base64 = Some(v.trim().to_string());
@@ -312,7 +346,9 @@ impl<'a> Builder<'a> {
         use serde_json::Value;
         Some(match v {
             Value::String(s) => Value::String(self.expand(s, at)?),
-            Value::Array(a) => Value::Array(a.iter().map(|x| self.json(x, at)).collect::<Option<_>>()?),
+            Value::Array(a) => {
+                Value::Array(a.iter().map(|x| self.json(x, at)).collect::<Option<_>>()?)
+            }
             Value::Object(o) => Value::Object(
                 o.iter()
                     .map(|(k, x)| Some((k.clone(), self.json(x, at)?)))
@@ -323,17 +359,18 @@ impl<'a> Builder<'a> {
     }
 
     fn context(&mut self, c: &ContextSpec) -> TraceContext {
-        let score = |b: &mut Self, s: &Option<S<i64>>, what: &str, range: std::ops::RangeInclusive<i64>| {
-            s.as_ref().and_then(|v| {
-                if range.contains(&v.value) {
-                    Some(v.value)
-                } else {
-                    let d = b.error(spos(v), format!("{what} {} is out of range", v.value));
-                    d.hint = Some(format!("use {}..={}", range.start(), range.end()));
-                    None
-                }
-            })
-        };
+        let score =
+            |b: &mut Self, s: &Option<S<i64>>, what: &str, range: std::ops::RangeInclusive<i64>| {
+                s.as_ref().and_then(|v| {
+                    if range.contains(&v.value) {
+                        Some(v.value)
+                    } else {
+                        let d = b.error(spos(v), format!("{what} {} is out of range", v.value));
+                        d.hint = Some(format!("use {}..={}", range.start(), range.end()));
+                        None
+                    }
+                })
+            };
         TraceContext {
             bot_score: score(self, &c.bot_score, "bot_score", 1..=99),
             threat_score: score(self, &c.threat_score, "threat_score", 0..=100),
@@ -376,7 +413,11 @@ impl<'a> Builder<'a> {
         let action = spec.action.as_ref().and_then(|a| self.action(a));
         let matched = self.selectors(spec.matched.as_ref());
         let not_matched = self.selectors(spec.not_matched.as_ref());
-        let trace = spec.trace.iter().filter_map(|s| self.step(s)).collect::<Vec<_>>();
+        let trace = spec
+            .trace
+            .iter()
+            .filter_map(|s| self.step(s))
+            .collect::<Vec<_>>();
         let out = Expectations {
             status,
             action,
@@ -403,7 +444,9 @@ impl<'a> Builder<'a> {
             return Some(v);
         }
         let d = self.error(spos(a), format!("unknown action `{v}`"));
-        d.hint = Some(near.unwrap_or_else(|| "actions are lower case, e.g. block, managed_challenge, none".into()));
+        d.hint = Some(near.unwrap_or_else(|| {
+            "actions are lower case, e.g. block, managed_challenge, none".into()
+        }));
         None
     }
 
@@ -491,7 +534,10 @@ fn merge_geoloc(d: &GeolocSpec, c: &GeolocSpec) -> GeolocSpec {
         longitude: c.longitude.or(d.longitude),
         postal_code: c.postal_code.clone().or_else(|| d.postal_code.clone()),
         region_code: c.region_code.clone().or_else(|| d.region_code.clone()),
-        subdivision_2_iso_code: c.subdivision_2_iso_code.clone().or_else(|| d.subdivision_2_iso_code.clone()),
+        subdivision_2_iso_code: c
+            .subdivision_2_iso_code
+            .clone()
+            .or_else(|| d.subdivision_2_iso_code.clone()),
         timezone: c.timezone.clone().or_else(|| d.timezone.clone()),
     }
 }

@@ -52,7 +52,11 @@ struct Found {
 
 /// Loads every `*.yaml` / `*.yml` under `paths`, in a stable (sorted) order. `skip_dirs` are
 /// directories (relative to a root) that hold other data and are not searched.
-pub fn load_suites(paths: &[PathBuf], vars: &Vars, skip_dirs: &[PathBuf]) -> Result<Loaded, LoadError> {
+pub fn load_suites(
+    paths: &[PathBuf],
+    vars: &Vars,
+    skip_dirs: &[PathBuf],
+) -> Result<Loaded, LoadError> {
     let mut err = LoadError::default();
     let mut found = Vec::new();
     for path in paths {
@@ -63,9 +67,13 @@ pub fn load_suites(paths: &[PathBuf], vars: &Vars, skip_dirs: &[PathBuf]) -> Res
     for f in found {
         if let Some(first) = ids.get(&f.id) {
             err.diagnostics.push(
-                Diagnostic::new(&f.file, None, format!("two suites have the name `{}`", f.id))
-                    .label(format!("`{}` has it too", first.display()))
-                    .hint("test names are `<path without extension>::<case>`; rename one file"),
+                Diagnostic::new(
+                    &f.file,
+                    None,
+                    format!("two suites have the name `{}`", f.id),
+                )
+                .label(format!("`{}` has it too", first.display()))
+                .hint("test names are `<path without extension>::<case>`; rename one file"),
             );
             continue;
         }
@@ -73,8 +81,11 @@ pub fn load_suites(paths: &[PathBuf], vars: &Vars, skip_dirs: &[PathBuf]) -> Res
         let text = match std::fs::read_to_string(&f.file) {
             Ok(t) => t,
             Err(e) => {
-                err.diagnostics
-                    .push(Diagnostic::new(&f.file, None, format!("cannot read the file: {e}")));
+                err.diagnostics.push(Diagnostic::new(
+                    &f.file,
+                    None,
+                    format!("cannot read the file: {e}"),
+                ));
                 continue;
             }
         };
@@ -101,7 +112,10 @@ pub fn load_suites(paths: &[PathBuf], vars: &Vars, skip_dirs: &[PathBuf]) -> Res
 
 fn discover(path: &Path, skip_dirs: &[PathBuf], out: &mut Vec<Found>, diags: &mut Vec<Diagnostic>) {
     if path.is_file() {
-        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         out.push(Found {
             file: path.to_path_buf(),
             id: stem,
@@ -163,10 +177,21 @@ fn walk(root: &Path, dir: &Path, skip_dirs: &[PathBuf], out: &mut Vec<PathBuf>) 
 pub fn yaml_diagnostic(file: &Path, e: &serde_saphyr::Error) -> Diagnostic {
     let inner = e.without_snippet();
     let pos = inner.location().map(|l| {
-        Pos::new(l.line() as usize, l.column() as usize, l.span().len().max(1) as usize)
+        Pos::new(
+            l.line() as usize,
+            l.column() as usize,
+            l.span().len().max(1) as usize,
+        )
     });
-    if let serde_saphyr::Error::SerdeUnknownField { field, expected, .. } = inner {
-        let allowed = expected.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+    if let serde_saphyr::Error::SerdeUnknownField {
+        field, expected, ..
+    } = inner
+    {
+        let allowed = expected
+            .iter()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let pos = pos.map(|p| Pos::new(p.line, p.col, field.chars().count()));
         return Diagnostic::new(file, pos, format!("unknown key `{field}`"))
             .label("not a key here")

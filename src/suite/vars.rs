@@ -47,9 +47,9 @@ impl Vars {
         while let Some(i) = rest.find('$') {
             out.push_str(&rest[..i]);
             let after = &rest[i..];
-            if after.starts_with("$${") {
+            if let Some(tail) = after.strip_prefix("$${") {
                 out.push_str("${");
-                rest = &after[3..];
+                rest = tail;
                 offset += i + 3;
             } else if let Some(body) = after.strip_prefix("${") {
                 let end = body.find('}');
@@ -81,7 +81,11 @@ impl Vars {
             }
         }
         out.push_str(rest);
-        if errors.is_empty() { Ok(out) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors)
+        }
     }
 }
 
@@ -96,13 +100,22 @@ mod tests {
     use super::*;
 
     fn vars() -> Vars {
-        Vars::new(BTreeMap::from([("HOST".into(), "shop.example".into())]), false)
+        Vars::new(
+            BTreeMap::from([("HOST".into(), "shop.example".into())]),
+            false,
+        )
     }
 
     #[test]
     fn expands_and_escapes() {
-        assert_eq!(vars().expand("https://${HOST}/a").unwrap(), "https://shop.example/a");
-        assert_eq!(vars().expand("cost: $5 $${HOST}").unwrap(), "cost: $5 ${HOST}");
+        assert_eq!(
+            vars().expand("https://${HOST}/a").unwrap(),
+            "https://shop.example/a"
+        );
+        assert_eq!(
+            vars().expand("cost: $5 $${HOST}").unwrap(),
+            "cost: $5 ${HOST}"
+        );
     }
 
     #[test]
@@ -111,9 +124,15 @@ mod tests {
         assert_eq!(
             err,
             vec![
-                VarError::Unset { name: "A".into(), offset: 0 },
-                VarError::Unset { name: "B".into(), offset: 18 },
-                VarError::Malformed { offset: 23 },
+                VarError::Unset {
+                    name: "A".into(),
+                    offset: 0
+                },
+                VarError::Unset {
+                    name: "B".into(),
+                    offset: 13
+                },
+                VarError::Malformed { offset: 18 },
             ]
         );
     }

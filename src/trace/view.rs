@@ -54,7 +54,12 @@ impl Step {
 
     /// A short label: id, then description when there is one.
     pub fn label(&self) -> String {
-        let id = self.item.step_name.as_deref().or(self.item.name.as_deref()).unwrap_or("?");
+        let id = self
+            .item
+            .step_name
+            .as_deref()
+            .or(self.item.name.as_deref())
+            .unwrap_or("?");
         match &self.item.description {
             Some(d) if !d.is_empty() => format!("`{id}` ({d})"),
             _ => format!("`{id}`"),
@@ -106,7 +111,9 @@ impl TraceView {
 
     /// Steps a selector names, in order.
     pub fn selected<'a>(&'a self, selector: &'a str) -> impl Iterator<Item = &'a Step> + 'a {
-        self.steps.iter().filter(move |s| s.is_selected_by(selector))
+        self.steps
+            .iter()
+            .filter(move |s| s.is_selected_by(selector))
     }
 }
 
@@ -174,8 +181,15 @@ mod tests {
             )],
         };
         let view = TraceView::new(&result);
-        let ids: Vec<_> = view.steps.iter().map(|s| s.item.step_name.clone().unwrap()).collect();
-        assert_eq!(ids, ["http_request_firewall_custom", "rs1", "log1", "exec", "blk"]);
+        let ids: Vec<_> = view
+            .steps
+            .iter()
+            .map(|s| s.item.step_name.clone().unwrap())
+            .collect();
+        assert_eq!(
+            ids,
+            ["http_request_firewall_custom", "rs1", "log1", "exec", "blk"]
+        );
         assert_eq!(view.steps[4].path, ["http_request_firewall_custom", "rs1"]);
         assert_eq!(view.action(), "block");
     }
@@ -186,7 +200,11 @@ mod tests {
         odd.kind_of_step = Some("workers".into());
         let result = TraceResult {
             status_code: None,
-            trace: vec![odd, rule("a", "block", false), rule("b", "managed_challenge", true)],
+            trace: vec![
+                odd,
+                rule("a", "block", false),
+                rule("b", "managed_challenge", true),
+            ],
         };
         let view = TraceView::new(&result);
         assert_eq!(view.steps.len(), 3);

@@ -118,7 +118,11 @@ pub struct ApiMessage {
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub documentation_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub error_chain: Vec<ApiMessage>,
 }
 
@@ -162,7 +166,11 @@ pub struct TraceItem {
     pub action: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action_parameters: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub trace: Vec<TraceItem>,
 }
 

@@ -1,0 +1,498 @@
+//! End-to-end tests: the real `rulegate` binary against a Trace API server on 127.0.0.1:0.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use serde_json::json;
+
+/// The libtest verdict printed for a case (`ok`, `FAILED`, `ignored`).
+fn verdict(out: &str, name: &str) -> String {
+    out.lines()
+        .find(|l| {
+            l.strip_prefix("test ")
+                .and_then(|r| r.strip_prefix(name))
+                .is_some_and(|r| r.trim_start().starts_with("..."))
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .unwrap_or_else(|| panic!("no verdict for {name} in:\n{out}"))
+        .to_string()
+}
+
+fn args<'a>(v: &[&'a str]) -> Vec<&'a str> {
+    v.to_vec()
+}
+
+#[test]
+fn passing_suite_exits_0_with_junit() {
+    let s = Server::start(Auth::Token, shop());
+    let dir = tempdir();
+    let report = dir.path().join("out/junit.xml");
+    let shop = fixture("shop.yaml");
+    let o = rulegate(
+        &s,
+        Auth::Token,
+        &args(&[shop.to_str().unwrap(), "--junit", report.to_str().unwrap()]),
+    );
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{}", stderr(&o));
+    assert_eq!(
+        verdict(&out, "shop::admin from outside the office is blocked"),
+        "ok",
+        "{out}"
+    );
+    assert_eq!(verdict(&out, "shop::flaky cdn check"), "ignored", "{out}");
+    assert!(
+        out.contains("test result: ok. 4 passed; 0 failed; 1 ignored"),
+        "{out}"
+    );
+    assert_eq!(s.requests().len(), 4, "the ignored case is not traced");
+    let j = junit(&report);
+    assert_eq!(j.suites, vec![("shop".to_string(), 5, 0, 0)]);
+    assert_eq!(j.case("shop::flaky cdn check").0, "skipped");
+    assert_eq!(j.case("shop::humans log in").0, "passed");
+    assert!(
+        j.text.contains("backend: cloudflare (http://127.0.0.1:"),
+        "system-out names the backend"
+    );
+    // The request reached the API as the suite described it.
+    let bots = s
+        .requests()
+        .into_iter()
+        .find(|r| r.url().ends_with("/login") && r.body["context"]["bot_score"] == 5)
+        .unwrap();
+    assert_eq!(bots.body["method"], "POST");
+    assert_eq!(bots.body["body"], json!({"json": {"user": "a"}}));
+    assert_eq!(bots.body["headers"]["user-agent"], "rulegate-test");
+    assert_eq!(bots.body["context"]["geoloc"]["iso_code"], "US");
+    assert_eq!(bots.body["skip_response"], true);
+}
+
+#[test]
+fn each_expectation_kind_fails_with_exit_1() {
+    let s = Server::start(Auth::Token, shop());
+    let dir = tempdir();
+    let report = dir.path().join("junit.xml");
+    let o = rulegate(
+        &s,
+        Auth::Token,
+        &args(&[
+            fixture("failing.yaml").to_str().unwrap(),
+            "--junit",
+            report.to_str().unwrap(),
+        ]),
+    );
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    for line in [
+        "status: expected 200, got 403",
+        "action: expected `none`, got `block` (rule `r-admin` (block admin outside the office) ended the request)",
+        "matched: expected rule `r-admin` to match, but it was evaluated and did not match",
+        "not_matched: expected rule `log everything` not to match, but it matched (action `log`)",
+        "trace: step 2 of 2 {step_name: r-log} not found after step 1 of the pattern",
+        "--- expected",
+        "+++ actual",
+        "test result: FAILED. 1 passed; 5 failed",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+    assert!(
+        !out.contains("\x1b["),
+        "no colour when stdout is not a terminal"
+    );
+    let j = junit(&report);
+    assert_eq!(j.suites, vec![("failing".to_string(), 6, 5, 0)]);
+    let (kind, text) = j.case("failing::wrong status");
+    assert_eq!(kind, "failure");
+    assert!(
+        text.contains("-status: 200") || text.contains("- status: 200"),
+        "{text}"
+    );
+    assert!(text.contains("+ status: 403"), "{text}");
+    assert_eq!(j.case("failing::right").0, "passed");
+}
+
+#[test]
+fn retries_429_honouring_retry_after() {
+    let s = Server::start(
+        Auth::Token,
+        Arc::new(|r: &Recorded, n| {
+            if n == 0 {
+                let mut reply = Reply::json(
+                    429,
+                    json!({"success": false, "errors": [{"code": 971, "message": "Please wait and consider throttling your request speed"}]}),
+                );
+                reply.headers.push(("retry-after", "1".into()));
+                reply
+            } else {
+                Reply::json(200, ok_envelope(shop_trace(&r.body)))
+            }
+        }),
+    );
+    let start = std::time::Instant::now();
+    let o = rulegate(
+        &s,
+        Auth::Token,
+        &args(&[
+            fixture("shop.yaml").to_str().unwrap(),
+            "--concurrency",
+            "1",
+            "--exact",
+            "--",
+            "shop::humans log in",
+        ]),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_eq!(s.requests().len(), 2);
+    assert!(
+        start.elapsed() >= Duration::from_secs(1),
+        "waited for Retry-After"
+    );
+}
+
+#[test]
+fn retries_5xx_then_succeeds() {
+    let s = Server::start(
+        Auth::Token,
+        Arc::new(|r: &Recorded, n| {
+            if n < 2 {
+                Reply {
+                    status: 502,
+                    headers: vec![],
+                    body: "<html>bad gateway</html>".into(),
+                    delay: Duration::ZERO,
+                }
+            } else {
+                Reply::json(200, ok_envelope(shop_trace(&r.body)))
+            }
+        }),
+    );
+    let o = rulegate(
+        &s,
+        Auth::Token,
+        &args(&[
+            fixture("shop.yaml").to_str().unwrap(),
+            "--retry-delay",
+            "0.01",
+            "--exact",
+            "--",
+            "shop::humans log in",
+        ]),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_eq!(s.requests().len(), 3);
+}
+
+#[test]
+fn server_hanging_past_timeout_is_an_error_exit_3() {
+    let s = Server::start(
+        Auth::Token,
+        Arc::new(|r: &Recorded, _| Reply {
+            delay: Duration::from_secs(5),
+            ..Reply::json(200, ok_envelope(shop_trace(&r.body)))
+        }),
+    );
+    let dir = tempdir();
+    let report = dir.path().join("junit.xml");
+    let o = rulegate(
+        &s,
+        Auth::Token,
+        &args(&[
+            fixture("shop.yaml").to_str().unwrap(),
+            "--timeout",
+            "0.3",
+            "--retries",
+            "1",
+            "--retry-delay",
+            "0.01",
+            "--junit",
+            report.to_str().unwrap(),
+            "--",
+            "humans",
+        ]),
+    );
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}");
+    assert!(
+        out.contains("could not run: the API did not answer within 300ms (after 2 attempts)"),
+        "{out}"
+    );
+    let j = junit(&report);
+    assert_eq!(
+        j.kinds(),
+        vec![("shop::humans log in".to_string(), "error")]
+    );
+    assert_eq!(j.suites, vec![("shop".to_string(), 1, 0, 1)]);
+}
+
+#[test]
+fn malformed_body_is_an_error_not_a_panic() {
+    let s = Server::start(
+        Auth::Token,
+        Arc::new(|_: &Recorded, _| Reply {
+            status: 200,
+            headers: vec![],
+            body: "{\"result\": [1, 2".into(),
+            delay: Duration::ZERO,
+        }),
+    );
+    let o = rulegate(
+        &s,
+        Auth::Token,
+        &args(&[fixture("shop.yaml").to_str().unwrap(), "--", "humans"]),
+    );
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}");
+    assert!(
+        out.contains("a body that is not the documented envelope"),
+        "{out}"
+    );
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+}
+
+#[test]
+fn auth_failure_10000_names_the_permission_and_leaks_nothing() {
+    let s = Server::start(Auth::EmailKey, shop());
+    let dir = tempdir();
+    let report = dir.path().join("junit.xml");
+    // The server wants email + key; the binary sends a token.
+    let o = rulegate(
+        &s,
+        Auth::Token,
+        &args(&[
+            fixture("shop.yaml").to_str().unwrap(),
+            "--junit",
+            report.to_str().unwrap(),
+        ]),
+    );
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}");
+    assert!(
+        out.contains("Cloudflare API error (HTTP 403): 10000 Authentication error"),
+        "{out}"
+    );
+    assert!(out.contains("\"Request Tracer Read\""), "{out}");
+    let j = junit(&report);
+    assert!(
+        j.cases
+            .iter()
+            .filter(|c| c.1 != "skipped")
+            .all(|c| c.1 == "error"),
+        "{:?}",
+        j.kinds()
+    );
+    for text in [out, stderr(&o), j.text] {
+        assert!(
+            !text.contains(TOKEN) && !text.contains("SECRET"),
+            "secret leaked:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn email_and_key_auth_works() {
+    let s = Server::start(Auth::EmailKey, shop());
+    let o = rulegate(
+        &s,
+        Auth::EmailKey,
+        &args(&[fixture("shop.yaml").to_str().unwrap()]),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(s.all_requests().iter().all(|r| r.authorized));
+}
+
+#[test]
+fn secrets_never_appear_in_any_output() {
+    for (server_auth, client_auth) in [
+        (Auth::Token, Auth::Token),
+        (Auth::EmailKey, Auth::EmailKey),
+        (Auth::Token, Auth::EmailKey),
+    ] {
+        let s = Server::start(server_auth, shop());
+        let dir = tempdir();
+        let report = dir.path().join("junit.xml");
+        for suite in ["shop.yaml", "failing.yaml"] {
+            let o = rulegate(
+                &s,
+                client_auth,
+                &args(&[
+                    fixture(suite).to_str().unwrap(),
+                    "--junit",
+                    report.to_str().unwrap(),
+                ]),
+            );
+            let all = format!(
+                "{}{}{}",
+                stdout(&o),
+                stderr(&o),
+                std::fs::read_to_string(&report).unwrap_or_default()
+            );
+            assert!(
+                !all.contains(TOKEN) && !all.contains(KEY) && !all.contains("SECRET"),
+                "secret leaked:\n{all}"
+            );
+        }
+    }
+}
+
+#[test]
+fn wrong_account_id_says_so() {
+    let s = Server::start(Auth::Token, shop());
+    let o = rulegate(
+        &s,
+        Auth::Token,
+        &args(&[
+            fixture("shop.yaml").to_str().unwrap(),
+            "--account-id",
+            "ffffffffffffffffffffffffffffffff",
+            "--",
+            "humans",
+        ]),
+    );
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}");
+    assert!(
+        out.contains("7003") && out.contains("check --account-id"),
+        "{out}"
+    );
+}
+
+#[test]
+fn filters_decide_what_reaches_the_server() {
+    let s = Server::start(Auth::Token, shop());
+    let o = rulegate(
+        &s,
+        Auth::Token,
+        &args(&[
+            fixture("shop.yaml").to_str().unwrap(),
+            "--skip",
+            "humans",
+            "--",
+            "login",
+        ]),
+    );
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("1 passed; 0 failed; 0 ignored; 0 measured; 4 filtered out"),
+        "{out}"
+    );
+    let urls: Vec<_> = s.requests().iter().map(|r| r.url().to_string()).collect();
+    assert_eq!(urls, ["https://shop.example.com/login"]);
+}
+
+#[test]
+fn list_traces_nothing_and_needs_no_credentials() {
+    let s = Server::start(Auth::Token, shop());
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_rulegate"))
+        .env_remove("CLOUDFLARE_API_TOKEN")
+        .args(["test", fixture("shop.yaml").to_str().unwrap(), "--list"])
+        .output()
+        .unwrap();
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));
+    assert!(
+        out.contains("shop::admin from outside the office is blocked: test"),
+        "{out}"
+    );
+    assert_eq!(out.lines().count(), 5, "{out}");
+    assert!(s.all_requests().is_empty());
+}
+
+#[test]
+fn ignored_cases_run_only_when_asked() {
+    let s = Server::start(Auth::Token, shop());
+    let dir = tempdir();
+    let report = dir.path().join("junit.xml");
+    let o = rulegate(
+        &s,
+        Auth::Token,
+        &args(&[
+            fixture("shop.yaml").to_str().unwrap(),
+            "--ignored",
+            "--junit",
+            report.to_str().unwrap(),
+        ]),
+    );
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("1 passed; 0 failed; 0 ignored; 0 measured; 4 filtered out"),
+        "{out}"
+    );
+    assert_eq!(
+        s.requests()
+            .iter()
+            .map(|r| r.url().to_string())
+            .collect::<Vec<_>>(),
+        ["https://shop.example.com/cdn"]
+    );
+    assert_eq!(
+        junit(&report).kinds(),
+        vec![("shop::flaky cdn check".to_string(), "passed")]
+    );
+}
+
+#[test]
+fn invalid_suites_exit_2_and_trace_nothing() {
+    let s = Server::start(Auth::Token, shop());
+    let dir = tempdir();
+    write(
+        dir.path(),
+        "a.yaml",
+        "cases:\n  - name: x\n    request: { url: /a }\n    expct: { status: 200 }\n",
+    );
+    write(
+        dir.path(),
+        "b/c.yaml",
+        "base_url: https://x.example\ncases:\n  - name: y\n    request: { url: /a, method: get }\n    expect: { status: 200 }\n",
+    );
+    write(
+        dir.path(),
+        "ok.yaml",
+        "base_url: https://x.example\ncases:\n  - name: z\n    request: { url: /a }\n    expect: { status: 200 }\n",
+    );
+    let o = rulegate(&s, Auth::Token, &args(&[dir.path().to_str().unwrap()]));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("a.yaml:4:5") && err.contains("did you mean `expect`?"),
+        "{err}"
+    );
+    assert!(
+        err.contains("c.yaml:4:33") && err.contains("did you mean `GET`?"),
+        "{err}"
+    );
+    assert!(err.contains("2 problems found; nothing was run"), "{err}");
+    assert!(s.all_requests().is_empty());
+}
+
+#[test]
+fn check_validates_without_running() {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_rulegate"))
+        .args(["check", fixture("shop.yaml").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(stdout(&o), "ok: 1 suite(s), 5 case(s)\n");
+}
+
+#[test]
+fn missing_credentials_are_a_usage_error() {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_rulegate"))
+        .env_remove("CLOUDFLARE_API_TOKEN")
+        .env_remove("CLOUDFLARE_API_KEY")
+        .env_remove("CLOUDFLARE_EMAIL")
+        .env("CLOUDFLARE_ACCOUNT_ID", ACCOUNT)
+        .args(["test", fixture("shop.yaml").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no Cloudflare credentials"),
+        "{}",
+        stderr(&o)
+    );
+}
