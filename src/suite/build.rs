@@ -21,7 +21,23 @@ use super::{Case, Expectations, Suite, Vars};
 
 /// Methods rulegate knows; any other all-caps token is accepted too (custom methods exist).
 pub const KNOWN_METHODS: &[&str] = &[
-    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "PURGE",
+    "GET",
+    "HEAD",
+    "POST",
+    "PUT",
+    "DELETE",
+    "CONNECT",
+    "OPTIONS",
+    "TRACE",
+    "PATCH",
+    "PURGE",
+    "PROPFIND",
+    "PROPPATCH",
+    "MKCOL",
+    "COPY",
+    "MOVE",
+    "LOCK",
+    "UNLOCK",
 ];
 
 /// Protocol strings accepted in `request.protocol`. UNCERTAIN: the API documents only the
@@ -247,18 +263,22 @@ impl<'a> Builder<'a> {
 
     fn method(&mut self, m: &S<String>) -> Option<String> {
         let v = self.text(m)?;
-        let valid = !v.is_empty()
-            && v.bytes()
-                .all(|b| b.is_ascii_uppercase() || b == b'-' || b == b'_');
-        if valid {
+        if KNOWN_METHODS.contains(&v.as_str()) {
             return Some(v);
         }
+        let token = !v.is_empty()
+            && v.bytes()
+                .all(|b| b.is_ascii_uppercase() || b == b'-' || b == b'_');
         let upper = v.to_ascii_uppercase();
         let hint = if KNOWN_METHODS.contains(&upper.as_str()) {
             Some(format!("methods are upper case: did you mean `{upper}`?"))
         } else {
             suggestion(&upper, KNOWN_METHODS.iter().copied())
         };
+        if token && hint.is_none() {
+            // An extension method far from every known one: taken as written.
+            return Some(v);
+        }
         let d = self.error(spos(m), format!("invalid HTTP method `{v}`"));
         d.label = "not an HTTP method".into();
         d.hint = Some(hint.unwrap_or_else(|| format!("use one of {}", KNOWN_METHODS.join(", "))));

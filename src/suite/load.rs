@@ -89,16 +89,9 @@ pub fn load_suites(
                 continue;
             }
         };
-        match serde_saphyr::from_str::<super::model::SuiteFile>(&text) {
-            Ok(model) => {
-                let mut b = Builder::new(&f.file, vars);
-                let suite = b.suite(model, &f.id);
-                err.diagnostics.extend(b.diagnostics);
-                if let Some(s) = suite {
-                    loaded.suites.push(s);
-                }
-            }
-            Err(e) => err.diagnostics.push(yaml_diagnostic(&f.file, &e)),
+        match load_source(&f.file, &f.id, &text, vars) {
+            Ok(suite) => loaded.suites.push(suite),
+            Err(diags) => err.diagnostics.extend(diags),
         }
         err.sources.insert(f.file.clone(), text.clone());
         loaded.sources.insert(f.file, text);
@@ -107,6 +100,25 @@ pub fn load_suites(
         Ok(loaded)
     } else {
         Err(err)
+    }
+}
+
+/// Parses and builds one suite from its text. `id` is the trial-name prefix.
+pub fn load_source(
+    file: &Path,
+    id: &str,
+    text: &str,
+    vars: &Vars,
+) -> Result<Suite, Vec<Diagnostic>> {
+    match serde_saphyr::from_str::<super::model::SuiteFile>(text) {
+        Ok(model) => {
+            let mut b = Builder::new(file, vars);
+            match b.suite(model, id) {
+                Some(s) if b.diagnostics.is_empty() => Ok(s),
+                _ => Err(b.diagnostics),
+            }
+        }
+        Err(e) => Err(vec![yaml_diagnostic(file, &e)]),
     }
 }
 

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use crate::trace::{TraceItem, TraceRequest};
 
-pub use load::{LoadError, Loaded, load_suites};
+pub use load::{LoadError, Loaded, load_source, load_suites};
 pub use vars::Vars;
 
 /// A loaded, validated suite file.
@@ -61,3 +61,6 @@ impl Expectations {
             && self.trace.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests;

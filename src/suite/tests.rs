@@ -1,0 +1,347 @@
+//! Loader tests: every error with its line:col, merging, variables, names.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::*;
+use crate::diag::Diagnostic;
+
+fn vars() -> Vars {
+    Vars::new(
+        BTreeMap::from([("ZONE".to_string(), "shop.example.com".to_string())]),
+        false,
+    )
+}
+
+fn load(text: &str) -> Result<Suite, Vec<Diagnostic>> {
+    load_source(Path::new("s.yaml"), "dir/s", text, &vars())
+}
+
+/// The single error of `text`: (title, "line:col", hint).
+fn error(text: &str) -> (String, String, String) {
+    let diags = load(text).expect_err("expected an error");
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    let d = &diags[0];
+    let at = d
+        .pos
+        .map(|p| format!("{}:{}", p.line, p.col))
+        .unwrap_or_default();
+    (d.title.clone(), at, d.hint.clone().unwrap_or_default())
+}
+
+const HEAD: &str = "base_url: https://shop.example.com\ncases:\n  - name: a\n";
+
+#[test]
+fn a_full_case_builds() {
+    let s = load(
+        "name: Shop\nbase_url: https://${ZONE}\ndefaults:\n  method: POST\n  headers: { User-Agent: ua, x-a: '1' }\n  cookies: { s: '1' }\n  context: { bot_score: 10, geoloc: { iso_code: US, city: Paris } }\n  skip_response: true\ncases:\n  - name: ' first '\n    tags: [smoke]\n    request:\n      url: /p?q=1\n      headers: { user-agent: mine }\n      context: { geoloc: { iso_code: FR } }\n      body: { base64: aGk= }\n      protocol: HTTP/2\n    expect: { status: [200, 403], action: block, matched: r1, not_matched: [r2, r3], trace: [{ type: rule, matched: true }] }\n",
+    )
+    .unwrap();
+    assert_eq!(s.name, "Shop");
+    let c = &s.cases[0];
+    assert_eq!(c.full_name, "dir/s::first");
+    assert_eq!(c.line, 10);
+    assert_eq!(c.tags, ["smoke"]);
+    let r = &c.request;
+    assert_eq!(r.method, "POST");
+    assert_eq!(r.url, "https://shop.example.com/p?q=1");
+    assert_eq!(
+        r.headers,
+        BTreeMap::from([
+            ("user-agent".into(), "mine".into()),
+            ("x-a".into(), "1".into())
+        ])
+    );
+    assert_eq!(r.cookies["s"], "1");
+    let ctx = r.context.as_ref().unwrap();
+    assert_eq!(ctx.bot_score, Some(10));
+    let g = ctx.geoloc.as_ref().unwrap();
+    assert_eq!(
+        (g.iso_code.as_deref(), g.city.as_deref()),
+        (Some("FR"), Some("Paris"))
+    );
+    assert_eq!(r.body.as_ref().unwrap().base64.as_deref(), Some("aGk="));
+    assert_eq!(r.protocol.as_deref(), Some("HTTP/2"));
+    assert_eq!(r.skip_response, Some(true));
+    assert_eq!(c.expect.status, Some(vec![200, 403]));
+    assert_eq!(c.expect.matched, ["r1"]);
+    assert_eq!(c.expect.not_matched, ["r2", "r3"]);
+    assert_eq!(c.expect.trace[0].kind_of_step.as_deref(), Some("rule"));
+}
+
+#[test]
+fn suite_name_defaults_to_the_file_stem() {
+    let s = load(&format!(
+        "{HEAD}    request: {{ url: /a }}\n    expect: {{ status: 200 }}\n"
+    ))
+    .unwrap();
+    assert_eq!(s.name, "s");
+    assert_eq!(s.cases[0].request.method, "GET");
+}
+
+#[test]
+fn unknown_key_with_did_you_mean() {
+    let (t, at, hint) = error(&format!(
+        "{HEAD}    request: {{ url: /a }}\n    expct: {{ status: 200 }}\n"
+    ));
+    assert_eq!((t.as_str(), at.as_str()), ("unknown key `expct`", "5:5"));
+    assert!(hint.starts_with("did you mean `expect`?"), "{hint}");
+    let (t, at, hint) = error(&format!(
+        "{HEAD}    request: {{ url: /a, hedaers: {{}} }}\n    expect: {{ status: 200 }}\n"
+    ));
+    assert_eq!((t.as_str(), at.as_str()), ("unknown key `hedaers`", "4:25"));
+    assert!(hint.starts_with("did you mean `headers`?"), "{hint}");
+    let (t, _, hint) = error(&format!(
+        "{HEAD}    request: {{ url: /a, context: {{ geoloc: {{ country: FR }} }} }}\n    expect: {{ status: 200 }}\n"
+    ));
+    assert_eq!(t, "unknown key `country`");
+    assert!(hint.contains("`iso_code`"), "{hint}");
+}
+
+#[test]
+fn duplicate_case_names() {
+    let diags = load(&format!(
+        "{HEAD}    request: {{ url: /a }}\n    expect: {{ status: 200 }}\n  - name: a\n    request: {{ url: /b }}\n    expect: {{ status: 200 }}\n"
+    ))
+    .unwrap_err();
+    assert_eq!(diags[0].title, "duplicate case name `a`");
+    assert_eq!(diags[0].location(), "s.yaml:6:11");
+    assert_eq!(diags[0].label, "first used on line 3");
+}
+
+#[test]
+fn relative_url_without_base_url() {
+    let (t, at, hint) =
+        error("cases:\n  - name: a\n    request: { url: /admin }\n    expect: { status: 200 }\n");
+    assert_eq!(
+        (t.as_str(), at.as_str()),
+        (
+            "relative url `/admin` but the suite has no `base_url`",
+            "3:21"
+        )
+    );
+    assert!(hint.contains("base_url"), "{hint}");
+}
+
+#[test]
+fn more_than_one_body_form() {
+    let (t, at, _) = error(&format!(
+        "{HEAD}    request: {{ url: /a, body: {{ plain_text: x, base64: eA== }} }}\n    expect: {{ status: 200 }}\n"
+    ));
+    assert_eq!(
+        (t.as_str(), at.as_str()),
+        ("the body has more than one form", "4:31")
+    );
+}
+
+#[test]
+fn invalid_base64() {
+    let (t, at, _) = error(&format!(
+        "{HEAD}    request: {{ url: /a, body: {{ base64: '*not*' }} }}\n    expect: {{ status: 200 }}\n"
+    ));
+    assert!(t.starts_with("invalid base64"), "{t}");
+    assert_eq!(at, "4:41");
+}
+
+#[test]
+fn bad_method() {
+    let (t, at, hint) = error(&format!(
+        "{HEAD}    request: {{ url: /a, method: PSOT }}\n    expect: {{ status: 200 }}\n"
+    ));
+    assert_eq!(
+        (t.as_str(), at.as_str()),
+        ("invalid HTTP method `PSOT`", "4:33")
+    );
+    assert_eq!(hint, "did you mean `POST`?");
+    let (_, _, hint) = error(&format!(
+        "{HEAD}    request: {{ url: /a, method: 'G E T' }}\n    expect: {{ status: 200 }}\n"
+    ));
+    assert!(hint.starts_with("use one of GET"), "{hint}");
+}
+
+#[test]
+fn unset_variable_names_itself_and_the_place() {
+    let diags = load(&format!(
+        "{HEAD}    request: {{ url: '/${{NOPE}}/${{ALSO}}' }}\n    expect: {{ status: 200 }}\n"
+    ))
+    .unwrap_err();
+    let titles: Vec<_> = diags
+        .iter()
+        .map(|d| (d.title.as_str(), d.location()))
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            ("variable `NOPE` is not set", "s.yaml:4:21".to_string()),
+            ("variable `ALSO` is not set", "s.yaml:4:21".to_string())
+        ]
+    );
+    assert_eq!(
+        diags[0].hint.as_deref(),
+        Some("set the environment variable NOPE or pass --var NOPE=VALUE")
+    );
+}
+
+#[test]
+fn other_value_errors() {
+    let cases = [
+        (
+            "    request: { url: /a, protocol: http/1.1 }\n    expect: { status: 200 }\n",
+            "unknown protocol `http/1.1`",
+            "4:35",
+        ),
+        (
+            "    request: { url: /a, context: { bot_score: 0 } }\n    expect: { status: 200 }\n",
+            "bot_score 0 is out of range",
+            "4:47",
+        ),
+        (
+            "    request: { url: /a }\n    expect: { status: 2000 }\n",
+            "2000 is not an HTTP status code",
+            "5:23",
+        ),
+        (
+            "    request: { url: /a }\n    expect: {}\n",
+            "`expect` is empty",
+            "5:13",
+        ),
+        (
+            "    request: { url: /a }\n",
+            "case `a` has no `expect`",
+            "3:11",
+        ),
+        (
+            "    request: { method: GET }\n    expect: { status: 200 }\n",
+            "the request has no `url`",
+            "4:14",
+        ),
+        (
+            "    request: { url: /a }\n    expect: { action: blok }\n",
+            "unknown action `blok`",
+            "5:23",
+        ),
+        (
+            "    request: { url: /a }\n    expect: { trace: [{}] }\n",
+            "a trace step pattern needs at least one key",
+            "5:23",
+        ),
+        (
+            "    request: { url: /a, body: {} }\n    expect: { status: 200 }\n",
+            "the body is empty",
+            "4:31",
+        ),
+        (
+            "    request: { url: 'ftp://x/a' }\n    expect: { status: 200 }\n",
+            "unsupported URL `ftp://x/a`",
+            "4:21",
+        ),
+    ];
+    for (tail, title, at) in cases {
+        let (t, a, _) = error(&format!("{HEAD}{tail}"));
+        assert_eq!((t.as_str(), a.as_str()), (title, at), "for {tail:?}");
+    }
+}
+
+#[test]
+fn yaml_and_type_errors_point_at_the_spot() {
+    let (t, at, _) = error("cases:\n  - name: a\n    request: { url: /a\n");
+    assert!(!t.is_empty());
+    assert!(at.starts_with('3') || at.starts_with('4'), "{at}");
+    let (t, at, _) = error(&format!(
+        "{HEAD}    request: {{ url: /a }}\n    expect: {{ status: ok }}\n"
+    ));
+    assert!(t.contains("status code"), "{t}");
+    assert_eq!(at, "5:15");
+    let (t, at, _) = error("cases: 5\n");
+    assert!(t.contains("sequence"), "{t}");
+    assert_eq!(at, "1:8");
+    let (t, _, _) = error("");
+    assert!(
+        t.contains("end of input") || t.contains("missing field"),
+        "{t}"
+    );
+}
+
+#[test]
+fn no_cases_and_bad_base_url() {
+    assert_eq!(error("cases: []\n").0, "the suite has no cases");
+    let (t, at, _) = error(
+        "base_url: shop.example.com\ncases:\n  - name: a\n    request: { url: 'https://a.example/' }\n    expect: { status: 200 }\n",
+    );
+    assert!(t.starts_with("base_url is not a URL"), "{t}");
+    assert_eq!(at, "1:11");
+}
+
+#[test]
+fn all_errors_of_a_file_are_reported() {
+    let diags = load(&format!(
+        "{HEAD}    request: {{ url: /a, method: get }}\n    expect: {{ status: 200 }}\n  - name: b\n    request: {{ url: /b, body: {{ base64: '!' }} }}\n    expect: {{ action: blok }}\n"
+    ))
+    .unwrap_err();
+    assert_eq!(diags.len(), 3, "{diags:#?}");
+}
+
+#[test]
+fn discovery_is_sorted_skips_config_and_names_by_relative_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = "base_url: https://a.example\ncases:\n  - name: c\n    request: { url: / }\n    expect: { status: 200 }\n";
+    for f in [
+        "b.yaml",
+        "a/z.yml",
+        "a/b.yaml",
+        "rulegate.yaml",
+        ".hidden/x.yaml",
+        "notes.txt",
+    ] {
+        let p = dir.path().join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, suite).unwrap();
+    }
+    let loaded = load_suites(&[dir.path().to_path_buf()], &vars(), &[]).unwrap();
+    let ids: Vec<_> = loaded.suites.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["a/b", "a/z", "b"]);
+    let missing = load_suites(&[dir.path().join("nope")], &vars(), &[]).unwrap_err();
+    assert_eq!(missing.diagnostics[0].title, "no such file or directory");
+}
+
+mod never_panics {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Fragments of real suites, so generated text often parses far enough to reach validation.
+    fn fragment() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("cases:\n".to_string()),
+            Just("  - name: a\n".to_string()),
+            Just("    request: { url: /a, method: GET }\n".to_string()),
+            Just("    expect: { status: 200 }\n".to_string()),
+            Just("base_url: https://x.example\n".to_string()),
+            Just("    body: { json: { a: [1, 2] } }\n".to_string()),
+            Just("defaults: { headers: { a: b } }\n".to_string()),
+            Just("    expect: { trace: [{ type: rule }], matched: x }\n".to_string()),
+            "[ -~\n\t]{0,40}",
+            "\\PC{0,20}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        #[test]
+        fn arbitrary_text(text in "\\PC{0,200}") {
+            let _ = load(&text);
+        }
+
+        #[test]
+        fn suite_shaped_text(parts in proptest::collection::vec(fragment(), 0..12)) {
+            let text = parts.concat();
+            if let Err(diags) = load(&text) {
+                for d in diags {
+                    // Rendering against the source never panics either.
+                    let _ = d.render(Some(&text));
+                }
+            }
+        }
+    }
+}
