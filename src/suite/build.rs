@@ -117,7 +117,8 @@ impl<'a> Builder<'a> {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default(),
         };
-        let base_url = model.base_url.as_ref().and_then(|b| {
+        // `Some(None)`: a base_url was given but is broken (already reported).
+        let base_url = model.base_url.as_ref().map(|b| {
             let text = self.text(b)?;
             match url::Url::parse(&text) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
@@ -155,7 +156,13 @@ impl<'a> Builder<'a> {
             } else {
                 seen.insert(cname.clone(), case.value.name.referenced.line() as usize);
             }
-            if let Some(c) = self.case(&case.value, &defaults, base_url.as_ref(), id, line) {
+            if let Some(c) = self.case(
+                &case.value,
+                &defaults,
+                base_url.as_ref().map(Option::as_ref),
+                id,
+                line,
+            ) {
                 cases.push(c);
             }
         }
@@ -171,7 +178,7 @@ impl<'a> Builder<'a> {
         &mut self,
         c: &CaseSpec,
         defaults: &RequestSpec,
-        base: Option<&url::Url>,
+        base: Option<Option<&url::Url>>,
         suite_id: &str,
         line: usize,
     ) -> Option<Case> {
@@ -203,7 +210,7 @@ impl<'a> Builder<'a> {
     fn request(
         &mut self,
         r: &RequestSpec,
-        base: Option<&url::Url>,
+        base: Option<Option<&url::Url>>,
         at: Option<Pos>,
     ) -> Option<TraceRequest> {
         let before = self.diagnostics.len();
@@ -285,7 +292,7 @@ impl<'a> Builder<'a> {
         None
     }
 
-    fn url(&mut self, u: &S<String>, base: Option<&url::Url>) -> Option<String> {
+    fn url(&mut self, u: &S<String>, base: Option<Option<&url::Url>>) -> Option<String> {
         let v = self.text(u)?;
         if v.starts_with("http://") || v.starts_with("https://") {
             return match url::Url::parse(&v) {
@@ -302,7 +309,8 @@ impl<'a> Builder<'a> {
             return None;
         }
         match base {
-            Some(b) => match b.join(&v) {
+            Some(None) => None,
+            Some(Some(b)) => match b.join(&v) {
                 Ok(j) => Some(j.to_string()),
                 Err(e) => {
                     self.error(spos(u), format!("cannot join `{v}` to base_url: {e}"));
