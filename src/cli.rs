@@ -22,6 +22,32 @@ pub enum Command {
     Test(TestArgs),
     /// Validate suites without running anything.
     Check(CheckArgs),
+    /// Evaluate one Rules-language expression (or a JSONL batch) against field values or a
+    /// Trace API request.
+    Eval(EvalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The expression: a filter (prints true/false) or a value expression (prints JSON).
+    #[arg(
+        value_name = "EXPR",
+        required_unless_present = "batch",
+        conflicts_with = "batch"
+    )]
+    pub expr: Option<String>,
+
+    /// Field values as a JSON object: {"http.host": "a.example", "ip.src": "192.0.2.1"}.
+    #[arg(long, value_name = "JSON", conflicts_with = "request")]
+    pub fields: Option<String>,
+
+    /// A Trace API request body (JSON) to build every field from.
+    #[arg(long, value_name = "JSON")]
+    pub request: Option<String>,
+
+    /// Evaluate each line {"expr": …, "fields": {…}} of a JSONL file ("-" for stdin).
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub batch: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::backend::Backend;
-use crate::cli::{CheckArgs, SuiteArgs, TestArgs};
+use crate::cli::{CheckArgs, EvalArgs, SuiteArgs, TestArgs};
 use crate::cloudflare::Client;
 use crate::config;
 use crate::exit::Exit;
@@ -110,4 +110,9 @@ pub fn exit_for(run: &RunResult) -> Exit {
     } else {
         Exit::Success
     }
+}
+
+/// `rulegate eval`.
+pub fn eval(args: &EvalArgs) -> Exit {
+    crate::eval_cmd::run(args)
 }

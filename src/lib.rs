@@ -20,9 +20,11 @@ pub mod cloudflare;
 pub mod cmd;
 pub mod config;
 pub mod diag;
+pub mod eval_cmd;
 pub mod exit;
 pub mod expect;
 pub mod report;
+pub mod rules;
 pub mod runner;
 pub mod suite;
 pub mod trace;
@@ -34,5 +36,6 @@ pub fn main_with(cli: cli::Cli) -> Exit {
     match &cli.command {
         cli::Command::Test(a) => cmd::test(a),
         cli::Command::Check(a) => cmd::check(a),
+        cli::Command::Eval(a) => cmd::eval(a),
     }
 }

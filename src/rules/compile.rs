@@ -1,0 +1,502 @@
+//! Compiles a checked AST into a tree that evaluates without re-parsing or re-resolving
+//! names: fields are vector indexes, literals are pre-built matchers (memmem finders,
+//! compiled regexes, sorted sets), and evaluation allocates only inside functions and
+//! element-wise (`[*]`) logic that is not a plain quantified comparison.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use memchr::memmem;
+
+use super::ast::*;
+use super::context::Context;
+use super::functions::{self, F, Prepared};
+use super::lists::{self, IpSet, List};
+use super::types::Value;
+use super::wildcard::Pattern;
+
+/// A compiled filter.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    root: Node,
+}
+
+impl Filter {
+    pub fn new(e: &Expr) -> Filter {
+        Filter { root: node(e) }
+    }
+
+    /// Evaluates against a context. Missing values make comparisons false.
+    pub fn execute(&self, ctx: &Context) -> bool {
+        self.root.eval(ctx)
+    }
+}
+
+/// A compiled value expression.
+#[derive(Debug, Clone)]
+pub struct ValueProgram {
+    access: Access,
+}
+
+impl ValueProgram {
+    pub fn new(v: &ValueExpr) -> ValueProgram {
+        ValueProgram {
+            access: access(&v.lhs),
+        }
+    }
+
+    /// The value, or `None` when it is missing.
+    pub fn eval(&self, ctx: &Context) -> Option<Value> {
+        self.access.get(ctx).map(Cow::into_owned)
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Node {
+    And(Box<[Node]>),
+    Or(Box<[Node]>),
+    Xor(Box<[Node]>),
+    Not(Box<Node>),
+    Const(bool),
+    Cmp(Access, Test),
+    Bare(Access),
+    Any(Box<ANode>),
+    All(Box<ANode>),
+}
+
+/// Array<Bool> expressions.
+#[derive(Debug, Clone)]
+enum ANode {
+    And(Box<[ANode]>),
+    Or(Box<[ANode]>),
+    Xor(Box<[ANode]>),
+    Not(Box<ANode>),
+    /// A comparison whose left side iterates with `[*]`.
+    Cmp(Access, Test),
+    /// `x[*]` of Bool elements.
+    BareEach(Access),
+    /// A plain Array<Bool> value.
+    BareArray(Access),
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Key(Box<[u8]>),
+    Pos(usize),
+    Each,
+}
+
+#[derive(Debug, Clone)]
+enum AccessBase {
+    Field(usize),
+    Call(Box<CCall>),
+}
+
+#[derive(Debug, Clone)]
+struct Access {
+    base: AccessBase,
+    steps: Box<[Step]>,
+}
+
+#[derive(Debug, Clone)]
+struct CCall {
+    f: F,
+    args: Box<[CArg]>,
+    prep: Prepared,
+    mapped: bool,
+}
+
+#[derive(Debug, Clone)]
+enum CArg {
+    Access(Access),
+    Node(Box<Node>),
+    Const(Value),
+}
+
+#[derive(Debug, Clone)]
+enum Test {
+    BytesEq(Box<[u8]>),
+    BytesNe(Box<[u8]>),
+    BytesOrd(CmpOp, Box<[u8]>),
+    Contains(Box<memmem::Finder<'static>>),
+    Matches(Box<regex::bytes::Regex>),
+    Wildcard(Box<Pattern>, bool),
+    BytesIn(Box<[Box<[u8]>]>),
+    IntOrd(CmpOp, i64),
+    IntIn(Box<[(i64, i64)]>),
+    BitAnd(i64),
+    IpEq(IpAddr),
+    IpNe(IpAddr),
+    IpIn(Box<IpSet>),
+    List(Arc<List>),
+}
+
+fn node(e: &Expr) -> Node {
+    if e.shape == Shape::ArrayBool {
+        // Only reachable inside a quantifier; kept total for safety.
+        return Node::Any(Box::new(anode(e)));
+    }
+    match &e.kind {
+        ExprKind::Logical(op, items) => {
+            let v: Box<[Node]> = items.iter().map(node).collect();
+            match op {
+                LogicOp::And => Node::And(v),
+                LogicOp::Or => Node::Or(v),
+                LogicOp::Xor => Node::Xor(v),
+            }
+        }
+        ExprKind::Not(i) => Node::Not(Box::new(node(i))),
+        ExprKind::Quant { all, arg } => {
+            let a = Box::new(anode(arg));
+            if *all { Node::All(a) } else { Node::Any(a) }
+        }
+        ExprKind::Cmp(l, op, r) => Node::Cmp(access(l), test(*op, r)),
+        ExprKind::Bare(l) => Node::Bare(access(l)),
+        ExprKind::Lit(b) => Node::Const(*b),
+    }
+}
+
+fn anode(e: &Expr) -> ANode {
+    match &e.kind {
+        ExprKind::Logical(op, items) => {
+            let v: Box<[ANode]> = items.iter().map(anode).collect();
+            match op {
+                LogicOp::And => ANode::And(v),
+                LogicOp::Or => ANode::Or(v),
+                LogicOp::Xor => ANode::Xor(v),
+            }
+        }
+        ExprKind::Not(i) => ANode::Not(Box::new(anode(i))),
+        ExprKind::Cmp(l, op, r) => ANode::Cmp(access(l), test(*op, r)),
+        ExprKind::Bare(l) if l.each => ANode::BareEach(access(l)),
+        ExprKind::Bare(l) => ANode::BareArray(access(l)),
+        // Bool-shaped nodes never reach here (the parser checks shapes).
+        ExprKind::Quant { .. } | ExprKind::Lit(_) => ANode::And(Box::new([])),
+    }
+}
+
+fn access(l: &Lhs) -> Access {
+    let base = match &l.base {
+        Base::Field(id) => AccessBase::Field(id.0 as usize),
+        Base::Call(c) => AccessBase::Call(Box::new(call(c))),
+    };
+    let steps = l
+        .index
+        .iter()
+        .map(|i| match i {
+            Index::Key(k) => Step::Key(k.clone().into_boxed_slice()),
+            Index::Pos(n) => Step::Pos(*n as usize),
+            Index::Each => Step::Each,
+        })
+        .collect();
+    Access { base, steps }
+}
+
+fn call(c: &Call) -> CCall {
+    let lit = |i: usize| match c.args.get(i) {
+        Some(Arg::Bytes(b)) => b.clone(),
+        _ => Vec::new(),
+    };
+    let prep = match c.func.f {
+        F::RegexReplace => {
+            regex::bytes::RegexBuilder::new(std::str::from_utf8(&lit(1)).unwrap_or(""))
+                .unicode(false)
+                .build()
+                .map(Prepared::Regex)
+                .unwrap_or(Prepared::None)
+        }
+        F::WildcardReplace => match Pattern::parse(&lit(1)) {
+            Ok(p) => Prepared::Wildcard(p, !lit(3).contains(&b's')),
+            Err(_) => Prepared::None,
+        },
+        _ => Prepared::None,
+    };
+    let args = c
+        .args
+        .iter()
+        .map(|a| match a {
+            Arg::Lhs(l) => CArg::Access(access(l)),
+            Arg::Expr(e) => CArg::Node(Box::new(node(e))),
+            Arg::Bytes(b) => CArg::Const(Value::Bytes(b.clone())),
+            Arg::Int(i) => CArg::Const(Value::Int(*i)),
+            Arg::Ip(ip) => CArg::Const(Value::Ip(*ip)),
+        })
+        .collect();
+    CCall {
+        f: c.func.f,
+        args,
+        prep,
+        mapped: c.mapped,
+    }
+}
+
+fn test(op: CmpOp, r: &Rhs) -> Test {
+    match (op, r) {
+        (CmpOp::Eq, Rhs::Bytes(b)) => Test::BytesEq(b.clone().into()),
+        (CmpOp::Ne, Rhs::Bytes(b)) => Test::BytesNe(b.clone().into()),
+        (CmpOp::Contains, Rhs::Bytes(b)) => {
+            Test::Contains(Box::new(memmem::Finder::new(b).into_owned()))
+        }
+        (op, Rhs::Bytes(b)) => Test::BytesOrd(op, b.clone().into()),
+        (_, Rhs::Regex(r)) => Test::Matches(Box::new(r.re.clone())),
+        (op, Rhs::Wildcard(p)) => Test::Wildcard(Box::new(p.clone()), op == CmpOp::Wildcard),
+        (_, Rhs::BytesSet(items)) => {
+            let mut v: Vec<Box<[u8]>> = items.iter().map(|b| b.clone().into()).collect();
+            v.sort();
+            v.dedup();
+            Test::BytesIn(v.into())
+        }
+        (CmpOp::BitAnd, Rhs::Int(i)) => Test::BitAnd(*i),
+        (op, Rhs::Int(i)) => Test::IntOrd(op, *i),
+        (_, Rhs::IntSet(items)) => Test::IntIn(lists::int_ranges(items.clone()).into()),
+        (CmpOp::Ne, Rhs::Ip(ip)) => Test::IpNe(*ip),
+        (_, Rhs::Ip(ip)) => Test::IpEq(*ip),
+        (_, Rhs::IpSet(items)) => {
+            let mut s = IpSet::new();
+            for item in items {
+                match item {
+                    IpItem::Addr(a) => s.add_range(*a, *a),
+                    IpItem::Cidr(a, n) => s.add_cidr(*a, *n),
+                    IpItem::Range(a, b) => s.add_range(*a, *b),
+                }
+            }
+            Test::IpIn(Box::new(s.finish()))
+        }
+        (_, Rhs::List(l)) => Test::List(l.list.clone()),
+    }
+}
+
+fn ord<T: Ord + ?Sized>(op: CmpOp, a: &T, b: &T) -> bool {
+    match op {
+        CmpOp::Eq => a == b,
+        CmpOp::Ne => a != b,
+        CmpOp::Lt => a < b,
+        CmpOp::Le => a <= b,
+        CmpOp::Gt => a > b,
+        CmpOp::Ge => a >= b,
+        _ => false,
+    }
+}
+
+impl Test {
+    #[inline]
+    fn eval(&self, v: &Value) -> bool {
+        match (self, v) {
+            (Test::BytesEq(b), Value::Bytes(v)) => **b == **v,
+            (Test::BytesNe(b), Value::Bytes(v)) => **b != **v,
+            (Test::BytesOrd(op, b), Value::Bytes(v)) => ord(*op, v.as_slice(), b),
+            (Test::Contains(f), Value::Bytes(v)) => f.find(v).is_some(),
+            (Test::Matches(re), Value::Bytes(v)) => re.is_match(v),
+            (Test::Wildcard(p, ci), Value::Bytes(v)) => p.is_match(v, *ci),
+            (Test::BytesIn(set), Value::Bytes(v)) => {
+                set.binary_search_by(|x| (**x).cmp(v.as_slice())).is_ok()
+            }
+            (Test::IntOrd(op, i), Value::Int(v)) => ord(*op, v, i),
+            (Test::IntIn(r), Value::Int(v)) => lists::int_ranges_contain(r, *v),
+            (Test::BitAnd(i), Value::Int(v)) => v & i != 0,
+            (Test::IpEq(ip), Value::Ip(v)) => ip == v,
+            (Test::IpNe(ip), Value::Ip(v)) => ip != v,
+            (Test::IpIn(s), Value::Ip(v)) => s.contains(v),
+            (Test::List(l), Value::Ip(v)) => l.contains_ip(v),
+            (Test::List(l), Value::Int(v)) => l.contains_int(*v),
+            (Test::List(l), Value::Bytes(v)) => l.contains_host(v),
+            _ => false,
+        }
+    }
+}
+
+impl Node {
+    fn eval(&self, ctx: &Context) -> bool {
+        match self {
+            Node::And(v) => v.iter().all(|n| n.eval(ctx)),
+            Node::Or(v) => v.iter().any(|n| n.eval(ctx)),
+            Node::Xor(v) => v.iter().fold(false, |a, n| a ^ n.eval(ctx)),
+            Node::Not(n) => !n.eval(ctx),
+            Node::Const(b) => *b,
+            Node::Cmp(a, t) => a.with(ctx, |v| t.eval(v)).unwrap_or(false),
+            Node::Bare(a) => a
+                .with(ctx, |v| matches!(v, Value::Bool(true)))
+                .unwrap_or(false),
+            Node::Any(a) => a.any(ctx),
+            Node::All(a) => a.all(ctx),
+        }
+    }
+}
+
+fn zip(items: &[ANode], ctx: &Context, f: fn(bool, bool) -> bool) -> Vec<bool> {
+    let mut it = items.iter();
+    let mut acc = it.next().map(|n| n.vec(ctx)).unwrap_or_default();
+    for n in it {
+        let next = n.vec(ctx);
+        acc.truncate(next.len());
+        for (a, b) in acc.iter_mut().zip(next) {
+            *a = f(*a, b);
+        }
+    }
+    acc
+}
+
+impl ANode {
+    fn vec(&self, ctx: &Context) -> Vec<bool> {
+        match self {
+            ANode::And(items) => zip(items, ctx, |a, b| a && b),
+            ANode::Or(items) => zip(items, ctx, |a, b| a || b),
+            ANode::Xor(items) => zip(items, ctx, |a, b| a ^ b),
+            ANode::Not(n) => n.vec(ctx).into_iter().map(|b| !b).collect(),
+            ANode::Cmp(a, t) => {
+                let mut out = Vec::new();
+                a.for_each(ctx, &mut |v| {
+                    out.push(t.eval(v));
+                    true
+                });
+                out
+            }
+            ANode::BareEach(a) => {
+                let mut out = Vec::new();
+                a.for_each(ctx, &mut |v| {
+                    out.push(matches!(v, Value::Bool(true)));
+                    true
+                });
+                out
+            }
+            ANode::BareArray(a) => match a.get(ctx).as_deref() {
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .map(|v| matches!(v, Value::Bool(true)))
+                    .collect(),
+                _ => Vec::new(),
+            },
+        }
+    }
+
+    fn any(&self, ctx: &Context) -> bool {
+        match self {
+            ANode::Cmp(a, t) => {
+                let mut found = false;
+                a.for_each(ctx, &mut |v| {
+                    found = t.eval(v);
+                    !found
+                });
+                found
+            }
+            _ => self.vec(ctx).into_iter().any(|b| b),
+        }
+    }
+
+    fn all(&self, ctx: &Context) -> bool {
+        match self {
+            ANode::Cmp(a, t) => {
+                let mut ok = true;
+                a.for_each(ctx, &mut |v| {
+                    ok = t.eval(v);
+                    ok
+                });
+                ok
+            }
+            // A missing plain array is false for both quantifiers (reference §2.6).
+            ANode::BareArray(a) if a.get(ctx).is_none() => false,
+            _ => self.vec(ctx).into_iter().all(|b| b),
+        }
+    }
+}
+
+fn index_ref<'a>(v: &'a Value, s: &Step) -> Option<&'a Value> {
+    match (v, s) {
+        (Value::Map(m), Step::Key(k)) => m.get(&**k),
+        (Value::Array(a), Step::Pos(i)) => a.get(*i),
+        _ => None,
+    }
+}
+
+fn index_owned(v: Value, s: &Step) -> Option<Value> {
+    match (v, s) {
+        (Value::Map(mut m), Step::Key(k)) => m.remove(&**k),
+        (Value::Array(mut a), Step::Pos(i)) if *i < a.len() => Some(a.swap_remove(*i)),
+        _ => None,
+    }
+}
+
+/// Visits the values at `steps` below `v`; `[*]` fans out. Returns false when `f` stopped.
+fn walk(v: &Value, steps: &[Step], f: &mut dyn FnMut(&Value) -> bool) -> bool {
+    match steps.split_first() {
+        None => f(v),
+        Some((Step::Each, rest)) => match v {
+            Value::Array(a) => a.iter().all(|x| walk(x, rest, f)),
+            Value::Map(m) => m.values().all(|x| walk(x, rest, f)),
+            _ => true,
+        },
+        Some((s, rest)) => match index_ref(v, s) {
+            Some(x) => walk(x, rest, f),
+            None => true,
+        },
+    }
+}
+
+impl Access {
+    fn base<'a>(&'a self, ctx: &'a Context) -> Option<Cow<'a, Value>> {
+        match &self.base {
+            AccessBase::Field(i) => ctx.slot(*i).map(Cow::Borrowed),
+            AccessBase::Call(c) => c.eval(ctx).map(Cow::Owned),
+        }
+    }
+
+    /// Calls `f` with the value (no `[*]` in the steps), or returns `None` if it is missing.
+    #[inline]
+    fn with<R>(&self, ctx: &Context, f: impl FnOnce(&Value) -> R) -> Option<R> {
+        if let (AccessBase::Field(i), []) = (&self.base, &*self.steps) {
+            return ctx.slot(*i).map(f);
+        }
+        self.get(ctx).map(|v| f(&v))
+    }
+
+    fn get<'a>(&'a self, ctx: &'a Context) -> Option<Cow<'a, Value>> {
+        let mut cur = self.base(ctx)?;
+        for s in self.steps.iter() {
+            cur = match cur {
+                Cow::Borrowed(b) => Cow::Borrowed(index_ref(b, s)?),
+                Cow::Owned(o) => Cow::Owned(index_owned(o, s)?),
+            };
+        }
+        Some(cur)
+    }
+
+    fn for_each(&self, ctx: &Context, f: &mut dyn FnMut(&Value) -> bool) {
+        if let Some(base) = self.base(ctx) {
+            walk(&base, &self.steps, f);
+        }
+    }
+}
+
+impl CArg {
+    fn eval<'a>(&'a self, ctx: &'a Context) -> Option<Cow<'a, Value>> {
+        match self {
+            CArg::Access(a) => a.get(ctx),
+            CArg::Node(n) => Some(Cow::Owned(Value::Bool(n.eval(ctx)))),
+            CArg::Const(v) => Some(Cow::Borrowed(v)),
+        }
+    }
+}
+
+impl CCall {
+    fn eval(&self, ctx: &Context) -> Option<Value> {
+        if self.mapped
+            && let Some((CArg::Access(first), rest)) = self.args.split_first()
+        {
+            let rest: Vec<Option<Cow<'_, Value>>> = rest.iter().map(|a| a.eval(ctx)).collect();
+            let mut out = Vec::new();
+            first.for_each(ctx, &mut |v| {
+                let mut args: Vec<Option<Cow<'_, Value>>> = Vec::with_capacity(rest.len() + 1);
+                args.push(Some(Cow::Borrowed(v)));
+                args.extend(rest.iter().map(|a| a.as_deref().map(Cow::Borrowed)));
+                if let Some(r) = functions::call(self.f, &args, &self.prep) {
+                    out.push(r);
+                }
+                true
+            });
+            return Some(Value::Array(out));
+        }
+        let args: Vec<Option<Cow<'_, Value>>> = self.args.iter().map(|a| a.eval(ctx)).collect();
+        functions::call(self.f, &args, &self.prep)
+    }
+}

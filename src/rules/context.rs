@@ -1,0 +1,87 @@
+//! The execution context: one slot per scheme field, indexed by field id, built once per
+//! request. An empty slot is a missing value.
+
+use super::scheme::{FIELDS, FieldId, Scheme};
+use super::types::Value;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Context {
+    values: Vec<Option<Value>>,
+}
+
+impl Default for Context {
+    fn default() -> Self {
+        Context::new()
+    }
+}
+
+impl Context {
+    /// Every field missing.
+    pub fn new() -> Self {
+        Context {
+            values: vec![None; FIELDS.len()],
+        }
+    }
+
+    #[inline]
+    pub(crate) fn slot(&self, i: usize) -> Option<&Value> {
+        self.values.get(i).and_then(Option::as_ref)
+    }
+
+    pub fn get(&self, id: FieldId) -> Option<&Value> {
+        self.slot(id.0 as usize)
+    }
+
+    pub fn get_by_name(&self, name: &str) -> Option<&Value> {
+        Scheme::http().field(name).and_then(|id| self.get(id))
+    }
+
+    /// Sets a field after checking the value's type.
+    pub fn set(&mut self, name: &str, v: Value) -> Result<(), String> {
+        let scheme = Scheme::http();
+        let id = scheme.field(name).ok_or_else(|| {
+            match crate::diag::did_you_mean(name, scheme.names()) {
+                Some(s) => format!("unknown field `{name}` (did you mean `{s}`?)"),
+                None => format!("unknown field `{name}`"),
+            }
+        })?;
+        let ty = id.ty();
+        if !v.has_type(&ty) {
+            return Err(format!("field `{name}` is {ty}"));
+        }
+        self.values[id.0 as usize] = Some(v);
+        Ok(())
+    }
+
+    /// Sets a field known to exist with a value of its type (for the request builder).
+    pub(crate) fn put(&mut self, name: &str, v: Value) {
+        if let Some(id) = Scheme::http().field(name) {
+            debug_assert!(v.has_type(&id.ty()), "{name}");
+            self.values[id.0 as usize] = Some(v);
+        }
+    }
+
+    pub fn unset(&mut self, name: &str) {
+        if let Some(id) = Scheme::http().field(name) {
+            self.values[id.0 as usize] = None;
+        }
+    }
+
+    /// Sets fields from a JSON object of name → value (`rulegate eval --fields`).
+    pub fn set_json(
+        &mut self,
+        fields: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), String> {
+        for (name, j) in fields {
+            let id = Scheme::http().field(name).ok_or_else(|| {
+                match crate::diag::did_you_mean(name, Scheme::http().names()) {
+                    Some(s) => format!("unknown field `{name}` (did you mean `{s}`?)"),
+                    None => format!("unknown field `{name}`"),
+                }
+            })?;
+            let v = Value::from_json(&id.ty(), j).map_err(|e| format!("field `{name}`: {e}"))?;
+            self.values[id.0 as usize] = Some(v);
+        }
+        Ok(())
+    }
+}

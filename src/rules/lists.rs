@@ -1,0 +1,287 @@
+//! Lists for `in $name`: IP lists (addresses and CIDRs), hostname lists (exact names and
+//! `*.` wildcards) and ASN lists. Supplied by the caller by name; managed lists (`$cf.*`) are
+//! known names whose contents the caller may supply.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use super::types::Type;
+
+/// The managed IP lists Cloudflare publishes (reference cloudflare-apis §5).
+pub const MANAGED_LISTS: &[&str] = &[
+    "cf.open_proxies",
+    "cf.anonymizer",
+    "cf.vpn",
+    "cf.malware",
+    "cf.botnetcc",
+];
+
+/// Sorted, merged inclusive ranges per family; membership by binary search.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IpSet {
+    v4: Vec<(u32, u32)>,
+    v6: Vec<(u128, u128)>,
+}
+
+impl IpSet {
+    pub fn new() -> Self {
+        IpSet::default()
+    }
+
+    /// Adds the inclusive range `a..=b` (same family; reversed bounds are ignored).
+    pub fn add_range(&mut self, a: IpAddr, b: IpAddr) {
+        match (a, b) {
+            (IpAddr::V4(a), IpAddr::V4(b)) if u32::from(a) <= u32::from(b) => {
+                self.v4.push((a.into(), b.into()))
+            }
+            (IpAddr::V6(a), IpAddr::V6(b)) if u128::from(a) <= u128::from(b) => {
+                self.v6.push((a.into(), b.into()))
+            }
+            _ => {}
+        }
+    }
+
+    /// Adds `addr/prefix` (the prefix must fit the family).
+    pub fn add_cidr(&mut self, addr: IpAddr, prefix: u8) {
+        let (lo, hi) = cidr_bounds(addr, prefix);
+        self.add_range(lo, hi);
+    }
+
+    /// Sorts and merges; call after adding.
+    pub fn finish(mut self) -> Self {
+        merge(&mut self.v4);
+        merge(&mut self.v6);
+        self
+    }
+
+    pub fn contains(&self, ip: &IpAddr) -> bool {
+        match ip {
+            IpAddr::V4(a) => find(&self.v4, u32::from(*a)),
+            IpAddr::V6(a) => find(&self.v6, u128::from(*a)),
+        }
+    }
+}
+
+/// First and last address of `addr/prefix`.
+pub fn cidr_bounds(addr: IpAddr, prefix: u8) -> (IpAddr, IpAddr) {
+    match addr {
+        IpAddr::V4(a) => {
+            let bits = u32::from(a);
+            let mask = if prefix == 0 {
+                0
+            } else {
+                u32::MAX << (32 - prefix.min(32))
+            };
+            (
+                IpAddr::V4((bits & mask).into()),
+                IpAddr::V4((bits | !mask).into()),
+            )
+        }
+        IpAddr::V6(a) => {
+            let bits = u128::from(a);
+            let mask = if prefix == 0 {
+                0
+            } else {
+                u128::MAX << (128 - prefix.min(128))
+            };
+            (
+                IpAddr::V6((bits & mask).into()),
+                IpAddr::V6((bits | !mask).into()),
+            )
+        }
+    }
+}
+
+fn merge<T: Ord + Copy + num_like::Succ>(v: &mut Vec<(T, T)>) {
+    v.sort_unstable();
+    let mut out: Vec<(T, T)> = Vec::with_capacity(v.len());
+    for &(a, b) in v.iter() {
+        match out.last_mut() {
+            Some(last) if a <= last.1.succ_or_max() => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    *v = out;
+}
+
+fn find<T: Ord + Copy>(v: &[(T, T)], x: T) -> bool {
+    let i = v.partition_point(|r| r.1 < x);
+    i < v.len() && v[i].0 <= x
+}
+
+mod num_like {
+    pub trait Succ {
+        fn succ_or_max(self) -> Self;
+    }
+    impl Succ for u32 {
+        fn succ_or_max(self) -> Self {
+            self.saturating_add(1)
+        }
+    }
+    impl Succ for u128 {
+        fn succ_or_max(self) -> Self {
+            self.saturating_add(1)
+        }
+    }
+    impl Succ for i64 {
+        fn succ_or_max(self) -> Self {
+            self.saturating_add(1)
+        }
+    }
+}
+
+/// Sorted, merged inclusive integer ranges.
+pub fn int_ranges(mut v: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
+    merge(&mut v);
+    v
+}
+
+pub fn int_ranges_contain(v: &[(i64, i64)], x: i64) -> bool {
+    find(v, x)
+}
+
+/// A list's contents by kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum List {
+    Ip(IpSet),
+    /// Lower-cased exact names, and lower-cased suffixes (with the leading dot) of `*.` items.
+    Hostname {
+        exact: Vec<Vec<u8>>,
+        suffixes: Vec<Vec<u8>>,
+    },
+    /// Sorted ASNs.
+    Asn(Vec<i64>),
+}
+
+impl List {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            List::Ip(_) => "ip",
+            List::Hostname { .. } => "hostname",
+            List::Asn(_) => "asn",
+        }
+    }
+
+    /// The value type this list can be compared with.
+    pub fn value_type(&self) -> Type {
+        match self {
+            List::Ip(_) => Type::Ip,
+            List::Hostname { .. } => Type::Bytes,
+            List::Asn(_) => Type::Int,
+        }
+    }
+
+    pub fn hostnames<I: IntoIterator<Item = S>, S: AsRef<str>>(items: I) -> List {
+        let mut exact = Vec::new();
+        let mut suffixes = Vec::new();
+        for h in items {
+            let h = h.as_ref().to_ascii_lowercase();
+            match h.strip_prefix('*') {
+                Some(rest) if rest.starts_with('.') => suffixes.push(rest.as_bytes().to_vec()),
+                _ => exact.push(h.into_bytes()),
+            }
+        }
+        exact.sort();
+        List::Hostname { exact, suffixes }
+    }
+
+    pub fn asns<I: IntoIterator<Item = i64>>(items: I) -> List {
+        let mut v: Vec<i64> = items.into_iter().collect();
+        v.sort_unstable();
+        v.dedup();
+        List::Asn(v)
+    }
+
+    pub fn contains_ip(&self, ip: &IpAddr) -> bool {
+        matches!(self, List::Ip(s) if s.contains(ip))
+    }
+
+    pub fn contains_int(&self, x: i64) -> bool {
+        matches!(self, List::Asn(v) if v.binary_search(&x).is_ok())
+    }
+
+    /// Hostname membership, ignoring ASCII case; `*.example.com` matches any subdomain.
+    pub fn contains_host(&self, h: &[u8]) -> bool {
+        let List::Hostname { exact, suffixes } = self else {
+            return false;
+        };
+        let lower = h.to_ascii_lowercase();
+        exact.binary_search(&lower).is_ok()
+            || suffixes
+                .iter()
+                .any(|s| lower.len() > s.len() && lower.ends_with(s))
+    }
+}
+
+/// Lists by name, as the caller supplies them.
+#[derive(Debug, Clone, Default)]
+pub struct Lists {
+    by_name: HashMap<String, Arc<List>>,
+}
+
+impl Lists {
+    pub fn new() -> Self {
+        Lists::default()
+    }
+
+    pub fn insert(&mut self, name: impl Into<String>, list: List) {
+        self.by_name.insert(name.into(), Arc::new(list));
+    }
+
+    /// A list by name; the managed `cf.*` IP lists exist (empty) unless supplied.
+    pub fn get(&self, name: &str) -> Option<Arc<List>> {
+        if let Some(l) = self.by_name.get(name) {
+            return Some(l.clone());
+        }
+        MANAGED_LISTS
+            .contains(&name)
+            .then(|| Arc::new(List::Ip(IpSet::new())))
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.by_name
+            .keys()
+            .map(String::as_str)
+            .chain(MANAGED_LISTS.iter().copied())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ip_sets_merge_and_find() {
+        let mut s = IpSet::new();
+        s.add_cidr("10.0.0.0".parse().unwrap(), 8);
+        s.add_range("192.0.2.5".parse().unwrap(), "192.0.2.9".parse().unwrap());
+        s.add_cidr("2001:db8::".parse().unwrap(), 32);
+        let s = s.finish();
+        for (ip, want) in [
+            ("10.255.255.255", true),
+            ("11.0.0.0", false),
+            ("192.0.2.9", true),
+            ("192.0.2.10", false),
+            ("2001:db8::1", true),
+            ("::ffff:10.0.0.1", false),
+        ] {
+            assert_eq!(s.contains(&ip.parse().unwrap()), want, "{ip}");
+        }
+    }
+
+    #[test]
+    fn hostnames() {
+        let l = List::hostnames(["Example.com", "*.shop.example"]);
+        assert!(l.contains_host(b"example.COM"));
+        assert!(l.contains_host(b"a.shop.example"));
+        assert!(!l.contains_host(b"shop.example"));
+    }
+
+    #[test]
+    fn int_ranges_merge() {
+        let r = int_ranges(vec![(5, 9), (1, 3), (4, 4), (20, 30)]);
+        assert_eq!(r, vec![(1, 9), (20, 30)]);
+        assert!(int_ranges_contain(&r, 9) && !int_ranges_contain(&r, 10));
+    }
+}

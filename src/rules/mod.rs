@@ -1,0 +1,45 @@
+//! The Cloudflare Rules language (wirefilter-compatible): parse and type-check
+//! ([`parse`]), compile ([`compile`]) and evaluate against a [`Context`] built once per request
+//! ([`request`]). Cloudflare's documented rule applies: a comparison on a missing value is false.
+//!
+//! ```
+//! use rulegate::rules::{self, Context, Lists, Value};
+//! let f = rules::compile_filter(r#"http.host wildcard "*.example.com" and not ssl"#, &Lists::new()).unwrap();
+//! let mut ctx = Context::new();
+//! ctx.set("http.host", Value::bytes("www.Example.com")).unwrap();
+//! ctx.set("ssl", Value::Bool(false)).unwrap();
+//! assert!(f.execute(&ctx));
+//! ```
+
+pub mod ast;
+pub mod compile;
+pub mod context;
+pub mod error;
+pub mod functions;
+pub mod lists;
+pub mod parse;
+pub mod request;
+pub mod scheme;
+pub mod types;
+pub mod wildcard;
+
+pub use compile::{Filter, ValueProgram};
+pub use context::Context;
+pub use error::{ErrorKind, RuleError};
+pub use lists::{IpSet, List, Lists};
+pub use parse::{Settings, parse_filter, parse_value};
+pub use scheme::Scheme;
+pub use types::{Type, Value};
+
+/// Parses and compiles a filter with the default settings.
+pub fn compile_filter(src: &str, lists: &Lists) -> Result<Filter, RuleError> {
+    parse_filter(src, lists, &Settings::default()).map(|e| Filter::new(&e))
+}
+
+/// Parses and compiles a value expression with the default settings.
+pub fn compile_value(src: &str, lists: &Lists) -> Result<ValueProgram, RuleError> {
+    parse_value(src, lists, &Settings::default()).map(|v| ValueProgram::new(&v))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,624 @@
+//! Builds a [`Context`] from a Trace API request: URL → host, path (normalized and raw),
+//! query, args, full URI, extension; headers → maps with lower-cased names and name/value
+//! arrays; cookies; body → raw, size, MIME, form and multipart; method, protocol, TLS and
+//! port; `context` → bot score, threat score and geolocation.
+//!
+//! Fields the request does not determine get the documented defaults in [`DEFAULTS`] (or
+//! their type's zero value); response fields stay missing. A caller may override any field.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use base64::Engine as _;
+
+use super::context::Context;
+use super::functions::url_decode;
+use super::scheme::{FIELDS, is_response_field};
+use super::types::Value;
+use crate::trace::TraceRequest;
+
+/// Defaults for fields a Trace request cannot set. UNCERTAIN: the live API's values are
+/// undocumented; these are chosen so an unremarkable request looks like one.
+pub const DEFAULTS: &[(&str, &str)] = &[
+    (
+        "ip.src",
+        "198.51.100.1 (TEST-NET-2; set it with the case's `fields`)",
+    ),
+    (
+        "cf.bot_management.score",
+        "99 (likely human) unless context.bot_score is given",
+    ),
+    ("cf.threat_score", "0, as on real traffic today"),
+    ("http.request.version", "HTTP/1.1 unless protocol is given"),
+    ("http.request.timestamp.sec", "the current time"),
+];
+
+pub const DEFAULT_CLIENT_IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, 1));
+
+/// A request's URL, split without normalizing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlParts {
+    pub scheme: String,
+    pub host: String,
+    pub port: Option<u16>,
+    pub path: String,
+    pub query: Option<String>,
+}
+
+/// Splits an absolute http(s) URL, keeping the path and query bytes as written.
+pub fn split_url(url: &str) -> Result<UrlParts, String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| format!("`{url}` is not an absolute URL"))?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return Err(format!("`{url}` is not an http(s) URL"));
+    }
+    let rest = rest.split('#').next().unwrap_or("");
+    let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority = &rest[..auth_end];
+    let host_port = authority.rsplit('@').next().unwrap_or(authority);
+    let (host, port) = if let Some(stripped) = host_port.strip_prefix('[') {
+        let end = stripped
+            .find(']')
+            .ok_or_else(|| format!("bad IPv6 host in `{url}`"))?;
+        let port = stripped[end + 1..]
+            .strip_prefix(':')
+            .map(|p| p.parse::<u16>())
+            .transpose()
+            .map_err(|_| format!("bad port in `{url}`"))?;
+        (format!("[{}]", &stripped[..end]), port)
+    } else {
+        match host_port.rsplit_once(':') {
+            Some((h, p)) => (
+                h.to_string(),
+                Some(
+                    p.parse::<u16>()
+                        .map_err(|_| format!("bad port in `{url}`"))?,
+                ),
+            ),
+            None => (host_port.to_string(), None),
+        }
+    };
+    if host.is_empty() {
+        return Err(format!("`{url}` has no host"));
+    }
+    let pq = &rest[auth_end..];
+    let (path, query) = match pq.split_once('?') {
+        Some((p, q)) => (p.to_string(), Some(q.to_string())),
+        None => (pq.to_string(), None),
+    };
+    let path = if path.is_empty() {
+        "/".to_string()
+    } else {
+        path
+    };
+    Ok(UrlParts {
+        scheme,
+        host,
+        port,
+        path,
+        query,
+    })
+}
+
+fn unreserved(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~')
+}
+
+/// RFC 3986 path normalization as Cloudflare's default URL normalization does it: decode
+/// percent-encoded unreserved characters, upper-case the hex of the rest, percent-encode
+/// bytes that may not appear in a path, remove dot segments.
+pub fn normalize_path(path: &str) -> String {
+    let b = path.as_bytes();
+    let mut out = String::with_capacity(path.len());
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'%'
+            && i + 2 < b.len()
+            && b[i + 1].is_ascii_hexdigit()
+            && b[i + 2].is_ascii_hexdigit()
+        {
+            let v = u8::from_str_radix(&path[i + 1..i + 3], 16).expect("hex");
+            if unreserved(v) {
+                out.push(v as char);
+            } else {
+                out.push('%');
+                out.push_str(&path[i + 1..i + 3].to_ascii_uppercase());
+            }
+            i += 3;
+            continue;
+        }
+        if unreserved(c) || b"!$&'()*+,;=:@/".contains(&c) {
+            out.push(c as char);
+        } else {
+            out.push_str(&format!("%{c:02X}"));
+        }
+        i += 1;
+    }
+    remove_dot_segments(&out)
+}
+
+/// RFC 3986 §5.2.4.
+pub fn remove_dot_segments(path: &str) -> String {
+    let mut input = path;
+    let mut out: Vec<&str> = Vec::new();
+    let absolute = path.starts_with('/');
+    let trailing = path.ends_with("/.") || path.ends_with("/..") || path.ends_with('/');
+    for seg in input.split('/') {
+        match seg {
+            "." => {}
+            ".." => {
+                out.pop();
+            }
+            s => out.push(s),
+        }
+    }
+    input = "";
+    let _ = input;
+    let mut joined: String = out
+        .iter()
+        .filter(|s| !s.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join("/");
+    // Keep empty segments (`//`) as RFC mode does: rebuild them from the filtered list only
+    // when the original had none; otherwise join the raw list.
+    if path.contains("//") {
+        joined = out.join("/");
+        joined = joined.trim_start_matches('/').to_string();
+    }
+    let mut result = String::new();
+    if absolute {
+        result.push('/');
+    }
+    result.push_str(&joined);
+    if trailing && !result.ends_with('/') {
+        result.push('/');
+    }
+    if result.is_empty() {
+        result.push('/');
+    }
+    result
+}
+
+/// Lower-cased text after the last `.` of the last segment; `""` for none or a dotfile.
+pub fn extension(path: &str) -> String {
+    let last = path.rsplit('/').next().unwrap_or("");
+    match last.rfind('.') {
+        Some(0) | None => String::new(),
+        Some(i) => last[i + 1..].to_ascii_lowercase(),
+    }
+}
+
+/// `a=1&b&a=2` → names, values and a map of name → values, undecoded.
+/// Names, values, and the name → values map.
+type Args = (Vec<Vec<u8>>, Vec<Vec<u8>>, BTreeMap<Vec<u8>, Value>);
+
+fn args(query: &str) -> Args {
+    let mut names = Vec::new();
+    let mut values = Vec::new();
+    let mut map: BTreeMap<Vec<u8>, Vec<Value>> = BTreeMap::new();
+    for part in query.split('&').filter(|p| !p.is_empty()) {
+        let (n, v) = part.split_once('=').unwrap_or((part, ""));
+        names.push(n.as_bytes().to_vec());
+        values.push(v.as_bytes().to_vec());
+        map.entry(n.as_bytes().to_vec())
+            .or_default()
+            .push(Value::bytes(v));
+    }
+    (
+        names,
+        values,
+        map.into_iter().map(|(k, v)| (k, Value::Array(v))).collect(),
+    )
+}
+
+fn put_uri(ctx: &mut Context, prefix: &str, u: &UrlParts, path: &str) {
+    let query = u.query.clone().unwrap_or_default();
+    let uri = match &u.query {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_string(),
+    };
+    let port = u.port.map(|p| format!(":{p}")).unwrap_or_default();
+    ctx.put(
+        &format!("{prefix}http.request.full_uri"),
+        Value::bytes(format!("{}://{}{port}{uri}", u.scheme, u.host)),
+    );
+    ctx.put(&format!("{prefix}http.request.uri"), Value::bytes(uri));
+    ctx.put(
+        &format!("{prefix}http.request.uri.path"),
+        Value::bytes(path),
+    );
+    ctx.put(
+        &format!("{prefix}http.request.uri.path.extension"),
+        Value::bytes(extension(path)),
+    );
+    ctx.put(
+        &format!("{prefix}http.request.uri.query"),
+        Value::bytes(query.clone()),
+    );
+    let (names, values, map) = args(&query);
+    ctx.put(&format!("{prefix}http.request.uri.args"), Value::Map(map));
+    ctx.put(
+        &format!("{prefix}http.request.uri.args.names"),
+        Value::strings(names),
+    );
+    ctx.put(
+        &format!("{prefix}http.request.uri.args.values"),
+        Value::strings(values),
+    );
+}
+
+/// Sets the (non-raw) URI fields after a rewrite; `raw.*` keep the original.
+pub fn set_uri(ctx: &mut Context, u: &UrlParts) {
+    let path = normalize_path(&u.path);
+    put_uri(ctx, "", u, &path);
+}
+
+fn header_map(pairs: &[(String, String)]) -> BTreeMap<Vec<u8>, Value> {
+    let mut map: BTreeMap<Vec<u8>, Vec<Value>> = BTreeMap::new();
+    for (n, v) in pairs {
+        map.entry(n.to_ascii_lowercase().into_bytes())
+            .or_default()
+            .push(Value::bytes(v.as_str()));
+    }
+    map.into_iter().map(|(k, v)| (k, Value::Array(v))).collect()
+}
+
+/// Sets the request header fields from (name, value) pairs.
+pub fn set_request_headers(ctx: &mut Context, pairs: &[(String, String)]) {
+    ctx.put("http.request.headers", Value::Map(header_map(pairs)));
+    ctx.put(
+        "http.request.headers.names",
+        Value::strings(pairs.iter().map(|(n, _)| n.as_str())),
+    );
+    ctx.put(
+        "http.request.headers.values",
+        Value::strings(pairs.iter().map(|(_, v)| v.as_str())),
+    );
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    ctx.put("http.user_agent", Value::bytes(get("user-agent")));
+    ctx.put("http.referer", Value::bytes(get("referer")));
+    ctx.put("http.x_forwarded_for", Value::bytes(get("x-forwarded-for")));
+    ctx.put("http.cookie", Value::bytes(get("cookie")));
+    let mut cookies: BTreeMap<Vec<u8>, Vec<Value>> = BTreeMap::new();
+    for part in get("cookie").split(';') {
+        let part = part.trim();
+        if part.is_empty() {
+            continue;
+        }
+        let (n, v) = part.split_once('=').unwrap_or((part, ""));
+        cookies
+            .entry(url_decode(n.as_bytes(), false, false))
+            .or_default()
+            .push(Value::bytes(v));
+    }
+    ctx.put(
+        "http.request.cookies",
+        Value::Map(
+            cookies
+                .into_iter()
+                .map(|(k, v)| (k, Value::Array(v)))
+                .collect(),
+        ),
+    );
+    let mut langs: Vec<(f64, usize, String)> = Vec::new();
+    for (i, item) in get("accept-language").split(',').enumerate() {
+        let mut it = item.split(';');
+        let tag = it.next().unwrap_or("").trim().to_string();
+        let q = it
+            .find_map(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.parse::<f64>().ok())
+            })
+            .unwrap_or(1.0);
+        if !tag.is_empty() && tag != "*" {
+            langs.push((q, i, tag));
+        }
+    }
+    langs.sort_by(|a, b| {
+        b.0.partial_cmp(&a.0)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.1.cmp(&b.1))
+    });
+    ctx.put(
+        "http.request.accepted_languages",
+        Value::strings(langs.into_iter().map(|l| l.2)),
+    );
+}
+
+/// Builds the context of `req`. `fields` (name → JSON value) override anything computed.
+pub fn context(
+    req: &TraceRequest,
+    fields: Option<&serde_json::Map<String, serde_json::Value>>,
+) -> Result<Context, String> {
+    let mut ctx = Context::new();
+    for (name, t) in FIELDS {
+        if !is_response_field(name) {
+            ctx.put(name, Value::zero(&t.ty()));
+        }
+    }
+    let u = split_url(&req.url)?;
+    put_uri(&mut ctx, "raw.", &u, &u.path);
+    set_uri(&mut ctx, &u);
+    ctx.put("ssl", Value::Bool(u.scheme == "https"));
+    ctx.put(
+        "cf.edge.server_port",
+        Value::Int(
+            u.port
+                .map_or(if u.scheme == "https" { 443 } else { 80 }, i64::from),
+        ),
+    );
+    ctx.put(
+        "http.request.method",
+        Value::bytes(req.method.to_ascii_uppercase()),
+    );
+    ctx.put(
+        "http.request.version",
+        Value::bytes(req.protocol.clone().unwrap_or_else(|| "HTTP/1.1".into())),
+    );
+    ctx.put("ip.src", Value::Ip(DEFAULT_CLIENT_IP));
+    ctx.put("cf.bot_management.score", Value::Int(99));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    ctx.put(
+        "http.request.timestamp.sec",
+        Value::Int(now.as_secs() as i64),
+    );
+    ctx.put(
+        "http.request.timestamp.msec",
+        Value::Int(i64::from(now.subsec_millis())),
+    );
+
+    // Headers, with Host from the URL and the suite's cookies folded into Cookie.
+    let mut pairs: Vec<(String, String)> = req
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if !pairs.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+        let port = u.port.map(|p| format!(":{p}")).unwrap_or_default();
+        pairs.insert(0, ("Host".into(), format!("{}{port}", u.host)));
+    }
+    if !req.cookies.is_empty() {
+        let jar: Vec<String> = req
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        match pairs
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case("cookie"))
+        {
+            Some((_, v)) => *v = format!("{v}; {}", jar.join("; ")),
+            None => pairs.push(("Cookie".into(), jar.join("; "))),
+        }
+    }
+    let host_header = pairs
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("host"))
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    ctx.put(
+        "http.host",
+        Value::bytes(
+            host_header
+                .rsplit_once(':')
+                .filter(|(h, p)| !h.ends_with(']') && p.parse::<u16>().is_ok() || h.ends_with(']'))
+                .map_or(host_header.as_str(), |(h, _)| h),
+        ),
+    );
+    set_request_headers(&mut ctx, &pairs);
+    let content_type = pairs
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        .map(|(_, v)| v.clone());
+    body(&mut ctx, req, content_type.as_deref())?;
+
+    if let Some(c) = &req.context {
+        if let Some(s) = c.bot_score {
+            ctx.put("cf.bot_management.score", Value::Int(s));
+        }
+        if let Some(s) = c.threat_score {
+            ctx.put("cf.threat_score", Value::Int(s));
+        }
+        if let Some(g) = &c.geoloc {
+            let mut s = |names: &[&str], v: &Option<String>| {
+                if let Some(v) = v {
+                    for n in names {
+                        ctx.put(n, Value::bytes(v.as_str()));
+                    }
+                }
+            };
+            s(&["ip.src.country", "ip.geoip.country"], &g.iso_code);
+            s(&["ip.src.continent", "ip.geoip.continent"], &g.continent);
+            s(&["ip.src.city"], &g.city);
+            s(&["ip.src.postal_code"], &g.postal_code);
+            s(&["ip.src.region_code"], &g.region_code);
+            s(
+                &[
+                    "ip.src.subdivision_2_iso_code",
+                    "ip.geoip.subdivision_2_iso_code",
+                ],
+                &g.subdivision_2_iso_code,
+            );
+            s(&["ip.src.timezone.name"], &g.timezone);
+            s(&["ip.src.lat"], &g.latitude.map(|v| v.to_string()));
+            s(&["ip.src.lon"], &g.longitude.map(|v| v.to_string()));
+            if let Some(eu) = g.is_eu_country {
+                ctx.put("ip.src.is_in_european_union", Value::Bool(eu));
+                ctx.put("ip.geoip.is_in_european_union", Value::Bool(eu));
+            }
+        }
+    }
+    if let Some(f) = fields {
+        ctx.set_json(f)?;
+    }
+    Ok(ctx)
+}
+
+fn body(ctx: &mut Context, req: &TraceRequest, content_type: Option<&str>) -> Result<(), String> {
+    let Some(b) = &req.body else { return Ok(()) };
+    let (raw, json) = if let Some(t) = &b.plain_text {
+        (t.as_bytes().to_vec(), false)
+    } else if let Some(j) = &b.json {
+        (serde_json::to_vec(j).map_err(|e| e.to_string())?, true)
+    } else if let Some(s) = &b.base64 {
+        (
+            base64::engine::general_purpose::STANDARD
+                .decode(s.trim())
+                .map_err(|e| format!("body.base64: {e}"))?,
+            false,
+        )
+    } else {
+        return Ok(());
+    };
+    let ct = content_type.unwrap_or("").to_ascii_lowercase();
+    let media = ct.split(';').next().unwrap_or("").trim().to_string();
+    let mime = if json {
+        "application/json".to_string()
+    } else if !media.is_empty() {
+        media.clone()
+    } else if raw.first().is_some_and(|c| *c == b'{' || *c == b'[') {
+        "application/json".to_string()
+    } else if std::str::from_utf8(&raw).is_ok() {
+        "text/plain".to_string()
+    } else {
+        "application/octet-stream".to_string()
+    };
+    ctx.put("http.request.body.size", Value::Int(raw.len() as i64));
+    ctx.put("http.request.body.mime", Value::bytes(mime));
+    if media == "application/x-www-form-urlencoded" {
+        let (names, values, map) = args(&String::from_utf8_lossy(&raw));
+        ctx.put("http.request.body.form", Value::Map(map));
+        ctx.put("http.request.body.form.names", Value::strings(names));
+        ctx.put("http.request.body.form.values", Value::strings(values));
+    }
+    if media == "multipart/form-data"
+        && let Some(boundary) = ct
+            .split(';')
+            .find_map(|p| p.trim().strip_prefix("boundary="))
+            .map(|b| b.trim_matches('"').to_string())
+    {
+        // The boundary is matched case-sensitively against the original header text.
+        let original = content_type.unwrap_or("");
+        let start = original
+            .to_ascii_lowercase()
+            .find("boundary=")
+            .map_or(0, |i| i + 9);
+        let exact = original[start..]
+            .split(';')
+            .next()
+            .unwrap_or(&boundary)
+            .trim()
+            .trim_matches('"');
+        multipart(ctx, &raw, exact);
+    }
+    ctx.put("http.request.body.raw", Value::Bytes(raw));
+    Ok(())
+}
+
+fn multipart(ctx: &mut Context, raw: &[u8], boundary: &str) {
+    let delim = format!("--{boundary}");
+    let mut map: BTreeMap<Vec<u8>, Vec<Value>> = BTreeMap::new();
+    let (mut names, mut values, mut types, mut dispositions, mut encodings, mut filenames) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let text = raw;
+    let mut parts = Vec::new();
+    let mut rest = text;
+    while let Some(i) = memchr::memmem::find(rest, delim.as_bytes()) {
+        let after = &rest[i + delim.len()..];
+        if after.starts_with(b"--") {
+            break;
+        }
+        let body_start = after
+            .strip_prefix(b"\r\n")
+            .or_else(|| after.strip_prefix(b"\n"))
+            .unwrap_or(after);
+        let end = memchr::memmem::find(body_start, delim.as_bytes()).unwrap_or(body_start.len());
+        parts.push(&body_start[..end]);
+        rest = &body_start[end..];
+    }
+    for part in parts {
+        let split = memchr::memmem::find(part, b"\r\n\r\n")
+            .map(|i| (i, 4))
+            .or_else(|| memchr::memmem::find(part, b"\n\n").map(|i| (i, 2)));
+        let Some((h_end, sep)) = split else { continue };
+        let head = String::from_utf8_lossy(&part[..h_end]);
+        let mut content = &part[h_end + sep..];
+        content = content
+            .strip_suffix(b"\r\n")
+            .or_else(|| content.strip_suffix(b"\n"))
+            .unwrap_or(content);
+        let mut part_names = Vec::new();
+        let mut part_files = Vec::new();
+        let (mut ct, mut cd, mut te) = (Vec::new(), Vec::new(), Vec::new());
+        for line in head.lines() {
+            let Some((k, v)) = line.split_once(':') else {
+                continue;
+            };
+            let v = v.trim().to_string();
+            match k.trim().to_ascii_lowercase().as_str() {
+                "content-disposition" => {
+                    for param in v.split(';').skip(1) {
+                        if let Some((pk, pv)) = param.trim().split_once('=') {
+                            let pv = pv.trim_matches('"').to_string();
+                            match pk.trim() {
+                                "name" => part_names.push(pv),
+                                "filename" => part_files.push(pv),
+                                _ => {}
+                            }
+                        }
+                    }
+                    cd.push(v);
+                }
+                "content-type" => ct.push(v),
+                "content-transfer-encoding" => te.push(v),
+                _ => {}
+            }
+        }
+        if let Some(n) = part_names.first() {
+            map.entry(n.as_bytes().to_vec())
+                .or_default()
+                .push(Value::Bytes(content.to_vec()));
+        }
+        values.push(content.to_vec());
+        names.push(Value::strings(part_names));
+        filenames.push(Value::strings(part_files));
+        types.push(Value::strings(ct));
+        dispositions.push(Value::strings(cd));
+        encodings.push(Value::strings(te));
+    }
+    ctx.put(
+        "http.request.body.multipart",
+        Value::Map(map.into_iter().map(|(k, v)| (k, Value::Array(v))).collect()),
+    );
+    ctx.put("http.request.body.multipart.names", Value::Array(names));
+    ctx.put("http.request.body.multipart.values", Value::strings(values));
+    ctx.put(
+        "http.request.body.multipart.content_types",
+        Value::Array(types),
+    );
+    ctx.put(
+        "http.request.body.multipart.content_dispositions",
+        Value::Array(dispositions),
+    );
+    ctx.put(
+        "http.request.body.multipart.content_transfer_encodings",
+        Value::Array(encodings),
+    );
+    ctx.put(
+        "http.request.body.multipart.filenames",
+        Value::Array(filenames),
+    );
+}
