@@ -25,6 +25,68 @@ pub enum Command {
     /// Evaluate one Rules-language expression (or a JSONL batch) against field values or a
     /// Trace API request.
     Eval(EvalArgs),
+    /// Serve the local engine as the Request Trace API (and the Rulesets and Lists read APIs).
+    Serve(ServeArgs),
+    /// Download a zone's entry points, the rulesets they execute and the lists they use.
+    Pull(PullArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The project directory (holds rulegate.yaml, rulesets/, lists/).
+    #[arg(value_name = "PROJECT_DIR", default_value = "suites")]
+    pub dir: PathBuf,
+
+    /// Address to listen on; port 0 picks a free one (printed on start).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787")]
+    pub listen: String,
+
+    /// Demand `Authorization: Bearer TOKEN` (403, code 10000 otherwise).
+    #[arg(long, value_name = "TOKEN", env = "RULEGATE_SERVE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Added latency per request, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub latency_ms: u64,
+
+    /// Share of trace requests answered 429 with Retry-After (0.0–1.0).
+    #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
+    pub fail_429: f64,
+
+    /// Share of trace requests answered 503 (0.0–1.0).
+    #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
+    pub fail_5xx: f64,
+
+    /// Retry-After seconds on injected 429s.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1)]
+    pub retry_after: u64,
+
+    /// Seed for fault injection, so a run is reproducible.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// The project directory to write rulesets/ and lists/ into.
+    #[arg(value_name = "PROJECT_DIR", default_value = "suites")]
+    pub dir: PathBuf,
+
+    /// The zone whose configuration to download [default: rulegate.yaml's zone_id].
+    #[arg(long, value_name = "ZONE_ID")]
+    pub zone: Option<String>,
+
+    /// The account (for account rulesets and lists) [env: CLOUDFLARE_ACCOUNT_ID].
+    #[arg(long, value_name = "ID", env = "CLOUDFLARE_ACCOUNT_ID")]
+    pub account_id: Option<String>,
+
+    /// API base URL [env: CLOUDFLARE_API_BASE_URL].
+    #[arg(long, value_name = "URL", env = "CLOUDFLARE_API_BASE_URL")]
+    pub api_url: Option<String>,
+
+    /// Per-request timeout in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_seconds)]
+    pub timeout: f64,
 }
 
 #[derive(Debug, Args)]
@@ -52,7 +114,9 @@ pub struct EvalArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BackendKind {
-    /// The live Request Trace API.
+    /// The offline engine over the project's rulesets (the default).
+    Local,
+    /// The live Request Trace API, or anything that speaks it (`--api-url`).
     Cloudflare,
 }
 
@@ -82,9 +146,9 @@ pub struct TestArgs {
     #[arg(last = true, value_name = "FILTER")]
     pub filter: Vec<String>,
 
-    /// Where traces come from.
-    #[arg(long, value_enum, default_value_t = BackendKind::Cloudflare)]
-    pub backend: BackendKind,
+    /// Where traces come from [default: rulegate.yaml's `backend`, else local].
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendKind>,
 
     /// Cloudflare API base URL.
     #[arg(long, value_name = "URL", env = "CLOUDFLARE_API_BASE_URL")]
@@ -94,25 +158,25 @@ pub struct TestArgs {
     #[arg(long, value_name = "ID", env = "CLOUDFLARE_ACCOUNT_ID")]
     pub account_id: Option<String>,
 
-    /// Client-side rate limit, REQUESTS/SECONDS.
-    #[arg(long, value_name = "N/SECONDS", default_value = "1200/300")]
-    pub rate_limit: crate::cloudflare::RateLimit,
+    /// Client-side rate limit, REQUESTS/SECONDS [default: 1200/300].
+    #[arg(long, value_name = "N/SECONDS")]
+    pub rate_limit: Option<crate::cloudflare::RateLimit>,
 
-    /// Retries on 429, 5xx, timeouts and connection errors.
-    #[arg(long, value_name = "N", default_value_t = 4)]
-    pub retries: u32,
+    /// Retries on 429, 5xx, timeouts and connection errors [default: 4].
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
 
     /// First retry backoff in seconds (doubles each retry, with jitter, capped at 30 s).
     #[arg(long, value_name = "SECONDS", default_value_t = 1.0, value_parser = parse_seconds)]
     pub retry_delay: f64,
 
-    /// Per-request timeout in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_seconds)]
-    pub timeout: f64,
+    /// Per-request timeout in seconds [default: 30].
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub timeout: Option<f64>,
 
-    /// Traces in flight at once.
-    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
-    pub concurrency: u16,
+    /// Traces in flight at once [default: 8].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: Option<u16>,
 
     /// Write a JUnit XML report to FILE.
     #[arg(long, value_name = "FILE")]

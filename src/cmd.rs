@@ -1,31 +1,104 @@
 //! The commands, wired from the pieces: load → plan → run → report → exit code.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::backend::Backend;
-use crate::cli::{CheckArgs, EvalArgs, SuiteArgs, TestArgs};
+use crate::backend::{Backend, Local};
+use crate::cli::{BackendKind, CheckArgs, EvalArgs, PullArgs, ServeArgs, SuiteArgs, TestArgs};
 use crate::cloudflare::Client;
 use crate::config;
+use crate::diag::Diagnostic;
 use crate::exit::Exit;
+use crate::project::{Project, ProjectConfig, load_config, load_project};
 use crate::report::junit;
 use crate::runner::{self, Outcome, RunOptions, RunResult};
 use crate::suite::{Loaded, Vars, load_suites};
 
-fn load(args: &SuiteArgs) -> Result<Loaded, Exit> {
-    let vars = Vars::new(args.vars.iter().cloned().collect::<BTreeMap<_, _>>(), true);
-    load_suites(&args.paths, &vars, &[]).map_err(|e| {
-        eprint!("{}", e.render());
-        Exit::Invalid
-    })
+/// The project directory of a run: the first path if it is a directory, else its parent.
+pub fn project_dir(paths: &[PathBuf]) -> PathBuf {
+    match paths.first() {
+        Some(p) if p.is_dir() => p.clone(),
+        Some(p) => p.parent().filter(|d| !d.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+        None => PathBuf::from("suites"),
+    }
 }
 
-/// `rulegate check`: load and validate, run nothing.
+/// Everything a command needs from disk, checked.
+struct Setup {
+    loaded: Loaded,
+    config: ProjectConfig,
+    project: Option<Project>,
+}
+
+fn render(diags: &[Diagnostic], sources: &BTreeMap<PathBuf, String>) {
+    let mut out = String::new();
+    for d in diags {
+        out.push_str(&d.render(sources.get(&d.file).map(String::as_str)));
+        out.push('\n');
+    }
+    let n = diags.len();
+    out.push_str(&format!("error: {n} problem{} found; nothing was run\n", if n == 1 { "" } else { "s" }));
+    eprint!("{out}");
+}
+
+/// Loads the project configuration, the suites and (when asked) the rulesets and lists,
+/// reporting every problem of every file before giving up.
+fn setup(args: &SuiteArgs, with_project: bool) -> Result<Setup, Exit> {
+    let dir = project_dir(&args.paths);
+    let mut diags = Vec::new();
+    let mut sources = BTreeMap::new();
+    let config = match load_config(&dir) {
+        Ok((c, src)) => {
+            if let Some((p, t)) = src {
+                sources.insert(p, t);
+            }
+            c
+        }
+        Err(d) => {
+            diags.extend(d);
+            ProjectConfig::default()
+        }
+    };
+    let vars = Vars::new(args.vars.iter().cloned().collect::<BTreeMap<_, _>>(), true).with_defaults(config.vars.clone());
+    let skip = [config.rulesets_dir(), config.lists_dir()];
+    let loaded = match load_suites(&args.paths, &vars, &skip) {
+        Ok(l) => {
+            sources.extend(l.sources.clone());
+            Some(l)
+        }
+        Err(e) => {
+            diags.extend(e.diagnostics);
+            sources.extend(e.sources);
+            None
+        }
+    };
+    let project = if with_project {
+        match load_project(&dir, &config) {
+            Ok(p) => Some(p),
+            Err((d, s)) => {
+                diags.extend(d);
+                sources.extend(s);
+                None
+            }
+        }
+    } else {
+        None
+    };
+    if !diags.is_empty() {
+        render(&diags, &sources);
+        return Err(Exit::Invalid);
+    }
+    Ok(Setup { loaded: loaded.unwrap_or_default(), config, project })
+}
+
+/// `rulegate check`: validate suites, rulegate.yaml, rulesets and lists; run nothing.
 pub fn check(args: &CheckArgs) -> Exit {
-    match load(&args.suites) {
-        Ok(loaded) => {
-            let cases: usize = loaded.suites.iter().map(|s| s.cases.len()).sum();
-            println!("ok: {} suite(s), {cases} case(s)", loaded.suites.len());
+    match setup(&args.suites, true) {
+        Ok(s) => {
+            let cases: usize = s.loaded.suites.iter().map(|x| x.cases.len()).sum();
+            let (rs, ls) = s.project.as_ref().map_or((0, 0), |p| (p.rulesets.len(), p.list_files.len()));
+            println!("ok: {} suite(s), {cases} case(s), {rs} ruleset(s), {ls} list(s)", s.loaded.suites.len());
             Exit::Success
         }
         Err(exit) => exit,
@@ -38,34 +111,39 @@ pub fn test(args: &TestArgs) -> Exit {
         Ok(a) => a,
         Err(e) => return usage(&e.to_string()),
     };
-    let loaded = match load(&args.suites) {
-        Ok(l) => l,
+    let pre = load_config(&project_dir(&args.suites.paths)).map(|(c, _)| c).unwrap_or_default();
+    let kind = config::backend_kind(args, &pre);
+    let setup = match setup(&args.suites, kind == BackendKind::Local && !args.list) {
+        Ok(s) => s,
         Err(exit) => return exit,
     };
     if args.list {
         // Listing traces nothing, so it needs no backend and no credentials.
-        let _ = libtest_mimic::run(&largs, list_trials(&loaded));
+        let _ = libtest_mimic::run(&largs, list_trials(&setup.loaded));
         return Exit::Success;
     }
-    let backend = match config::client_config(args)
-        .and_then(|c| Client::new(c).map_err(|message| config::ConfigError { message }))
-    {
-        Ok(client) => Backend::Cloudflare(Arc::new(client)),
-        Err(e) => return usage(&e.to_string()),
+    let (backend, rulesets) = match kind {
+        BackendKind::Local => {
+            let project = Arc::new(setup.project.expect("loaded for the local backend"));
+            let describe = project.describe();
+            (Backend::Local(Arc::new(Local::new(project))), describe)
+        }
+        BackendKind::Cloudflare => match config::client_config(args, &setup.config).and_then(|c| Client::new(c).map_err(|message| config::ConfigError { message })) {
+            Ok(client) => (Backend::Cloudflare(Arc::new(client)), "the configuration deployed behind the API".to_string()),
+            Err(e) => return usage(&e.to_string()),
+        },
     };
-    let opts = RunOptions {
-        concurrency: args.concurrency as usize,
-        color: config::use_color(args),
-    };
-    let run = runner::run(&loaded.suites, &backend, &largs, &opts);
-    if let Some(path) = &args.junit
+    let opts = RunOptions { concurrency: config::concurrency(args, &setup.config), color: config::use_color(args) };
+    let run = runner::run(&setup.loaded.suites, &backend, &largs, &opts);
+    for w in backend.warnings() {
+        eprintln!("warning: {w}");
+    }
+    let junit_path = args.junit.clone().or_else(|| setup.config.junit.as_ref().map(|j| project_dir(&args.suites.paths).join(j)));
+    if let Some(path) = junit_path
         && !run.listed_only
     {
-        let meta = junit::Meta {
-            backend: backend.describe(),
-            rulesets: "the live configuration of the zones under test".into(),
-        };
-        if let Err(e) = junit::write_file(path, &loaded.suites, &run, &meta) {
+        let meta = junit::Meta { backend: backend.describe(), rulesets };
+        if let Err(e) = junit::write_file(&path, &setup.loaded.suites, &run, &meta) {
             eprintln!("error: {e}");
             return Exit::CouldNotRun;
         }
@@ -78,10 +156,7 @@ fn list_trials(loaded: &Loaded) -> Vec<libtest_mimic::Trial> {
         .suites
         .iter()
         .flat_map(|s| s.cases.iter())
-        .map(|c| {
-            libtest_mimic::Trial::test(c.full_name.clone(), || Ok(()))
-                .with_ignored_flag(c.ignore.is_some())
-        })
+        .map(|c| libtest_mimic::Trial::test(c.full_name.clone(), || Ok(())).with_ignored_flag(c.ignore.is_some()))
         .collect()
 }
 
@@ -95,14 +170,8 @@ pub fn exit_for(run: &RunResult) -> Exit {
     if run.listed_only {
         return Exit::Success;
     }
-    let errors = run
-        .results
-        .values()
-        .any(|r| matches!(r.outcome, Outcome::Error { .. }));
-    let failures = run
-        .results
-        .values()
-        .any(|r| matches!(r.outcome, Outcome::Failed { .. }));
+    let errors = run.results.values().any(|r| matches!(r.outcome, Outcome::Error { .. }));
+    let failures = run.results.values().any(|r| matches!(r.outcome, Outcome::Failed { .. }));
     if errors || run.unexplained_failures > 0 {
         Exit::CouldNotRun
     } else if failures {
@@ -115,4 +184,35 @@ pub fn exit_for(run: &RunResult) -> Exit {
 /// `rulegate eval`.
 pub fn eval(args: &EvalArgs) -> Exit {
     crate::eval_cmd::run(args)
+}
+
+/// Loads a project directory for `serve`: its config, rulesets and lists.
+pub fn load_project_dir(dir: &Path) -> Result<Project, Exit> {
+    let (config, src) = match load_config(dir) {
+        Ok(c) => c,
+        Err(d) => {
+            render(&d, &BTreeMap::new());
+            return Err(Exit::Invalid);
+        }
+    };
+    load_project(dir, &config).map_err(|(d, mut s)| {
+        if let Some((p, t)) = src {
+            s.insert(p, t);
+        }
+        render(&d, &s);
+        Exit::Invalid
+    })
+}
+
+/// `rulegate serve`.
+pub fn serve(args: &ServeArgs) -> Exit {
+    match load_project_dir(&args.dir) {
+        Ok(project) => crate::serve::run(Arc::new(project), args),
+        Err(exit) => exit,
+    }
+}
+
+/// `rulegate pull`.
+pub fn pull(args: &PullArgs) -> Exit {
+    crate::pull::run(args)
 }

@@ -6,7 +6,8 @@ use std::time::Duration;
 use libtest_mimic::{Arguments, ColorSetting};
 
 use crate::cli::{BackendKind, TestArgs};
-use crate::cloudflare::{self, ClientConfig, Credentials, RetryPolicy, Secret};
+use crate::cloudflare::{self, ClientConfig, Credentials, RateLimit, RetryPolicy, Secret};
+use crate::project::ProjectConfig;
 
 /// A problem with flags or environment: exit 2, nothing runs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,14 +52,30 @@ pub fn credentials_from_env() -> Result<Credentials, ConfigError> {
     }
 }
 
-/// The live client's settings from flags and environment.
-pub fn client_config(a: &TestArgs) -> Result<ClientConfig, ConfigError> {
-    let BackendKind::Cloudflare = a.backend;
-    let api_url = a
-        .api_url
-        .clone()
+/// The backend: `--backend`, else rulegate.yaml's, else local.
+pub fn backend_kind(a: &TestArgs, cfg: &ProjectConfig) -> BackendKind {
+    a.backend.unwrap_or(match cfg.backend.as_deref() {
+        Some("cloudflare") => BackendKind::Cloudflare,
+        _ => BackendKind::Local,
+    })
+}
+
+/// Traces in flight: `--concurrency`, else rulegate.yaml, else 8.
+pub fn concurrency(a: &TestArgs, cfg: &ProjectConfig) -> usize {
+    a.concurrency.or(cfg.concurrency).unwrap_or(8).max(1) as usize
+}
+
+/// The API base URL: flag or env, else rulegate.yaml, else Cloudflare's.
+pub fn api_url(flag: Option<&String>, cfg: &ProjectConfig) -> String {
+    flag.cloned()
         .or_else(|| env_nonempty("CLOUDFLARE_BASE_URL"))
-        .unwrap_or_else(|| cloudflare::DEFAULT_API_URL.to_string());
+        .or_else(|| cfg.api_url.clone())
+        .unwrap_or_else(|| cloudflare::DEFAULT_API_URL.to_string())
+}
+
+/// The live client's settings from flags, environment and rulegate.yaml (flags win).
+pub fn client_config(a: &TestArgs, cfg: &ProjectConfig) -> Result<ClientConfig, ConfigError> {
+    let api_url = api_url(a.api_url.as_ref(), cfg);
     match url::Url::parse(&api_url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") => {}
         _ => return Err(err(format!("--api-url `{api_url}` is not an http(s) URL"))),
@@ -66,6 +83,7 @@ pub fn client_config(a: &TestArgs) -> Result<ClientConfig, ConfigError> {
     let account_id = a
         .account_id
         .clone()
+        .or_else(|| cfg.account_id.clone())
         .filter(|s| !s.trim().is_empty())
         .ok_or_else(|| err("no account id: pass --account-id or set CLOUDFLARE_ACCOUNT_ID"))?;
     let account_id = account_id.trim().to_string();
@@ -74,17 +92,22 @@ pub fn client_config(a: &TestArgs) -> Result<ClientConfig, ConfigError> {
             "account id `{account_id}` is malformed: it is up to 32 hex characters, from the dashboard's account home"
         )));
     }
+    let rate = match (a.rate_limit, &cfg.rate_limit) {
+        (Some(r), _) => r,
+        (None, Some(text)) => text.parse::<RateLimit>().map_err(err)?,
+        (None, None) => RateLimit::default(),
+    };
     Ok(ClientConfig {
         api_url,
         account_id,
         credentials: credentials_from_env()?,
-        timeout: Duration::from_secs_f64(a.timeout.max(0.001)),
+        timeout: Duration::from_secs_f64(a.timeout.or(cfg.timeout).unwrap_or(30.0).max(0.001)),
         retry: RetryPolicy {
-            retries: a.retries,
+            retries: a.retries.or(cfg.retries).unwrap_or(4),
             base: Duration::from_secs_f64(a.retry_delay),
             ..RetryPolicy::default()
         },
-        rate: a.rate_limit,
+        rate,
     })
 }
 

@@ -24,8 +24,12 @@ pub mod eval_cmd;
 pub mod exit;
 pub mod expect;
 pub mod report;
+pub mod project;
+pub mod pull;
 pub mod rules;
+pub mod ruleset;
 pub mod runner;
+pub mod serve;
 pub mod suite;
 pub mod trace;
 
@@ -37,5 +41,7 @@ pub fn main_with(cli: cli::Cli) -> Exit {
         cli::Command::Test(a) => cmd::test(a),
         cli::Command::Check(a) => cmd::check(a),
         cli::Command::Eval(a) => cmd::eval(a),
+        cli::Command::Serve(a) => cmd::serve(a),
+        cli::Command::Pull(a) => cmd::pull(a),
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::trace::{ApiMessage, Envelope, TraceRequest, TraceResult};
 
+
 use super::auth::Credentials;
 use super::ratelimit::{Limiter, RateLimit};
 use super::retry::{Failure, RetryPolicy, parse_retry_after};
@@ -98,12 +99,31 @@ impl Client {
         &self.endpoint
     }
 
-    /// Traces one request, retrying as the policy allows.
-    pub async fn trace(&self, req: &TraceRequest) -> Result<TraceResult, TraceError> {
+    /// True when the endpoint is Cloudflare's own API (not `rulegate serve` or a test server).
+    pub fn is_live_cloudflare(&self) -> bool {
+        url::Url::parse(&self.cfg.api_url).ok().and_then(|u| u.host_str().map(|h| h.ends_with("cloudflare.com"))).unwrap_or(false)
+    }
+
+    /// Traces one request, retrying as the policy allows. Offline-only `extras` go to a
+    /// rulegate server as the `rulegate` key; the live API cannot take them.
+    pub async fn trace(&self, req: &TraceRequest, extras: &crate::ruleset::Extras) -> Result<TraceResult, TraceError> {
+        let mut body = serde_json::to_value(req).map_err(|e| self.error(TraceErrorKind::Malformed, format!("cannot encode the request: {e}"), None))?;
+        if !extras.is_empty() {
+            if self.is_live_cloudflare() {
+                return Err(self.error(
+                    TraceErrorKind::Malformed,
+                    "this case sets `fields` or `origin`, which the live Request Trace API cannot take".into(),
+                    Some("run it with --backend local, or against rulegate serve".into()),
+                ));
+            }
+            if let (Some(obj), Ok(x)) = (body.as_object_mut(), serde_json::to_value(extras)) {
+                obj.insert("rulegate".into(), x);
+            }
+        }
         let mut attempt = 0u32;
         loop {
             self.limiter.acquire().await;
-            let (failure, err) = match self.attempt(req).await {
+            let (failure, err) = match self.attempt(&body).await {
                 Ok(result) => return Ok(result),
                 Err(pair) => pair,
             };
@@ -122,7 +142,7 @@ impl Client {
         }
     }
 
-    fn request(&self, req: &TraceRequest) -> reqwest::RequestBuilder {
+    fn request(&self, req: &serde_json::Value) -> reqwest::RequestBuilder {
         let b = self.http.post(&self.endpoint).json(req);
         match &self.cfg.credentials {
             Credentials::Token(t) => b.bearer_auth(t.expose()),
@@ -132,7 +152,7 @@ impl Client {
         }
     }
 
-    async fn attempt(&self, req: &TraceRequest) -> Result<TraceResult, (Failure, TraceError)> {
+    async fn attempt(&self, req: &serde_json::Value) -> Result<TraceResult, (Failure, TraceError)> {
         let resp = match self.request(req).send().await {
             Ok(r) => r,
             Err(e) => return Err(self.transport_error(&e)),

@@ -125,13 +125,20 @@ fn spawn_trace(
     let backend = backend.clone();
     let sem = sem.clone();
     let request = case.request.clone();
+    let extras = case.extras.clone();
     rt.spawn(async move {
         let _permit = sem.acquire_owned().await;
         let start = Instant::now();
         let result = backend
-            .trace(&request)
+            .trace(&request, &extras)
             .await
-            .map(|r| TraceView::new(&r))
+            .map(|r| {
+                let mut view = TraceView::new(&r);
+                if let Some(refs) = backend.refs() {
+                    view.aliases = refs.clone();
+                }
+                view
+            })
             .map_err(|e| e.to_string());
         let _ = tx.send((result, start.elapsed()));
     });

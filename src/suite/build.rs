@@ -196,6 +196,7 @@ impl<'a> Builder<'a> {
         };
         let ignore = c.ignore.as_ref().map(|r| r.value.clone());
         let tags = c.tags.iter().map(|t| t.value.clone()).collect();
+        let extras = self.extras(c);
         Some(Case {
             full_name: format!("{suite_id}::{name}"),
             name,
@@ -204,7 +205,40 @@ impl<'a> Builder<'a> {
             expect: expect?,
             ignore,
             tags,
+            extras: extras?,
         })
+    }
+
+    /// `fields` (each name checked against the scheme, each value against its type) and
+    /// `origin`.
+    fn extras(&mut self, c: &CaseSpec) -> Option<crate::ruleset::Extras> {
+        let mut out = crate::ruleset::Extras::default();
+        let before = self.diagnostics.len();
+        if let Some(f) = &c.fields {
+            let mut fields = serde_json::Map::new();
+            for (name, value) in &f.value {
+                let value = self.json(value, spos(f))?;
+                let mut ctx = crate::rules::Context::new();
+                let mut one = serde_json::Map::new();
+                one.insert(name.clone(), value.clone());
+                if let Err(e) = ctx.set_json(&one) {
+                    let d = self.error(spos(f), format!("in `fields`: {e}"));
+                    d.hint = Some("fields are Rules-language fields with JSON values, e.g. {\"ip.src\": \"192.0.2.1\"}".into());
+                    continue;
+                }
+                fields.insert(name.clone(), value);
+            }
+            out.fields = Some(fields);
+        }
+        if let Some(o) = &c.origin {
+            if let Some(s) = o.value.status
+                && !(100..=599).contains(&s)
+            {
+                self.error(spos(o), format!("origin status {s} is not an HTTP status")).hint = Some("use 100..=599".into());
+            }
+            out.origin = Some(crate::ruleset::Origin { status: o.value.status, headers: o.value.headers.clone() });
+        }
+        (self.diagnostics.len() == before).then_some(out)
     }
 
     fn request(

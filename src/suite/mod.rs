@@ -37,6 +37,8 @@ pub struct Case {
     pub expect: Expectations,
     pub ignore: Option<String>,
     pub tags: Vec<String>,
+    /// Offline-only additions: `fields` and `origin`.
+    pub extras: crate::ruleset::Extras,
 }
 
 /// What a case expects of the trace. Every part is optional; at least one is set.

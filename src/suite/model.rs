@@ -28,6 +28,18 @@ pub struct CaseSpec {
     pub ignore: Option<S<String>>,
     #[serde(default)]
     pub tags: Vec<S<String>>,
+    /// Offline only: field values the Trace API cannot set (`ip.src`, `ip.src.asnum`, …).
+    pub fields: Option<S<serde_json::Map<String, serde_json::Value>>>,
+    /// Offline only: the origin's response, which makes response phases run.
+    pub origin: Option<S<OriginSpec>>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct OriginSpec {
+    pub status: Option<i64>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize, Default, Clone)]

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 pub struct Vars {
     cli: BTreeMap<String, String>,
     use_env: bool,
+    defaults: BTreeMap<String, String>,
 }
 
 /// Why a string could not be expanded.
@@ -22,17 +23,25 @@ pub enum VarError {
 impl Vars {
     /// `cli` are `--var` values; `use_env` lets the environment fill the rest.
     pub fn new(cli: BTreeMap<String, String>, use_env: bool) -> Self {
-        Vars { cli, use_env }
+        Vars { cli, use_env, defaults: BTreeMap::new() }
+    }
+
+    /// Values used when neither `--var` nor the environment sets a name (rulegate.yaml `vars`).
+    pub fn with_defaults(mut self, defaults: BTreeMap<String, String>) -> Self {
+        self.defaults = defaults;
+        self
     }
 
     fn get(&self, name: &str) -> Option<String> {
         if let Some(v) = self.cli.get(name) {
             return Some(v.clone());
         }
-        if self.use_env {
-            return std::env::var(name).ok();
+        if self.use_env
+            && let Ok(v) = std::env::var(name)
+        {
+            return Some(v);
         }
-        None
+        self.defaults.get(name).cloned()
     }
 
     /// Replaces every `${NAME}`; reports every unset name, not just the first.

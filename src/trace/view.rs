@@ -78,6 +78,8 @@ impl Step {
 pub struct TraceView {
     pub status_code: Option<i64>,
     pub steps: Vec<Step>,
+    /// Rule `ref` → id, when the ruleset source is known, so selectors may use refs.
+    pub aliases: std::collections::HashMap<String, String>,
 }
 
 impl TraceView {
@@ -88,6 +90,7 @@ impl TraceView {
         TraceView {
             status_code: result.status_code,
             steps,
+            aliases: Default::default(),
         }
     }
 

@@ -257,7 +257,7 @@ pub fn rulegate(server: &Server, auth: Auth, args: &[&str]) -> Output {
     };
     cmd.env("CLOUDFLARE_ACCOUNT_ID", ACCOUNT)
         .env("CLOUDFLARE_API_BASE_URL", &server.api_url)
-        .arg("test")
+        .args(["test", "--backend", "cloudflare"])
         .args(args)
         .output()
         .unwrap()

@@ -1,0 +1,83 @@
+//! Phases in execution order and which actions each allows (reference cloudflare-apis §3.3,
+//! §3.4, §3.7). Data only, so it can follow the docs.
+
+/// Request phases that execute, in order. UNCERTAIN: the internal, unnamed phases (Waiting
+/// Room, Access, Managed Transforms) are not modelled; the API Shield phases are
+/// configuration-only and do not execute at a position.
+pub const REQUEST_PHASES: &[&str] = &[
+    "http_request_sanitize",
+    "http_request_dynamic_redirect",
+    "http_request_transform",
+    "http_config_settings",
+    "http_request_origin",
+    "ddos_l7",
+    "http_request_firewall_custom",
+    "http_ratelimit",
+    "http_request_firewall_managed",
+    "http_request_sbfm",
+    "http_request_redirect",
+    "http_request_late_transform",
+    "http_request_cache_settings",
+    "http_request_snippets",
+    "http_request_cloud_connector",
+];
+
+/// Response phases, in order; they run only when a case gives an origin response.
+pub const RESPONSE_PHASES: &[&str] = &[
+    "http_custom_errors",
+    "http_response_headers_transform",
+    "http_response_compression",
+    "http_response_firewall_managed",
+    "http_log_custom_fields",
+];
+
+/// Known phases that never execute in an HTTP trace (network layer, configuration only).
+pub const OTHER_PHASES: &[&str] = &[
+    "http_request_api_gateway_early",
+    "http_request_api_gateway_late",
+    "ddos_l4",
+    "magic_transit",
+    "magic_transit_managed",
+    "magic_transit_ratelimit",
+    "magic_transit_ids_managed",
+];
+
+pub fn is_known(phase: &str) -> bool {
+    REQUEST_PHASES.contains(&phase) || RESPONSE_PHASES.contains(&phase) || OTHER_PHASES.contains(&phase)
+}
+
+pub fn all() -> impl Iterator<Item = &'static str> {
+    REQUEST_PHASES.iter().chain(RESPONSE_PHASES).chain(OTHER_PHASES).copied()
+}
+
+const CHALLENGES: &[&str] = &["challenge", "js_challenge", "managed_challenge"];
+
+/// Actions that end the request.
+pub fn is_terminating(action: &str) -> bool {
+    matches!(action, "block" | "redirect" | "serve_error") || CHALLENGES.contains(&action)
+}
+
+pub fn is_challenge(action: &str) -> bool {
+    CHALLENGES.contains(&action)
+}
+
+/// Actions allowed in a phase; `None` when unrestricted here (managed rulesets' own rules).
+pub fn allowed_actions(phase: &str) -> Option<&'static [&'static str]> {
+    Some(match phase {
+        "http_request_dynamic_redirect" | "http_request_redirect" => &["redirect"],
+        "http_request_transform" | "http_request_late_transform" | "http_response_headers_transform" => &["rewrite"],
+        "http_config_settings" => &["set_config"],
+        "http_request_origin" => &["route"],
+        "http_request_cache_settings" => &["set_cache_settings"],
+        "http_response_compression" => &["compress_response"],
+        "http_custom_errors" => &["serve_error"],
+        "http_log_custom_fields" => &["log_custom_field"],
+        "http_request_firewall_custom" => &["block", "challenge", "js_challenge", "managed_challenge", "skip", "log", "execute", "rewrite", "score"],
+        "http_ratelimit" => &["block", "challenge", "js_challenge", "managed_challenge", "log", "execute"],
+        "http_request_firewall_managed" => &["execute", "skip", "block", "challenge", "js_challenge", "managed_challenge", "log"],
+        "http_request_sbfm" => &["block", "challenge", "js_challenge", "managed_challenge", "log"],
+        "ddos_l7" => &["execute", "block", "challenge", "log", "ddos_dynamic", "force_connection_close"],
+        "http_response_firewall_managed" => &["execute", "log"],
+        _ => return None,
+    })
+}

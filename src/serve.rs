@@ -1,0 +1,335 @@
+//! `rulegate serve`: the local engine behind the Request Trace API, plus the read side of the
+//! Rulesets and Lists APIs, with the v4 envelope and error codes, optional Bearer auth, and
+//! reproducible fault injection (latency, 429 with Retry-After, 5xx) for testing clients.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::backend::Local;
+use crate::cli::ServeArgs;
+use crate::cloudflare::Secret;
+use crate::exit::Exit;
+use crate::project::{Level, Project};
+use crate::ruleset::Extras;
+use crate::ruleset::model::ListFile;
+use crate::trace::{Envelope, TraceRequest, TraceResult};
+
+/// Reproducible fault injection.
+#[derive(Debug)]
+pub struct Faults {
+    pub latency: Duration,
+    pub share_429: f64,
+    pub share_5xx: f64,
+    pub retry_after: u64,
+    pub seed: u64,
+    counter: AtomicU64,
+}
+
+impl Faults {
+    pub fn none() -> Faults {
+        Faults { latency: Duration::ZERO, share_429: 0.0, share_5xx: 0.0, retry_after: 1, seed: 1, counter: AtomicU64::new(0) }
+    }
+
+    /// A number in [0, 1) for the n-th request: a hash of (seed, n).
+    fn draw(&self) -> f64 {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let mut x = self.seed ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        x ^= x >> 33;
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+pub struct AppState {
+    pub local: Local,
+    pub token: Option<Secret>,
+    pub faults: Faults,
+}
+
+type St = State<Arc<AppState>>;
+
+fn envelope_error(status: StatusCode, code: i64, message: impl Into<String>) -> Response {
+    (status, axum::Json(Envelope::<Value>::error(code, message))).into_response()
+}
+
+fn ok<T: serde::Serialize>(v: T) -> Response {
+    (StatusCode::OK, axum::Json(Envelope::ok(v))).into_response()
+}
+
+fn ok_list<T: serde::Serialize>(items: Vec<T>) -> Response {
+    let n = items.len();
+    let body = json!({"success": true, "errors": [], "messages": [], "result": items,
+        "result_info": {"page": 1, "per_page": n.max(1), "count": n, "total_count": n, "total_pages": 1}});
+    (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+/// 403 / 10000 unless the Bearer token matches (when one is required).
+fn authorize(st: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+    let Some(token) = &st.token else { return Ok(()) };
+    let got = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    if got == Some(token.expose()) {
+        Ok(())
+    } else {
+        Err(envelope_error(StatusCode::FORBIDDEN, 10000, "Authentication error"))
+    }
+}
+
+fn check_scope(project: &Project, account: Option<&str>, zone: Option<&str>, uri: &str) -> Result<(), Response> {
+    let wrong = |want: &Option<String>, got: Option<&str>| matches!((want, got), (Some(w), Some(g)) if w != g);
+    if wrong(&project.config.account_id, account) || wrong(&project.config.zone_id, zone) {
+        return Err(envelope_error(StatusCode::BAD_REQUEST, 7003, format!("Could not route to {uri}, perhaps your object identifier is invalid?")));
+    }
+    Ok(())
+}
+
+async fn trace(State(st): St, Path(account): Path<String>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    if let Err(r) = authorize(&st, &headers) {
+        return r;
+    }
+    if let Err(r) = check_scope(&st.local.project, Some(&account), None, &format!("/client/v4/accounts/{account}/request-tracer/trace")) {
+        return r;
+    }
+    if !st.faults.latency.is_zero() {
+        tokio::time::sleep(st.faults.latency).await;
+    }
+    let draw = st.faults.draw();
+    if draw < st.faults.share_429 {
+        let mut r = envelope_error(StatusCode::TOO_MANY_REQUESTS, 971, "Please wait and consider throttling your request speed");
+        r.headers_mut().insert("retry-after", st.faults.retry_after.to_string().parse().expect("digits"));
+        return r;
+    }
+    if draw < st.faults.share_429 + st.faults.share_5xx {
+        return envelope_error(StatusCode::SERVICE_UNAVAILABLE, 10013, "Service temporarily unavailable (injected)");
+    }
+    let mut v: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return envelope_error(StatusCode::BAD_REQUEST, 6007, format!("Malformed JSON in request body: {e}")),
+    };
+    let extras: Extras = match v.as_object_mut().and_then(|o| o.remove("rulegate")) {
+        Some(x) => match serde_json::from_value(x) {
+            Ok(e) => e,
+            Err(e) => return envelope_error(StatusCode::BAD_REQUEST, 6007, format!("invalid `rulegate` extension: {e}")),
+        },
+        None => Extras::default(),
+    };
+    let req: TraceRequest = match serde_json::from_value(v) {
+        Ok(r) => r,
+        Err(e) => return envelope_error(StatusCode::BAD_REQUEST, 6007, format!("Invalid trace request: {e}")),
+    };
+    // The trace is CPU work; keep it off the I/O threads' critical path.
+    let state = st.clone();
+    match tokio::task::spawn_blocking(move || state.local.trace(&req, &extras)).await {
+        Ok(Ok(result)) => ok::<TraceResult>(result),
+        Ok(Err(e)) => envelope_error(StatusCode::BAD_REQUEST, 10001, e.message),
+        Err(_) => envelope_error(StatusCode::INTERNAL_SERVER_ERROR, 10002, "the trace failed"),
+    }
+}
+
+fn summaries(project: &Project, kinds: &[&str]) -> Vec<Value> {
+    project
+        .rulesets
+        .iter()
+        .filter(|r| kinds.contains(&r.ruleset.kind.as_str()))
+        .filter_map(|r| serde_json::to_value(r.ruleset.summary()).ok())
+        .collect()
+}
+
+const ACCOUNT_KINDS: &[&str] = &["root", "custom", "managed"];
+const ZONE_KINDS: &[&str] = &["zone", "managed"];
+
+async fn account_rulesets(State(st): St, Path(account): Path<String>, h: HeaderMap) -> Response {
+    if let Err(r) = authorize(&st, &h).and_then(|_| check_scope(&st.local.project, Some(&account), None, "/rulesets")) {
+        return r;
+    }
+    ok_list(summaries(&st.local.project, ACCOUNT_KINDS))
+}
+
+async fn zone_rulesets(State(st): St, Path(zone): Path<String>, h: HeaderMap) -> Response {
+    if let Err(r) = authorize(&st, &h).and_then(|_| check_scope(&st.local.project, None, Some(&zone), "/rulesets")) {
+        return r;
+    }
+    ok_list(summaries(&st.local.project, ZONE_KINDS))
+}
+
+fn one_ruleset(project: &Project, id: &str, kinds: &[&str]) -> Response {
+    match project.ruleset(id).filter(|r| kinds.contains(&r.ruleset.kind.as_str())) {
+        Some(r) => ok(&r.ruleset),
+        // UNCERTAIN: the live API's code for a missing ruleset.
+        None => envelope_error(StatusCode::NOT_FOUND, 10007, format!("could not find ruleset {id}")),
+    }
+}
+
+async fn account_ruleset(State(st): St, Path((account, id)): Path<(String, String)>, h: HeaderMap) -> Response {
+    if let Err(r) = authorize(&st, &h).and_then(|_| check_scope(&st.local.project, Some(&account), None, "/rulesets")) {
+        return r;
+    }
+    one_ruleset(&st.local.project, &id, ACCOUNT_KINDS)
+}
+
+async fn zone_ruleset(State(st): St, Path((zone, id)): Path<(String, String)>, h: HeaderMap) -> Response {
+    if let Err(r) = authorize(&st, &h).and_then(|_| check_scope(&st.local.project, None, Some(&zone), "/rulesets")) {
+        return r;
+    }
+    one_ruleset(&st.local.project, &id, ZONE_KINDS)
+}
+
+fn entrypoint(project: &Project, level: Level, phase: &str) -> Response {
+    match project.entry_point(level, phase) {
+        Some(r) => ok(&r.ruleset),
+        None => envelope_error(StatusCode::NOT_FOUND, 10007, format!("could not find entrypoint ruleset in the {phase} phase")),
+    }
+}
+
+async fn account_entrypoint(State(st): St, Path((account, phase)): Path<(String, String)>, h: HeaderMap) -> Response {
+    if let Err(r) = authorize(&st, &h).and_then(|_| check_scope(&st.local.project, Some(&account), None, "/rulesets")) {
+        return r;
+    }
+    entrypoint(&st.local.project, Level::Account, &phase)
+}
+
+async fn zone_entrypoint(State(st): St, Path((zone, phase)): Path<(String, String)>, h: HeaderMap) -> Response {
+    if let Err(r) = authorize(&st, &h).and_then(|_| check_scope(&st.local.project, None, Some(&zone), "/rulesets")) {
+        return r;
+    }
+    entrypoint(&st.local.project, Level::Zone, &phase)
+}
+
+/// A list's id: its own, or one derived from its name.
+pub fn list_id(l: &ListFile) -> String {
+    l.id.clone().unwrap_or_else(|| Sha256::digest(l.name.as_bytes()).iter().take(16).map(|b| format!("{b:02x}")).collect())
+}
+
+fn list_meta(l: &ListFile) -> Value {
+    json!({"id": list_id(l), "name": l.name, "kind": l.kind, "description": l.description.clone().unwrap_or_default(),
+           "num_items": l.items.len(), "num_referencing_filters": 0})
+}
+
+async fn lists(State(st): St, Path(account): Path<String>, h: HeaderMap) -> Response {
+    if let Err(r) = authorize(&st, &h).and_then(|_| check_scope(&st.local.project, Some(&account), None, "/rules/lists")) {
+        return r;
+    }
+    ok_list(st.local.project.list_files.iter().map(list_meta).collect())
+}
+
+fn find_list<'a>(project: &'a Project, id: &str) -> Option<&'a ListFile> {
+    project.list_files.iter().find(|l| list_id(l) == id)
+}
+
+async fn list(State(st): St, Path((account, id)): Path<(String, String)>, h: HeaderMap) -> Response {
+    if let Err(r) = authorize(&st, &h).and_then(|_| check_scope(&st.local.project, Some(&account), None, "/rules/lists")) {
+        return r;
+    }
+    match find_list(&st.local.project, &id) {
+        Some(l) => ok(list_meta(l)),
+        None => envelope_error(StatusCode::NOT_FOUND, 10000, format!("list {id} not found")),
+    }
+}
+
+async fn list_items(State(st): St, Path((account, id)): Path<(String, String)>, h: HeaderMap) -> Response {
+    if let Err(r) = authorize(&st, &h).and_then(|_| check_scope(&st.local.project, Some(&account), None, "/rules/lists")) {
+        return r;
+    }
+    match find_list(&st.local.project, &id) {
+        Some(l) => ok_list(l.items.clone()),
+        None => envelope_error(StatusCode::NOT_FOUND, 10000, format!("list {id} not found")),
+    }
+}
+
+async fn no_route() -> Response {
+    envelope_error(StatusCode::NOT_FOUND, 7000, "No route for that URI")
+}
+
+/// The HTTP API over `state`.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/client/v4/accounts/{account}/request-tracer/trace", post(trace))
+        .route("/client/v4/accounts/{account}/rulesets", get(account_rulesets))
+        .route("/client/v4/accounts/{account}/rulesets/phases/{phase}/entrypoint", get(account_entrypoint))
+        .route("/client/v4/accounts/{account}/rulesets/{id}", get(account_ruleset))
+        .route("/client/v4/zones/{zone}/rulesets", get(zone_rulesets))
+        .route("/client/v4/zones/{zone}/rulesets/phases/{phase}/entrypoint", get(zone_entrypoint))
+        .route("/client/v4/zones/{zone}/rulesets/{id}", get(zone_ruleset))
+        .route("/client/v4/accounts/{account}/rules/lists", get(lists))
+        .route("/client/v4/accounts/{account}/rules/lists/{id}", get(list))
+        .route("/client/v4/accounts/{account}/rules/lists/{id}/items", get(list_items))
+        .fallback(no_route)
+        .with_state(state)
+}
+
+/// Runs the server until Ctrl-C. Prints the address it listens on first.
+pub fn run(project: Arc<Project>, a: &ServeArgs) -> Exit {
+    for (what, v) in [("--fail-429", a.fail_429), ("--fail-5xx", a.fail_5xx)] {
+        if !(0.0..=1.0).contains(&v) {
+            eprintln!("error: {what} is a share from 0.0 to 1.0");
+            return Exit::Invalid;
+        }
+    }
+    let addr: SocketAddr = match a.listen.parse() {
+        Ok(x) => x,
+        Err(_) => {
+            eprintln!("error: --listen `{}` is not an address like 127.0.0.1:8787", a.listen);
+            return Exit::Invalid;
+        }
+    };
+    let describe = project.describe();
+    let state = Arc::new(AppState {
+        local: Local::new(project),
+        token: a.token.clone().filter(|t| !t.is_empty()).map(Secret::new),
+        faults: Faults {
+            latency: Duration::from_millis(a.latency_ms),
+            share_429: a.fail_429,
+            share_5xx: a.fail_5xx,
+            retry_after: a.retry_after,
+            seed: a.seed,
+            counter: AtomicU64::new(0),
+        },
+    });
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return Exit::CouldNotRun;
+        }
+    };
+    rt.block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: cannot listen on {addr}: {e}");
+                return Exit::CouldNotRun;
+            }
+        };
+        let bound = listener.local_addr().map_or(addr, |a| a);
+        println!("rulegate serve: listening on http://{bound}/client/v4 ({describe})");
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        match axum::serve(listener, router(state.clone())).with_graceful_shutdown(shutdown).await {
+            Ok(()) => {
+                for w in state.local.take_warnings() {
+                    eprintln!("warning: {w}");
+                }
+                Exit::Success
+            }
+            Err(e) => {
+                eprintln!("error: the server stopped: {e}");
+                Exit::CouldNotRun
+            }
+        }
+    })
+}
