@@ -42,7 +42,12 @@ pub struct ServeArgs {
     pub listen: String,
 
     /// Demand `Authorization: Bearer TOKEN` (403, code 10000 otherwise).
-    #[arg(long, value_name = "TOKEN", env = "RULEGATE_SERVE_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "RULEGATE_SERVE_TOKEN",
+        hide_env_values = true
+    )]
     pub token: Option<String>,
 
     /// Added latency per request, in milliseconds.

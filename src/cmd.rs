@@ -19,7 +19,10 @@ use crate::suite::{Loaded, Vars, load_suites};
 pub fn project_dir(paths: &[PathBuf]) -> PathBuf {
     match paths.first() {
         Some(p) if p.is_dir() => p.clone(),
-        Some(p) => p.parent().filter(|d| !d.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+        Some(p) => p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
         None => PathBuf::from("suites"),
     }
 }
@@ -38,7 +41,10 @@ fn render(diags: &[Diagnostic], sources: &BTreeMap<PathBuf, String>) {
         out.push('\n');
     }
     let n = diags.len();
-    out.push_str(&format!("error: {n} problem{} found; nothing was run\n", if n == 1 { "" } else { "s" }));
+    out.push_str(&format!(
+        "error: {n} problem{} found; nothing was run\n",
+        if n == 1 { "" } else { "s" }
+    ));
     eprint!("{out}");
 }
 
@@ -60,7 +66,8 @@ fn setup(args: &SuiteArgs, with_project: bool) -> Result<Setup, Exit> {
             ProjectConfig::default()
         }
     };
-    let vars = Vars::new(args.vars.iter().cloned().collect::<BTreeMap<_, _>>(), true).with_defaults(config.vars.clone());
+    let vars = Vars::new(args.vars.iter().cloned().collect::<BTreeMap<_, _>>(), true)
+        .with_defaults(config.vars.clone());
     let skip = [config.rulesets_dir(), config.lists_dir()];
     let loaded = match load_suites(&args.paths, &vars, &skip) {
         Ok(l) => {
@@ -89,7 +96,11 @@ fn setup(args: &SuiteArgs, with_project: bool) -> Result<Setup, Exit> {
         render(&diags, &sources);
         return Err(Exit::Invalid);
     }
-    Ok(Setup { loaded: loaded.unwrap_or_default(), config, project })
+    Ok(Setup {
+        loaded: loaded.unwrap_or_default(),
+        config,
+        project,
+    })
 }
 
 /// `rulegate check`: validate suites, rulegate.yaml, rulesets and lists; run nothing.
@@ -97,8 +108,14 @@ pub fn check(args: &CheckArgs) -> Exit {
     match setup(&args.suites, true) {
         Ok(s) => {
             let cases: usize = s.loaded.suites.iter().map(|x| x.cases.len()).sum();
-            let (rs, ls) = s.project.as_ref().map_or((0, 0), |p| (p.rulesets.len(), p.list_files.len()));
-            println!("ok: {} suite(s), {cases} case(s), {rs} ruleset(s), {ls} list(s)", s.loaded.suites.len());
+            let (rs, ls) = s
+                .project
+                .as_ref()
+                .map_or((0, 0), |p| (p.rulesets.len(), p.list_files.len()));
+            println!(
+                "ok: {} suite(s), {cases} case(s), {rs} ruleset(s), {ls} list(s)",
+                s.loaded.suites.len()
+            );
             Exit::Success
         }
         Err(exit) => exit,
@@ -111,7 +128,9 @@ pub fn test(args: &TestArgs) -> Exit {
         Ok(a) => a,
         Err(e) => return usage(&e.to_string()),
     };
-    let pre = load_config(&project_dir(&args.suites.paths)).map(|(c, _)| c).unwrap_or_default();
+    let pre = load_config(&project_dir(&args.suites.paths))
+        .map(|(c, _)| c)
+        .unwrap_or_default();
     let kind = config::backend_kind(args, &pre);
     let setup = match setup(&args.suites, kind == BackendKind::Local && !args.list) {
         Ok(s) => s,
@@ -128,21 +147,38 @@ pub fn test(args: &TestArgs) -> Exit {
             let describe = project.describe();
             (Backend::Local(Arc::new(Local::new(project))), describe)
         }
-        BackendKind::Cloudflare => match config::client_config(args, &setup.config).and_then(|c| Client::new(c).map_err(|message| config::ConfigError { message })) {
-            Ok(client) => (Backend::Cloudflare(Arc::new(client)), "the configuration deployed behind the API".to_string()),
+        BackendKind::Cloudflare => match config::client_config(args, &setup.config)
+            .and_then(|c| Client::new(c).map_err(|message| config::ConfigError { message }))
+        {
+            Ok(client) => (
+                Backend::Cloudflare(Arc::new(client)),
+                "the configuration deployed behind the API".to_string(),
+            ),
             Err(e) => return usage(&e.to_string()),
         },
     };
-    let opts = RunOptions { concurrency: config::concurrency(args, &setup.config), color: config::use_color(args) };
+    let opts = RunOptions {
+        concurrency: config::concurrency(args, &setup.config),
+        color: config::use_color(args),
+    };
     let run = runner::run(&setup.loaded.suites, &backend, &largs, &opts);
     for w in backend.warnings() {
         eprintln!("warning: {w}");
     }
-    let junit_path = args.junit.clone().or_else(|| setup.config.junit.as_ref().map(|j| project_dir(&args.suites.paths).join(j)));
+    let junit_path = args.junit.clone().or_else(|| {
+        setup
+            .config
+            .junit
+            .as_ref()
+            .map(|j| project_dir(&args.suites.paths).join(j))
+    });
     if let Some(path) = junit_path
         && !run.listed_only
     {
-        let meta = junit::Meta { backend: backend.describe(), rulesets };
+        let meta = junit::Meta {
+            backend: backend.describe(),
+            rulesets,
+        };
         if let Err(e) = junit::write_file(&path, &setup.loaded.suites, &run, &meta) {
             eprintln!("error: {e}");
             return Exit::CouldNotRun;
@@ -156,7 +192,10 @@ fn list_trials(loaded: &Loaded) -> Vec<libtest_mimic::Trial> {
         .suites
         .iter()
         .flat_map(|s| s.cases.iter())
-        .map(|c| libtest_mimic::Trial::test(c.full_name.clone(), || Ok(())).with_ignored_flag(c.ignore.is_some()))
+        .map(|c| {
+            libtest_mimic::Trial::test(c.full_name.clone(), || Ok(()))
+                .with_ignored_flag(c.ignore.is_some())
+        })
         .collect()
 }
 
@@ -170,8 +209,14 @@ pub fn exit_for(run: &RunResult) -> Exit {
     if run.listed_only {
         return Exit::Success;
     }
-    let errors = run.results.values().any(|r| matches!(r.outcome, Outcome::Error { .. }));
-    let failures = run.results.values().any(|r| matches!(r.outcome, Outcome::Failed { .. }));
+    let errors = run
+        .results
+        .values()
+        .any(|r| matches!(r.outcome, Outcome::Error { .. }));
+    let failures = run
+        .results
+        .values()
+        .any(|r| matches!(r.outcome, Outcome::Failed { .. }));
     if errors || run.unexplained_failures > 0 {
         Exit::CouldNotRun
     } else if failures {

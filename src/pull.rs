@@ -27,12 +27,19 @@ impl Api {
         let mut req = self.http.get(&url);
         match &self.creds {
             Some(Credentials::Token(t)) => req = req.bearer_auth(t.expose()),
-            Some(Credentials::EmailKey { email, key }) => req = req.header("X-Auth-Email", email).header("X-Auth-Key", key.expose()),
+            Some(Credentials::EmailKey { email, key }) => {
+                req = req
+                    .header("X-Auth-Email", email)
+                    .header("X-Auth-Key", key.expose())
+            }
             None => {}
         }
         let resp = req.send().await.map_err(|e| format!("GET {url}: {e}"))?;
         let status = resp.status().as_u16();
-        let body: Value = resp.json().await.map_err(|e| format!("GET {url}: not JSON: {e}"))?;
+        let body: Value = resp
+            .json()
+            .await
+            .map_err(|e| format!("GET {url}: not JSON: {e}"))?;
         if status == 404 {
             return Ok(None);
         }
@@ -46,8 +53,20 @@ impl Api {
 }
 
 fn slug(s: &str) -> String {
-    let out: String = s.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
-    out.split('-').filter(|p| !p.is_empty()).collect::<Vec<_>>().join("-")
+    let out: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    out.split('-')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 fn file_name(r: &Ruleset) -> String {
@@ -66,7 +85,8 @@ fn list_names(expr: &str, out: &mut BTreeSet<String>) {
     while let Some(off) = expr[i..].find('$') {
         let start = i + off + 1;
         let mut end = start;
-        while end < b.len() && (b[end].is_ascii_alphanumeric() || b[end] == b'_' || b[end] == b'.') {
+        while end < b.len() && (b[end].is_ascii_alphanumeric() || b[end] == b'_' || b[end] == b'.')
+        {
             end += 1;
         }
         let name = &expr[start..end];
@@ -102,7 +122,11 @@ pub fn run(a: &PullArgs) -> Exit {
     };
     let base = crate::config::api_url(a.api_url.as_ref(), &config);
     let creds = crate::config::credentials_from_env().ok();
-    let http = match reqwest::Client::builder().user_agent(concat!("rulegate/", env!("CARGO_PKG_VERSION"))).timeout(Duration::from_secs_f64(a.timeout.max(0.001))).build() {
+    let http = match reqwest::Client::builder()
+        .user_agent(concat!("rulegate/", env!("CARGO_PKG_VERSION")))
+        .timeout(Duration::from_secs_f64(a.timeout.max(0.001)))
+        .build()
+    {
         Ok(h) => h,
         Err(e) => {
             eprintln!("error: cannot build the HTTP client: {e}");
@@ -110,7 +134,10 @@ pub fn run(a: &PullArgs) -> Exit {
         }
     };
     let api = Api { http, base, creds };
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: {e}");
@@ -129,11 +156,23 @@ pub fn run(a: &PullArgs) -> Exit {
     }
 }
 
-async fn pull(api: &Api, zone: &str, account: &str, dir: &Path, config: &crate::project::ProjectConfig) -> Result<String, String> {
+async fn pull(
+    api: &Api,
+    zone: &str,
+    account: &str,
+    dir: &Path,
+    config: &crate::project::ProjectConfig,
+) -> Result<String, String> {
     let mut fetched: HashMap<String, Ruleset> = HashMap::new();
     let mut queue: Vec<(String, bool)> = Vec::new();
-    for (scope, kind) in [(format!("/zones/{zone}"), "zone"), (format!("/accounts/{account}"), "root")] {
-        let list = api.get(&format!("{scope}/rulesets")).await?.unwrap_or(Value::Array(Vec::new()));
+    for (scope, kind) in [
+        (format!("/zones/{zone}"), "zone"),
+        (format!("/accounts/{account}"), "root"),
+    ] {
+        let list = api
+            .get(&format!("{scope}/rulesets"))
+            .await?
+            .unwrap_or(Value::Array(Vec::new()));
         for r in list.as_array().into_iter().flatten() {
             if r.get("kind").and_then(Value::as_str) == Some(kind)
                 && let Some(id) = r.get("id").and_then(Value::as_str)
@@ -147,15 +186,24 @@ async fn pull(api: &Api, zone: &str, account: &str, dir: &Path, config: &crate::
         if fetched.contains_key(&id) {
             continue;
         }
-        let path = if zone_scope { format!("/zones/{zone}/rulesets/{id}") } else { format!("/accounts/{account}/rulesets/{id}") };
+        let path = if zone_scope {
+            format!("/zones/{zone}/rulesets/{id}")
+        } else {
+            format!("/accounts/{account}/rulesets/{id}")
+        };
         let Some(v) = api.get(&path).await? else {
             skipped.push(id);
             continue;
         };
-        let rs: Ruleset = serde_json::from_value(v).map_err(|e| format!("{path}: not a ruleset: {e}"))?;
+        let rs: Ruleset =
+            serde_json::from_value(v).map_err(|e| format!("{path}: not a ruleset: {e}"))?;
         for rule in &rs.rules {
             if rule.action == "execute"
-                && let Some(t) = rule.action_parameters.as_ref().and_then(|p| p.get("id")).and_then(Value::as_str)
+                && let Some(t) = rule
+                    .action_parameters
+                    .as_ref()
+                    .and_then(|p| p.get("id"))
+                    .and_then(Value::as_str)
             {
                 queue.push((t.to_string(), false));
             }
@@ -172,7 +220,8 @@ async fn pull(api: &Api, zone: &str, account: &str, dir: &Path, config: &crate::
     }
     let rs_dir = dir.join(config.rulesets_dir());
     let list_dir = dir.join(config.lists_dir());
-    std::fs::create_dir_all(&rs_dir).map_err(|e| format!("cannot create {}: {e}", rs_dir.display()))?;
+    std::fs::create_dir_all(&rs_dir)
+        .map_err(|e| format!("cannot create {}: {e}", rs_dir.display()))?;
     let mut used = BTreeSet::new();
     let mut ordered: Vec<&Ruleset> = fetched.values().collect();
     ordered.sort_by(|a, b| a.id.cmp(&b.id));
@@ -186,28 +235,49 @@ async fn pull(api: &Api, zone: &str, account: &str, dir: &Path, config: &crate::
     }
     let mut n_lists = 0;
     if !names.is_empty() {
-        let all = api.get(&format!("/accounts/{account}/rules/lists")).await?.unwrap_or(Value::Array(Vec::new()));
-        std::fs::create_dir_all(&list_dir).map_err(|e| format!("cannot create {}: {e}", list_dir.display()))?;
+        let all = api
+            .get(&format!("/accounts/{account}/rules/lists"))
+            .await?
+            .unwrap_or(Value::Array(Vec::new()));
+        std::fs::create_dir_all(&list_dir)
+            .map_err(|e| format!("cannot create {}: {e}", list_dir.display()))?;
         for meta in all.as_array().into_iter().flatten() {
             let name = meta.get("name").and_then(Value::as_str).unwrap_or("");
             if !names.remove(name) {
                 continue;
             }
             let id = meta.get("id").and_then(Value::as_str).unwrap_or("");
-            let items = api.get(&format!("/accounts/{account}/rules/lists/{id}/items")).await?.unwrap_or(Value::Array(Vec::new()));
-            let items: Vec<ListItem> = serde_json::from_value(items).map_err(|e| format!("list {name}: {e}"))?;
+            let items = api
+                .get(&format!("/accounts/{account}/rules/lists/{id}/items"))
+                .await?
+                .unwrap_or(Value::Array(Vec::new()));
+            let items: Vec<ListItem> =
+                serde_json::from_value(items).map_err(|e| format!("list {name}: {e}"))?;
             let file = ListFile {
                 id: Some(id.to_string()),
                 name: name.to_string(),
-                kind: meta.get("kind").and_then(Value::as_str).unwrap_or("ip").to_string(),
-                description: meta.get("description").and_then(Value::as_str).filter(|d| !d.is_empty()).map(String::from),
+                kind: meta
+                    .get("kind")
+                    .and_then(Value::as_str)
+                    .unwrap_or("ip")
+                    .to_string(),
+                description: meta
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .filter(|d| !d.is_empty())
+                    .map(String::from),
                 items,
             };
             write_json(&list_dir.join(format!("{name}.json")), &file)?;
             n_lists += 1;
         }
     }
-    let mut summary = format!("pulled {} ruleset(s) into {} and {n_lists} list(s) into {}", ordered.len(), rs_dir.display(), list_dir.display());
+    let mut summary = format!(
+        "pulled {} ruleset(s) into {} and {n_lists} list(s) into {}",
+        ordered.len(),
+        rs_dir.display(),
+        list_dir.display()
+    );
     for id in skipped {
         summary.push_str(&format!("\nnote: ruleset {id} was not found (a managed ruleset is not downloadable); add a stand-in to model it"));
     }

@@ -37,7 +37,14 @@ pub struct Faults {
 
 impl Faults {
     pub fn none() -> Faults {
-        Faults { latency: Duration::ZERO, share_429: 0.0, share_5xx: 0.0, retry_after: 1, seed: 1, counter: AtomicU64::new(0) }
+        Faults {
+            latency: Duration::ZERO,
+            share_429: 0.0,
+            share_5xx: 0.0,
+            retry_after: 1,
+            seed: 1,
+            counter: AtomicU64::new(0),
+        }
     }
 
     /// A number in [0, 1) for the n-th request: a hash of (seed, n).
@@ -76,30 +83,52 @@ fn ok_list<T: serde::Serialize>(items: Vec<T>) -> Response {
     (StatusCode::OK, axum::Json(body)).into_response()
 }
 
-/// 403 / 10000 unless the Bearer token matches (when one is required).
-fn authorize(st: &AppState, headers: &HeaderMap) -> Result<(), Response> {
-    let Some(token) = &st.token else { return Ok(()) };
-    let got = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    if got == Some(token.expose()) {
-        Ok(())
-    } else {
-        Err(envelope_error(StatusCode::FORBIDDEN, 10000, "Authentication error"))
+/// The account or zone a request names.
+enum Scope<'a> {
+    Account(&'a str),
+    Zone(&'a str),
+}
+
+/// The refusal for a request, if any: 403 / 10000 unless the Bearer token matches (when one is
+/// required); 400 / 7003 when the account or zone is not the project's (when it names them).
+fn refuse(st: &AppState, headers: &HeaderMap, scope: Scope) -> Option<Response> {
+    if let Some(token) = &st.token {
+        let got = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if got != Some(token.expose()) {
+            return Some(envelope_error(
+                StatusCode::FORBIDDEN,
+                10000,
+                "Authentication error",
+            ));
+        }
+    }
+    let cfg = &st.local.project.config;
+    let (want, got, what) = match scope {
+        Scope::Account(a) => (&cfg.account_id, a, "accounts"),
+        Scope::Zone(z) => (&cfg.zone_id, z, "zones"),
+    };
+    match want {
+        Some(w) if w != got => Some(envelope_error(
+            StatusCode::BAD_REQUEST,
+            7003,
+            format!(
+                "Could not route to /client/v4/{what}/{got}, perhaps your object identifier is invalid?"
+            ),
+        )),
+        _ => None,
     }
 }
 
-fn check_scope(project: &Project, account: Option<&str>, zone: Option<&str>, uri: &str) -> Result<(), Response> {
-    let wrong = |want: &Option<String>, got: Option<&str>| matches!((want, got), (Some(w), Some(g)) if w != g);
-    if wrong(&project.config.account_id, account) || wrong(&project.config.zone_id, zone) {
-        return Err(envelope_error(StatusCode::BAD_REQUEST, 7003, format!("Could not route to {uri}, perhaps your object identifier is invalid?")));
-    }
-    Ok(())
-}
-
-async fn trace(State(st): St, Path(account): Path<String>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    if let Err(r) = authorize(&st, &headers) {
-        return r;
-    }
-    if let Err(r) = check_scope(&st.local.project, Some(&account), None, &format!("/client/v4/accounts/{account}/request-tracer/trace")) {
+async fn trace(
+    State(st): St,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Some(r) = refuse(&st, &headers, Scope::Account(&account)) {
         return r;
     }
     if !st.faults.latency.is_zero() {
@@ -107,27 +136,56 @@ async fn trace(State(st): St, Path(account): Path<String>, headers: HeaderMap, b
     }
     let draw = st.faults.draw();
     if draw < st.faults.share_429 {
-        let mut r = envelope_error(StatusCode::TOO_MANY_REQUESTS, 971, "Please wait and consider throttling your request speed");
-        r.headers_mut().insert("retry-after", st.faults.retry_after.to_string().parse().expect("digits"));
+        let mut r = envelope_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            971,
+            "Please wait and consider throttling your request speed",
+        );
+        r.headers_mut().insert(
+            "retry-after",
+            st.faults.retry_after.to_string().parse().expect("digits"),
+        );
         return r;
     }
     if draw < st.faults.share_429 + st.faults.share_5xx {
-        return envelope_error(StatusCode::SERVICE_UNAVAILABLE, 10013, "Service temporarily unavailable (injected)");
+        return envelope_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            10013,
+            "Service temporarily unavailable (injected)",
+        );
     }
     let mut v: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
-        Err(e) => return envelope_error(StatusCode::BAD_REQUEST, 6007, format!("Malformed JSON in request body: {e}")),
+        Err(e) => {
+            return envelope_error(
+                StatusCode::BAD_REQUEST,
+                6007,
+                format!("Malformed JSON in request body: {e}"),
+            );
+        }
     };
     let extras: Extras = match v.as_object_mut().and_then(|o| o.remove("rulegate")) {
         Some(x) => match serde_json::from_value(x) {
             Ok(e) => e,
-            Err(e) => return envelope_error(StatusCode::BAD_REQUEST, 6007, format!("invalid `rulegate` extension: {e}")),
+            Err(e) => {
+                return envelope_error(
+                    StatusCode::BAD_REQUEST,
+                    6007,
+                    format!("invalid `rulegate` extension: {e}"),
+                );
+            }
         },
         None => Extras::default(),
     };
     let req: TraceRequest = match serde_json::from_value(v) {
         Ok(r) => r,
-        Err(e) => return envelope_error(StatusCode::BAD_REQUEST, 6007, format!("Invalid trace request: {e}")),
+        Err(e) => {
+            return envelope_error(
+                StatusCode::BAD_REQUEST,
+                6007,
+                format!("Invalid trace request: {e}"),
+            );
+        }
     };
     // The trace is CPU work; keep it off the I/O threads' critical path.
     let state = st.clone();
@@ -151,36 +209,51 @@ const ACCOUNT_KINDS: &[&str] = &["root", "custom", "managed"];
 const ZONE_KINDS: &[&str] = &["zone", "managed"];
 
 async fn account_rulesets(State(st): St, Path(account): Path<String>, h: HeaderMap) -> Response {
-    if let Err(r) = authorize(&st, &h).and_then(|_| check_scope(&st.local.project, Some(&account), None, "/rulesets")) {
+    if let Some(r) = refuse(&st, &h, Scope::Account(&account)) {
         return r;
     }
     ok_list(summaries(&st.local.project, ACCOUNT_KINDS))
 }
 
 async fn zone_rulesets(State(st): St, Path(zone): Path<String>, h: HeaderMap) -> Response {
-    if let Err(r) = authorize(&st, &h).and_then(|_| check_scope(&st.local.project, None, Some(&zone), "/rulesets")) {
+    if let Some(r) = refuse(&st, &h, Scope::Zone(&zone)) {
         return r;
     }
     ok_list(summaries(&st.local.project, ZONE_KINDS))
 }
 
 fn one_ruleset(project: &Project, id: &str, kinds: &[&str]) -> Response {
-    match project.ruleset(id).filter(|r| kinds.contains(&r.ruleset.kind.as_str())) {
+    match project
+        .ruleset(id)
+        .filter(|r| kinds.contains(&r.ruleset.kind.as_str()))
+    {
         Some(r) => ok(&r.ruleset),
         // UNCERTAIN: the live API's code for a missing ruleset.
-        None => envelope_error(StatusCode::NOT_FOUND, 10007, format!("could not find ruleset {id}")),
+        None => envelope_error(
+            StatusCode::NOT_FOUND,
+            10007,
+            format!("could not find ruleset {id}"),
+        ),
     }
 }
 
-async fn account_ruleset(State(st): St, Path((account, id)): Path<(String, String)>, h: HeaderMap) -> Response {
-    if let Err(r) = authorize(&st, &h).and_then(|_| check_scope(&st.local.project, Some(&account), None, "/rulesets")) {
+async fn account_ruleset(
+    State(st): St,
+    Path((account, id)): Path<(String, String)>,
+    h: HeaderMap,
+) -> Response {
+    if let Some(r) = refuse(&st, &h, Scope::Account(&account)) {
         return r;
     }
     one_ruleset(&st.local.project, &id, ACCOUNT_KINDS)
 }
 
-async fn zone_ruleset(State(st): St, Path((zone, id)): Path<(String, String)>, h: HeaderMap) -> Response {
-    if let Err(r) = authorize(&st, &h).and_then(|_| check_scope(&st.local.project, None, Some(&zone), "/rulesets")) {
+async fn zone_ruleset(
+    State(st): St,
+    Path((zone, id)): Path<(String, String)>,
+    h: HeaderMap,
+) -> Response {
+    if let Some(r) = refuse(&st, &h, Scope::Zone(&zone)) {
         return r;
     }
     one_ruleset(&st.local.project, &id, ZONE_KINDS)
@@ -189,19 +262,31 @@ async fn zone_ruleset(State(st): St, Path((zone, id)): Path<(String, String)>, h
 fn entrypoint(project: &Project, level: Level, phase: &str) -> Response {
     match project.entry_point(level, phase) {
         Some(r) => ok(&r.ruleset),
-        None => envelope_error(StatusCode::NOT_FOUND, 10007, format!("could not find entrypoint ruleset in the {phase} phase")),
+        None => envelope_error(
+            StatusCode::NOT_FOUND,
+            10007,
+            format!("could not find entrypoint ruleset in the {phase} phase"),
+        ),
     }
 }
 
-async fn account_entrypoint(State(st): St, Path((account, phase)): Path<(String, String)>, h: HeaderMap) -> Response {
-    if let Err(r) = authorize(&st, &h).and_then(|_| check_scope(&st.local.project, Some(&account), None, "/rulesets")) {
+async fn account_entrypoint(
+    State(st): St,
+    Path((account, phase)): Path<(String, String)>,
+    h: HeaderMap,
+) -> Response {
+    if let Some(r) = refuse(&st, &h, Scope::Account(&account)) {
         return r;
     }
     entrypoint(&st.local.project, Level::Account, &phase)
 }
 
-async fn zone_entrypoint(State(st): St, Path((zone, phase)): Path<(String, String)>, h: HeaderMap) -> Response {
-    if let Err(r) = authorize(&st, &h).and_then(|_| check_scope(&st.local.project, None, Some(&zone), "/rulesets")) {
+async fn zone_entrypoint(
+    State(st): St,
+    Path((zone, phase)): Path<(String, String)>,
+    h: HeaderMap,
+) -> Response {
+    if let Some(r) = refuse(&st, &h, Scope::Zone(&zone)) {
         return r;
     }
     entrypoint(&st.local.project, Level::Zone, &phase)
@@ -209,7 +294,13 @@ async fn zone_entrypoint(State(st): St, Path((zone, phase)): Path<(String, Strin
 
 /// A list's id: its own, or one derived from its name.
 pub fn list_id(l: &ListFile) -> String {
-    l.id.clone().unwrap_or_else(|| Sha256::digest(l.name.as_bytes()).iter().take(16).map(|b| format!("{b:02x}")).collect())
+    l.id.clone().unwrap_or_else(|| {
+        Sha256::digest(l.name.as_bytes())
+            .iter()
+            .take(16)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    })
 }
 
 fn list_meta(l: &ListFile) -> Value {
@@ -218,7 +309,7 @@ fn list_meta(l: &ListFile) -> Value {
 }
 
 async fn lists(State(st): St, Path(account): Path<String>, h: HeaderMap) -> Response {
-    if let Err(r) = authorize(&st, &h).and_then(|_| check_scope(&st.local.project, Some(&account), None, "/rules/lists")) {
+    if let Some(r) = refuse(&st, &h, Scope::Account(&account)) {
         return r;
     }
     ok_list(st.local.project.list_files.iter().map(list_meta).collect())
@@ -228,8 +319,12 @@ fn find_list<'a>(project: &'a Project, id: &str) -> Option<&'a ListFile> {
     project.list_files.iter().find(|l| list_id(l) == id)
 }
 
-async fn list(State(st): St, Path((account, id)): Path<(String, String)>, h: HeaderMap) -> Response {
-    if let Err(r) = authorize(&st, &h).and_then(|_| check_scope(&st.local.project, Some(&account), None, "/rules/lists")) {
+async fn list(
+    State(st): St,
+    Path((account, id)): Path<(String, String)>,
+    h: HeaderMap,
+) -> Response {
+    if let Some(r) = refuse(&st, &h, Scope::Account(&account)) {
         return r;
     }
     match find_list(&st.local.project, &id) {
@@ -238,8 +333,12 @@ async fn list(State(st): St, Path((account, id)): Path<(String, String)>, h: Hea
     }
 }
 
-async fn list_items(State(st): St, Path((account, id)): Path<(String, String)>, h: HeaderMap) -> Response {
-    if let Err(r) = authorize(&st, &h).and_then(|_| check_scope(&st.local.project, Some(&account), None, "/rules/lists")) {
+async fn list_items(
+    State(st): St,
+    Path((account, id)): Path<(String, String)>,
+    h: HeaderMap,
+) -> Response {
+    if let Some(r) = refuse(&st, &h, Scope::Account(&account)) {
         return r;
     }
     match find_list(&st.local.project, &id) {
@@ -255,16 +354,34 @@ async fn no_route() -> Response {
 /// The HTTP API over `state`.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
-        .route("/client/v4/accounts/{account}/request-tracer/trace", post(trace))
-        .route("/client/v4/accounts/{account}/rulesets", get(account_rulesets))
-        .route("/client/v4/accounts/{account}/rulesets/phases/{phase}/entrypoint", get(account_entrypoint))
-        .route("/client/v4/accounts/{account}/rulesets/{id}", get(account_ruleset))
+        .route(
+            "/client/v4/accounts/{account}/request-tracer/trace",
+            post(trace),
+        )
+        .route(
+            "/client/v4/accounts/{account}/rulesets",
+            get(account_rulesets),
+        )
+        .route(
+            "/client/v4/accounts/{account}/rulesets/phases/{phase}/entrypoint",
+            get(account_entrypoint),
+        )
+        .route(
+            "/client/v4/accounts/{account}/rulesets/{id}",
+            get(account_ruleset),
+        )
         .route("/client/v4/zones/{zone}/rulesets", get(zone_rulesets))
-        .route("/client/v4/zones/{zone}/rulesets/phases/{phase}/entrypoint", get(zone_entrypoint))
+        .route(
+            "/client/v4/zones/{zone}/rulesets/phases/{phase}/entrypoint",
+            get(zone_entrypoint),
+        )
         .route("/client/v4/zones/{zone}/rulesets/{id}", get(zone_ruleset))
         .route("/client/v4/accounts/{account}/rules/lists", get(lists))
         .route("/client/v4/accounts/{account}/rules/lists/{id}", get(list))
-        .route("/client/v4/accounts/{account}/rules/lists/{id}/items", get(list_items))
+        .route(
+            "/client/v4/accounts/{account}/rules/lists/{id}/items",
+            get(list_items),
+        )
         .fallback(no_route)
         .with_state(state)
 }
@@ -280,7 +397,10 @@ pub fn run(project: Arc<Project>, a: &ServeArgs) -> Exit {
     let addr: SocketAddr = match a.listen.parse() {
         Ok(x) => x,
         Err(_) => {
-            eprintln!("error: --listen `{}` is not an address like 127.0.0.1:8787", a.listen);
+            eprintln!(
+                "error: --listen `{}` is not an address like 127.0.0.1:8787",
+                a.listen
+            );
             return Exit::Invalid;
         }
     };
@@ -297,7 +417,10 @@ pub fn run(project: Arc<Project>, a: &ServeArgs) -> Exit {
             counter: AtomicU64::new(0),
         },
     });
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -319,7 +442,10 @@ pub fn run(project: Arc<Project>, a: &ServeArgs) -> Exit {
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        match axum::serve(listener, router(state.clone())).with_graceful_shutdown(shutdown).await {
+        match axum::serve(listener, router(state.clone()))
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
             Ok(()) => {
                 for w in state.local.take_warnings() {
                     eprintln!("warning: {w}");

@@ -396,7 +396,13 @@ fn list_traces_nothing_and_needs_no_credentials() {
     let s = Server::start(Auth::Token, shop());
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_rulegate"))
         .env_remove("CLOUDFLARE_API_TOKEN")
-        .args(["test", fixture("shop.yaml").to_str().unwrap(), "--list", "--backend", "cloudflare"])
+        .args([
+            "test",
+            fixture("shop.yaml").to_str().unwrap(),
+            "--list",
+            "--backend",
+            "cloudflare",
+        ])
         .output()
         .unwrap();
     let out = stdout(&o);
@@ -484,7 +490,10 @@ fn check_validates_without_running() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0));
-    assert_eq!(stdout(&o), "ok: 1 suite(s), 5 case(s), 0 ruleset(s), 0 list(s)\n");
+    assert_eq!(
+        stdout(&o),
+        "ok: 1 suite(s), 5 case(s), 0 ruleset(s), 0 list(s)\n"
+    );
 }
 
 #[test]
@@ -494,7 +503,12 @@ fn missing_credentials_are_a_usage_error() {
         .env_remove("CLOUDFLARE_API_KEY")
         .env_remove("CLOUDFLARE_EMAIL")
         .env("CLOUDFLARE_ACCOUNT_ID", ACCOUNT)
-        .args(["test", fixture("shop.yaml").to_str().unwrap(), "--backend", "cloudflare"])
+        .args([
+            "test",
+            fixture("shop.yaml").to_str().unwrap(),
+            "--backend",
+            "cloudflare",
+        ])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2));

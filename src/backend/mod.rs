@@ -18,24 +18,37 @@ pub struct Local {
 
 impl Local {
     pub fn new(project: Arc<Project>) -> Self {
-        Local { project, warnings: Mutex::default() }
+        Local {
+            project,
+            warnings: Mutex::default(),
+        }
     }
 
     pub fn trace(&self, req: &TraceRequest, extras: &Extras) -> Result<TraceResult, TraceError> {
         match ruleset::evaluate(&self.project, req, extras) {
             Ok((result, warnings)) => {
                 if !warnings.is_empty() {
-                    self.warnings.lock().expect("warnings lock").extend(warnings);
+                    self.warnings
+                        .lock()
+                        .expect("warnings lock")
+                        .extend(warnings);
                 }
                 Ok(result)
             }
-            Err(message) => Err(TraceError { kind: TraceErrorKind::Malformed, message: format!("cannot trace the request: {message}"), hint: None, attempts: 1 }),
+            Err(message) => Err(TraceError {
+                kind: TraceErrorKind::Malformed,
+                message: format!("cannot trace the request: {message}"),
+                hint: None,
+                attempts: 1,
+            }),
         }
     }
 
     /// Every distinct warning of the run so far.
     pub fn take_warnings(&self) -> Vec<String> {
-        std::mem::take(&mut *self.warnings.lock().expect("warnings lock")).into_iter().collect()
+        std::mem::take(&mut *self.warnings.lock().expect("warnings lock"))
+            .into_iter()
+            .collect()
     }
 }
 
@@ -49,7 +62,11 @@ pub enum Backend {
 }
 
 impl Backend {
-    pub async fn trace(&self, req: &TraceRequest, extras: &Extras) -> Result<TraceResult, TraceError> {
+    pub async fn trace(
+        &self,
+        req: &TraceRequest,
+        extras: &Extras,
+    ) -> Result<TraceResult, TraceError> {
         match self {
             Backend::Cloudflare(c) => c.trace(req, extras).await,
             Backend::Local(l) => l.trace(req, extras),

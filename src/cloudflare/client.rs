@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use crate::trace::{ApiMessage, Envelope, TraceRequest, TraceResult};
 
-
 use super::auth::Credentials;
 use super::ratelimit::{Limiter, RateLimit};
 use super::retry::{Failure, RetryPolicy, parse_retry_after};
@@ -101,13 +100,26 @@ impl Client {
 
     /// True when the endpoint is Cloudflare's own API (not `rulegate serve` or a test server).
     pub fn is_live_cloudflare(&self) -> bool {
-        url::Url::parse(&self.cfg.api_url).ok().and_then(|u| u.host_str().map(|h| h.ends_with("cloudflare.com"))).unwrap_or(false)
+        url::Url::parse(&self.cfg.api_url)
+            .ok()
+            .and_then(|u| u.host_str().map(|h| h.ends_with("cloudflare.com")))
+            .unwrap_or(false)
     }
 
     /// Traces one request, retrying as the policy allows. Offline-only `extras` go to a
     /// rulegate server as the `rulegate` key; the live API cannot take them.
-    pub async fn trace(&self, req: &TraceRequest, extras: &crate::ruleset::Extras) -> Result<TraceResult, TraceError> {
-        let mut body = serde_json::to_value(req).map_err(|e| self.error(TraceErrorKind::Malformed, format!("cannot encode the request: {e}"), None))?;
+    pub async fn trace(
+        &self,
+        req: &TraceRequest,
+        extras: &crate::ruleset::Extras,
+    ) -> Result<TraceResult, TraceError> {
+        let mut body = serde_json::to_value(req).map_err(|e| {
+            self.error(
+                TraceErrorKind::Malformed,
+                format!("cannot encode the request: {e}"),
+                None,
+            )
+        })?;
         if !extras.is_empty() {
             if self.is_live_cloudflare() {
                 return Err(self.error(

@@ -39,7 +39,9 @@ pub struct ProjectConfig {
 
 impl ProjectConfig {
     pub fn rulesets_dir(&self) -> PathBuf {
-        self.rulesets.clone().unwrap_or_else(|| PathBuf::from("rulesets"))
+        self.rulesets
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("rulesets"))
     }
 
     pub fn lists_dir(&self) -> PathBuf {
@@ -47,29 +49,49 @@ impl ProjectConfig {
     }
 }
 
+/// A configuration and, when read from a file, that file and its text.
+pub type LoadedConfig = (ProjectConfig, Option<(PathBuf, String)>);
+
 /// Reads `dir/rulegate.yaml` (or `.yml`); a missing file is the default configuration.
-pub fn load_config(dir: &Path) -> Result<(ProjectConfig, Option<(PathBuf, String)>), Vec<Diagnostic>> {
+pub fn load_config(dir: &Path) -> Result<LoadedConfig, Vec<Diagnostic>> {
     for name in CONFIG_FILES {
         let path = dir.join(name);
         if !path.is_file() {
             continue;
         }
-        let text = std::fs::read_to_string(&path).map_err(|e| vec![Diagnostic::new(&path, None, format!("cannot read the file: {e}"))])?;
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            vec![Diagnostic::new(
+                &path,
+                None,
+                format!("cannot read the file: {e}"),
+            )]
+        })?;
         if text.trim().is_empty() {
             return Ok((ProjectConfig::default(), Some((path, text))));
         }
-        let cfg: ProjectConfig = serde_saphyr::from_str(&text).map_err(|e| vec![yaml_diagnostic(&path, &e)])?;
+        let cfg: ProjectConfig =
+            serde_saphyr::from_str(&text).map_err(|e| vec![yaml_diagnostic(&path, &e)])?;
         let mut diags = Vec::new();
         if let Some(b) = &cfg.backend
             && b != "local"
             && b != "cloudflare"
         {
-            diags.push(Diagnostic::new(&path, None, format!("unknown backend `{b}`")).hint("use `local` or `cloudflare`"));
+            diags.push(
+                Diagnostic::new(&path, None, format!("unknown backend `{b}`"))
+                    .hint("use `local` or `cloudflare`"),
+            );
         }
         if let Some(s) = cfg.origin_status
             && !(100..=599).contains(&s)
         {
-            diags.push(Diagnostic::new(&path, None, format!("origin_status {s} is not an HTTP status")).hint("use 100..=599"));
+            diags.push(
+                Diagnostic::new(
+                    &path,
+                    None,
+                    format!("origin_status {s} is not an HTTP status"),
+                )
+                .hint("use 100..=599"),
+            );
         }
         if let Some(r) = &cfg.rate_limit
             && let Err(e) = r.parse::<crate::cloudflare::RateLimit>()

@@ -87,18 +87,30 @@ impl Project {
     }
 
     pub fn entry_point(&self, level: Level, phase: &str) -> Option<&CompiledRuleset> {
-        self.entry.get(&(level, phase.to_string())).map(|i| &self.rulesets[*i])
+        self.entry
+            .get(&(level, phase.to_string()))
+            .map(|i| &self.rulesets[*i])
     }
 
     /// A one-line description of the ruleset source, for reports.
     pub fn describe(&self) -> String {
-        format!("{} ruleset(s) and {} list(s) from {}", self.rulesets.len(), self.list_files.len(), self.dir.display())
+        format!(
+            "{} ruleset(s) and {} list(s) from {}",
+            self.rulesets.len(),
+            self.list_files.len(),
+            self.dir.display()
+        )
     }
 }
 
 fn json_files(dir: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "json") && p.is_file()).collect())
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "json") && p.is_file())
+                .collect()
+        })
         .unwrap_or_default();
     out.sort();
     out
@@ -113,11 +125,19 @@ fn pos_at(text: &str, offset: usize, len: usize) -> Pos {
 }
 
 /// Reads a JSON file; `result` is unwrapped when the file is a whole API envelope.
-fn read_json(path: &Path, diags: &mut Vec<Diagnostic>, sources: &mut BTreeMap<PathBuf, String>) -> Option<Value> {
+fn read_json(
+    path: &Path,
+    diags: &mut Vec<Diagnostic>,
+    sources: &mut BTreeMap<PathBuf, String>,
+) -> Option<Value> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
-            diags.push(Diagnostic::new(path, None, format!("cannot read the file: {e}")));
+            diags.push(Diagnostic::new(
+                path,
+                None,
+                format!("cannot read the file: {e}"),
+            ));
             return None;
         }
     };
@@ -130,7 +150,11 @@ fn read_json(path: &Path, diags: &mut Vec<Diagnostic>, sources: &mut BTreeMap<Pa
             Some(v)
         }
         Err(e) => {
-            diags.push(Diagnostic::new(path, Some(Pos::new(e.line(), e.column(), 1)), format!("invalid JSON: {e}")));
+            diags.push(Diagnostic::new(
+                path,
+                Some(Pos::new(e.line(), e.column(), 1)),
+                format!("invalid JSON: {e}"),
+            ));
             None
         }
     }
@@ -150,11 +174,19 @@ impl Ctx<'_> {
     }
 
     fn rule_anchor(&self, rule: &Rule) -> usize {
-        rule.id.as_ref().or(rule.reference.as_ref()).and_then(|id| self.find(id, 0)).unwrap_or(0)
+        rule.id
+            .as_ref()
+            .or(rule.reference.as_ref())
+            .and_then(|id| self.find(id, 0))
+            .unwrap_or(0)
     }
 
     fn error(&mut self, at: usize, len: usize, title: String) -> &mut Diagnostic {
-        let pos = if at == 0 { None } else { Some(pos_at(self.text, at, len)) };
+        let pos = if at == 0 {
+            None
+        } else {
+            Some(pos_at(self.text, at, len))
+        };
         self.diags.push(Diagnostic::new(self.file, pos, title));
         self.diags.last_mut().expect("pushed")
     }
@@ -173,48 +205,87 @@ impl Ctx<'_> {
         d.label = e.kind.code().replace('_', " ");
         d.hint = e.hint.clone();
         if !exact || at.is_none() {
-            d.hint = Some(format!("{}\n{}", e.render(expr).trim_end(), d.hint.clone().unwrap_or_default()).trim_end().to_string());
+            d.hint = Some(
+                format!(
+                    "{}\n{}",
+                    e.render(expr).trim_end(),
+                    d.hint.clone().unwrap_or_default()
+                )
+                .trim_end()
+                .to_string(),
+            );
         }
     }
 }
 
 /// Loads `dir`'s rulesets and lists per `config`. Missing directories are empty.
-pub fn load_project(dir: &Path, config: &ProjectConfig) -> Result<Project, (Vec<Diagnostic>, BTreeMap<PathBuf, String>)> {
+pub fn load_project(
+    dir: &Path,
+    config: &ProjectConfig,
+) -> Result<Project, (Vec<Diagnostic>, BTreeMap<PathBuf, String>)> {
     let mut diags = Vec::new();
     let mut sources = BTreeMap::new();
-    let mut project = Project { dir: dir.to_path_buf(), config: config.clone(), ..Default::default() };
+    let mut project = Project {
+        dir: dir.to_path_buf(),
+        config: config.clone(),
+        ..Default::default()
+    };
 
     // Lists first: expressions need them.
     for path in json_files(&dir.join(config.lists_dir())) {
-        let Some(v) = read_json(&path, &mut diags, &mut sources) else { continue };
+        let Some(v) = read_json(&path, &mut diags, &mut sources) else {
+            continue;
+        };
         match serde_json::from_value::<ListFile>(v) {
             Ok(l) => {
                 let text = sources.get(&path).cloned().unwrap_or_default();
-                let mut c = Ctx { file: &path, text: &text, diags: &mut diags };
+                let mut c = Ctx {
+                    file: &path,
+                    text: &text,
+                    diags: &mut diags,
+                };
                 if let Some(list) = list_contents(&l, &mut c) {
                     project.lists.insert(l.name.clone(), list);
                     project.list_files.push(l);
                 }
             }
-            Err(e) => diags.push(Diagnostic::new(&path, None, format!("not a list: {e}")).hint("a list file is {\"name\", \"kind\": ip|hostname|asn, \"items\": [...]}")),
+            Err(e) => diags.push(
+                Diagnostic::new(&path, None, format!("not a list: {e}"))
+                    .hint("a list file is {\"name\", \"kind\": ip|hostname|asn, \"items\": [...]}"),
+            ),
         }
     }
 
     let mut raw: Vec<(PathBuf, Ruleset)> = Vec::new();
     for path in json_files(&dir.join(config.rulesets_dir())) {
-        let Some(v) = read_json(&path, &mut diags, &mut sources) else { continue };
+        let Some(v) = read_json(&path, &mut diags, &mut sources) else {
+            continue;
+        };
         match serde_json::from_value::<Ruleset>(v) {
             Ok(r) => raw.push((path, r)),
-            Err(e) => diags.push(Diagnostic::new(&path, None, format!("not a ruleset: {e}")).hint("a ruleset is the object GET …/rulesets/{id} returns, or that whole response")),
+            Err(e) => diags.push(
+                Diagnostic::new(&path, None, format!("not a ruleset: {e}")).hint(
+                    "a ruleset is the object GET …/rulesets/{id} returns, or that whole response",
+                ),
+            ),
         }
     }
-    let ids: HashMap<String, PathBuf> = raw.iter().map(|(p, r)| (r.id.clone(), p.clone())).collect();
+    let ids: HashMap<String, PathBuf> =
+        raw.iter().map(|(p, r)| (r.id.clone(), p.clone())).collect();
     for (path, rs) in raw {
         let text = sources.get(&path).cloned().unwrap_or_default();
-        let mut c = Ctx { file: &path, text: &text, diags: &mut diags };
+        let mut c = Ctx {
+            file: &path,
+            text: &text,
+            diags: &mut diags,
+        };
         if let Some(first) = project.by_id.get(&rs.id) {
             let other = project.rulesets[*first].file.display().to_string();
-            c.error(c.find(&rs.id, 0).unwrap_or(0), rs.id.len(), format!("ruleset id `{}` is also used by {other}", rs.id));
+            c.error(
+                c.find(&rs.id, 0).unwrap_or(0),
+                rs.id.len(),
+                format!("ruleset id `{}` is also used by {other}", rs.id),
+            );
             continue;
         }
         let compiled = compile_ruleset(&path, rs, &project.lists, &ids, &mut c);
@@ -228,8 +299,15 @@ pub fn load_project(dir: &Path, config: &ProjectConfig) -> Result<Project, (Vec<
             if let Some(level) = level {
                 if let Some(prev) = project.entry.get(&(level, phase.clone())) {
                     let other = project.rulesets[*prev].file.display().to_string();
-                    c.error(0, 1, format!("a second {} entry point for phase {phase} (the first is {other})", compiled.ruleset.kind))
-                        .hint = Some("each phase has at most one entry point per level".into());
+                    c.error(
+                        0,
+                        1,
+                        format!(
+                            "a second {} entry point for phase {phase} (the first is {other})",
+                            compiled.ruleset.kind
+                        ),
+                    )
+                    .hint = Some("each phase has at most one entry point per level".into());
                 } else {
                     project.entry.insert((level, phase), idx);
                 }
@@ -244,14 +322,27 @@ pub fn load_project(dir: &Path, config: &ProjectConfig) -> Result<Project, (Vec<
         project.rulesets.push(compiled);
     }
     project.sources = sources.clone();
-    if diags.is_empty() { Ok(project) } else { Err((diags, sources)) }
+    if diags.is_empty() {
+        Ok(project)
+    } else {
+        Err((diags, sources))
+    }
 }
 
 fn list_contents(l: &ListFile, c: &mut Ctx) -> Option<List> {
-    let name_ok = !l.name.is_empty() && l.name.len() <= 50 && l.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    let name_ok = !l.name.is_empty()
+        && l.name.len() <= 50
+        && l.name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
     if !name_ok {
         let at = c.find(&l.name, 0).unwrap_or(0);
-        c.error(at, l.name.len(), format!("list name `{}` is not valid", l.name)).hint = Some("list names are lower-case letters, digits and _ (at most 50)".into());
+        c.error(
+            at,
+            l.name.len(),
+            format!("list name `{}` is not valid", l.name),
+        )
+        .hint = Some("list names are lower-case letters, digits and _ (at most 50)".into());
         return None;
     }
     let before = c.diags.len();
@@ -267,18 +358,28 @@ fn list_contents(l: &ListFile, c: &mut Ctx) -> Option<List> {
                     Some((a, p)) => s.add_cidr(a, p),
                     None => {
                         let at = c.find(text, 0).unwrap_or(0);
-                        c.error(at, text.len(), format!("`{text}` is not an IP address or CIDR")).hint = Some("e.g. 192.0.2.1, 192.0.2.0/24, 2001:db8::/64".into());
+                        c.error(
+                            at,
+                            text.len(),
+                            format!("`{text}` is not an IP address or CIDR"),
+                        )
+                        .hint = Some("e.g. 192.0.2.1, 192.0.2.0/24, 2001:db8::/64".into());
                     }
                 }
             }
             List::Ip(s.finish())
         }
-        "hostname" => List::hostnames(l.items.iter().filter_map(|i| i.hostname.as_ref().map(|h| h.url_hostname.clone()))),
+        "hostname" => List::hostnames(
+            l.items
+                .iter()
+                .filter_map(|i| i.hostname.as_ref().map(|h| h.url_hostname.clone())),
+        ),
         "asn" => List::asns(l.items.iter().filter_map(|i| i.asn)),
         "redirect" => return None,
         other => {
             let at = c.find(other, 0).unwrap_or(0);
-            c.error(at, other.len(), format!("unknown list kind `{other}`")).hint = Some("use ip, hostname, asn or redirect".into());
+            c.error(at, other.len(), format!("unknown list kind `{other}`"))
+                .hint = Some("use ip, hostname, asn or redirect".into());
             return None;
         }
     };
@@ -300,12 +401,31 @@ fn parse_ip_item(text: &str) -> Option<(IpAddr, u8)> {
 }
 
 const KINDS: &[&str] = &["zone", "root", "custom", "managed"];
-const PRODUCTS: &[&str] = &["zoneLockdown", "uaBlock", "bic", "hot", "securityLevel", "rateLimit", "waf"];
+const PRODUCTS: &[&str] = &[
+    "zoneLockdown",
+    "uaBlock",
+    "bic",
+    "hot",
+    "securityLevel",
+    "rateLimit",
+    "waf",
+];
 
-fn compile_ruleset(path: &Path, rs: Ruleset, lists: &Lists, ids: &HashMap<String, PathBuf>, c: &mut Ctx) -> CompiledRuleset {
+fn compile_ruleset(
+    path: &Path,
+    rs: Ruleset,
+    lists: &Lists,
+    ids: &HashMap<String, PathBuf>,
+    c: &mut Ctx,
+) -> CompiledRuleset {
     if !KINDS.contains(&rs.kind.as_str()) {
         let at = c.find(&rs.kind, 0).unwrap_or(0);
-        c.error(at, rs.kind.len(), format!("unknown ruleset kind `{}`", rs.kind)).hint = Some("kind is zone, root (account entry point), custom or managed".into());
+        c.error(
+            at,
+            rs.kind.len(),
+            format!("unknown ruleset kind `{}`", rs.kind),
+        )
+        .hint = Some("kind is zone, root (account entry point), custom or managed".into());
     }
     match &rs.phase {
         Some(p) if !phases::is_known(p) => {
@@ -314,7 +434,12 @@ fn compile_ruleset(path: &Path, rs: Ruleset, lists: &Lists, ids: &HashMap<String
             c.error(at, p.len(), format!("unknown phase `{p}`")).hint = hint;
         }
         None if matches!(rs.kind.as_str(), "zone" | "root") => {
-            c.error(0, 1, format!("{} ruleset `{}` has no phase", rs.kind, rs.id)).hint = Some("an entry point names its phase".into());
+            c.error(
+                0,
+                1,
+                format!("{} ruleset `{}` has no phase", rs.kind, rs.id),
+            )
+            .hint = Some("an entry point names its phase".into());
         }
         _ => {}
     }
@@ -329,8 +454,17 @@ fn compile_ruleset(path: &Path, rs: Ruleset, lists: &Lists, ids: &HashMap<String
             && !allowed.contains(&rule.action.as_str())
         {
             let at = c.find(&rule.action, anchor).unwrap_or(anchor);
-            let hint = suggestion(&rule.action, allowed.iter().copied()).unwrap_or_else(|| format!("allowed in {phase}: {}", allowed.join(", ")));
-            c.error(at, rule.action.len(), format!("in rule {label}: action `{}` is not allowed in phase {phase}", rule.action)).hint = Some(hint);
+            let hint = suggestion(&rule.action, allowed.iter().copied())
+                .unwrap_or_else(|| format!("allowed in {phase}: {}", allowed.join(", ")));
+            c.error(
+                at,
+                rule.action.len(),
+                format!(
+                    "in rule {label}: action `{}` is not allowed in phase {phase}",
+                    rule.action
+                ),
+            )
+            .hint = Some(hint);
         }
         let filter = match &rule.expression {
             Some(e) => match rules::parse_filter(e, lists, &rules::Settings::default()) {
@@ -342,16 +476,24 @@ fn compile_ruleset(path: &Path, rs: Ruleset, lists: &Lists, ids: &HashMap<String
             },
             None if managed => None,
             None => {
-                c.error(anchor, 1, format!("in rule {label}: no `expression`")).hint = Some("use \"true\" to match every request".into());
+                c.error(anchor, 1, format!("in rule {label}: no `expression`"))
+                    .hint = Some("use \"true\" to match every request".into());
                 None
             }
         };
         let params = rule.action_parameters.clone().unwrap_or(Value::Null);
-        let mut out = CompiledRule { rule: rule.clone(), filter, rewrite: None, redirect: None };
+        let mut out = CompiledRule {
+            rule: rule.clone(),
+            filter,
+            rewrite: None,
+            redirect: None,
+        };
         check_params(&label, anchor, rule, &params, lists, ids, c, &mut out);
         if phase == "http_ratelimit" && !managed {
             match rule.ratelimit.as_ref() {
-                Some(rl) if rl.get("characteristics").is_some_and(Value::is_array) && rl.get("period").is_some_and(Value::is_i64) => {}
+                Some(rl)
+                    if rl.get("characteristics").is_some_and(Value::is_array)
+                        && rl.get("period").is_some_and(Value::is_i64) => {}
                 _ => {
                     c.error(anchor, 1, format!("in rule {label}: a rate limiting rule needs `ratelimit` with `characteristics` and `period`")).hint =
                         Some("e.g. \"ratelimit\": {\"characteristics\": [\"ip.src\", \"cf.colo.id\"], \"period\": 60, \"requests_per_period\": 100, \"mitigation_timeout\": 600}".into());
@@ -360,11 +502,24 @@ fn compile_ruleset(path: &Path, rs: Ruleset, lists: &Lists, ids: &HashMap<String
         }
         rules.push(out);
     }
-    CompiledRuleset { file: path.to_path_buf(), ruleset: rs, rules }
+    CompiledRuleset {
+        file: path.to_path_buf(),
+        ruleset: rs,
+        rules,
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
-fn check_params(label: &str, anchor: usize, rule: &Rule, p: &Value, lists: &Lists, ids: &HashMap<String, PathBuf>, c: &mut Ctx, out: &mut CompiledRule) {
+fn check_params(
+    label: &str,
+    anchor: usize,
+    rule: &Rule,
+    p: &Value,
+    lists: &Lists,
+    ids: &HashMap<String, PathBuf>,
+    c: &mut Ctx,
+    out: &mut CompiledRule,
+) {
     let bad = |c: &mut Ctx, msg: String, hint: &str| {
         let d = c.error(anchor, 1, format!("in rule {label}: {msg}"));
         if !hint.is_empty() {
@@ -383,8 +538,16 @@ fn check_params(label: &str, anchor: usize, rule: &Rule, p: &Value, lists: &List
     match rule.action.as_str() {
         "execute" => match p.get("id").and_then(Value::as_str) {
             Some(id) if ids.contains_key(id) || super::managed_name(id).is_some() => {}
-            Some(id) => bad(c, format!("execute target `{id}` is not in the project"), "add the ruleset's JSON to the rulesets directory (rulegate pull fetches them)"),
-            None => bad(c, "execute needs action_parameters.id".into(), "the id of the ruleset to run"),
+            Some(id) => bad(
+                c,
+                format!("execute target `{id}` is not in the project"),
+                "add the ruleset's JSON to the rulesets directory (rulegate pull fetches them)",
+            ),
+            None => bad(
+                c,
+                "execute needs action_parameters.id".into(),
+                "the id of the ruleset to run",
+            ),
         },
         "block" => {
             if let Some(r) = p.get("response") {
@@ -394,51 +557,107 @@ fn check_params(label: &str, anchor: usize, rule: &Rule, p: &Value, lists: &List
                 }
                 let ct = r.get("content_type").and_then(Value::as_str).unwrap_or("");
                 if !["text/html", "text/plain", "application/json", "text/xml"].contains(&ct) {
-                    bad(c, format!("block response.content_type `{ct}` is not allowed"), "use text/html, text/plain, application/json or text/xml");
+                    bad(
+                        c,
+                        format!("block response.content_type `{ct}` is not allowed"),
+                        "use text/html, text/plain, application/json or text/xml",
+                    );
                 }
             }
         }
         "skip" => {
             let obj = p.as_object().cloned().unwrap_or_default();
             if obj.is_empty() {
-                bad(c, "skip needs action_parameters".into(), "one of ruleset, phase, phases, products, rulesets, rules");
+                bad(
+                    c,
+                    "skip needs action_parameters".into(),
+                    "one of ruleset, phase, phases, products, rulesets, rules",
+                );
             }
             for (k, v) in &obj {
                 let ok = match k.as_str() {
                     "ruleset" | "phase" => v == "current",
-                    "phases" => v.as_array().is_some_and(|a| a.iter().all(|x| x.as_str().is_some_and(phases::is_known))),
-                    "products" => v.as_array().is_some_and(|a| a.iter().all(|x| x.as_str().is_some_and(|s| PRODUCTS.contains(&s)))),
+                    "phases" => v.as_array().is_some_and(|a| {
+                        a.iter().all(|x| x.as_str().is_some_and(phases::is_known))
+                    }),
+                    "products" => v.as_array().is_some_and(|a| {
+                        a.iter()
+                            .all(|x| x.as_str().is_some_and(|s| PRODUCTS.contains(&s)))
+                    }),
                     "rulesets" => v.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
-                    "rules" => v.as_object().is_some_and(|o| o.values().all(|x| x.as_array().is_some_and(|a| a.iter().all(Value::is_string)))),
+                    "rules" => v.as_object().is_some_and(|o| {
+                        o.values()
+                            .all(|x| x.as_array().is_some_and(|a| a.iter().all(Value::is_string)))
+                    }),
                     _ => {
-                        let hint = suggestion(k, ["ruleset", "phase", "phases", "products", "rulesets", "rules"]).unwrap_or_default();
+                        let hint = suggestion(
+                            k,
+                            [
+                                "ruleset", "phase", "phases", "products", "rulesets", "rules",
+                            ],
+                        )
+                        .unwrap_or_default();
                         bad(c, format!("unknown skip parameter `{k}`"), &hint);
                         true
                     }
                 };
                 if !ok {
-                    bad(c, format!("skip parameter `{k}` has the wrong shape"), "ruleset/phase: \"current\"; phases, products, rulesets: arrays of names; rules: {ruleset_id: [rule_id]}");
+                    bad(
+                        c,
+                        format!("skip parameter `{k}` has the wrong shape"),
+                        "ruleset/phase: \"current\"; phases, products, rulesets: arrays of names; rules: {ruleset_id: [rule_id]}",
+                    );
                 }
             }
-            if obj.contains_key("ruleset") && (obj.contains_key("rulesets") || obj.contains_key("rules")) {
-                bad(c, "skip `ruleset` cannot be combined with `rulesets` or `rules`".into(), "");
+            if obj.contains_key("ruleset")
+                && (obj.contains_key("rulesets") || obj.contains_key("rules"))
+            {
+                bad(
+                    c,
+                    "skip `ruleset` cannot be combined with `rulesets` or `rules`".into(),
+                    "",
+                );
             }
         }
         "redirect" => {
             if let Some(fv) = p.get("from_value") {
                 let target = fv.get("target_url");
-                let value = target.and_then(|t| t.get("value")).and_then(Value::as_str).map(String::from);
-                let expr = target.and_then(|t| t.get("expression")).and_then(Value::as_str);
+                let value = target
+                    .and_then(|t| t.get("value"))
+                    .and_then(Value::as_str)
+                    .map(String::from);
+                let expr = target
+                    .and_then(|t| t.get("expression"))
+                    .and_then(Value::as_str);
                 if value.is_some() == expr.is_some() {
-                    bad(c, "redirect from_value.target_url needs exactly one of value and expression".into(), "");
+                    bad(
+                        c,
+                        "redirect from_value.target_url needs exactly one of value and expression"
+                            .into(),
+                        "",
+                    );
                 }
                 let expression = expr.and_then(|e| value_expr(c, "target_url", e));
                 let status = fv.get("status_code").and_then(Value::as_i64).unwrap_or(301);
                 if ![301, 302, 303, 307, 308].contains(&status) {
-                    bad(c, format!("redirect status_code {status} is not one of 301, 302, 303, 307, 308"), "");
+                    bad(
+                        c,
+                        format!(
+                            "redirect status_code {status} is not one of 301, 302, 303, 307, 308"
+                        ),
+                        "",
+                    );
                 }
-                let preserve = fv.get("preserve_query_string").and_then(Value::as_bool).unwrap_or(false);
-                out.redirect = Some(Redirect { value, expression, status, preserve_query: preserve });
+                let preserve = fv
+                    .get("preserve_query_string")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+                out.redirect = Some(Redirect {
+                    value,
+                    expression,
+                    status,
+                    preserve_query: preserve,
+                });
             } else if p.get("from_list").is_none() {
                 bad(c, "redirect needs from_value or from_list".into(), "");
             }
@@ -447,13 +666,19 @@ fn check_params(label: &str, anchor: usize, rule: &Rule, p: &Value, lists: &List
             if let Some(s) = p.get("status_code").and_then(Value::as_i64)
                 && !(400..=999).contains(&s)
             {
-                bad(c, format!("serve_error status_code {s} must be 400..=999"), "");
+                bad(
+                    c,
+                    format!("serve_error status_code {s} must be 400..=999"),
+                    "",
+                );
             }
         }
         "rewrite" => {
             let mut rw = Rewrite::default();
             let part = |c: &mut Ctx, key: &str| -> (Option<String>, Option<ValueProgram>) {
-                let Some(x) = p.get("uri").and_then(|u| u.get(key)) else { return (None, None) };
+                let Some(x) = p.get("uri").and_then(|u| u.get(key)) else {
+                    return (None, None);
+                };
                 let value = x.get("value").and_then(Value::as_str).map(String::from);
                 let expr = x.get("expression").and_then(Value::as_str);
                 if value.is_some() == expr.is_some() {
@@ -466,13 +691,31 @@ fn check_params(label: &str, anchor: usize, rule: &Rule, p: &Value, lists: &List
             (rw.query_value, rw.query_expr) = part(c, "query");
             if let Some(h) = p.get("headers").and_then(Value::as_object) {
                 for (name, spec) in h {
-                    let operation = spec.get("operation").and_then(Value::as_str).unwrap_or("").to_string();
+                    let operation = spec
+                        .get("operation")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string();
                     if !["set", "add", "remove"].contains(&operation.as_str()) {
-                        bad(c, format!("header `{name}`: operation `{operation}` is not set, add or remove"), "");
+                        bad(
+                            c,
+                            format!(
+                                "header `{name}`: operation `{operation}` is not set, add or remove"
+                            ),
+                            "",
+                        );
                     }
                     let value = spec.get("value").and_then(Value::as_str).map(String::from);
-                    let expression = spec.get("expression").and_then(Value::as_str).and_then(|e| value_expr(c, name, e));
-                    rw.headers.push(HeaderOp { name: name.clone(), operation, value, expression });
+                    let expression = spec
+                        .get("expression")
+                        .and_then(Value::as_str)
+                        .and_then(|e| value_expr(c, name, e));
+                    rw.headers.push(HeaderOp {
+                        name: name.clone(),
+                        operation,
+                        value,
+                        expression,
+                    });
                 }
             }
             if p.get("uri").is_none() && p.get("headers").is_none() {

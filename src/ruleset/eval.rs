@@ -77,7 +77,9 @@ struct Overrides {
 
 impl Overrides {
     fn from(v: Option<&Value>) -> Overrides {
-        let Some(v) = v else { return Overrides::default() };
+        let Some(v) = v else {
+            return Overrides::default();
+        };
         let s = |x: &Value, k: &str| x.get(k).and_then(Value::as_str).map(String::from);
         let b = |x: &Value, k: &str| x.get(k).and_then(Value::as_bool);
         Overrides {
@@ -86,12 +88,20 @@ impl Overrides {
             categories: v
                 .get("categories")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|c| Some((s(c, "category")?, s(c, "action"), b(c, "enabled")))).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|c| Some((s(c, "category")?, s(c, "action"), b(c, "enabled"))))
+                        .collect()
+                })
                 .unwrap_or_default(),
             rules: v
                 .get("rules")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|r| Some((s(r, "id")?, (s(r, "action"), b(r, "enabled"))))).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|r| Some((s(r, "id")?, (s(r, "action"), b(r, "enabled")))))
+                        .collect()
+                })
                 .unwrap_or_default(),
         }
     }
@@ -108,7 +118,12 @@ impl Overrides {
         {
             action = a.clone();
         }
-        if let Some((_, a, e)) = self.categories.iter().rev().find(|(c, _, _)| rule.categories.contains(c)) {
+        if let Some((_, a, e)) = self
+            .categories
+            .iter()
+            .rev()
+            .find(|(c, _, _)| rule.categories.contains(c))
+        {
             if let Some(e) = e {
                 enabled = *e;
             }
@@ -130,18 +145,32 @@ impl Overrides {
 
 /// Runs `req` through `project`. Returns the trace and warnings (managed rulesets that could
 /// not be evaluated).
-pub fn evaluate(project: &Project, req: &TraceRequest, extras: &Extras) -> Result<(TraceResult, Vec<String>), String> {
+pub fn evaluate(
+    project: &Project,
+    req: &TraceRequest,
+    extras: &Extras,
+) -> Result<(TraceResult, Vec<String>), String> {
     let ctx = request::context(req, extras.fields.as_ref())?;
     // The header list as the context built it (Host and cookies included), for rewrites.
     let list = |name: &str| match ctx.get_by_name(name) {
-        Some(RValue::Array(a)) => a.iter().map(|v| String::from_utf8_lossy(v.as_bytes().unwrap_or_default()).into_owned()).collect(),
+        Some(RValue::Array(a)) => a
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes().unwrap_or_default()).into_owned())
+            .collect(),
         _ => Vec::new(),
     };
-    let headers: Vec<(String, String)> = list("http.request.headers.names").into_iter().zip(list("http.request.headers.values")).collect();
+    let headers: Vec<(String, String)> = list("http.request.headers.names")
+        .into_iter()
+        .zip(list("http.request.headers.values"))
+        .collect();
     let mut st = State {
         project,
         ctx,
-        skip_challenge: req.context.as_ref().and_then(|c| c.skip_challenge).unwrap_or(false),
+        skip_challenge: req
+            .context
+            .as_ref()
+            .and_then(|c| c.skip_challenge)
+            .unwrap_or(false),
         end: None,
         skipped_phases: HashSet::new(),
         skip_phase: false,
@@ -162,7 +191,12 @@ pub fn evaluate(project: &Project, req: &TraceRequest, extras: &Extras) -> Resul
         }
         apply_rewrites(&mut st, req)?;
     }
-    let origin_status = extras.origin.as_ref().and_then(|o| o.status).or(project.config.origin_status).unwrap_or(200);
+    let origin_status = extras
+        .origin
+        .as_ref()
+        .and_then(|o| o.status)
+        .or(project.config.origin_status)
+        .unwrap_or(200);
     let mut status = st.end.as_ref().map(|e| e.status);
     if st.end.is_none()
         && let Some(origin) = &extras.origin
@@ -182,16 +216,28 @@ pub fn evaluate(project: &Project, req: &TraceRequest, extras: &Extras) -> Resul
     let mut warnings = st.warnings;
     warnings.sort();
     warnings.dedup();
-    Ok((TraceResult { status_code: Some(status.unwrap_or(origin_status)), trace }, warnings))
+    Ok((
+        TraceResult {
+            status_code: Some(status.unwrap_or(origin_status)),
+            trace,
+        },
+        warnings,
+    ))
 }
 
 fn set_response(ctx: &mut Context, status: i64, o: &Origin) {
-    let pairs: Vec<(String, String)> = o.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let pairs: Vec<(String, String)> = o
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     let mut map: std::collections::BTreeMap<Vec<u8>, RValue> = std::collections::BTreeMap::new();
     for (k, v) in &pairs {
-        match map.entry(k.to_ascii_lowercase().into_bytes()).or_insert_with(|| RValue::Array(Vec::new())) {
-            RValue::Array(a) => a.push(RValue::bytes(v.as_str())),
-            _ => {}
+        if let RValue::Array(a) = map
+            .entry(k.to_ascii_lowercase().into_bytes())
+            .or_insert_with(|| RValue::Array(Vec::new()))
+        {
+            a.push(RValue::bytes(v.as_str()));
         }
     }
     let names = RValue::strings(pairs.iter().map(|(k, _)| k.as_str()));
@@ -199,16 +245,34 @@ fn set_response(ctx: &mut Context, status: i64, o: &Origin) {
     let media = pairs
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-        .map(|(_, v)| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|(_, v)| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
         .unwrap_or_default();
     for (prefix, _) in [("", 0), ("raw.", 1)] {
-        let _ = ctx.set(&format!("{prefix}http.response.headers"), RValue::Map(map.clone()));
-        let _ = ctx.set(&format!("{prefix}http.response.headers.names"), names.clone());
-        let _ = ctx.set(&format!("{prefix}http.response.headers.values"), values.clone());
+        let _ = ctx.set(
+            &format!("{prefix}http.response.headers"),
+            RValue::Map(map.clone()),
+        );
+        let _ = ctx.set(
+            &format!("{prefix}http.response.headers.names"),
+            names.clone(),
+        );
+        let _ = ctx.set(
+            &format!("{prefix}http.response.headers.values"),
+            values.clone(),
+        );
     }
     let _ = ctx.set("http.response.code", RValue::Int(status));
     let _ = ctx.set("http.response.headers.truncated", RValue::Bool(false));
-    let _ = ctx.set("http.response.content_type.media_type", RValue::bytes(media));
+    let _ = ctx.set(
+        "http.response.content_type.media_type",
+        RValue::bytes(media),
+    );
     let _ = ctx.set("cf.response.1xxx_code", RValue::Int(0));
     let _ = ctx.set("cf.response.error_type", RValue::bytes(""));
 }
@@ -237,7 +301,13 @@ fn run_phase(st: &mut State, phase: &'static str) -> Option<TraceItem> {
     Some(item)
 }
 
-fn run_ruleset(st: &mut State, rs: &CompiledRuleset, level: Level, ov: &Overrides, skip_rules: &HashSet<String>) -> TraceItem {
+fn run_ruleset(
+    st: &mut State,
+    rs: &CompiledRuleset,
+    level: Level,
+    ov: &Overrides,
+    skip_rules: &HashSet<String>,
+) -> TraceItem {
     let mut item = shape::ruleset(&rs.ruleset);
     // Exceptions (skip) in this ruleset affect only the execute rules after them here.
     let mut skip_rulesets: HashSet<String> = HashSet::new();
@@ -248,7 +318,13 @@ fn run_ruleset(st: &mut State, rs: &CompiledRuleset, level: Level, ov: &Override
             break;
         }
         let (action, enabled) = ov.apply(&cr.rule);
-        if !enabled || cr.rule.id.as_ref().is_some_and(|id| skip_rules.contains(id)) {
+        if !enabled
+            || cr
+                .rule
+                .id
+                .as_ref()
+                .is_some_and(|id| skip_rules.contains(id))
+        {
             continue;
         }
         let params = cr.rule.action_parameters.clone().unwrap_or(Value::Null);
@@ -267,17 +343,30 @@ fn run_ruleset(st: &mut State, rs: &CompiledRuleset, level: Level, ov: &Override
                 // Rate limiting rules: one trace cannot exceed a threshold, so the action is
                 // not applied (the rule is traced with `matched` from its expression).
                 _ if st.phase == "http_ratelimit" => {}
-                a if phases::is_challenge(a) => {
-                    if !st.skip_challenge {
-                        st.end = Some(End { status: 403 });
-                    }
-                }
+                // With skip_challenge the trace goes on past a challenge.
+                a if phases::is_challenge(a) && st.skip_challenge => {}
+                a if phases::is_challenge(a) => st.end = Some(End { status: 403 }),
                 "block" => {
-                    let status = params.pointer("/response/status_code").and_then(Value::as_i64).unwrap_or(403);
+                    let status = params
+                        .pointer("/response/status_code")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(403);
                     st.end = Some(End { status });
                 }
                 "serve_error" => {
-                    let status = params.get("status_code").and_then(Value::as_i64).or_else(|| st.ctx.get_by_name("http.response.code").and_then(|v| if let RValue::Int(i) = v { Some(*i) } else { None })).unwrap_or(500);
+                    let status = params
+                        .get("status_code")
+                        .and_then(Value::as_i64)
+                        .or_else(|| {
+                            st.ctx.get_by_name("http.response.code").and_then(|v| {
+                                if let RValue::Int(i) = v {
+                                    Some(*i)
+                                } else {
+                                    None
+                                }
+                            })
+                        })
+                        .unwrap_or(500);
                     st.end = Some(End { status });
                 }
                 "redirect" => {
@@ -291,19 +380,37 @@ fn run_ruleset(st: &mut State, rs: &CompiledRuleset, level: Level, ov: &Override
                     if params.get("phase").and_then(Value::as_str) == Some("current") {
                         st.skip_phase = true;
                     }
-                    for p in params.get("phases").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+                    for p in params
+                        .get("phases")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                    {
                         // An account-level skip of phases skips them at both levels.
                         st.skipped_phases.insert((Level::Zone, p.to_string()));
                         if level == Level::Account {
                             st.skipped_phases.insert((Level::Account, p.to_string()));
                         }
                     }
-                    for r in params.get("rulesets").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+                    for r in params
+                        .get("rulesets")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                    {
                         skip_rulesets.insert(r.to_string());
                     }
                     if let Some(rules) = params.get("rules").and_then(Value::as_object) {
                         for (rs_id, ids) in rules {
-                            skip_rules_of.entry(rs_id.clone()).or_default().extend(ids.as_array().into_iter().flatten().filter_map(Value::as_str).map(String::from));
+                            skip_rules_of.entry(rs_id.clone()).or_default().extend(
+                                ids.as_array()
+                                    .into_iter()
+                                    .flatten()
+                                    .filter_map(Value::as_str)
+                                    .map(String::from),
+                            );
                         }
                     }
                 }
@@ -318,7 +425,8 @@ fn run_ruleset(st: &mut State, rs: &CompiledRuleset, level: Level, ov: &Override
                                 step.trace.push(t);
                             }
                             None => {
-                                let name = crate::project::managed_name(target).unwrap_or("unknown ruleset");
+                                let name = crate::project::managed_name(target)
+                                    .unwrap_or("unknown ruleset");
                                 st.warnings.push(format!(
                                     "managed ruleset {target} ({name}) cannot be evaluated offline: its rules are not public; add a stand-in ruleset with that id to model it"
                                 ));
@@ -339,7 +447,11 @@ fn run_ruleset(st: &mut State, rs: &CompiledRuleset, level: Level, ov: &Override
     item
 }
 
-fn eval_text(st: &State, value: &Option<String>, expr: &Option<crate::rules::ValueProgram>) -> Option<String> {
+fn eval_text(
+    st: &State,
+    value: &Option<String>,
+    expr: &Option<crate::rules::ValueProgram>,
+) -> Option<String> {
     if let Some(v) = value {
         return Some(v.clone());
     }
@@ -362,7 +474,8 @@ fn record_rewrite(st: &mut State, cr: &CompiledRule) {
     }
     for h in &rw.headers {
         let value = eval_text(st, &h.value, &h.expression);
-        st.pending_headers.push((h.name.clone(), h.operation.clone(), value));
+        st.pending_headers
+            .push((h.name.clone(), h.operation.clone(), value));
     }
 }
 

@@ -50,7 +50,10 @@ pub struct Rule {
 impl Rule {
     /// The rule's id, or its ref, or its position: what a trace step names it by.
     pub fn step_name(&self, index: usize) -> String {
-        self.id.clone().or_else(|| self.reference.clone()).unwrap_or_else(|| format!("rule-{}", index + 1))
+        self.id
+            .clone()
+            .or_else(|| self.reference.clone())
+            .unwrap_or_else(|| format!("rule-{}", index + 1))
     }
 
     pub fn is_enabled(&self) -> bool {
@@ -61,7 +64,10 @@ impl Rule {
 impl Ruleset {
     /// The ruleset without its rules, as list endpoints return it.
     pub fn summary(&self) -> Ruleset {
-        Ruleset { rules: Vec::new(), ..self.clone() }
+        Ruleset {
+            rules: Vec::new(),
+            ..self.clone()
+        }
     }
 }
 

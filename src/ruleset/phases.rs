@@ -43,11 +43,17 @@ pub const OTHER_PHASES: &[&str] = &[
 ];
 
 pub fn is_known(phase: &str) -> bool {
-    REQUEST_PHASES.contains(&phase) || RESPONSE_PHASES.contains(&phase) || OTHER_PHASES.contains(&phase)
+    REQUEST_PHASES.contains(&phase)
+        || RESPONSE_PHASES.contains(&phase)
+        || OTHER_PHASES.contains(&phase)
 }
 
 pub fn all() -> impl Iterator<Item = &'static str> {
-    REQUEST_PHASES.iter().chain(RESPONSE_PHASES).chain(OTHER_PHASES).copied()
+    REQUEST_PHASES
+        .iter()
+        .chain(RESPONSE_PHASES)
+        .chain(OTHER_PHASES)
+        .copied()
 }
 
 const CHALLENGES: &[&str] = &["challenge", "js_challenge", "managed_challenge"];
@@ -65,18 +71,58 @@ pub fn is_challenge(action: &str) -> bool {
 pub fn allowed_actions(phase: &str) -> Option<&'static [&'static str]> {
     Some(match phase {
         "http_request_dynamic_redirect" | "http_request_redirect" => &["redirect"],
-        "http_request_transform" | "http_request_late_transform" | "http_response_headers_transform" => &["rewrite"],
+        "http_request_transform"
+        | "http_request_late_transform"
+        | "http_response_headers_transform" => &["rewrite"],
         "http_config_settings" => &["set_config"],
         "http_request_origin" => &["route"],
         "http_request_cache_settings" => &["set_cache_settings"],
         "http_response_compression" => &["compress_response"],
         "http_custom_errors" => &["serve_error"],
         "http_log_custom_fields" => &["log_custom_field"],
-        "http_request_firewall_custom" => &["block", "challenge", "js_challenge", "managed_challenge", "skip", "log", "execute", "rewrite", "score"],
-        "http_ratelimit" => &["block", "challenge", "js_challenge", "managed_challenge", "log", "execute"],
-        "http_request_firewall_managed" => &["execute", "skip", "block", "challenge", "js_challenge", "managed_challenge", "log"],
-        "http_request_sbfm" => &["block", "challenge", "js_challenge", "managed_challenge", "log"],
-        "ddos_l7" => &["execute", "block", "challenge", "log", "ddos_dynamic", "force_connection_close"],
+        "http_request_firewall_custom" => &[
+            "block",
+            "challenge",
+            "js_challenge",
+            "managed_challenge",
+            "skip",
+            "log",
+            "execute",
+            "rewrite",
+            "score",
+        ],
+        "http_ratelimit" => &[
+            "block",
+            "challenge",
+            "js_challenge",
+            "managed_challenge",
+            "log",
+            "execute",
+        ],
+        "http_request_firewall_managed" => &[
+            "execute",
+            "skip",
+            "block",
+            "challenge",
+            "js_challenge",
+            "managed_challenge",
+            "log",
+        ],
+        "http_request_sbfm" => &[
+            "block",
+            "challenge",
+            "js_challenge",
+            "managed_challenge",
+            "log",
+        ],
+        "ddos_l7" => &[
+            "execute",
+            "block",
+            "challenge",
+            "log",
+            "ddos_dynamic",
+            "force_connection_close",
+        ],
         "http_response_firewall_managed" => &["execute", "log"],
         _ => return None,
     })

@@ -31,12 +31,22 @@ pub fn ruleset(rs: &Ruleset) -> TraceItem {
 }
 
 /// A rule step with the action that applied (after overrides).
-pub fn rule(r: &Rule, index: usize, action: &str, matched: bool, show_expression: bool) -> TraceItem {
+pub fn rule(
+    r: &Rule,
+    index: usize,
+    action: &str,
+    matched: bool,
+    show_expression: bool,
+) -> TraceItem {
     TraceItem {
         kind_of_step: Some("rule".into()),
         step_name: Some(r.step_name(index)),
         description: r.description.clone(),
-        expression: if show_expression { r.expression.clone() } else { None },
+        expression: if show_expression {
+            r.expression.clone()
+        } else {
+            None
+        },
         action: Some(action.into()),
         action_parameters: r.action_parameters.clone(),
         matched: Some(matched),

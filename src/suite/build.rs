@@ -234,9 +234,13 @@ impl<'a> Builder<'a> {
             if let Some(s) = o.value.status
                 && !(100..=599).contains(&s)
             {
-                self.error(spos(o), format!("origin status {s} is not an HTTP status")).hint = Some("use 100..=599".into());
+                self.error(spos(o), format!("origin status {s} is not an HTTP status"))
+                    .hint = Some("use 100..=599".into());
             }
-            out.origin = Some(crate::ruleset::Origin { status: o.value.status, headers: o.value.headers.clone() });
+            out.origin = Some(crate::ruleset::Origin {
+                status: o.value.status,
+                headers: o.value.headers.clone(),
+            });
         }
         (self.diagnostics.len() == before).then_some(out)
     }
@@ -326,11 +330,13 @@ impl<'a> Builder<'a> {
         None
     }
 
+    /// The URL as written (never normalized: `raw.*` fields must see what the user wrote),
+    /// checked with the `url` crate; a relative one is appended to `base_url`.
     fn url(&mut self, u: &S<String>, base: Option<Option<&url::Url>>) -> Option<String> {
         let v = self.text(u)?;
         if v.starts_with("http://") || v.starts_with("https://") {
             return match url::Url::parse(&v) {
-                Ok(parsed) => Some(parsed.to_string()),
+                Ok(_) => Some(v),
                 Err(e) => {
                     self.error(spos(u), format!("invalid URL: {e}"));
                     None
@@ -344,13 +350,21 @@ impl<'a> Builder<'a> {
         }
         match base {
             Some(None) => None,
-            Some(Some(b)) => match b.join(&v) {
-                Ok(j) => Some(j.to_string()),
-                Err(e) => {
-                    self.error(spos(u), format!("cannot join `{v}` to base_url: {e}"));
-                    None
+            Some(Some(b)) => {
+                let origin = b.as_str().trim_end_matches('/');
+                let joined = if v.starts_with('/') || v.starts_with('?') {
+                    format!("{origin}{v}")
+                } else {
+                    format!("{origin}/{v}")
+                };
+                match url::Url::parse(&joined) {
+                    Ok(_) => Some(joined),
+                    Err(e) => {
+                        self.error(spos(u), format!("cannot join `{v}` to base_url: {e}"));
+                        None
+                    }
                 }
-            },
+            }
             None => {
                 let d = self.error(
                     spos(u),

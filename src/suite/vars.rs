@@ -23,7 +23,11 @@ pub enum VarError {
 impl Vars {
     /// `cli` are `--var` values; `use_env` lets the environment fill the rest.
     pub fn new(cli: BTreeMap<String, String>, use_env: bool) -> Self {
-        Vars { cli, use_env, defaults: BTreeMap::new() }
+        Vars {
+            cli,
+            use_env,
+            defaults: BTreeMap::new(),
+        }
     }
 
     /// Values used when neither `--var` nor the environment sets a name (rulegate.yaml `vars`).

@@ -14,6 +14,9 @@ pub const TERMINATING_ACTIONS: &[&str] = &[
     "serve_error",
 ];
 
+/// The phase whose rules never end a single traced request.
+pub const RATE_LIMIT_PHASE: &str = "http_ratelimit";
+
 /// Every action named by the Rulesets API reference (§3.4), for "did you mean" on `action:`.
 pub const KNOWN_ACTIONS: &[&str] = &[
     "block",
@@ -94,10 +97,12 @@ impl TraceView {
         }
     }
 
-    /// The first matched step whose action terminates the request.
+    /// The first matched step whose action terminates the request. Rules under the
+    /// `http_ratelimit` phase are left out: one traced request cannot exceed a rate limit.
     pub fn terminating_step(&self) -> Option<&Step> {
         self.steps.iter().find(|s| {
             s.matched()
+                && !s.path.iter().any(|p| p == RATE_LIMIT_PHASE)
                 && s.item
                     .action
                     .as_deref()
@@ -114,9 +119,11 @@ impl TraceView {
 
     /// Steps a selector names, in order.
     pub fn selected<'a>(&'a self, selector: &'a str) -> impl Iterator<Item = &'a Step> + 'a {
-        self.steps
-            .iter()
-            .filter(move |s| s.is_selected_by(selector))
+        let alias = self.aliases.get(selector);
+        self.steps.iter().filter(move |s| {
+            s.is_selected_by(selector)
+                || alias.is_some_and(|id| s.item.step_name.as_ref() == Some(id))
+        })
     }
 }
 
