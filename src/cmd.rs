@@ -132,7 +132,11 @@ pub fn test(args: &TestArgs) -> Exit {
         .map(|(c, _)| c)
         .unwrap_or_default();
     let kind = config::backend_kind(args, &pre);
-    let setup = match setup(&args.suites, kind == BackendKind::Local && !args.list) {
+    let dir = project_dir(&args.suites.paths);
+    // The project's rulesets are needed offline, and give ref aliases to any backend.
+    let with_project =
+        !args.list && (kind == BackendKind::Local || dir.join(pre.rulesets_dir()).is_dir());
+    let setup = match setup(&args.suites, with_project) {
         Ok(s) => s,
         Err(exit) => return exit,
     };
@@ -141,9 +145,11 @@ pub fn test(args: &TestArgs) -> Exit {
         let _ = libtest_mimic::run(&largs, list_trials(&setup.loaded));
         return Exit::Success;
     }
+    let project = setup.project.map(Arc::new);
+    let aliases = Arc::new(project.as_ref().map(|p| p.refs.clone()).unwrap_or_default());
     let (backend, rulesets) = match kind {
         BackendKind::Local => {
-            let project = Arc::new(setup.project.expect("loaded for the local backend"));
+            let project = project.expect("loaded for the local backend");
             let describe = project.describe();
             (Backend::Local(Arc::new(Local::new(project))), describe)
         }
@@ -160,6 +166,7 @@ pub fn test(args: &TestArgs) -> Exit {
     let opts = RunOptions {
         concurrency: config::concurrency(args, &setup.config),
         color: config::use_color(args),
+        aliases,
     };
     let run = runner::run(&setup.loaded.suites, &backend, &largs, &opts);
     for w in backend.warnings() {

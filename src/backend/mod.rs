@@ -88,12 +88,4 @@ impl Backend {
             Backend::Cloudflare(_) => Vec::new(),
         }
     }
-
-    /// Rule `ref` → id aliases for selectors.
-    pub fn refs(&self) -> Option<&std::collections::HashMap<String, String>> {
-        match self {
-            Backend::Local(l) => Some(&l.project.refs),
-            Backend::Cloudflare(_) => None,
-        }
-    }
 }

@@ -55,6 +55,8 @@ pub struct RunResult {
 pub struct RunOptions {
     pub concurrency: usize,
     pub color: bool,
+    /// Rule `ref` → id, so selectors may name rules by ref.
+    pub aliases: Arc<std::collections::HashMap<String, String>>,
 }
 
 type Slot = oneshot::Receiver<(Result<TraceView, String>, Duration)>;
@@ -83,7 +85,8 @@ pub fn run(suites: &[Suite], backend: &Backend, args: &Arguments, opts: &RunOpti
             let probe = Trial::test(case.full_name.clone(), || Ok(()))
                 .with_ignored_flag(case.ignore.is_some());
             let selected = !args.is_filtered_out(&probe) && !args.is_ignored(&probe) && !args.list;
-            let slot = selected.then(|| spawn_trace(&runtime, backend, &semaphore, case));
+            let slot =
+                selected.then(|| spawn_trace(&runtime, backend, &semaphore, case, &opts.aliases));
             if let Some(reason) = &case.ignore
                 && !args.is_filtered_out(&probe)
                 && args.is_ignored(&probe)
@@ -120,7 +123,9 @@ fn spawn_trace(
     backend: &Backend,
     sem: &Arc<Semaphore>,
     case: &Case,
+    aliases: &Arc<std::collections::HashMap<String, String>>,
 ) -> Slot {
+    let aliases = aliases.clone();
     let (tx, rx) = oneshot::channel();
     let backend = backend.clone();
     let sem = sem.clone();
@@ -134,9 +139,7 @@ fn spawn_trace(
             .await
             .map(|r| {
                 let mut view = TraceView::new(&r);
-                if let Some(refs) = backend.refs() {
-                    view.aliases = refs.clone();
-                }
+                view.aliases = (*aliases).clone();
                 view
             })
             .map_err(|e| e.to_string());
