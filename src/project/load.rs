@@ -191,20 +191,25 @@ impl Ctx<'_> {
         self.diags.last_mut().expect("pushed")
     }
 
-    /// An expression error, placed on the token inside the file when the text is found as is.
+    /// An expression error, placed on the offending token inside the file: the span is mapped
+    /// through JSON string escaping to the bytes as they stand in the file.
     fn expr_error(&mut self, rule_label: &str, anchor: usize, expr: &str, e: &RuleError) {
-        let raw_json = serde_json::to_string(expr).unwrap_or_default();
-        let at = self.find(expr, anchor);
-        let exact = raw_json.len() == expr.len() + 2;
-        let (offset, len) = match at {
-            Some(a) if exact => (a + e.span.start, e.span.end.saturating_sub(e.span.start)),
-            Some(a) => (a, expr.len().min(40)),
-            None => (0, 1),
+        let escaped_len = |s: &str| serde_json::to_string(s).map_or(s.len(), |j| j.len() - 2);
+        let start = e.span.start.min(expr.len());
+        let end = e.span.end.clamp(start, expr.len());
+        let (offset, len) = match (
+            self.find(expr, anchor),
+            expr.get(..start),
+            expr.get(start..end),
+        ) {
+            (Some(at), Some(before), Some(token)) => (at + escaped_len(before), escaped_len(token)),
+            (Some(at), _, _) => (at, 1),
+            (None, _, _) => (0, 1),
         };
         let d = self.error(offset, len, format!("in rule {rule_label}: {}", e.message));
         d.label = e.kind.code().replace('_', " ");
         d.hint = e.hint.clone();
-        if !exact || at.is_none() {
+        if offset == 0 {
             d.hint = Some(
                 format!(
                     "{}\n{}",
