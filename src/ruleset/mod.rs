@@ -8,3 +8,6 @@ pub mod phases;
 pub mod shape;
 
 pub use eval::{Extras, Origin, evaluate};
+
+#[cfg(test)]
+mod tests;
