@@ -23,6 +23,21 @@ impl Context {
         }
     }
 
+    /// Every request field at its type's zero value (as Cloudflare fills them); response
+    /// fields missing.
+    pub fn request_defaults() -> Self {
+        static ZERO: std::sync::OnceLock<Vec<Option<Value>>> = std::sync::OnceLock::new();
+        let values = ZERO
+            .get_or_init(|| {
+                FIELDS
+                    .iter()
+                    .map(|(name, t)| (!super::scheme::is_response_field(name)).then(|| t.zero()))
+                    .collect()
+            })
+            .clone();
+        Context { values }
+    }
+
     #[inline]
     pub(crate) fn slot(&self, i: usize) -> Option<&Value> {
         self.values.get(i).and_then(Option::as_ref)

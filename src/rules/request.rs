@@ -13,7 +13,6 @@ use base64::Engine as _;
 
 use super::context::Context;
 use super::functions::url_decode;
-use super::scheme::{FIELDS, is_response_field};
 use super::types::Value;
 use crate::trace::TraceRequest;
 
@@ -341,12 +340,7 @@ pub fn context(
     req: &TraceRequest,
     fields: Option<&serde_json::Map<String, serde_json::Value>>,
 ) -> Result<Context, String> {
-    let mut ctx = Context::new();
-    for (name, t) in FIELDS {
-        if !is_response_field(name) {
-            ctx.put(name, Value::zero(&t.ty()));
-        }
-    }
+    let mut ctx = Context::request_defaults();
     let u = split_url(&req.url)?;
     put_uri(&mut ctx, "raw.", &u, &u.path);
     set_uri(&mut ctx, &u);

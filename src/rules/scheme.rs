@@ -29,6 +29,19 @@ pub enum T {
 }
 
 impl T {
+    /// The zero value of this type, without building the `Type`.
+    pub fn zero(self) -> crate::rules::Value {
+        use crate::rules::Value;
+        match self {
+            T::B => Value::Bytes(Vec::new()),
+            T::I => Value::Int(0),
+            T::Bo => Value::Bool(false),
+            T::Ip => Value::Ip(std::net::IpAddr::from([0, 0, 0, 0])),
+            T::AB | T::AI | T::AAB => Value::Array(Vec::new()),
+            T::MAB | T::MAI | T::MI => Value::Map(Default::default()),
+        }
+    }
+
     pub fn ty(self) -> Type {
         match self {
             T::B => Type::Bytes,

@@ -138,7 +138,7 @@ fn spawn_trace(
             .trace(&request, &extras)
             .await
             .map(|r| {
-                let mut view = TraceView::new(&r);
+                let mut view = TraceView::from_result(r);
                 view.aliases = (*aliases).clone();
                 view
             })

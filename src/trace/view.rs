@@ -87,9 +87,14 @@ pub struct TraceView {
 
 impl TraceView {
     pub fn new(result: &TraceResult) -> Self {
+        TraceView::from_result(result.clone())
+    }
+
+    /// The view of `result`, moving its steps rather than copying them.
+    pub fn from_result(result: TraceResult) -> Self {
         let mut steps = Vec::new();
         let mut path = Vec::new();
-        walk(&result.trace, &mut path, &mut steps);
+        walk(result.trace, &mut path, &mut steps);
         TraceView {
             status_code: result.status_code,
             steps,
@@ -127,23 +132,23 @@ impl TraceView {
     }
 }
 
-fn walk(items: &[TraceItem], path: &mut Vec<String>, out: &mut Vec<Step>) {
-    for item in items {
-        let mut flat = item.clone();
-        flat.trace = Vec::new();
+fn walk(items: Vec<TraceItem>, path: &mut Vec<String>, out: &mut Vec<Step>) {
+    for mut item in items {
+        let children = std::mem::take(&mut item.trace);
+        let id = (!children.is_empty()).then(|| {
+            item.step_name
+                .clone()
+                .or_else(|| item.name.clone())
+                .unwrap_or_else(|| item.kind_of_step.clone().unwrap_or_default())
+        });
         out.push(Step {
             index: out.len(),
             path: path.clone(),
-            item: flat,
+            item,
         });
-        if !item.trace.is_empty() {
-            let id = item
-                .step_name
-                .clone()
-                .or_else(|| item.name.clone())
-                .unwrap_or_else(|| item.kind_of_step.clone().unwrap_or_default());
+        if let Some(id) = id {
             path.push(id);
-            walk(&item.trace, path, out);
+            walk(children, path, out);
             path.pop();
         }
     }
