@@ -347,3 +347,115 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn availability_is_data() {
+    use functions::{Usage, lookup};
+    let rr = lookup("regex_replace").unwrap();
+    assert_eq!(
+        rr.unavailable(Usage::Filter, None).as_deref(),
+        Some("regex_replace is only allowed in value (rewrite) expressions, not in a filter")
+    );
+    assert_eq!(
+        rr.unavailable(Usage::Value, Some("http_request_transform")),
+        None
+    );
+    assert!(
+        rr.unavailable(Usage::Value, Some("http_request_firewall_custom"))
+            .unwrap()
+            .contains("not available in phase http_request_firewall_custom")
+    );
+    assert_eq!(
+        lookup("lower")
+            .unwrap()
+            .unavailable(Usage::Filter, Some("http_ratelimit")),
+        None
+    );
+    assert!(
+        lookup("cidr")
+            .unwrap()
+            .unavailable(Usage::Filter, Some("http_request_transform"))
+            .is_some()
+    );
+    assert_eq!(
+        lookup("cidr")
+            .unwrap()
+            .unavailable(Usage::Filter, Some("http_request_firewall_custom")),
+        None
+    );
+}
+
+#[test]
+fn hmac_validation_accepts_a_valid_token_and_rejects_expired_or_forged_ones() {
+    use base64::Engine as _;
+    let key = b"secret";
+    let message = "/download/file.zip";
+    let ts = "1700000000";
+    let mac = functions::hmac_sha256(key, format!("{message}{ts}").as_bytes());
+    let mac = base64::engine::general_purpose::STANDARD
+        .encode(mac)
+        .replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D");
+    // The message is everything before the separator (`?verify=`, 8 bytes) and the timestamp.
+    let token = format!("{message}?verify={ts}-{mac}");
+    let mut ctx = Context::new();
+    ctx.set("http.request.uri", Value::bytes(token.as_str()))
+        .unwrap();
+    let check = |now: i64| {
+        let mut c = ctx.clone();
+        c.set("http.request.timestamp.sec", Value::Int(now))
+            .unwrap();
+        compile_filter(r#"is_timed_hmac_valid_v0("secret", http.request.uri, 100, http.request.timestamp.sec, 8)"#, &Lists::new()).unwrap().execute(&c)
+    };
+    assert!(check(1_700_000_050), "valid within the ttl");
+    assert!(!check(1_700_000_200), "expired");
+    let mut forged = ctx.clone();
+    forged
+        .set(
+            "http.request.uri",
+            Value::bytes(token.replace("file", "fila").as_str()),
+        )
+        .unwrap();
+    forged
+        .set("http.request.timestamp.sec", Value::Int(1_700_000_050))
+        .unwrap();
+    assert!(!compile_filter(r#"is_timed_hmac_valid_v0("secret", http.request.uri, 100, http.request.timestamp.sec, 8)"#, &Lists::new()).unwrap().execute(&forged));
+}
+
+#[test]
+fn sha256_matches_the_standard_vector() {
+    let mut ctx = Context::new();
+    ctx.set("http.host", Value::bytes("abc")).unwrap();
+    let v = compile_value("encode_base64(sha256(http.host), \"p\")", &Lists::new())
+        .unwrap()
+        .eval(&ctx);
+    // SHA-256("abc") = ba7816bf…f20015ad
+    assert_eq!(
+        v,
+        Some(Value::bytes("ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0="))
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn request_contexts_never_panic(
+        scheme in prop_oneof![Just("http"), Just("https"), Just("ftp"), Just("")],
+        host in "[a-zA-Z0-9.:\\[\\]@-]{0,20}",
+        path in "\\PC{0,40}",
+        header in "[ -~]{0,30}",
+        body in proptest::collection::vec(any::<u8>(), 0..64),
+    ) {
+        use base64::Engine as _;
+        let mut req = TraceRequest { method: "POST".into(), url: format!("{scheme}://{host}{path}"), ..Default::default() };
+        req.headers.insert("content-type".into(), "multipart/form-data; boundary=x".into());
+        req.headers.insert("cookie".into(), header.clone());
+        req.headers.insert("accept-language".into(), header);
+        req.body = Some(crate::trace::TraceBody { base64: Some(base64::engine::general_purpose::STANDARD.encode(&body)), ..Default::default() });
+        if let Ok(ctx) = request::context(&req, None) {
+            let _ = compile_filter(r#"any(http.request.body.multipart.names[*][*] eq "a") or http.request.uri.path contains "x""#, &Lists::new()).unwrap().execute(&ctx);
+        }
+    }
+}
