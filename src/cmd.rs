@@ -50,7 +50,11 @@ fn render(diags: &[Diagnostic], sources: &BTreeMap<PathBuf, String>) {
 
 /// Loads the project configuration, the suites and (when asked) the rulesets and lists,
 /// reporting every problem of every file before giving up.
-fn setup(args: &SuiteArgs, with_project: bool) -> Result<Setup, Exit> {
+/// `with_project` decides, from the configuration, whether rulesets and lists are loaded.
+fn setup(
+    args: &SuiteArgs,
+    with_project: impl FnOnce(&ProjectConfig) -> bool,
+) -> Result<Setup, Exit> {
     let dir = project_dir(&args.paths);
     let mut diags = Vec::new();
     let mut sources = BTreeMap::new();
@@ -80,7 +84,7 @@ fn setup(args: &SuiteArgs, with_project: bool) -> Result<Setup, Exit> {
             None
         }
     };
-    let project = if with_project {
+    let project = if with_project(&config) {
         match load_project(&dir, &config) {
             Ok(p) => Some(p),
             Err((d, s)) => {
@@ -105,7 +109,7 @@ fn setup(args: &SuiteArgs, with_project: bool) -> Result<Setup, Exit> {
 
 /// `rulegate check`: validate suites, rulegate.yaml, rulesets and lists; run nothing.
 pub fn check(args: &CheckArgs) -> Exit {
-    match setup(&args.suites, true) {
+    match setup(&args.suites, |_| true) {
         Ok(s) => {
             let cases: usize = s.loaded.suites.iter().map(|x| x.cases.len()).sum();
             let (rs, ls) = s
@@ -128,15 +132,13 @@ pub fn test(args: &TestArgs) -> Exit {
         Ok(a) => a,
         Err(e) => return usage(&e.to_string()),
     };
-    let pre = load_config(&project_dir(&args.suites.paths))
-        .map(|(c, _)| c)
-        .unwrap_or_default();
-    let kind = config::backend_kind(args, &pre);
     let dir = project_dir(&args.suites.paths);
     // The project's rulesets are needed offline, and give ref aliases to any backend.
-    let with_project =
-        !args.list && (kind == BackendKind::Local || dir.join(pre.rulesets_dir()).is_dir());
-    let setup = match setup(&args.suites, with_project) {
+    let setup = match setup(&args.suites, |cfg| {
+        !args.list
+            && (config::backend_kind(args, cfg) == BackendKind::Local
+                || dir.join(cfg.rulesets_dir()).is_dir())
+    }) {
         Ok(s) => s,
         Err(exit) => return exit,
     };
@@ -145,6 +147,7 @@ pub fn test(args: &TestArgs) -> Exit {
         let _ = libtest_mimic::run(&largs, list_trials(&setup.loaded));
         return Exit::Success;
     }
+    let kind = config::backend_kind(args, &setup.config);
     let project = setup.project.map(Arc::new);
     let aliases = Arc::new(project.as_ref().map(|p| p.refs.clone()).unwrap_or_default());
     let (backend, rulesets) = match kind {
