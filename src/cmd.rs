@@ -96,6 +96,9 @@ fn setup(
     } else {
         None
     };
+    if let (Some(l), Some(p)) = (&loaded, &project) {
+        diags.extend(unknown_selectors(l, p));
+    }
     if !diags.is_empty() {
         render(&diags, &sources);
         return Err(Exit::Invalid);
@@ -105,6 +108,43 @@ fn setup(
         config,
         project,
     })
+}
+
+/// Rule selectors in `matched` / `not_matched` that name nothing in the project. A typo there
+/// would fail a `matched` case for the wrong reason, and silently pass a `not_matched` one.
+fn unknown_selectors(loaded: &Loaded, project: &Project) -> Vec<Diagnostic> {
+    let mut known: std::collections::HashSet<&str> = crate::ruleset::phases::all().collect();
+    known.extend(crate::project::MANAGED_RULESETS.iter().map(|(id, _)| *id));
+    for rs in &project.rulesets {
+        known.insert(&rs.ruleset.id);
+        known.extend(rs.ruleset.name.as_deref());
+        known.extend(rs.ruleset.description.as_deref());
+        for r in &rs.rules {
+            known.extend(r.rule.id.as_deref());
+            known.extend(r.rule.reference.as_deref());
+            known.extend(r.rule.description.as_deref());
+        }
+    }
+    let mut out = Vec::new();
+    for suite in &loaded.suites {
+        for case in &suite.cases {
+            for (key, sels) in [
+                ("matched", &case.expect.matched),
+                ("not_matched", &case.expect.not_matched),
+            ] {
+                for sel in sels.iter().filter(|s| !known.contains(s.as_str())) {
+                    let pos = crate::diag::Pos::new(case.line, 5, 1);
+                    out.push(
+                        Diagnostic::new(&suite.file, Some(pos), format!("case `{}`: `{key}` names `{sel}`, which is no rule in the project", case.name))
+                            .label("in this case")
+                            .maybe_hint(crate::diag::suggestion(sel, known.iter().copied()))
+                            .hint_or("a selector is a rule id, ref or exact description from the project's rulesets"),
+                    );
+                }
+            }
+        }
+    }
+    out
 }
 
 /// `rulegate check`: validate suites, rulegate.yaml, rulesets and lists; run nothing.

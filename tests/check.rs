@@ -422,3 +422,21 @@ fn every_error_of_every_file_is_reported() {
         "{err}"
     );
 }
+
+#[test]
+fn selectors_that_name_no_rule_are_errors() {
+    let rs = ruleset(
+        FC,
+        "zone",
+        "    {\"id\": \"r1\", \"ref\": \"admin-office-only\", \"action\": \"block\", \"expression\": \"true\", \"description\": \"Admin only\"}",
+    );
+    let suite = "base_url: https://www.example.com\ncases:\n  - name: typo\n    request: { url: / }\n    expect: { not_matched: [admin-ofice-only] }\n  - name: fine\n    request: { url: / }\n    expect: { matched: [r1, admin-office-only, Admin only] }\n";
+    let (code, err) = check(&[("rulesets/a.json", rs), ("typo.yaml", suite.into())]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("error: case `typo`: `not_matched` names `admin-ofice-only`, which is no rule in the project"), "{err}");
+    assert!(
+        err.contains("--> typo.yaml:3:5") && err.contains("did you mean `admin-office-only`?"),
+        "{err}"
+    );
+    assert!(err.contains("1 problem found"), "only the typo: {err}");
+}

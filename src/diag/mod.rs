@@ -50,6 +50,14 @@ impl Diagnostic {
         self
     }
 
+    /// Sets `hint` unless a hint is already set.
+    pub fn hint_or(mut self, hint: impl Into<String>) -> Self {
+        if self.hint.is_none() {
+            self.hint = Some(hint.into());
+        }
+        self
+    }
+
     pub fn maybe_hint(mut self, hint: Option<String>) -> Self {
         if hint.is_some() {
             self.hint = hint;
