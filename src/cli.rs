@@ -25,10 +25,50 @@ pub enum Command {
     /// Evaluate one Rules-language expression (or a JSONL batch) against field values or a
     /// Trace API request.
     Eval(EvalArgs),
+    /// Trace one request and print the trace as a tree.
+    Trace(TraceArgs),
     /// Serve the local engine as the Request Trace API (and the Rulesets and Lists read APIs).
     Serve(ServeArgs),
     /// Download a zone's entry points, the rulesets they execute and the lists they use.
     Pull(PullArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// The project directory (rulegate.yaml, rulesets/, lists/).
+    #[arg(value_name = "PROJECT_DIR", default_value = "suites")]
+    pub dir: PathBuf,
+
+    /// The URL to trace.
+    #[arg(long, value_name = "URL", required_unless_present = "request")]
+    pub url: Option<String>,
+
+    /// HTTP method.
+    #[arg(long, value_name = "METHOD", default_value = "GET")]
+    pub method: String,
+
+    /// A request header; repeatable.
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+
+    /// A plain-text body.
+    #[arg(long, value_name = "TEXT")]
+    pub body: Option<String>,
+
+    /// A whole Trace API request body (JSON) instead of --url, --method, --header, --body.
+    #[arg(long, value_name = "JSON", conflicts_with_all = ["url", "body", "headers"])]
+    pub request: Option<String>,
+
+    /// Offline only: field values as JSON, e.g. '{"ip.src": "192.0.2.1"}'.
+    #[arg(long, value_name = "JSON")]
+    pub fields: Option<String>,
+
+    /// Print the result as JSON (the API's `result`) instead of a tree.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub api: ApiArgs,
 }
 
 #[derive(Debug, Args)]
@@ -136,21 +176,9 @@ pub struct SuiteArgs {
     pub vars: Vec<(String, String)>,
 }
 
-#[derive(Debug, Args)]
-pub struct CheckArgs {
-    #[command(flatten)]
-    pub suites: SuiteArgs,
-}
-
-#[derive(Debug, Args)]
-pub struct TestArgs {
-    #[command(flatten)]
-    pub suites: SuiteArgs,
-
-    /// Only run cases whose name contains FILTER (after `--`, as in `cargo test -- FILTER`).
-    #[arg(last = true, value_name = "FILTER")]
-    pub filter: Vec<String>,
-
+/// Where traces come from and how the live API is reached.
+#[derive(Debug, Args, Clone)]
+pub struct ApiArgs {
     /// Where traces come from [default: rulegate.yaml's `backend`, else local].
     #[arg(long, value_enum)]
     pub backend: Option<BackendKind>,
@@ -178,6 +206,25 @@ pub struct TestArgs {
     /// Per-request timeout in seconds [default: 30].
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub timeout: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub suites: SuiteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    #[command(flatten)]
+    pub suites: SuiteArgs,
+
+    /// Only run cases whose name contains FILTER (after `--`, as in `cargo test -- FILTER`).
+    #[arg(last = true, value_name = "FILTER")]
+    pub filter: Vec<String>,
+
+    #[command(flatten)]
+    pub api: ApiArgs,
 
     /// Traces in flight at once [default: 8].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]

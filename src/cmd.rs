@@ -176,7 +176,7 @@ pub fn test(args: &TestArgs) -> Exit {
     // The project's rulesets are needed offline, and give ref aliases to any backend.
     let setup = match setup(&args.suites, |cfg| {
         !args.list
-            && (config::backend_kind(args, cfg) == BackendKind::Local
+            && (config::backend_kind(&args.api, cfg) == BackendKind::Local
                 || dir.join(cfg.rulesets_dir()).is_dir())
     }) {
         Ok(s) => s,
@@ -187,7 +187,7 @@ pub fn test(args: &TestArgs) -> Exit {
         let _ = libtest_mimic::run(&largs, list_trials(&setup.loaded));
         return Exit::Success;
     }
-    let kind = config::backend_kind(args, &setup.config);
+    let kind = config::backend_kind(&args.api, &setup.config);
     let project = setup.project.map(Arc::new);
     let aliases = Arc::new(project.as_ref().map(|p| p.refs.clone()).unwrap_or_default());
     let (backend, rulesets) = match kind {
@@ -196,7 +196,7 @@ pub fn test(args: &TestArgs) -> Exit {
             let describe = project.describe();
             (Backend::Local(Arc::new(Local::new(project))), describe)
         }
-        BackendKind::Cloudflare => match config::client_config(args, &setup.config)
+        BackendKind::Cloudflare => match config::client_config(&args.api, &setup.config)
             .and_then(|c| Client::new(c).map_err(|message| config::ConfigError { message }))
         {
             Ok(client) => (

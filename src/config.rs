@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use libtest_mimic::{Arguments, ColorSetting};
 
-use crate::cli::{BackendKind, TestArgs};
+use crate::cli::{ApiArgs, BackendKind, TestArgs};
 use crate::cloudflare::{self, ClientConfig, Credentials, RateLimit, RetryPolicy, Secret};
 use crate::project::ProjectConfig;
 
@@ -53,7 +53,7 @@ pub fn credentials_from_env() -> Result<Credentials, ConfigError> {
 }
 
 /// The backend: `--backend`, else rulegate.yaml's, else local.
-pub fn backend_kind(a: &TestArgs, cfg: &ProjectConfig) -> BackendKind {
+pub fn backend_kind(a: &ApiArgs, cfg: &ProjectConfig) -> BackendKind {
     a.backend.unwrap_or(match cfg.backend.as_deref() {
         Some("cloudflare") => BackendKind::Cloudflare,
         _ => BackendKind::Local,
@@ -74,7 +74,7 @@ pub fn api_url(flag: Option<&String>, cfg: &ProjectConfig) -> String {
 }
 
 /// The live client's settings from flags, environment and rulegate.yaml (flags win).
-pub fn client_config(a: &TestArgs, cfg: &ProjectConfig) -> Result<ClientConfig, ConfigError> {
+pub fn client_config(a: &ApiArgs, cfg: &ProjectConfig) -> Result<ClientConfig, ConfigError> {
     let api_url = api_url(a.api_url.as_ref(), cfg);
     match url::Url::parse(&api_url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") => {}

@@ -32,6 +32,7 @@ pub mod runner;
 pub mod serve;
 pub mod suite;
 pub mod trace;
+pub mod trace_cmd;
 
 use exit::Exit;
 
@@ -41,6 +42,7 @@ pub fn main_with(cli: cli::Cli) -> Exit {
         cli::Command::Test(a) => cmd::test(a),
         cli::Command::Check(a) => cmd::check(a),
         cli::Command::Eval(a) => cmd::eval(a),
+        cli::Command::Trace(a) => trace_cmd::run(a),
         cli::Command::Serve(a) => cmd::serve(a),
         cli::Command::Pull(a) => cmd::pull(a),
     }

@@ -384,3 +384,50 @@ fn pull_against_a_missing_zone_config_is_a_usage_error() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("no zone"), "{:?}", text(&o));
 }
+
+#[test]
+fn trace_prints_the_tree_locally_and_through_serve() {
+    let o = bin()
+        .args([
+            "trace",
+            suites().to_str().unwrap(),
+            "--url",
+            "https://www.example.com/admin",
+            "--fields",
+            r#"{"ip.src": "203.0.113.9"}"#,
+        ])
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(out.starts_with("status 403, action block by rule `b1702be859e5aa0c91b1953451bd346a` (Admin only from the office)\n"), "{out}");
+    assert!(
+        out.contains("    [x] block              b1702be8  Admin only from the office\n"),
+        "{out}"
+    );
+    let serve = Serve::start(&suites(), &[]);
+    let o = bin()
+        .env("CLOUDFLARE_API_TOKEN", "x")
+        .args([
+            "trace",
+            suites().to_str().unwrap(),
+            "--backend",
+            "cloudflare",
+            "--api-url",
+            &serve.api,
+            "--url",
+            "https://example.com/shoes",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["status_code"], 301);
+    let o = bin()
+        .args(["trace", suites().to_str().unwrap(), "--url", "not a url"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
