@@ -96,7 +96,10 @@ fn setup(
     } else {
         None
     };
-    if let (Some(l), Some(p)) = (&loaded, &project) {
+    // Only a project that holds rulesets knows its rules (a live-only project does not).
+    if let (Some(l), Some(p)) = (&loaded, &project)
+        && !p.rulesets.is_empty()
+    {
         diags.extend(unknown_selectors(l, p));
     }
     if !diags.is_empty() {
