@@ -35,6 +35,30 @@ pub fn check(expect: &Expectations, view: &TraceView) -> Vec<Mismatch> {
             });
         }
     }
+    if let Some(want) = &expect.location {
+        let got = view
+            .terminating_step()
+            .and_then(|s| s.item.target_url.as_deref());
+        if got != Some(want.as_str()) {
+            let why = match view.terminating_step() {
+                Some(s) if s.item.action.as_deref() == Some("redirect") => format!(
+                    "rule {} redirects to {}",
+                    s.label(),
+                    got.unwrap_or("an unknown URL")
+                ),
+                Some(s) => format!(
+                    "rule {} ended the request with `{}`",
+                    s.label(),
+                    s.item.action.as_deref().unwrap_or("?")
+                ),
+                None => "no redirect ended the request".to_string(),
+            };
+            out.push(Mismatch {
+                key: "location",
+                message: format!("location: expected a redirect to {want}, but {why}"),
+            });
+        }
+    }
     if let Some(want) = &expect.action {
         let got = view.action();
         if got != want {
@@ -126,6 +150,7 @@ pub fn step_matches(p: &TraceItem, a: &TraceItem) -> bool {
         && eq(&p.description, &a.description)
         && eq(&p.expression, &a.expression)
         && eq(&p.action, &a.action)
+        && eq(&p.target_url, &a.target_url)
         && match (&p.action_parameters, &a.action_parameters) {
             (None, _) => true,
             (Some(pv), Some(av)) => json_subset(pv, av),
@@ -159,6 +184,7 @@ fn keys_of(p: &TraceItem) -> Vec<&'static str> {
     add(p.expression.is_some(), "expression");
     add(p.action.is_some(), "action");
     add(p.action_parameters.is_some(), "action_parameters");
+    add(p.target_url.is_some(), "target_url");
     add(p.matched.is_some(), "matched");
     k
 }
@@ -175,6 +201,7 @@ fn render_step(s: &TraceItem, keys: &[&str]) -> String {
             "expression" => s.expression.as_ref().map(|d| format!("{d:?}")),
             "action" => s.action.clone(),
             "action_parameters" => s.action_parameters.as_ref().map(|v| v.to_string()),
+            "target_url" => s.target_url.clone(),
             "matched" => s.matched.map(|m| m.to_string()),
             _ => None,
         };
@@ -197,6 +224,14 @@ pub fn views(expect: &Expectations, view: &TraceView) -> (String, String) {
             _ => got,
         };
         let _ = writeln!(a, "status: {shown}");
+    }
+    if let Some(want) = &expect.location {
+        let _ = writeln!(e, "location: {want}");
+        let got = view
+            .terminating_step()
+            .and_then(|s| s.item.target_url.as_deref())
+            .unwrap_or("~");
+        let _ = writeln!(a, "location: {got}");
     }
     if let Some(want) = &expect.action {
         let _ = writeln!(e, "action: {want}");

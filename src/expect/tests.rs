@@ -41,6 +41,7 @@ fn pattern(f: impl FnOnce(&mut TraceItem)) -> TraceItem {
 fn all_kinds_pass_on_a_matching_trace() {
     let e = Expectations {
         status: Some(vec![401, 403]),
+        location: None,
         action: Some("block".into()),
         matched: vec!["r1".into(), "block admin".into()],
         not_matched: vec!["r2".into(), "absent".into()],
@@ -136,4 +137,40 @@ fn views_align_and_differ_only_where_wrong() {
     let (exp, act) = views(&e, &view());
     assert_eq!(exp, "status: 200\naction: block\nmatched:\n  r2: true\n");
     assert_eq!(act, "status: 403\naction: block\nmatched:\n  r2: false\n");
+}
+
+#[test]
+fn location_of_the_terminating_redirect() {
+    let mut step = rule("rd", "moved", "redirect", true);
+    step.target_url = Some("https://b.example/x".into());
+    let view = TraceView::new(&TraceResult {
+        status_code: Some(301),
+        trace: vec![step],
+    });
+    let ok = Expectations {
+        location: Some("https://b.example/x".into()),
+        ..Default::default()
+    };
+    assert_eq!(check(&ok, &view), vec![]);
+    let wrong = Expectations {
+        location: Some("https://c.example/".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        check(&wrong, &view)[0].message,
+        "location: expected a redirect to https://c.example/, but rule `rd` (moved) redirects to https://b.example/x"
+    );
+    let (e, a) = views(&wrong, &view);
+    assert_eq!(
+        (e.as_str(), a.as_str()),
+        (
+            "location: https://c.example/\n",
+            "location: https://b.example/x\n"
+        )
+    );
+    assert!(
+        check(&ok, &super::super::trace::TraceView::default())[0]
+            .message
+            .ends_with("no redirect ended the request")
+    );
 }

@@ -371,6 +371,7 @@ fn run_ruleset(
                 }
                 "redirect" => {
                     let status = cr.redirect.as_ref().map_or(301, |r| r.status);
+                    step.target_url = cr.redirect.as_ref().and_then(|r| redirect_target(st, r));
                     st.end = Some(End { status });
                 }
                 "skip" => {
@@ -462,6 +463,20 @@ fn eval_text(
         RValue::Ip(ip) => Some(ip.to_string()),
         _ => None,
     }
+}
+
+/// Where a redirect sends the visitor: the static value or the expression's result, with the
+/// request's query appended when `preserve_query_string` is set.
+fn redirect_target(st: &State, r: &crate::project::Redirect) -> Option<String> {
+    let mut url = eval_text(st, &r.value, &r.expression)?;
+    if r.preserve_query
+        && let Some(RValue::Bytes(q)) = st.ctx.get_by_name("http.request.uri.query")
+        && !q.is_empty()
+    {
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(&String::from_utf8_lossy(q));
+    }
+    Some(url)
 }
 
 fn record_rewrite(st: &mut State, cr: &CompiledRule) {

@@ -486,6 +486,7 @@ impl<'a> Builder<'a> {
             }
             s.value.0.clone()
         });
+        let location = spec.location.as_ref().and_then(|l| self.text(l));
         let action = spec.action.as_ref().and_then(|a| self.action(a));
         let matched = self.selectors(spec.matched.as_ref());
         let not_matched = self.selectors(spec.not_matched.as_ref());
@@ -496,14 +497,17 @@ impl<'a> Builder<'a> {
             .collect::<Vec<_>>();
         let out = Expectations {
             status,
+            location,
             action,
             matched,
             not_matched,
             trace,
         };
         if out.is_empty() && self.diagnostics.len() == before {
-            self.error(spos(e), "`expect` is empty").hint =
-                Some("expect at least one of status, action, matched, not_matched, trace".into());
+            self.error(spos(e), "`expect` is empty").hint = Some(
+                "expect at least one of status, location, action, matched, not_matched, trace"
+                    .into(),
+            );
         }
         (self.diagnostics.len() == before).then_some(out)
     }
@@ -555,11 +559,12 @@ impl<'a> Builder<'a> {
             expression: t(&v.expression),
             action: t(&v.action),
             action_parameters: v.action_parameters.clone(),
+            target_url: t(&v.target_url),
             trace: Vec::new(),
         };
         if item == TraceItem::default() {
             self.error(spos(s), "a trace step pattern needs at least one key").hint =
-                Some("keys: type, step_name, matched, name, kind, description, expression, action, action_parameters".into());
+                Some("keys: type, step_name, matched, name, kind, description, expression, action, action_parameters, target_url".into());
             return None;
         }
         Some(item)

@@ -46,6 +46,8 @@ pub struct Case {
 pub struct Expectations {
     /// Allowed status codes.
     pub status: Option<Vec<i64>>,
+    /// Where the terminating redirect sends the visitor.
+    pub location: Option<String>,
     /// The terminating action, or `none`.
     pub action: Option<String>,
     pub matched: Vec<String>,
@@ -57,6 +59,7 @@ pub struct Expectations {
 impl Expectations {
     pub fn is_empty(&self) -> bool {
         self.status.is_none()
+            && self.location.is_none()
             && self.action.is_none()
             && self.matched.is_empty()
             && self.not_matched.is_empty()

@@ -93,6 +93,7 @@ pub struct GeolocSpec {
 #[serde(deny_unknown_fields)]
 pub struct ExpectSpec {
     pub status: Option<S<IntList>>,
+    pub location: Option<S<String>>,
     pub action: Option<S<String>>,
     pub matched: Option<S<StringList>>,
     pub not_matched: Option<S<StringList>>,
@@ -114,6 +115,7 @@ pub struct StepSpec {
     pub expression: Option<S<String>>,
     pub action: Option<S<String>>,
     pub action_parameters: Option<serde_json::Value>,
+    pub target_url: Option<S<String>>,
 }
 
 /// One string or a list of strings (`matched: id` or `matched: [a, b]`).

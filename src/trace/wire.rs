@@ -166,6 +166,10 @@ pub struct TraceItem {
     pub action: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action_parameters: Option<serde_json::Value>,
+    /// The URL a matched redirect rule sends the visitor to. Emitted by rulegate's local engine;
+    /// UNCERTAIN whether (and under which key) the live API reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_url: Option<String>,
     #[serde(
         default,
         skip_serializing_if = "Vec::is_empty",
