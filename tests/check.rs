@@ -440,3 +440,12 @@ fn selectors_that_name_no_rule_are_errors() {
     );
     assert!(err.contains("1 problem found"), "only the typo: {err}");
 }
+
+#[test]
+fn a_whole_api_envelope_is_accepted() {
+    let rs = ruleset(FC, "zone", &rule("block", "true", ""));
+    let envelope =
+        format!("{{\"success\": true, \"errors\": [], \"messages\": [], \"result\": {rs}}}");
+    let (code, err) = check(&[("rulesets/a.json", envelope)]);
+    assert_eq!(code, Some(0), "{err}");
+}

@@ -140,6 +140,8 @@ fn retries_429_honouring_retry_after() {
         }),
     );
     let start = std::time::Instant::now();
+    let dir = tempdir();
+    let report = dir.path().join("junit.xml");
     let o = rulegate(
         &s,
         Auth::Token,
@@ -147,12 +149,19 @@ fn retries_429_honouring_retry_after() {
             fixture("shop.yaml").to_str().unwrap(),
             "--concurrency",
             "1",
+            "--junit",
+            report.to_str().unwrap(),
             "--exact",
             "--",
             "shop::humans log in",
         ]),
     );
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_eq!(verdict(&stdout(&o), "shop::humans log in"), "ok");
+    assert_eq!(
+        junit(&report).kinds(),
+        vec![("shop::humans log in".to_string(), "passed")]
+    );
     assert_eq!(s.requests().len(), 2);
     assert!(
         start.elapsed() >= Duration::from_secs(1),
@@ -177,6 +186,8 @@ fn retries_5xx_then_succeeds() {
             }
         }),
     );
+    let dir = tempdir();
+    let report = dir.path().join("junit.xml");
     let o = rulegate(
         &s,
         Auth::Token,
@@ -184,12 +195,16 @@ fn retries_5xx_then_succeeds() {
             fixture("shop.yaml").to_str().unwrap(),
             "--retry-delay",
             "0.01",
+            "--junit",
+            report.to_str().unwrap(),
             "--exact",
             "--",
             "shop::humans log in",
         ]),
     );
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_eq!(verdict(&stdout(&o), "shop::humans log in"), "ok");
+    assert_eq!(junit(&report).suites, vec![("shop".to_string(), 1, 0, 0)]);
     assert_eq!(s.requests().len(), 3);
 }
 
@@ -246,17 +261,30 @@ fn malformed_body_is_an_error_not_a_panic() {
             delay: Duration::ZERO,
         }),
     );
+    let dir = tempdir();
+    let report = dir.path().join("junit.xml");
     let o = rulegate(
         &s,
         Auth::Token,
-        &args(&[fixture("shop.yaml").to_str().unwrap(), "--", "humans"]),
+        &args(&[
+            fixture("shop.yaml").to_str().unwrap(),
+            "--junit",
+            report.to_str().unwrap(),
+            "--",
+            "humans",
+        ]),
     );
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(3), "{out}");
+    assert_eq!(verdict(&out, "shop::humans log in"), "FAILED");
     assert!(
         out.contains("a body that is not the documented envelope"),
         "{out}"
     );
+    let j = junit(&report);
+    let (kind, text) = j.case("shop::humans log in");
+    assert_eq!(kind, "error");
+    assert!(text.contains("not the documented envelope"), "{text}");
     assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
 }
 
@@ -370,11 +398,15 @@ fn wrong_account_id_says_so() {
 #[test]
 fn filters_decide_what_reaches_the_server() {
     let s = Server::start(Auth::Token, shop());
+    let dir = tempdir();
+    let report = dir.path().join("junit.xml");
     let o = rulegate(
         &s,
         Auth::Token,
         &args(&[
             fixture("shop.yaml").to_str().unwrap(),
+            "--junit",
+            report.to_str().unwrap(),
             "--skip",
             "humans",
             "--",
@@ -383,6 +415,12 @@ fn filters_decide_what_reaches_the_server() {
     );
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
+    assert_eq!(verdict(&out, "shop::bots on login are challenged"), "ok");
+    assert_eq!(
+        junit(&report).kinds(),
+        vec![("shop::bots on login are challenged".to_string(), "passed")],
+        "filtered-out cases are not in the report"
+    );
     assert!(
         out.contains("1 passed; 0 failed; 0 ignored; 0 measured; 4 filtered out"),
         "{out}"
@@ -402,6 +440,8 @@ fn list_traces_nothing_and_needs_no_credentials() {
             "--list",
             "--backend",
             "cloudflare",
+            "--junit",
+            "/nonexistent-dir/never-written.xml",
         ])
         .output()
         .unwrap();
@@ -413,6 +453,10 @@ fn list_traces_nothing_and_needs_no_credentials() {
     );
     assert_eq!(out.lines().count(), 5, "{out}");
     assert!(s.all_requests().is_empty());
+    assert!(
+        !std::path::Path::new("/nonexistent-dir/never-written.xml").exists(),
+        "--list writes no report"
+    );
 }
 
 #[test]
