@@ -449,3 +449,39 @@ fn a_whole_api_envelope_is_accepted() {
     let (code, err) = check(&[("rulesets/a.json", envelope)]);
     assert_eq!(code, Some(0), "{err}");
 }
+
+#[test]
+fn functions_must_be_available_in_the_phase() {
+    let (code, err) = check(&[(
+        "rulesets/a.json",
+        ruleset(
+            FC,
+            "zone",
+            &rule(
+                "block",
+                "regex_replace(http.host, \"a\", \"b\") eq \"x\"",
+                "",
+            ),
+        ),
+    )]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("error: in rule `r1`: regex_replace is only allowed in value (rewrite) expressions, not in a filter"), "{err}");
+    assert!(err.contains("--> rulesets/a.json:7:52"), "{err}");
+    let (code, err) = check(&[(
+        "rulesets/a.json",
+        ruleset(
+            "http_request_transform",
+            "zone",
+            &rule(
+                "rewrite",
+                "cidr(ip.src, 24, 64) eq 10.0.0.0",
+                "{\"uri\": {\"path\": {\"value\": \"/\"}}}",
+            ),
+        ),
+    )]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("cidr is not available in phase http_request_transform"),
+        "{err}"
+    );
+}

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::config::ProjectConfig;
 use crate::diag::{Diagnostic, Pos, suggestion};
+use crate::rules::functions::Usage;
 use crate::rules::{self, Filter, IpSet, List, Lists, RuleError, ValueProgram};
 use crate::ruleset::model::{ListFile, Rule, Ruleset};
 use crate::ruleset::phases;
@@ -473,7 +474,16 @@ fn compile_ruleset(
         }
         let filter = match &rule.expression {
             Some(e) => match rules::parse_filter(e, lists, &rules::Settings::default()) {
-                Ok(ast) => Some(Filter::new(&ast)),
+                Ok(ast) => {
+                    if !managed {
+                        for err in
+                            rules::parse::availability(&ast, Usage::Filter, rs.phase.as_deref())
+                        {
+                            c.expr_error(&label, anchor, e, &err);
+                        }
+                    }
+                    Some(Filter::new(&ast))
+                }
                 Err(err) => {
                     c.expr_error(&label, anchor, e, &err);
                     None
@@ -493,7 +503,18 @@ fn compile_ruleset(
             rewrite: None,
             redirect: None,
         };
-        check_params(&label, anchor, rule, &params, lists, ids, c, &mut out);
+        let phase_checked = if managed { None } else { rs.phase.as_deref() };
+        check_params(
+            &label,
+            anchor,
+            rule,
+            &params,
+            lists,
+            ids,
+            phase_checked,
+            c,
+            &mut out,
+        );
         if phase == "http_ratelimit" && !managed {
             match rule.ratelimit.as_ref() {
                 Some(rl)
@@ -522,6 +543,7 @@ fn check_params(
     p: &Value,
     lists: &Lists,
     ids: &HashMap<String, PathBuf>,
+    phase: Option<&str>,
     c: &mut Ctx,
     out: &mut CompiledRule,
 ) {
@@ -533,7 +555,12 @@ fn check_params(
     };
     let value_expr = |c: &mut Ctx, what: &str, e: &str| -> Option<ValueProgram> {
         match rules::parse_value(e, lists, &rules::Settings::default()) {
-            Ok(v) => Some(ValueProgram::new(&v)),
+            Ok(v) => {
+                for err in rules::parse::value_availability(&v, Usage::Value, phase) {
+                    c.expr_error(&format!("{label} ({what})"), anchor, e, &err);
+                }
+                Some(ValueProgram::new(&v))
+            }
             Err(err) => {
                 c.expr_error(&format!("{label} ({what})"), anchor, e, &err);
                 None

@@ -1713,3 +1713,53 @@ pub fn fields_of(e: &Expr, out: &mut Vec<FieldId>) {
         ExprKind::Lit(_) => {}
     }
 }
+
+/// Every function call in `e` that is not available for `usage` in `phase` (reference §4.3),
+/// as errors on the call's span. The parser accepts every function everywhere; this is the
+/// separate check a ruleset's phase calls for.
+pub fn availability(e: &Expr, usage: functions::Usage, phase: Option<&str>) -> Vec<RuleError> {
+    let mut out = Vec::new();
+    walk_calls_expr(e, &mut |l, c| {
+        if let Some(why) = c.func.unavailable(usage, phase) {
+            out.push(RuleError::new(K::NotAvailable, l.span, why));
+        }
+    });
+    out
+}
+
+/// [`availability`] for a value expression.
+pub fn value_availability(
+    v: &ValueExpr,
+    usage: functions::Usage,
+    phase: Option<&str>,
+) -> Vec<RuleError> {
+    let mut out = Vec::new();
+    walk_calls_lhs(&v.lhs, &mut |l, c| {
+        if let Some(why) = c.func.unavailable(usage, phase) {
+            out.push(RuleError::new(K::NotAvailable, l.span, why));
+        }
+    });
+    out
+}
+
+fn walk_calls_lhs(l: &Lhs, f: &mut dyn FnMut(&Lhs, &Call)) {
+    if let Base::Call(c) = &l.base {
+        f(l, c);
+        for a in &c.args {
+            match a {
+                Arg::Lhs(x) => walk_calls_lhs(x, f),
+                Arg::Expr(e) => walk_calls_expr(e, f),
+                _ => {}
+            }
+        }
+    }
+}
+
+fn walk_calls_expr(e: &Expr, f: &mut dyn FnMut(&Lhs, &Call)) {
+    match &e.kind {
+        ExprKind::Logical(_, items) => items.iter().for_each(|i| walk_calls_expr(i, f)),
+        ExprKind::Not(i) | ExprKind::Quant { arg: i, .. } => walk_calls_expr(i, f),
+        ExprKind::Cmp(l, _, _) | ExprKind::Bare(l) => walk_calls_lhs(l, f),
+        ExprKind::Lit(_) => {}
+    }
+}
