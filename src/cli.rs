@@ -155,6 +155,10 @@ pub struct EvalArgs {
     /// Evaluate each line {"expr": …, "fields": {…}} of a JSONL file ("-" for stdin).
     #[arg(long, value_name = "FILE.jsonl")]
     pub batch: Option<PathBuf>,
+
+    /// A project directory whose lists expressions may use as `$name`.
+    #[arg(long, value_name = "DIR")]
+    pub project: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -69,7 +69,13 @@ fn parse_json(what: &str, text: &str) -> Result<J, String> {
 }
 
 pub fn run(a: &EvalArgs) -> Exit {
-    let lists = Lists::new();
+    let lists = match &a.project {
+        Some(dir) => match crate::cmd::load_project_dir(dir) {
+            Ok(p) => p.lists,
+            Err(exit) => return exit,
+        },
+        None => Lists::new(),
+    };
     if let Some(path) = &a.batch {
         return batch(path, &lists);
     }

@@ -117,6 +117,26 @@ fn batch_prints_one_line_per_input_in_order() {
 }
 
 #[test]
+fn lists_come_from_a_project() {
+    let suites = concat!(env!("CARGO_MANIFEST_DIR"), "/suites");
+    let (code, out, _) = eval(&[
+        "ip.src in $office_ips",
+        "--project",
+        suites,
+        "--fields",
+        r#"{"ip.src": "192.0.2.1"}"#,
+    ]);
+    assert_eq!((code, out.as_str()), (Some(0), "true\n"));
+    let (code, _, err) = eval(&[
+        "ip.src in $office_ips",
+        "--fields",
+        r#"{"ip.src": "192.0.2.1"}"#,
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("unknown list `$office_ips`"), "{err}");
+}
+
+#[test]
 fn batch_from_a_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("in.jsonl");
