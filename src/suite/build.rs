@@ -136,6 +136,7 @@ impl<'a> Builder<'a> {
             }
         });
         let defaults = model.defaults.unwrap_or_default();
+        let suite_fields = model.fields.as_ref().and_then(|f| self.fields(f));
         if model.cases.is_empty() {
             self.error(None, "the suite has no cases").hint = Some("add a `cases:` list".into());
         }
@@ -158,6 +159,7 @@ impl<'a> Builder<'a> {
             }
             if let Some(c) = self.case(
                 &case.value,
+                suite_fields.as_ref(),
                 &defaults,
                 base_url.as_ref().map(Option::as_ref),
                 id,
@@ -177,6 +179,7 @@ impl<'a> Builder<'a> {
     fn case(
         &mut self,
         c: &CaseSpec,
+        suite_fields: Option<&serde_json::Map<String, serde_json::Value>>,
         defaults: &RequestSpec,
         base: Option<Option<&url::Url>>,
         suite_id: &str,
@@ -196,7 +199,7 @@ impl<'a> Builder<'a> {
         };
         let ignore = c.ignore.as_ref().map(|r| r.value.clone());
         let tags = c.tags.iter().map(|t| t.value.clone()).collect();
-        let extras = self.extras(c);
+        let extras = self.extras(c, suite_fields);
         Some(Case {
             full_name: format!("{suite_id}::{name}"),
             name,
@@ -211,24 +214,43 @@ impl<'a> Builder<'a> {
 
     /// `fields` (each name checked against the scheme, each value against its type) and
     /// `origin`.
-    fn extras(&mut self, c: &CaseSpec) -> Option<crate::ruleset::Extras> {
+    /// `fields`: each name checked against the scheme, each value against its type.
+    fn fields(
+        &mut self,
+        f: &S<serde_json::Map<String, serde_json::Value>>,
+    ) -> Option<serde_json::Map<String, serde_json::Value>> {
+        let mut fields = serde_json::Map::new();
+        let mut ctx = crate::rules::Context::new();
+        for (name, value) in &f.value {
+            let value = self.json(value, spos(f))?;
+            let mut one = serde_json::Map::new();
+            one.insert(name.clone(), value.clone());
+            if let Err(e) = ctx.set_json(&one) {
+                let d = self.error(spos(f), format!("in `fields`: {e}"));
+                d.hint = Some("fields are Rules-language fields with JSON values, e.g. {\"ip.src\": \"192.0.2.1\"}".into());
+                continue;
+            }
+            fields.insert(name.clone(), value);
+        }
+        Some(fields)
+    }
+
+    /// The suite's `fields` with the case's over them, and `origin`.
+    fn extras(
+        &mut self,
+        c: &CaseSpec,
+        suite_fields: Option<&serde_json::Map<String, serde_json::Value>>,
+    ) -> Option<crate::ruleset::Extras> {
         let mut out = crate::ruleset::Extras::default();
         let before = self.diagnostics.len();
-        if let Some(f) = &c.fields {
-            let mut fields = serde_json::Map::new();
-            for (name, value) in &f.value {
-                let value = self.json(value, spos(f))?;
-                let mut ctx = crate::rules::Context::new();
-                let mut one = serde_json::Map::new();
-                one.insert(name.clone(), value.clone());
-                if let Err(e) = ctx.set_json(&one) {
-                    let d = self.error(spos(f), format!("in `fields`: {e}"));
-                    d.hint = Some("fields are Rules-language fields with JSON values, e.g. {\"ip.src\": \"192.0.2.1\"}".into());
-                    continue;
-                }
-                fields.insert(name.clone(), value);
-            }
-            out.fields = Some(fields);
+        let case_fields = match &c.fields {
+            Some(f) => self.fields(f),
+            None => None,
+        };
+        if suite_fields.is_some() || case_fields.is_some() {
+            let mut merged = suite_fields.cloned().unwrap_or_default();
+            merged.extend(case_fields.unwrap_or_default());
+            out.fields = Some(merged);
         }
         if let Some(o) = &c.origin {
             if let Some(s) = o.value.status

@@ -16,6 +16,8 @@ pub struct SuiteFile {
     pub name: Option<S<String>>,
     pub base_url: Option<S<String>>,
     pub defaults: Option<RequestSpec>,
+    /// Offline only: `fields` for every case (a case's own win key by key).
+    pub fields: Option<S<serde_json::Map<String, serde_json::Value>>>,
     pub cases: Vec<S<CaseSpec>>,
 }
 

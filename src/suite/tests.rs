@@ -345,3 +345,35 @@ mod never_panics {
         }
     }
 }
+
+#[test]
+fn suite_fields_merge_under_case_fields() {
+    let s = load(
+        "base_url: https://a.example\nfields: { ip.src: 192.0.2.1, ip.src.asnum: 64500 }\ncases:\n  - name: a\n    request: { url: / }\n    fields: { ip.src: 203.0.113.9 }\n    expect: { status: 200 }\n  - name: b\n    request: { url: / }\n    expect: { status: 200 }\n",
+    )
+    .unwrap();
+    let f = |i: usize| serde_json::Value::Object(s.cases[i].extras.fields.clone().unwrap());
+    assert_eq!(
+        f(0),
+        serde_json::json!({"ip.src": "203.0.113.9", "ip.src.asnum": 64500})
+    );
+    assert_eq!(
+        f(1),
+        serde_json::json!({"ip.src": "192.0.2.1", "ip.src.asnum": 64500})
+    );
+    let (t, at, _) = error(
+        "base_url: https://a.example\nfields: { ip.srcc: 1 }\ncases:\n  - name: a\n    request: { url: / }\n    expect: { status: 200 }\n",
+    );
+    assert!(
+        t.starts_with("in `fields`: unknown field `ip.srcc` (did you mean `ip.src`?)"),
+        "{t}"
+    );
+    assert_eq!(at, "2:9");
+    let (t, _, _) = error(
+        "base_url: https://a.example\ncases:\n  - name: a\n    request: { url: / }\n    fields: { ip.src: not-an-ip }\n    expect: { status: 200 }\n",
+    );
+    assert_eq!(
+        t,
+        "in `fields`: field `ip.src`: `not-an-ip` is not an IP address"
+    );
+}
