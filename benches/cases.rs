@@ -68,6 +68,25 @@ fn peak_rss_of_children_mib() -> f64 {
     ru.ru_maxrss as f64 / 1024.0
 }
 
+/// Runs `cmd` to the end; its wall time and libtest's result line. Panics if it failed.
+fn timed_run(cmd: &mut Command) -> (f64, String) {
+    let start = Instant::now();
+    let out = cmd.stderr(Stdio::null()).output().unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let result = stdout
+        .lines()
+        .find(|l| l.starts_with("test result"))
+        .unwrap_or("(no result line)")
+        .to_string();
+    assert!(
+        out.status.success(),
+        "{:?} failed: {result}",
+        cmd.get_args().collect::<Vec<_>>()
+    );
+    (secs, result)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let n: usize = args
@@ -85,21 +104,8 @@ fn main() {
     copy_dir(&root.join("lists"), &dir.join("lists"));
     generate(dir, n);
 
-    let start = Instant::now();
-    let out = Command::new(bin)
-        .args(["test", dir.to_str().unwrap(), "-q"])
-        .stderr(Stdio::null())
-        .output()
-        .unwrap();
-    let secs = start.elapsed().as_secs_f64();
+    let (secs, result) = timed_run(Command::new(bin).args(["test", dir.to_str().unwrap(), "-q"]));
     let peak = peak_rss_of_children_mib();
-    let tail = String::from_utf8_lossy(&out.stdout);
-    let result = tail
-        .lines()
-        .find(|l| l.starts_with("test result"))
-        .unwrap_or("(no result line)")
-        .to_string();
-    assert!(out.status.success(), "local run failed: {result}");
     println!(
         "local backend: {n} cases in {secs:.3} s = {:.0} cases/s; peak memory {peak:.1} MiB",
         n as f64 / secs
@@ -121,35 +127,25 @@ fn main() {
         .find(|w| w.starts_with("http://"))
         .expect("serve prints its address")
         .to_string();
-    let start = Instant::now();
-    let out = Command::new(bin)
-        .env("CLOUDFLARE_API_TOKEN", "bench")
-        .args([
-            "test",
-            dir.to_str().unwrap(),
-            "-q",
-            "--backend",
-            "cloudflare",
-            "--api-url",
-            &api,
-            "--concurrency",
-            "32",
-            "--rate-limit",
-            "100000000/1",
-        ])
-        .stderr(Stdio::null())
-        .output()
-        .unwrap();
-    let secs = start.elapsed().as_secs_f64();
+    let (secs, result) = timed_run(
+        Command::new(bin)
+            .env("CLOUDFLARE_API_TOKEN", "bench")
+            .args([
+                "test",
+                dir.to_str().unwrap(),
+                "-q",
+                "--backend",
+                "cloudflare",
+                "--api-url",
+                &api,
+                "--concurrency",
+                "32",
+                "--rate-limit",
+                "100000000/1",
+            ]),
+    );
     let _ = serve.kill();
     let _ = serve.wait();
-    let tail = String::from_utf8_lossy(&out.stdout);
-    let result = tail
-        .lines()
-        .find(|l| l.starts_with("test result"))
-        .unwrap_or("(no result line)")
-        .to_string();
-    assert!(out.status.success(), "serve run failed: {result}");
     println!(
         "rulegate serve over loopback, --concurrency 32: {n} cases in {secs:.3} s = {:.0} cases/s",
         n as f64 / secs

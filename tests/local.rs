@@ -1,30 +1,16 @@
 //! The offline backend end to end: the example project, `rulegate serve` on loopback (parity
-//! with the local engine, auth, fault injection), `rulegate pull`, and `rulegate check` on
-//! broken projects.
+//! with the local engine, auth, fault injection), `rulegate pull` and `rulegate trace`.
+
+mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
+
+use common::bin;
 
 const ACCOUNT: &str = "01a7362d577a6c3019a474fd6f485823";
 const ZONE: &str = "023e105f4ecef8ad9ca31a8372d0c353";
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rulegate"));
-    for v in [
-        "CLOUDFLARE_API_TOKEN",
-        "CLOUDFLARE_EMAIL",
-        "CLOUDFLARE_API_KEY",
-        "CLOUDFLARE_ACCOUNT_ID",
-        "CLOUDFLARE_API_BASE_URL",
-        "CLOUDFLARE_BASE_URL",
-        "RULEGATE_SERVE_TOKEN",
-        "NO_COLOR",
-    ] {
-        c.env_remove(v);
-    }
-    c
-}
 
 fn suites() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("suites")

@@ -250,38 +250,29 @@ impl<'a> Parser<'a> {
 
     // ---- logical --------------------------------------------------------------------
 
+    /// A whole logical expression: `or` binds loosest, then `xor`, then `and`.
     pub fn or(&mut self) -> R<Expr> {
-        let mut items = vec![self.xor()?];
-        loop {
-            self.ws();
-            if self.eat_kw("or") || self.eat("||") {
-                items.push(self.xor()?);
-            } else {
-                return self.combine(LogicOp::Or, items);
-            }
-        }
+        self.level(LogicOp::Or)
     }
 
-    fn xor(&mut self) -> R<Expr> {
-        let mut items = vec![self.and()?];
+    /// One precedence level: operands of the next tighter level joined by `op`, flattened.
+    fn level(&mut self, op: LogicOp) -> R<Expr> {
+        let (word, symbol, tighter) = match op {
+            LogicOp::Or => ("or", "||", Some(LogicOp::Xor)),
+            LogicOp::Xor => ("xor", "^^", Some(LogicOp::And)),
+            LogicOp::And => ("and", "&&", None),
+        };
+        let operand = |p: &mut Self| match tighter {
+            Some(t) => p.level(t),
+            None => p.simple(),
+        };
+        let mut items = vec![operand(self)?];
         loop {
             self.ws();
-            if self.eat_kw("xor") || self.eat("^^") {
-                items.push(self.and()?);
+            if self.eat_kw(word) || self.eat(symbol) {
+                items.push(operand(self)?);
             } else {
-                return self.combine(LogicOp::Xor, items);
-            }
-        }
-    }
-
-    fn and(&mut self) -> R<Expr> {
-        let mut items = vec![self.simple()?];
-        loop {
-            self.ws();
-            if self.eat_kw("and") || self.eat("&&") {
-                items.push(self.simple()?);
-            } else {
-                return self.combine(LogicOp::And, items);
+                return self.combine(op, items);
             }
         }
     }

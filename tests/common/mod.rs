@@ -234,9 +234,8 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Runs the real binary with the Cloudflare credentials of `auth` (and nothing from the
-/// caller's environment).
-pub fn rulegate(server: &Server, auth: Auth, args: &[&str]) -> Output {
+/// The real binary, with no Cloudflare or rulegate settings from the caller's environment.
+pub fn bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rulegate"));
     for v in [
         "CLOUDFLARE_API_TOKEN",
@@ -245,10 +244,18 @@ pub fn rulegate(server: &Server, auth: Auth, args: &[&str]) -> Output {
         "CLOUDFLARE_ACCOUNT_ID",
         "CLOUDFLARE_API_BASE_URL",
         "CLOUDFLARE_BASE_URL",
+        "RULEGATE_SERVE_TOKEN",
         "NO_COLOR",
     ] {
         cmd.env_remove(v);
     }
+    cmd
+}
+
+/// Runs the real binary with the Cloudflare credentials of `auth` (and nothing from the
+/// caller's environment).
+pub fn rulegate(server: &Server, auth: Auth, args: &[&str]) -> Output {
+    let mut cmd = bin();
     match auth {
         Auth::Token => cmd.env("CLOUDFLARE_API_TOKEN", TOKEN),
         Auth::EmailKey => cmd
