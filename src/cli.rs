@@ -86,9 +86,10 @@ pub struct ServeArgs {
         long,
         value_name = "TOKEN",
         env = "RULEGATE_SERVE_TOKEN",
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = parse_secret
     )]
-    pub token: Option<String>,
+    pub token: Option<crate::cloudflare::Secret>,
 
     /// Added latency per request, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 0)]
@@ -273,6 +274,10 @@ pub struct TestArgs {
     /// Threads that check results (traces use --concurrency).
     #[arg(long, value_name = "N")]
     pub test_threads: Option<usize>,
+}
+
+fn parse_secret(s: &str) -> Result<crate::cloudflare::Secret, String> {
+    Ok(crate::cloudflare::Secret::new(s))
 }
 
 fn parse_var(s: &str) -> Result<(String, String), String> {

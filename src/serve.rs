@@ -405,7 +405,7 @@ pub fn run(project: Arc<Project>, a: &ServeArgs) -> Exit {
     let describe = project.describe();
     let state = Arc::new(AppState {
         local: Local::new(project),
-        token: a.token.clone().filter(|t| !t.is_empty()).map(Secret::new),
+        token: a.token.clone().filter(|t| !t.expose().is_empty()),
         faults: Faults {
             latency: Duration::from_millis(a.latency_ms),
             share_429: a.fail_429,
