@@ -270,7 +270,7 @@ fn injected_faults_are_retried_and_reproducible() {
             "--api-url",
             &serve.api,
             "--retries",
-            "10",
+            "30", // a case fails only if 31 draws in a row fail: p = 0.5^31
             "--retry-delay",
             "0.001",
         ])
