@@ -35,17 +35,7 @@ struct Setup {
 }
 
 fn render(diags: &[Diagnostic], sources: &BTreeMap<PathBuf, String>) {
-    let mut out = String::new();
-    for d in diags {
-        out.push_str(&d.render(sources.get(&d.file).map(String::as_str)));
-        out.push('\n');
-    }
-    let n = diags.len();
-    out.push_str(&format!(
-        "error: {n} problem{} found; nothing was run\n",
-        if n == 1 { "" } else { "s" }
-    ));
-    eprint!("{out}");
+    eprint!("{}", crate::diag::render_all(diags, sources));
 }
 
 /// Loads the project configuration, the suites and (when asked) the rulesets and lists,

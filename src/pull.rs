@@ -106,9 +106,7 @@ pub fn run(a: &PullArgs) -> Exit {
     let (config, _) = match load_config(&a.dir) {
         Ok(c) => c,
         Err(d) => {
-            for x in d {
-                eprint!("{}", x.render(None));
-            }
+            eprint!("{}", crate::diag::render_all(&d, &Default::default()));
             return Exit::Invalid;
         }
     };

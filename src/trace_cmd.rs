@@ -102,8 +102,12 @@ pub fn run(a: &TraceArgs) -> Exit {
     }
 }
 
+/// The first 8 characters of a long id (ids from the live API are arbitrary text).
 fn short(id: &str) -> &str {
-    if id.len() > 12 { &id[..8] } else { id }
+    match id.char_indices().nth(8) {
+        Some((end, _)) if id.chars().count() > 12 => &id[..end],
+        _ => id,
+    }
 }
 
 /// The trace as an indented tree: `[x]` matched, `[ ]` evaluated and not matched.

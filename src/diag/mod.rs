@@ -106,6 +106,36 @@ impl Diagnostic {
     }
 }
 
+/// 1-based line and column (in chars) of byte `offset` in `text` (clamped to a char boundary).
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let mut at = offset.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// Every diagnostic rendered against its file's source, then the count.
+pub fn render_all(
+    diags: &[Diagnostic],
+    sources: &std::collections::BTreeMap<PathBuf, String>,
+) -> String {
+    let mut out = String::new();
+    for d in diags {
+        out.push_str(&d.render(sources.get(&d.file).map(String::as_str)));
+        out.push('\n');
+    }
+    let n = diags.len();
+    out.push_str(&format!(
+        "error: {n} problem{} found; nothing was run\n",
+        if n == 1 { "" } else { "s" }
+    ));
+    out
+}
+
 /// The closest candidate to `word` by edit distance, if it is close enough to be a likely typo.
 pub fn did_you_mean<'a, I>(word: &str, candidates: I) -> Option<&'a str>
 where

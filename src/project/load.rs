@@ -119,9 +119,7 @@ fn json_files(dir: &Path) -> Vec<PathBuf> {
 
 /// Position of byte `offset` of `text` as 1-based line and column.
 fn pos_at(text: &str, offset: usize, len: usize) -> Pos {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    let (line, col) = crate::diag::line_col(text, offset);
     Pos::new(line, col, len.max(1))
 }
 

@@ -94,15 +94,7 @@ impl RuleError {
 
     /// 1-based line and column (in chars) of the span's start within `src`.
     pub fn line_col(&self, src: &str) -> (usize, usize) {
-        let start = self.span.start.min(src.len());
-        let start = (0..=start)
-            .rev()
-            .find(|i| src.is_char_boundary(*i))
-            .unwrap_or(0);
-        let before = &src[..start];
-        let line = before.matches('\n').count() + 1;
-        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        (line, col)
+        crate::diag::line_col(src, self.span.start)
     }
 
     /// The expression's line with a caret under the span, then the hint.

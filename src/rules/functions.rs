@@ -3,7 +3,6 @@
 //! implementations with their missing-value behaviour.
 
 use std::borrow::Cow;
-use std::net::IpAddr;
 
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
@@ -1029,9 +1028,4 @@ fn hmac_valid(key: &[u8], mm: &[u8], ttl: i64, now: i64, sep_len: i64, url_safe:
     let mut input = mm[..msg_end].to_vec();
     input.extend_from_slice(ts_bytes);
     mac == hmac_sha256(key, &input) && now.saturating_sub(ts) <= ttl
-}
-
-/// `to_string` of an IP, exposed for tests.
-pub fn ip_text(ip: IpAddr) -> String {
-    ip.to_string()
 }

@@ -8,7 +8,7 @@ use super::ast::*;
 use super::error::{ErrorKind as K, RuleError};
 use super::functions::{self, F, FuncDef, Kind, PTy};
 use super::lists::{List, Lists};
-use super::scheme::{FieldId, Scheme};
+use super::scheme::Scheme;
 use super::types::Type;
 use super::wildcard::Pattern;
 use crate::diag::suggestion;
@@ -1680,42 +1680,11 @@ fn prefix_hint(name: &str) -> Option<String> {
     (!under.is_empty()).then(|| format!("fields under it include {}", under.join(", ")))
 }
 
-/// Every field id that `e` reads (for context building and coverage).
-pub fn fields_of(e: &Expr, out: &mut Vec<FieldId>) {
-    fn lhs(l: &Lhs, out: &mut Vec<FieldId>) {
-        match &l.base {
-            Base::Field(id) => out.push(*id),
-            Base::Call(c) => {
-                for a in &c.args {
-                    match a {
-                        Arg::Lhs(l) => lhs(l, out),
-                        Arg::Expr(e) => fields_of(e, out),
-                        _ => {}
-                    }
-                }
-            }
-        }
-    }
-    match &e.kind {
-        ExprKind::Logical(_, items) => items.iter().for_each(|i| fields_of(i, out)),
-        ExprKind::Not(i) => fields_of(i, out),
-        ExprKind::Quant { arg, .. } => fields_of(arg, out),
-        ExprKind::Cmp(l, _, _) | ExprKind::Bare(l) => lhs(l, out),
-        ExprKind::Lit(_) => {}
-    }
-}
-
 /// Every function call in `e` that is not available for `usage` in `phase` (reference §4.3),
 /// as errors on the call's span. The parser accepts every function everywhere; this is the
 /// separate check a ruleset's phase calls for.
 pub fn availability(e: &Expr, usage: functions::Usage, phase: Option<&str>) -> Vec<RuleError> {
-    let mut out = Vec::new();
-    walk_calls_expr(e, &mut |l, c| {
-        if let Some(why) = c.func.unavailable(usage, phase) {
-            out.push(RuleError::new(K::NotAvailable, l.span, why));
-        }
-    });
-    out
+    unavailable_calls(|f| walk_calls_expr(e, f), usage, phase)
 }
 
 /// [`availability`] for a value expression.
@@ -1724,8 +1693,16 @@ pub fn value_availability(
     usage: functions::Usage,
     phase: Option<&str>,
 ) -> Vec<RuleError> {
+    unavailable_calls(|f| walk_calls_lhs(&v.lhs, f), usage, phase)
+}
+
+fn unavailable_calls(
+    walk: impl FnOnce(&mut dyn FnMut(&Lhs, &Call)),
+    usage: functions::Usage,
+    phase: Option<&str>,
+) -> Vec<RuleError> {
     let mut out = Vec::new();
-    walk_calls_lhs(&v.lhs, &mut |l, c| {
+    walk(&mut |l, c| {
         if let Some(why) = c.func.unavailable(usage, phase) {
             out.push(RuleError::new(K::NotAvailable, l.span, why));
         }

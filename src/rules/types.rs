@@ -71,18 +71,6 @@ impl Value {
         Value::Array(items.into_iter().map(|s| Value::Bytes(s.into())).collect())
     }
 
-    /// The zero value of a type: what Cloudflare fills in for an unset scalar field.
-    pub fn zero(t: &Type) -> Value {
-        match t {
-            Type::Bytes => Value::Bytes(Vec::new()),
-            Type::Int => Value::Int(0),
-            Type::Bool => Value::Bool(false),
-            Type::Ip => Value::Ip(IpAddr::from([0, 0, 0, 0])),
-            Type::Array(_) => Value::Array(Vec::new()),
-            Type::Map(_) => Value::Map(BTreeMap::new()),
-        }
-    }
-
     /// True when the value has type `t` (checked deeply for arrays and maps).
     pub fn has_type(&self, t: &Type) -> bool {
         match (self, t) {

@@ -253,7 +253,7 @@ fn set_response(ctx: &mut Context, status: i64, o: &Origin) {
                 .to_ascii_lowercase()
         })
         .unwrap_or_default();
-    for (prefix, _) in [("", 0), ("raw.", 1)] {
+    for prefix in ["", "raw."] {
         let _ = ctx.set(
             &format!("{prefix}http.response.headers"),
             RValue::Map(map.clone()),

@@ -30,17 +30,7 @@ pub struct LoadError {
 impl LoadError {
     /// All diagnostics rendered, one block each, then a count.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        for d in &self.diagnostics {
-            out.push_str(&d.render(self.sources.get(&d.file).map(String::as_str)));
-            out.push('\n');
-        }
-        let n = self.diagnostics.len();
-        out.push_str(&format!(
-            "error: {n} problem{} found; nothing was run\n",
-            if n == 1 { "" } else { "s" }
-        ));
-        out
+        crate::diag::render_all(&self.diagnostics, &self.sources)
     }
 }
 
