@@ -252,10 +252,7 @@ fn main() {
         let start = Instant::now();
         let compiled: Vec<Filter> = exprs
             .iter()
-            .map(|e| {
-                rules::compile_filter(e, &lists)
-                    .unwrap_or_else(|err| panic!("`{e}`: {}", err.render(e)))
-            })
+            .map(|e| rules::compile_filter(e, &lists).unwrap_or_else(|err| panic!("`{e}`: {err}")))
             .collect();
         best = best.min(start.elapsed().as_secs_f64());
         filters = compiled;

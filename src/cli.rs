@@ -1,9 +1,12 @@
-//! The command line (clap derive). Flags only; `config` turns them into a run configuration.
+//! The command line (clap derive). Flags only; `settings` merges them with the environment
+//! and `rulegate.yaml`.
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use libtest_mimic::{ColorSetting, FormatSetting};
+
+pub use crate::backend::BackendKind;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -67,6 +70,10 @@ pub struct TraceArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Where the trace comes from [default: rulegate.yaml's `backend`, else local].
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendKind>,
+
     #[command(flatten)]
     pub api: ApiArgs,
 }
@@ -122,17 +129,8 @@ pub struct PullArgs {
     #[arg(long, value_name = "ZONE_ID")]
     pub zone: Option<String>,
 
-    /// The account (for account rulesets and lists) [env: CLOUDFLARE_ACCOUNT_ID].
-    #[arg(long, value_name = "ID", env = "CLOUDFLARE_ACCOUNT_ID")]
-    pub account_id: Option<String>,
-
-    /// API base URL [env: CLOUDFLARE_API_BASE_URL].
-    #[arg(long, value_name = "URL", env = "CLOUDFLARE_API_BASE_URL")]
-    pub api_url: Option<String>,
-
-    /// Per-request timeout in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_seconds)]
-    pub timeout: f64,
+    #[command(flatten)]
+    pub api: ApiArgs,
 }
 
 #[derive(Debug, Args)]
@@ -162,14 +160,6 @@ pub struct EvalArgs {
     pub project: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum BackendKind {
-    /// The offline engine over the project's rulesets (the default).
-    Local,
-    /// The live Request Trace API, or anything that speaks it (`--api-url`).
-    Cloudflare,
-}
-
 #[derive(Debug, Args)]
 pub struct SuiteArgs {
     /// Suite files or directories (searched for *.yaml / *.yml).
@@ -181,13 +171,9 @@ pub struct SuiteArgs {
     pub vars: Vec<(String, String)>,
 }
 
-/// Where traces come from and how the live API is reached.
-#[derive(Debug, Args, Clone)]
+/// How the live API is reached.
+#[derive(Debug, Args, Clone, Default)]
 pub struct ApiArgs {
-    /// Where traces come from [default: rulegate.yaml's `backend`, else local].
-    #[arg(long, value_enum)]
-    pub backend: Option<BackendKind>,
-
     /// Cloudflare API base URL.
     #[arg(long, value_name = "URL", env = "CLOUDFLARE_API_BASE_URL")]
     pub api_url: Option<String>,
@@ -201,12 +187,12 @@ pub struct ApiArgs {
     pub rate_limit: Option<crate::cloudflare::RateLimit>,
 
     /// Retries on 429, 5xx, timeouts and connection errors [default: 4].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=i64::from(crate::limits::MAX_RETRIES)))]
     pub retries: Option<u32>,
 
-    /// First retry backoff in seconds (doubles each retry, with jitter, capped at 30 s).
-    #[arg(long, value_name = "SECONDS", default_value_t = 1.0, value_parser = parse_seconds)]
-    pub retry_delay: f64,
+    /// First retry backoff in seconds (doubles each retry, with jitter, capped at 30 s) [default: 1].
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub retry_delay: Option<f64>,
 
     /// Per-request timeout in seconds [default: 30].
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
@@ -227,6 +213,10 @@ pub struct TestArgs {
     /// Only run cases whose name contains FILTER (after `--`, as in `cargo test -- FILTER`).
     #[arg(last = true, value_name = "FILTER")]
     pub filter: Vec<String>,
+
+    /// Where traces come from [default: rulegate.yaml's `backend`, else local].
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendKind>,
 
     #[command(flatten)]
     pub api: ApiArgs,
@@ -272,9 +262,12 @@ pub struct TestArgs {
     pub color: Option<ColorSetting>,
 
     /// Threads that check results (traces use --concurrency).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = parse_threads)]
     pub test_threads: Option<usize>,
 }
+
+// The value parsers below return `String` errors because clap prints them as they are, after
+// naming the flag; a typed error would add nothing there.
 
 fn parse_secret(s: &str) -> Result<crate::cloudflare::Secret, String> {
     Ok(crate::cloudflare::Secret::new(s))
@@ -297,7 +290,17 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
 
 fn parse_seconds(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
-        Ok(v) if (0.0..86_400.0).contains(&v) => Ok(v),
-        _ => Err(format!("`{s}` is not a number of seconds")),
+        Ok(v) if crate::limits::seconds(v).is_some() => Ok(v),
+        _ => Err(format!(
+            "`{s}` is not a number of seconds (0 to {})",
+            crate::limits::MAX_SECONDS
+        )),
+    }
+}
+
+fn parse_threads(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("`{s}` is not a number of threads (1 or more)")),
     }
 }

@@ -435,10 +435,31 @@ fn selectors_that_name_no_rule_are_errors() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("error: case `typo`: `not_matched` names `admin-ofice-only`, which is no rule in the project"), "{err}");
     assert!(
-        err.contains("--> typo.yaml:3:5") && err.contains("did you mean `admin-office-only`?"),
+        err.contains("--> typo.yaml:5:29") && err.contains("did you mean `admin-office-only`?"),
+        "{err}"
+    );
+    // The caret stands under the misspelt selector, not under the case.
+    assert!(
+        err.contains("5 |     expect: { not_matched: [admin-ofice-only] }\n  |                             ^^^^^^^^^^^^^^^^ no such rule"),
         "{err}"
     );
     assert!(err.contains("1 problem found"), "only the typo: {err}");
+
+    // The single-selector form points at its value too.
+    let suite = "base_url: https://www.example.com\ncases:\n  - name: one\n    request: { url: / }\n    expect:\n      matched: admin-ofice-only\n";
+    let (code, err) = check(&[
+        (
+            "rulesets/a.json",
+            ruleset(
+                FC,
+                "zone",
+                "    {\"id\": \"r1\", \"ref\": \"admin-office-only\", \"action\": \"block\", \"expression\": \"true\"}",
+            ),
+        ),
+        ("one.yaml", suite.into()),
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--> one.yaml:6:16"), "{err}");
 }
 
 #[test]

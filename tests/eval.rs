@@ -58,7 +58,7 @@ fn errors_are_rendered_with_a_caret_and_exit_2() {
     assert_eq!(out, "");
     assert_eq!(
         err,
-        "error: unknown field `http.request.uri.pth`\n  |\n1 | http.request.uri.pth eq \"/\"\n  | ^^^^^^^^^^^^^^^^^^^^\n  = hint: did you mean `http.request.uri.path`?\n"
+        "error: unknown field `http.request.uri.pth`\n  --> expression:1:1\n  |\n1 | http.request.uri.pth eq \"/\"\n  | ^^^^^^^^^^^^^^^^^^^^\n   = hint: did you mean `http.request.uri.path`?\n"
     );
     let (code, _, err) = eval(&["ssl", "--fields", r#"{"ssl": "yes"}"#]);
     assert_eq!(code, Some(2));

@@ -417,3 +417,47 @@ fn trace_prints_the_tree_locally_and_through_serve() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// Every command reads rulegate.yaml through the same settings: a broken file is exit 2 with
+/// its file:line, whichever command meets it first (`trace` used to ignore it).
+#[test]
+fn a_broken_project_file_is_the_same_error_for_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rulegate.yaml"),
+        "backend: local\ntimeout: 1e300\n",
+    )
+    .unwrap();
+    let d = dir.path().to_str().unwrap();
+    let runs: [&[&str]; 5] = [
+        &["test", d],
+        &["check", d],
+        &["trace", d, "--url", "https://example.com/"],
+        &["serve", d, "--listen", "127.0.0.1:0"],
+        &["eval", "true", "--project", d],
+    ];
+    for args in runs {
+        let o = bin().args(args).output().unwrap();
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("1e300 is not a number of seconds"),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("rulegate.yaml:2:10"), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    // The same value as a flag is refused by the same rule.
+    let o = bin()
+        .args([
+            "trace",
+            d,
+            "--url",
+            "https://example.com/",
+            "--timeout",
+            "1e300",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
+}

@@ -5,56 +5,77 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use crate::cloudflare::{Client, TraceError, TraceErrorKind};
-use crate::project::Project;
-use crate::ruleset::{self, Extras};
-use crate::trace::{TraceRequest, TraceResult};
+use crate::ruleset::{self, Rulebook};
+use crate::trace::{Extras, TraceRequest, TraceResult};
 
-/// The offline engine over a loaded project; collects warnings once per run.
+/// Which backend a run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendKind {
+    /// The offline engine over the project's rulesets (the default).
+    Local,
+    /// The live Request Trace API, or anything that speaks it (`--api-url`).
+    Cloudflare,
+}
+
+/// The offline engine over a project's compiled rulesets; collects warnings once per run.
 #[derive(Debug)]
-pub struct Local {
-    pub project: Arc<Project>,
+pub(crate) struct Local {
+    book: Arc<Rulebook>,
+    /// The project directory, for reports.
+    dir: String,
+    /// What the rulesets are and where they came from, for reports.
+    source: String,
     warnings: Mutex<BTreeSet<String>>,
 }
 
 impl Local {
-    pub fn new(project: Arc<Project>) -> Self {
+    /// The engine over `book`, read from `dir`; `source` describes the rulesets for reports.
+    pub(crate) fn new(book: Arc<Rulebook>, dir: String, source: String) -> Self {
         Local {
-            project,
+            book,
+            dir,
+            source,
             warnings: Mutex::default(),
         }
     }
 
-    pub fn trace(&self, req: &TraceRequest, extras: &Extras) -> Result<TraceResult, TraceError> {
-        match ruleset::evaluate(&self.project, req, extras) {
+    pub(crate) fn trace(
+        &self,
+        req: &TraceRequest,
+        extras: &Extras,
+    ) -> Result<TraceResult, TraceError> {
+        match ruleset::evaluate(&self.book, req, extras) {
             Ok((result, warnings)) => {
                 if !warnings.is_empty() {
-                    self.warnings
-                        .lock()
-                        .expect("warnings lock")
-                        .extend(warnings);
+                    self.lock().extend(warnings);
                 }
                 Ok(result)
             }
-            Err(message) => Err(TraceError {
-                kind: TraceErrorKind::Malformed,
-                message: format!("cannot trace the request: {message}"),
+            Err(e) => Err(TraceError {
+                kind: TraceErrorKind::Request,
+                message: format!("cannot trace the request: {e}"),
                 hint: None,
                 attempts: 1,
             }),
         }
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+        // A poisoned set of warnings is still a set of warnings.
+        self.warnings
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Every distinct warning of the run so far.
-    pub fn take_warnings(&self) -> Vec<String> {
-        std::mem::take(&mut *self.warnings.lock().expect("warnings lock"))
-            .into_iter()
-            .collect()
+    pub(crate) fn take_warnings(&self) -> Vec<String> {
+        std::mem::take(&mut *self.lock()).into_iter().collect()
     }
 }
 
 /// A configured backend, shared by every case of a run.
 #[derive(Debug, Clone)]
-pub enum Backend {
+pub(crate) enum Backend {
     /// The live Request Trace API (or anything that speaks it, e.g. `rulegate serve`).
     Cloudflare(Arc<Client>),
     /// The offline engine.
@@ -62,7 +83,7 @@ pub enum Backend {
 }
 
 impl Backend {
-    pub async fn trace(
+    pub(crate) async fn trace(
         &self,
         req: &TraceRequest,
         extras: &Extras,
@@ -74,15 +95,23 @@ impl Backend {
     }
 
     /// Name and target for reports, e.g. `cloudflare (https://…/trace)`. Holds no secret.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Backend::Cloudflare(c) => format!("cloudflare ({})", c.endpoint()),
-            Backend::Local(l) => format!("local ({})", l.project.dir.display()),
+            Backend::Local(l) => format!("local ({})", l.dir),
+        }
+    }
+
+    /// Where the rules a trace runs through come from, for reports.
+    pub(crate) fn rulesets(&self) -> String {
+        match self {
+            Backend::Cloudflare(_) => "the configuration deployed behind the API".to_string(),
+            Backend::Local(l) => l.source.clone(),
         }
     }
 
     /// Warnings to print once after a run.
-    pub fn warnings(&self) -> Vec<String> {
+    pub(crate) fn warnings(&self) -> Vec<String> {
         match self {
             Backend::Local(l) => l.take_warnings(),
             Backend::Cloudflare(_) => Vec::new(),

@@ -17,7 +17,8 @@ pub struct ClientConfig {
     /// Base URL without a trailing slash, e.g. `https://api.cloudflare.com/client/v4`.
     pub api_url: String,
     pub account_id: String,
-    pub credentials: Credentials,
+    /// `None` only for read requests to a server that needs none (`rulegate serve`).
+    pub credentials: Option<Credentials>,
     pub timeout: Duration,
     pub retry: RetryPolicy,
     pub rate: RateLimit,
@@ -37,6 +38,8 @@ pub enum TraceErrorKind {
     Connect,
     /// The response was not the documented envelope.
     Malformed,
+    /// The request itself cannot be traced (a bad URL, a field value of the wrong type).
+    Request,
     /// Any other transport problem.
     Transport,
 }
@@ -63,7 +66,8 @@ impl fmt::Display for TraceError {
     }
 }
 
-/// The live API client. Cheap to share behind an `Arc`.
+/// The live API client: the REST layer (auth, rate limit, retries, the v4 envelope) shared by
+/// the Trace API and the read endpoints `pull` uses. Cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub struct Client {
     http: reqwest::Client,
@@ -73,13 +77,18 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(cfg: ClientConfig) -> Result<Self, String> {
+    pub fn new(cfg: ClientConfig) -> Result<Self, TraceError> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("rulegate/", env!("CARGO_PKG_VERSION")))
             .timeout(cfg.timeout)
             .connect_timeout(cfg.timeout.min(Duration::from_secs(10)))
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(|e| TraceError {
+                kind: TraceErrorKind::Transport,
+                message: format!("cannot build the HTTP client: {e}"),
+                hint: None,
+                attempts: 1,
+            })?;
         let endpoint = format!(
             "{}/accounts/{}/request-tracer/trace",
             cfg.api_url.trim_end_matches('/'),
@@ -111,7 +120,7 @@ impl Client {
     pub async fn trace(
         &self,
         req: &TraceRequest,
-        extras: &crate::ruleset::Extras,
+        extras: &crate::trace::Extras,
     ) -> Result<TraceResult, TraceError> {
         let mut body = serde_json::to_value(req).map_err(|e| {
             self.error(
@@ -132,10 +141,39 @@ impl Client {
                 obj.insert("rulegate".into(), x);
             }
         }
+        let endpoint = self.endpoint.clone();
+        // A POST never reads a 404 as "none": it is an error with the API's codes.
+        self.send::<TraceResult>(reqwest::Method::POST, &endpoint, Some(&body))
+            .await?
+            .ok_or_else(|| {
+                self.error(
+                    TraceErrorKind::Malformed,
+                    "the API answered without a trace".into(),
+                    None,
+                )
+            })
+    }
+
+    /// GETs `path` (below the API base URL) and returns the envelope's `result`; `None` on 404.
+    pub async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<Option<T>, TraceError> {
+        let url = format!("{}{path}", self.cfg.api_url.trim_end_matches('/'));
+        self.send(reqwest::Method::GET, &url, None).await
+    }
+
+    /// Sends one request with the rate limit and the retry policy; `None` for a 404.
+    async fn send<T: serde::de::DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Option<T>, TraceError> {
         let mut attempt = 0u32;
         loop {
             self.limiter.acquire().await;
-            let (failure, err) = match self.attempt(&body).await {
+            let (failure, err) = match self.attempt(method.clone(), url, body).await {
                 Ok(result) => return Ok(result),
                 Err(pair) => pair,
             };
@@ -154,18 +192,29 @@ impl Client {
         }
     }
 
-    fn request(&self, req: &serde_json::Value) -> reqwest::RequestBuilder {
-        let b = self.http.post(&self.endpoint).json(req);
+    fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+        let b = self.http.request(method, url);
         match &self.cfg.credentials {
-            Credentials::Token(t) => b.bearer_auth(t.expose()),
-            Credentials::EmailKey { email, key } => b
+            Some(Credentials::Token(t)) => b.bearer_auth(t.expose()),
+            Some(Credentials::EmailKey { email, key }) => b
                 .header("X-Auth-Email", email)
                 .header("X-Auth-Key", key.expose()),
+            None => b,
         }
     }
 
-    async fn attempt(&self, req: &serde_json::Value) -> Result<TraceResult, (Failure, TraceError)> {
-        let resp = match self.request(req).send().await {
+    async fn attempt<T: serde::de::DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Option<T>, (Failure, TraceError)> {
+        let not_found_is_none = method == reqwest::Method::GET;
+        let mut req = self.request(method, url);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = match req.send().await {
             Ok(r) => r,
             Err(e) => return Err(self.transport_error(&e)),
         };
@@ -184,8 +233,25 @@ impl Client {
         } else {
             Failure::Status(status, retry_after)
         };
-        match serde_json::from_slice::<Envelope<TraceResult>>(&body) {
-            Ok(env) if env.success && (200..300).contains(&status) => Ok(env.result.unwrap_or_default()),
+        if status == 404 && not_found_is_none {
+            return Ok(None);
+        }
+        match serde_json::from_slice::<Envelope<T>>(&body) {
+            Ok(env) if env.success && (200..300).contains(&status) => match env.result {
+                Some(r) => Ok(Some(r)),
+                // An answer without a result cannot be read as "nothing matched".
+                None => Err((
+                    Failure::Fatal,
+                    self.error(
+                        TraceErrorKind::Malformed,
+                        format!(
+                            "the API answered HTTP {status} with success but no result: {}",
+                            self.snippet(&body)
+                        ),
+                        Some("the answer cannot be interpreted, so the case is not counted as passed".into()),
+                    ),
+                )),
+            },
             Ok(env) => Err((failure, self.api_error(status, &env.errors))),
             Err(e) if (200..300).contains(&status) => Err((
                 Failure::Fatal,
@@ -209,6 +275,13 @@ impl Client {
         }
     }
 
+    fn redact(&self, text: &str) -> String {
+        match &self.cfg.credentials {
+            Some(c) => c.redact(text),
+            None => text.to_string(),
+        }
+    }
+
     fn snippet(&self, body: &[u8]) -> String {
         let text = String::from_utf8_lossy(body);
         let text = text.trim();
@@ -221,15 +294,15 @@ impl Client {
         if cut.is_empty() {
             "(empty body)".into()
         } else {
-            self.cfg.credentials.redact(&cut)
+            self.redact(&cut)
         }
     }
 
     fn error(&self, kind: TraceErrorKind, message: String, hint: Option<String>) -> TraceError {
         TraceError {
             kind,
-            message: self.cfg.credentials.redact(&message),
-            hint: hint.map(|h| self.cfg.credentials.redact(&h)),
+            message: self.redact(&message),
+            hint: hint.map(|h| self.redact(&h)),
             attempts: 1,
         }
     }
@@ -307,7 +380,7 @@ fn code_hint(code: i64, cfg: &ClientConfig) -> Option<String> {
         10000 => format!(
             "authentication failed with the {}: the credential is wrong, or the token lacks the \
              account permission \"Request Tracer Read\" for account {}",
-            cfg.credentials.scheme(),
+            cfg.credentials.as_ref().map_or("request without credentials", Credentials::scheme),
             cfg.account_id
         ),
         6003 | 6111 | 6102 | 6103 => "malformed authentication header: put an API token in \

@@ -25,11 +25,16 @@ impl Default for RateLimit {
     }
 }
 
-impl FromStr for RateLimit {
-    type Err = String;
+/// A rate limit that does not read as REQUESTS/SECONDS.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a rate limit: write REQUESTS/SECONDS, e.g. 1200/300")]
+pub struct RateLimitError(String);
 
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("`{s}` is not a rate limit: write REQUESTS/SECONDS, e.g. 1200/300");
+impl FromStr for RateLimit {
+    type Err = RateLimitError;
+
+    fn from_str(s: &str) -> Result<Self, RateLimitError> {
+        let bad = || RateLimitError(s.to_string());
         let (n, secs) = s.split_once('/').ok_or_else(bad)?;
         let limit: u32 = n.trim().parse().map_err(|_| bad())?;
         let secs: f64 = secs.trim().parse().map_err(|_| bad())?;

@@ -1,64 +1,161 @@
-//! Diagnostics: an error that points at its source. A [`Diagnostic`] is data (file, line,
-//! column, span length, title, label, hint); [`Diagnostic::render`] turns it into the
-//! `error: … --> file:line:col` block with the offending line and a caret, as rustc does.
+//! Diagnostics: the one error type of the middle layers. A [`Diagnostic`] is data: a [`Kind`]
+//! (which decides the exit code), a title, where it points (a file, or an expression given
+//! inline, with a 1-based position and span length), a label under the caret and a hint.
+//! [`Diagnostic::render`] is the only caret renderer: `error: … --> file:line:col`, the
+//! offending line, a caret under the span, the hint, as rustc does. Engine errors
+//! ([`crate::rules::RuleError`], request and field errors) convert into it here.
 
+mod convert;
+mod yaml;
+
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-/// A 1-based position in a source file, with the length of the span it covers (in chars).
+use crate::exit::Exit;
+
+pub(crate) use convert::expression;
+pub(crate) use yaml::yaml_diagnostic;
+
+/// A 1-based position in a source text, with the length of the span it covers (in chars).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Pos {
-    pub line: usize,
-    pub col: usize,
-    pub len: usize,
+pub(crate) struct Pos {
+    pub(crate) line: usize,
+    pub(crate) col: usize,
+    pub(crate) len: usize,
 }
 
 impl Pos {
-    pub fn new(line: usize, col: usize, len: usize) -> Self {
+    pub(crate) fn new(line: usize, col: usize, len: usize) -> Self {
         Pos { line, col, len }
+    }
+
+    /// The position of byte `offset` (spanning `len` chars) in `text`.
+    pub(crate) fn at(text: &str, offset: usize, len: usize) -> Self {
+        let (line, col) = crate::text::line_col(text, offset);
+        Pos::new(line, col, len.max(1))
     }
 }
 
-/// One user-facing error with its location.
+/// What kind of problem a diagnostic reports; decides the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A flag, an environment variable or a combination of them (exit 2).
+    Usage,
+    /// A file the user wrote: suite, rulegate.yaml, ruleset, list (exit 2).
+    Input,
+    /// A Rules-language expression (exit 2); the engine's own error kind is kept.
+    Expression(crate::rules::ErrorKind),
+    /// The tool could not do its work: network, API, file system (exit 3).
+    CouldNotRun,
+}
+
+/// Where a diagnostic's caret is drawn when it is not in a file's text: an expression given
+/// on the command line, or one that could not be located in its file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Diagnostic {
-    pub title: String,
-    pub file: PathBuf,
-    pub pos: Option<Pos>,
-    pub label: String,
-    pub hint: Option<String>,
+pub(crate) struct Snippet {
+    /// What the text is, e.g. `expression` or `rule r1's expression`.
+    pub(crate) what: String,
+    pub(crate) text: String,
+}
+
+/// One user-facing error with its location (boxed: errors travel in `Result`s, and a small
+/// `Err` keeps the happy path cheap).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Diagnostic(Box<Data>);
+
+/// What a [`Diagnostic`] holds; reached through `Deref`, so `d.title` reads as a field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Data {
+    pub(crate) kind: Kind,
+    pub(crate) title: String,
+    pub(crate) file: Option<PathBuf>,
+    pub(crate) pos: Option<Pos>,
+    /// The text `pos` points into, when it is not the file's own text.
+    pub(crate) snippet: Option<Snippet>,
+    pub(crate) label: String,
+    pub(crate) hint: Option<String>,
+}
+
+impl std::ops::Deref for Diagnostic {
+    type Target = Data;
+
+    fn deref(&self) -> &Data {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Diagnostic {
+    fn deref_mut(&mut self) -> &mut Data {
+        &mut self.0
+    }
 }
 
 impl Diagnostic {
-    pub fn new(file: &Path, pos: Option<Pos>, title: impl Into<String>) -> Self {
-        Diagnostic {
-            title: title.into(),
-            file: file.to_path_buf(),
-            pos,
-            label: String::new(),
-            hint: None,
-        }
+    pub(crate) fn from_data(data: Data) -> Self {
+        Diagnostic(Box::new(data))
     }
 
-    pub fn label(mut self, label: impl Into<String>) -> Self {
+    /// A problem in `file` (at `pos` when known).
+    pub(crate) fn new(file: &Path, pos: Option<Pos>, title: impl Into<String>) -> Self {
+        Diagnostic::from_data(Data {
+            kind: Kind::Input,
+            title: title.into(),
+            file: Some(file.to_path_buf()),
+            pos,
+            snippet: None,
+            label: String::new(),
+            hint: None,
+        })
+    }
+
+    /// A problem with no file: flags, environment, the network.
+    pub(crate) fn plain(kind: Kind, title: impl Into<String>) -> Self {
+        Diagnostic::from_data(Data {
+            kind,
+            title: title.into(),
+            file: None,
+            pos: None,
+            snippet: None,
+            label: String::new(),
+            hint: None,
+        })
+    }
+
+    /// A usage error (exit 2).
+    pub(crate) fn usage(title: impl Into<String>) -> Self {
+        Diagnostic::plain(Kind::Usage, title)
+    }
+
+    /// A could-not-run error (exit 3).
+    pub(crate) fn could_not_run(title: impl Into<String>) -> Self {
+        Diagnostic::plain(Kind::CouldNotRun, title)
+    }
+
+    pub(crate) fn kind(mut self, kind: Kind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    pub(crate) fn label(mut self, label: impl Into<String>) -> Self {
         self.label = label.into();
         self
     }
 
-    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+    pub(crate) fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
     }
 
     /// Sets `hint` unless a hint is already set.
-    pub fn hint_or(mut self, hint: impl Into<String>) -> Self {
+    pub(crate) fn hint_or(mut self, hint: impl Into<String>) -> Self {
         if self.hint.is_none() {
             self.hint = Some(hint.into());
         }
         self
     }
 
-    pub fn maybe_hint(mut self, hint: Option<String>) -> Self {
+    pub(crate) fn maybe_hint(mut self, hint: Option<String>) -> Self {
         if hint.is_some() {
             self.hint = hint;
         }
@@ -66,19 +163,37 @@ impl Diagnostic {
     }
 
     /// `file:line:col`, or just the file when the position is unknown.
-    pub fn location(&self) -> String {
-        match self.pos {
-            Some(p) => format!("{}:{}:{}", self.file.display(), p.line, p.col),
-            None => self.file.display().to_string(),
+    pub(crate) fn location(&self) -> String {
+        let file = self
+            .file
+            .as_ref()
+            .map_or_else(String::new, |f| f.display().to_string());
+        match (self.pos, &self.snippet) {
+            (Some(p), None) => format!("{file}:{}:{}", p.line, p.col),
+            (Some(p), Some(s)) if file.is_empty() => format!("{}:{}:{}", s.what, p.line, p.col),
+            (Some(p), Some(s)) => format!("{file} ({} {}:{})", s.what, p.line, p.col),
+            (None, _) => file,
         }
     }
 
-    /// Renders the diagnostic against `source` (the file's text, if it could be read).
-    pub fn render(&self, source: Option<&str>) -> String {
+    /// The exit code this problem leads to.
+    pub(crate) fn exit(&self) -> Exit {
+        match self.kind {
+            Kind::CouldNotRun => Exit::CouldNotRun,
+            Kind::Usage | Kind::Input | Kind::Expression(_) => Exit::Invalid,
+        }
+    }
+
+    /// Renders the diagnostic; `source` is its file's text, if it could be read.
+    pub(crate) fn render(&self, source: Option<&str>) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "error: {}", self.title);
-        let _ = writeln!(out, "  --> {}", self.location());
-        if let (Some(p), Some(src)) = (self.pos, source)
+        let location = self.location();
+        if !location.is_empty() {
+            let _ = writeln!(out, "  --> {location}");
+        }
+        let text = self.snippet.as_ref().map(|s| s.text.as_str()).or(source);
+        if let (Some(p), Some(src)) = (self.pos, text)
             && let Some(line) = src.lines().nth(p.line.saturating_sub(1))
         {
             let num = p.line.to_string();
@@ -106,56 +221,70 @@ impl Diagnostic {
     }
 }
 
-/// 1-based line and column (in chars) of byte `offset` in `text` (clamped to a char boundary).
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let mut at = offset.min(text.len());
-    while !text.is_char_boundary(at) {
-        at -= 1;
+/// Every problem found before giving up, with the source texts to render them against.
+#[derive(Debug, Default)]
+pub(crate) struct Report {
+    pub(crate) diagnostics: Vec<Diagnostic>,
+    pub(crate) sources: BTreeMap<PathBuf, String>,
+}
+
+impl Report {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.diagnostics.is_empty()
     }
-    let before = &text[..at];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
-}
 
-/// Every diagnostic rendered against its file's source, then the count.
-pub fn render_all(
-    diags: &[Diagnostic],
-    sources: &std::collections::BTreeMap<PathBuf, String>,
-) -> String {
-    let mut out = String::new();
-    for d in diags {
-        out.push_str(&d.render(sources.get(&d.file).map(String::as_str)));
-        out.push('\n');
+    pub(crate) fn push(&mut self, d: Diagnostic) {
+        self.diagnostics.push(d);
     }
-    let n = diags.len();
-    out.push_str(&format!(
-        "error: {n} problem{} found; nothing was run\n",
-        if n == 1 { "" } else { "s" }
-    ));
-    out
+
+    /// Takes in another report's problems and sources.
+    pub(crate) fn merge(&mut self, other: Report) {
+        self.diagnostics.extend(other.diagnostics);
+        self.sources.extend(other.sources);
+    }
+
+    /// The exit code: could-not-run wins over invalid input.
+    pub(crate) fn exit(&self) -> Exit {
+        if self
+            .diagnostics
+            .iter()
+            .any(|d| d.exit() == Exit::CouldNotRun)
+        {
+            Exit::CouldNotRun
+        } else {
+            Exit::Invalid
+        }
+    }
+
+    /// Every diagnostic rendered against its file's source, then a count for input problems.
+    pub(crate) fn render(&self) -> String {
+        let mut out = String::new();
+        for d in &self.diagnostics {
+            let source = d.file.as_ref().and_then(|f| self.sources.get(f));
+            out.push_str(&d.render(source.map(String::as_str)));
+            if self.diagnostics.len() > 1 || d.file.is_some() {
+                out.push('\n');
+            }
+        }
+        let n = self.diagnostics.len();
+        if self.diagnostics.iter().any(|d| d.file.is_some()) {
+            let _ = writeln!(
+                out,
+                "error: {n} problem{} found; nothing was run",
+                if n == 1 { "" } else { "s" }
+            );
+        }
+        out
+    }
 }
 
-/// The closest candidate to `word` by edit distance, if it is close enough to be a likely typo.
-pub fn did_you_mean<'a, I>(word: &str, candidates: I) -> Option<&'a str>
-where
-    I: IntoIterator<Item = &'a str>,
-{
-    let limit = (word.chars().count() / 3).clamp(1, 3);
-    candidates
-        .into_iter()
-        .map(|c| (strsim::damerau_levenshtein(word, c), c))
-        .filter(|(d, c)| *d <= limit || c.eq_ignore_ascii_case(word))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-/// `did you mean `x`?` when a candidate is close to `word`.
-pub fn suggestion<'a, I>(word: &str, candidates: I) -> Option<String>
-where
-    I: IntoIterator<Item = &'a str>,
-{
-    did_you_mean(word, candidates).map(|c| format!("did you mean `{c}`?"))
+impl From<Diagnostic> for Report {
+    fn from(d: Diagnostic) -> Self {
+        Report {
+            diagnostics: vec![d],
+            sources: BTreeMap::new(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -179,9 +308,11 @@ mod tests {
     }
 
     #[test]
-    fn suggests_near_misses_only() {
-        assert_eq!(did_you_mean("expct", ["expect", "request"]), Some("expect"));
-        assert_eq!(did_you_mean("zzzzzz", ["expect", "request"]), None);
-        assert_eq!(did_you_mean("GET", ["get"]), Some("get"));
+    fn usage_errors_render_one_line_and_exit_2() {
+        let r = Report::from(Diagnostic::usage("--timeout is too large"));
+        assert_eq!(r.render(), "error: --timeout is too large\n");
+        assert_eq!(r.exit(), Exit::Invalid);
+        let r = Report::from(Diagnostic::could_not_run("no route"));
+        assert_eq!(r.exit(), Exit::CouldNotRun);
     }
 }

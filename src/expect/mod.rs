@@ -73,7 +73,7 @@ pub fn check(expect: &Expectations, view: &TraceView) -> Vec<Mismatch> {
         }
     }
     for sel in &expect.matched {
-        let steps: Vec<&Step> = view.selected(sel).collect();
+        let steps: Vec<&Step> = view.selected(&sel.name).collect();
         if !steps.iter().any(|s| s.matched()) {
             let why = if steps.is_empty() {
                 "it is not in the trace".to_string()
@@ -87,7 +87,7 @@ pub fn check(expect: &Expectations, view: &TraceView) -> Vec<Mismatch> {
         }
     }
     for sel in &expect.not_matched {
-        if let Some(s) = view.selected(sel).find(|s| s.matched()) {
+        if let Some(s) = view.selected(&sel.name).find(|s| s.matched()) {
             out.push(Mismatch {
                 key: "not_matched",
                 message: format!(
@@ -247,7 +247,7 @@ pub fn views(expect: &Expectations, view: &TraceView) -> (String, String) {
         let _ = writeln!(e, "{key}:");
         let _ = writeln!(a, "{key}:");
         for sel in sels {
-            let steps: Vec<&Step> = view.selected(sel).collect();
+            let steps: Vec<&Step> = view.selected(&sel.name).collect();
             let got = if steps.is_empty() {
                 "not in trace".to_string()
             } else {

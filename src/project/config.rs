@@ -1,107 +1,192 @@
-//! `rulegate.yaml`: settings a team would otherwise repeat on every command line. Command-line
-//! flags win over it.
+//! `rulegate.yaml`: settings a team would otherwise repeat on every command line. Read and
+//! checked here (every value with its line); merged with flags and the environment in
+//! `settings`, where flags win.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer, de::Error as _};
 
-use crate::diag::Diagnostic;
-use crate::suite::load::yaml_diagnostic;
+use crate::backend::BackendKind;
+use crate::cloudflare::RateLimit;
+use crate::diag::{Diagnostic, Report, yaml_diagnostic};
+use crate::limits;
 
-pub const CONFIG_FILES: &[&str] = &["rulegate.yaml", "rulegate.yml"];
+/// The names a project file may have, in the order they are looked for.
+pub(crate) const CONFIG_FILES: &[&str] = &["rulegate.yaml", "rulegate.yml"];
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct ProjectConfig {
+pub(crate) struct ProjectConfig {
     /// `local` (default) or `cloudflare`.
-    pub backend: Option<String>,
+    #[serde(default, deserialize_with = "backend")]
+    pub(crate) backend: Option<BackendKind>,
     /// Directory of ruleset JSON files, relative to the project directory (default `rulesets`).
-    pub rulesets: Option<PathBuf>,
+    pub(crate) rulesets: Option<PathBuf>,
     /// Directory of list JSON files (default `lists`).
-    pub lists: Option<PathBuf>,
+    pub(crate) lists: Option<PathBuf>,
     /// The origin's status when no rule ends the request (default 200).
-    pub origin_status: Option<i64>,
+    #[serde(default, deserialize_with = "status")]
+    pub(crate) origin_status: Option<i64>,
     /// Default `${VARS}`; `--var` and the environment win.
     #[serde(default)]
-    pub vars: BTreeMap<String, String>,
-    pub concurrency: Option<u16>,
-    pub timeout: Option<f64>,
-    pub retries: Option<u32>,
-    pub rate_limit: Option<String>,
-    pub api_url: Option<String>,
-    pub account_id: Option<String>,
+    pub(crate) vars: BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "concurrency")]
+    pub(crate) concurrency: Option<u16>,
+    #[serde(default, deserialize_with = "seconds")]
+    pub(crate) timeout: Option<f64>,
+    #[serde(default, deserialize_with = "retries")]
+    pub(crate) retries: Option<u32>,
+    #[serde(default, deserialize_with = "rate_limit")]
+    pub(crate) rate_limit: Option<RateLimit>,
+    pub(crate) api_url: Option<String>,
+    pub(crate) account_id: Option<String>,
     /// The zone the rulesets belong to (`pull` default; `serve` answers for it).
-    pub zone_id: Option<String>,
+    pub(crate) zone_id: Option<String>,
     /// Write a JUnit report here unless `--junit` is given.
-    pub junit: Option<PathBuf>,
+    pub(crate) junit: Option<PathBuf>,
+}
+
+fn backend<'de, D: Deserializer<'de>>(d: D) -> Result<Option<BackendKind>, D::Error> {
+    let s = String::deserialize(d)?;
+    match s.as_str() {
+        "local" => Ok(Some(BackendKind::Local)),
+        "cloudflare" => Ok(Some(BackendKind::Cloudflare)),
+        _ => Err(D::Error::custom(format!(
+            "unknown backend `{s}`: use `local` or `cloudflare`"
+        ))),
+    }
+}
+
+fn status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let s = i64::deserialize(d)?;
+    if (100..=599).contains(&s) {
+        Ok(Some(s))
+    } else {
+        Err(D::Error::custom(format!(
+            "origin_status {s} is not an HTTP status: use 100..=599"
+        )))
+    }
+}
+
+fn concurrency<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
+    let n = u64::deserialize(d)?;
+    match u16::try_from(n) {
+        Ok(n) if n >= 1 => Ok(Some(n)),
+        _ => Err(D::Error::custom(format!(
+            "concurrency {n} is out of range: use 1..=65535"
+        ))),
+    }
+}
+
+fn seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    let v = f64::deserialize(d)?;
+    match limits::seconds(v) {
+        Some(_) => Ok(Some(v)),
+        None => Err(D::Error::custom(format!(
+            "{v:?} is not a number of seconds: use 0 to {}",
+            limits::MAX_SECONDS
+        ))),
+    }
+}
+
+fn retries<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let n = u64::deserialize(d)?;
+    match u32::try_from(n) {
+        Ok(n) if n <= limits::MAX_RETRIES => Ok(Some(n)),
+        _ => Err(D::Error::custom(format!(
+            "retries {n} is out of range: use 0..={}",
+            limits::MAX_RETRIES
+        ))),
+    }
+}
+
+fn rate_limit<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RateLimit>, D::Error> {
+    let s = String::deserialize(d)?;
+    s.parse::<RateLimit>().map(Some).map_err(D::Error::custom)
 }
 
 impl ProjectConfig {
-    pub fn rulesets_dir(&self) -> PathBuf {
+    pub(crate) fn rulesets_dir(&self) -> PathBuf {
         self.rulesets
             .clone()
             .unwrap_or_else(|| PathBuf::from("rulesets"))
     }
 
-    pub fn lists_dir(&self) -> PathBuf {
+    pub(crate) fn lists_dir(&self) -> PathBuf {
         self.lists.clone().unwrap_or_else(|| PathBuf::from("lists"))
     }
 }
 
-/// A configuration and, when read from a file, that file and its text.
-pub type LoadedConfig = (ProjectConfig, Option<(PathBuf, String)>);
+/// A project's configuration and the file it was read from (with its text), if any.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LoadedConfig {
+    pub(crate) config: ProjectConfig,
+    pub(crate) file: Option<(PathBuf, String)>,
+}
 
 /// Reads `dir/rulegate.yaml` (or `.yml`); a missing file is the default configuration.
-pub fn load_config(dir: &Path) -> Result<LoadedConfig, Vec<Diagnostic>> {
+pub(crate) fn load_config(dir: &Path) -> Result<LoadedConfig, Report> {
     for name in CONFIG_FILES {
         let path = dir.join(name);
         if !path.is_file() {
             continue;
         }
         let text = std::fs::read_to_string(&path).map_err(|e| {
-            vec![Diagnostic::new(
+            Report::from(Diagnostic::new(
                 &path,
                 None,
                 format!("cannot read the file: {e}"),
-            )]
+            ))
         })?;
-        if text.trim().is_empty() {
-            return Ok((ProjectConfig::default(), Some((path, text))));
-        }
-        let cfg: ProjectConfig =
-            serde_saphyr::from_str(&text).map_err(|e| vec![yaml_diagnostic(&path, &e)])?;
-        let mut diags = Vec::new();
-        if let Some(b) = &cfg.backend
-            && b != "local"
-            && b != "cloudflare"
-        {
-            diags.push(
-                Diagnostic::new(&path, None, format!("unknown backend `{b}`"))
-                    .hint("use `local` or `cloudflare`"),
-            );
-        }
-        if let Some(s) = cfg.origin_status
-            && !(100..=599).contains(&s)
-        {
-            diags.push(
-                Diagnostic::new(
-                    &path,
-                    None,
-                    format!("origin_status {s} is not an HTTP status"),
-                )
-                .hint("use 100..=599"),
-            );
-        }
-        if let Some(r) = &cfg.rate_limit
-            && let Err(e) = r.parse::<crate::cloudflare::RateLimit>()
-        {
-            diags.push(Diagnostic::new(&path, None, e));
-        }
-        if !diags.is_empty() {
-            return Err(diags);
-        }
-        return Ok((cfg, Some((path, text))));
+        let config = if text.trim().is_empty() {
+            ProjectConfig::default()
+        } else {
+            match serde_saphyr::from_str(&text) {
+                Ok(c) => c,
+                Err(e) => {
+                    let mut r = Report::from(yaml_diagnostic(&path, &e));
+                    r.sources.insert(path, text);
+                    return Err(r);
+                }
+            }
+        };
+        return Ok(LoadedConfig {
+            config,
+            file: Some((path, text)),
+        });
     }
-    Ok((ProjectConfig::default(), None))
+    Ok(LoadedConfig::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<ProjectConfig, String> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("rulegate.yaml"), text).unwrap();
+        load_config(dir.path())
+            .map(|c| c.config)
+            .map_err(|r| r.render())
+    }
+
+    #[test]
+    fn numbers_are_checked_with_their_line() {
+        let err = load("backend: local\ntimeout: 1e300\n").unwrap_err();
+        assert!(err.contains("is not a number of seconds"), "{err}");
+        assert!(err.contains("rulegate.yaml:2:"), "{err}");
+        let err = load("concurrency: 0\n").unwrap_err();
+        assert!(err.contains("concurrency 0 is out of range"), "{err}");
+        let err = load("rate_limit: 5\n").unwrap_err();
+        assert!(err.contains("not a rate limit"), "{err}");
+    }
+
+    #[test]
+    fn a_good_file_reads() {
+        let c = load("backend: cloudflare\ntimeout: 2.5\nrate_limit: 10/60\n").unwrap();
+        assert_eq!(c.backend, Some(BackendKind::Cloudflare));
+        assert_eq!(c.timeout, Some(2.5));
+        assert_eq!(c.rate_limit.map(|r| r.limit), Some(10));
+    }
 }

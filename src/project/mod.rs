@@ -1,50 +1,179 @@
-//! A project directory: `rulegate.yaml`, the rulesets and lists it names, loaded and
-//! checked into a [`Project`] the local engine, `serve` and `check` share.
+//! A project directory: `rulegate.yaml` ([`config`]), the ruleset and list files it names,
+//! read ([`files`]), checked and compiled ([`rulesets`], [`lists`]) into a [`Project`] whose
+//! [`Rulebook`] the local engine, `serve` and `check` share; and the checks of suites against
+//! the project ([`validate`]).
 
-mod config;
-mod load;
+pub(crate) mod config;
+mod files;
+mod lists;
+mod rulesets;
+pub(crate) mod validate;
 
-pub use config::{CONFIG_FILES, ProjectConfig, load_config};
-pub use load::{
-    CompiledRule, CompiledRuleset, HeaderOp, Level, Project, Redirect, Rewrite, load_project,
-};
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-/// Managed rulesets whose ids are public (reference cloudflare-apis §4). Executing one
-/// without a stand-in traces an opaque step instead of failing `check`.
-pub const MANAGED_RULESETS: &[(&str, &str)] = &[
-    (
-        "efb7b8c949ac4650a09736fc376e9aee",
-        "Cloudflare Managed Ruleset",
-    ),
-    (
-        "4814384a9e5d4991b9815dcfc25d2f1f",
-        "Cloudflare OWASP Core Ruleset",
-    ),
-    (
-        "c2e184081120413c86c3ab7e14069605",
-        "Cloudflare Exposed Credentials Check",
-    ),
-    (
-        "77454fe2d30c4220b5701f6fdfb893ba",
-        "Cloudflare Free Managed Ruleset",
-    ),
-    (
-        "e22d83c647c64a3eae91b71b499d988e",
-        "Cloudflare Sensitive Data Detection",
-    ),
-    (
-        "4d21379b4f9f4bb088e0729962c8b3cf",
-        "HTTP DDoS Attack Protection",
-    ),
-    (
-        "70339d97bdb34195bbf054b1ebe81f76",
-        "Cloudflare Normalization Ruleset",
-    ),
-];
+pub(crate) use config::{CONFIG_FILES, ProjectConfig, load_config};
 
-pub fn managed_name(id: &str) -> Option<&'static str> {
-    MANAGED_RULESETS
-        .iter()
-        .find(|(i, _)| *i == id)
-        .map(|(_, n)| *n)
+use crate::diag::{Diagnostic, Report};
+use crate::ruleset::model::{ListFile, Ruleset};
+use crate::ruleset::{Level, Rulebook};
+use files::FileCtx;
+
+/// A loaded project.
+#[derive(Debug, Clone)]
+pub(crate) struct Project {
+    pub(crate) dir: PathBuf,
+    pub(crate) config: ProjectConfig,
+    /// The compiled rulesets and lists.
+    pub(crate) book: Arc<Rulebook>,
+    pub(crate) list_files: Vec<ListFile>,
 }
+
+impl Project {
+    /// A one-line description of the ruleset source, for reports.
+    pub(crate) fn describe(&self) -> String {
+        format!(
+            "{} ruleset(s) and {} list(s) from {}",
+            self.book.rulesets.len(),
+            self.list_files.len(),
+            self.dir.display()
+        )
+    }
+}
+
+/// Loads `dir`'s rulesets and lists per `config`, reporting every problem of every file.
+/// A rulesets or lists directory that `rulegate.yaml` names must exist; the default ones may
+/// be missing (a live-only project has none).
+pub(crate) fn load_project(dir: &Path, config: &ProjectConfig) -> Result<Project, Report> {
+    let mut report = Report::default();
+    let mut book = Rulebook {
+        origin_status: config.origin_status.unwrap_or(200),
+        ..Rulebook::default()
+    };
+    let mut list_files = Vec::new();
+    for (key, named, sub) in [
+        ("rulesets", config.rulesets.is_some(), config.rulesets_dir()),
+        ("lists", config.lists.is_some(), config.lists_dir()),
+    ] {
+        let path = dir.join(&sub);
+        if named && !path.is_dir() {
+            report.push(
+                Diagnostic::new(
+                    &dir.join(CONFIG_FILES[0]),
+                    None,
+                    format!("`{key}: {}` names no directory ({} does not exist)", sub.display(), path.display()),
+                )
+                .hint("a project that names a directory must have it: a gate over no rules tests nothing"),
+            );
+        }
+    }
+
+    // Lists first: expressions need them.
+    let mut list_names: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for path in files::json_files(&dir.join(config.lists_dir())) {
+        let Some(v) = files::read_json(&path, &mut report) else {
+            continue;
+        };
+        match serde_json::from_value::<ListFile>(v) {
+            Ok(l) => {
+                let text = report.sources.get(&path).cloned().unwrap_or_default();
+                let mut c = FileCtx {
+                    file: &path,
+                    text: &text,
+                    diags: &mut report.diagnostics,
+                };
+                if let Some(first) = list_names.get(&l.name) {
+                    let at = c.find(&l.name, 0).unwrap_or(0);
+                    c.error(at, l.name.len(), format!("list `{}` is also defined in {}", l.name, first.display()))
+                        .hint = Some("list names are unique in an account".into());
+                    continue;
+                }
+                list_names.insert(l.name.clone(), path.clone());
+                if let Some(list) = lists::list_contents(&l, &mut c) {
+                    book.lists.insert(l.name.clone(), list);
+                }
+                list_files.push(l);
+            }
+            Err(e) => report.push(
+                Diagnostic::new(&path, None, format!("not a list: {e}"))
+                    .hint("a list file is {\"name\", \"kind\": ip|hostname|asn|redirect, \"items\": [...]}"),
+            ),
+        }
+    }
+
+    let mut raw: Vec<(PathBuf, Ruleset)> = Vec::new();
+    for path in files::json_files(&dir.join(config.rulesets_dir())) {
+        let Some(v) = files::read_json(&path, &mut report) else {
+            continue;
+        };
+        match serde_json::from_value::<Ruleset>(v) {
+            Ok(r) => raw.push((path, r)),
+            Err(e) => report.push(
+                Diagnostic::new(&path, None, format!("not a ruleset: {e}")).hint(
+                    "a ruleset is the object GET …/rulesets/{id} returns, or that whole response",
+                ),
+            ),
+        }
+    }
+    let ids: HashSet<String> = raw.iter().map(|(_, r)| r.id.clone()).collect();
+    for (path, rs) in raw {
+        let text = report.sources.get(&path).cloned().unwrap_or_default();
+        let mut c = FileCtx {
+            file: &path,
+            text: &text,
+            diags: &mut report.diagnostics,
+        };
+        if let Some(first) = book.by_id.get(&rs.id) {
+            let other = book.rulesets[*first].file.display().to_string();
+            let at = c.find(&rs.id, 0).unwrap_or(0);
+            c.error(
+                at,
+                rs.id.len(),
+                format!("ruleset id `{}` is also used by {other}", rs.id),
+            );
+            continue;
+        }
+        let compiled = rulesets::compile_ruleset(&path, rs, &book.lists, &ids, &mut c);
+        let idx = book.rulesets.len();
+        if let (Some(phase), Some(level)) = (
+            compiled.ruleset.phase.clone(),
+            Level::of_kind(&compiled.ruleset.kind),
+        ) {
+            let entries = book.entry.entry(level).or_default();
+            if let Some(prev) = entries.get(&phase) {
+                let other = book.rulesets[*prev].file.display().to_string();
+                c.error(
+                    0,
+                    1,
+                    format!(
+                        "a second {} entry point for phase {phase} (the first is {other})",
+                        compiled.ruleset.kind
+                    ),
+                )
+                .hint = Some("each phase has at most one entry point per level".into());
+            } else {
+                entries.insert(phase, idx);
+            }
+        }
+        for r in &compiled.rules {
+            if let (Some(rf), Some(id)) = (&r.rule.reference, &r.rule.id) {
+                book.refs.insert(rf.clone(), id.clone());
+            }
+        }
+        book.by_id.insert(compiled.ruleset.id.clone(), idx);
+        book.rulesets.push(compiled);
+    }
+    if !report.is_empty() {
+        return Err(report);
+    }
+    Ok(Project {
+        dir: dir.to_path_buf(),
+        config: config.clone(),
+        book: Arc::new(book),
+        list_files,
+    })
+}
+
+#[cfg(test)]
+mod eval_tests;

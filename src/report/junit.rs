@@ -12,11 +12,37 @@ use junit_report::{Duration, OffsetDateTime, ReportBuilder, TestCaseBuilder, Tes
 use crate::runner::{Outcome, RunResult};
 use crate::suite::Suite;
 
-/// Run facts written into each suite's `<system-out>`.
+/// Run facts written into each suite's `<system-out>`, and the run's start time.
 #[derive(Debug, Clone)]
-pub struct Meta {
-    pub backend: String,
-    pub rulesets: String,
+pub(crate) struct Meta {
+    pub(crate) backend: String,
+    pub(crate) rulesets: String,
+    /// Written as each suite's `timestamp`; passed in so a report is reproducible.
+    pub(crate) timestamp: OffsetDateTime,
+}
+
+/// The current time to the second, for [`Meta::timestamp`].
+pub(crate) fn now() -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    now.replace_nanosecond(0).unwrap_or(now)
+}
+
+/// A report that could not be written.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum JunitError {
+    #[error("cannot write JUnit XML: {0}")]
+    Xml(String),
+    #[error("cannot {what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> JunitError {
+    let path = path.display().to_string();
+    move |source| JunitError::Io { what, path, source }
 }
 
 /// Writes the report for `suites` and `run` to `out`.
@@ -25,13 +51,11 @@ pub fn write(
     run: &RunResult,
     meta: &Meta,
     out: impl Write,
-) -> Result<(), String> {
-    let now = OffsetDateTime::now_utc();
-    let now = now.replace_nanosecond(0).unwrap_or(now);
+) -> Result<(), JunitError> {
     let mut report = ReportBuilder::new();
     for suite in suites {
         let mut ts = TestSuiteBuilder::new(&suite.id);
-        ts.set_timestamp(now);
+        ts.set_timestamp(meta.timestamp);
         let mut any = false;
         for case in &suite.cases {
             let Some(r) = run.results.get(&case.full_name) else {
@@ -56,10 +80,11 @@ pub fn write(
                     b.set_trace(&text);
                     b
                 }
-                Outcome::Error { message } => {
+                Outcome::Error { error } => {
+                    let message = error.to_string();
                     let first = message.lines().next().unwrap_or("could not run");
                     let mut b = TestCaseBuilder::error(&case.name, time, "could_not_run", first);
-                    b.set_trace(message);
+                    b.set_trace(&message);
                     b
                 }
                 Outcome::Skipped { reason } => {
@@ -83,7 +108,7 @@ pub fn write(
     report
         .build()
         .write_xml(out)
-        .map_err(|e| format!("cannot write JUnit XML: {e}"))
+        .map_err(|e| JunitError::Xml(e.to_string()))
 }
 
 /// Writes the report to `path` atomically: a temporary file beside it, then a rename.
@@ -92,14 +117,13 @@ pub fn write_file(
     suites: &[Suite],
     run: &RunResult,
     meta: &Meta,
-) -> Result<(), String> {
+) -> Result<(), JunitError> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };
     if !dir.is_dir() {
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
     }
     let file_name = path
         .file_name()
@@ -107,15 +131,13 @@ pub fn write_file(
         .unwrap_or_else(|| "junit.xml".into());
     let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)
-            .map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
+        let mut f = std::fs::File::create(&tmp).map_err(io("create", &tmp))?;
         let mut buf = Vec::new();
         write(suites, run, meta, &mut buf)?;
         f.write_all(&buf)
             .and_then(|_| f.sync_all())
-            .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-        std::fs::rename(&tmp, path)
-            .map_err(|e| format!("cannot move the report to {}: {e}", path.display()))
+            .map_err(io("write", &tmp))?;
+        std::fs::rename(&tmp, path).map_err(io("move the report to", path))
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);

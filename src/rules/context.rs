@@ -1,8 +1,18 @@
 //! The execution context: one slot per scheme field, indexed by field id, built once per
 //! request. An empty slot is a missing value.
 
+use super::error::FieldError;
 use super::scheme::{FIELDS, FieldId, Scheme};
 use super::types::Value;
+
+/// The field called `name`, or an error with a "did you mean".
+fn field(name: &str) -> Result<FieldId, FieldError> {
+    let scheme = Scheme::http();
+    scheme.field(name).ok_or_else(|| FieldError::Unknown {
+        name: name.to_string(),
+        suggestion: crate::text::did_you_mean(name, scheme.names()).map(String::from),
+    })
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Context {
@@ -52,17 +62,14 @@ impl Context {
     }
 
     /// Sets a field after checking the value's type.
-    pub fn set(&mut self, name: &str, v: Value) -> Result<(), String> {
-        let scheme = Scheme::http();
-        let id = scheme.field(name).ok_or_else(|| {
-            match crate::diag::did_you_mean(name, scheme.names()) {
-                Some(s) => format!("unknown field `{name}` (did you mean `{s}`?)"),
-                None => format!("unknown field `{name}`"),
-            }
-        })?;
+    pub fn set(&mut self, name: &str, v: Value) -> Result<(), FieldError> {
+        let id = field(name)?;
         let ty = id.ty();
         if !v.has_type(&ty) {
-            return Err(format!("field `{name}` is {ty}"));
+            return Err(FieldError::WrongType {
+                name: name.to_string(),
+                ty: ty.to_string(),
+            });
         }
         self.values[id.0 as usize] = Some(v);
         Ok(())
@@ -86,15 +93,13 @@ impl Context {
     pub fn set_json(
         &mut self,
         fields: &serde_json::Map<String, serde_json::Value>,
-    ) -> Result<(), String> {
+    ) -> Result<(), FieldError> {
         for (name, j) in fields {
-            let id = Scheme::http().field(name).ok_or_else(|| {
-                match crate::diag::did_you_mean(name, Scheme::http().names()) {
-                    Some(s) => format!("unknown field `{name}` (did you mean `{s}`?)"),
-                    None => format!("unknown field `{name}`"),
-                }
+            let id = field(name)?;
+            let v = Value::from_json(&id.ty(), j).map_err(|reason| FieldError::BadValue {
+                name: name.clone(),
+                reason,
             })?;
-            let v = Value::from_json(&id.ty(), j).map_err(|e| format!("field `{name}`: {e}"))?;
             self.values[id.0 as usize] = Some(v);
         }
         Ok(())

@@ -26,8 +26,11 @@ pub enum ErrorKind {
     BadRange,
     BadRegex,
     BadWildcard,
-    /// An operator or operand of the wrong type, or a non-Bool root.
+    /// An operator or operand of the wrong type.
     Type,
+    /// A lone value that is not a condition (`http.host` alone): a Type error whose whole
+    /// expression may still be a value expression. Its code is `type`.
+    NotCondition,
     /// A function argument: count, type, kind (literal vs field) or constant.
     BadArgument,
     /// An index that does not fit the value (`[0]` on a map, `[*]` outside a first argument).
@@ -53,7 +56,7 @@ impl ErrorKind {
             ErrorKind::BadRange => "bad_range",
             ErrorKind::BadRegex => "bad_regex",
             ErrorKind::BadWildcard => "bad_wildcard",
-            ErrorKind::Type => "type",
+            ErrorKind::Type | ErrorKind::NotCondition => "type",
             ErrorKind::BadArgument => "bad_argument",
             ErrorKind::BadIndex => "bad_index",
             ErrorKind::NotAvailable => "not_available",
@@ -91,33 +94,6 @@ impl RuleError {
         }
         self
     }
-
-    /// 1-based line and column (in chars) of the span's start within `src`.
-    pub fn line_col(&self, src: &str) -> (usize, usize) {
-        crate::diag::line_col(src, self.span.start)
-    }
-
-    /// The expression's line with a caret under the span, then the hint.
-    pub fn render(&self, src: &str) -> String {
-        let (line_no, col) = self.line_col(src);
-        let line = src.lines().nth(line_no - 1).unwrap_or("");
-        let len = src
-            .get(self.span.start.min(src.len())..self.span.end.min(src.len()))
-            .map_or(1, |s| s.split('\n').next().unwrap_or("").chars().count())
-            .max(1);
-        let num = line_no.to_string();
-        let pad = " ".repeat(num.len());
-        let mut out = format!(
-            "error: {}\n{pad} |\n{num} | {line}\n{pad} | {}{}\n",
-            self.message,
-            " ".repeat(col - 1),
-            "^".repeat(len)
-        );
-        if let Some(h) = &self.hint {
-            out.push_str(&format!("{pad} = hint: {h}\n"));
-        }
-        out
-    }
 }
 
 impl fmt::Display for RuleError {
@@ -135,3 +111,55 @@ impl fmt::Display for RuleError {
 }
 
 impl std::error::Error for RuleError {}
+
+fn did_you_mean(s: &Option<String>) -> String {
+    s.as_ref()
+        .map(|s| format!(" (did you mean `{s}`?)"))
+        .unwrap_or_default()
+}
+
+/// A field value that cannot be set: unknown name, wrong type, unreadable JSON.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FieldError {
+    #[error("unknown field `{name}`{}", did_you_mean(.suggestion))]
+    Unknown {
+        name: String,
+        suggestion: Option<String>,
+    },
+    #[error("field `{name}` is {ty}")]
+    WrongType { name: String, ty: String },
+    #[error("field `{name}`: {reason}")]
+    BadValue { name: String, reason: ValueError },
+}
+
+/// Why a JSON value is not a value of a field's type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    #[error("{0} is not a 64-bit integer")]
+    NotI64(String),
+    #[error("`{0}` is not an IP address")]
+    NotIp(String),
+    #[error("expected {expected}, got {got}")]
+    Expected { expected: String, got: &'static str },
+}
+
+/// A Trace API request the engine cannot build a context from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error("`{0}` is not an absolute URL")]
+    NotAbsolute(String),
+    #[error("`{0}` is not an http(s) URL")]
+    NotHttp(String),
+    #[error("bad IPv6 host in `{0}`")]
+    BadIpv6Host(String),
+    #[error("bad port in `{0}`")]
+    BadPort(String),
+    #[error("`{0}` has no host")]
+    NoHost(String),
+    #[error("body.base64: {0}")]
+    Base64(String),
+    #[error("body.json: {0}")]
+    Json(String),
+    #[error(transparent)]
+    Field(#[from] FieldError),
+}

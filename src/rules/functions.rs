@@ -909,7 +909,7 @@ pub fn expand<'v>(rep: &[u8], group: impl Fn(usize) -> Option<&'v [u8]>) -> Vec<
 }
 
 /// The `${N}` references in a replacement, or an error for a malformed one.
-pub fn replacement_refs(rep: &[u8]) -> Result<Vec<usize>, String> {
+pub fn replacement_refs(rep: &[u8]) -> Result<Vec<usize>, &'static str> {
     let mut refs = Vec::new();
     let mut i = 0;
     while i < rep.len() {
@@ -934,9 +934,7 @@ pub fn replacement_refs(rep: &[u8]) -> Result<Vec<usize>, String> {
                     continue;
                 }
                 _ => {
-                    return Err(
-                        "a lone `$` in the replacement: write `$$` for a dollar sign".into(),
-                    );
+                    return Err("a lone `$` in the replacement: write `$$` for a dollar sign");
                 }
             }
         }

@@ -11,6 +11,7 @@
 //! assert!(f.execute(&ctx));
 //! ```
 
+mod answer;
 pub mod ast;
 pub mod compile;
 pub mod context;
@@ -23,9 +24,10 @@ pub mod scheme;
 pub mod types;
 pub mod wildcard;
 
+pub use answer::{Answer, evaluate};
 pub use compile::{Filter, ValueProgram};
 pub use context::Context;
-pub use error::{ErrorKind, RuleError};
+pub use error::{ErrorKind, FieldError, RequestError, RuleError, ValueError};
 pub use lists::{IpSet, List, Lists};
 pub use parse::{Settings, parse_filter, parse_value};
 pub use scheme::Scheme;

@@ -11,7 +11,7 @@ use super::lists::{List, Lists};
 use super::scheme::Scheme;
 use super::types::Type;
 use super::wildcard::Pattern;
-use crate::diag::suggestion;
+use crate::text::suggestion;
 
 /// Parser limits, in one place.
 #[derive(Debug, Clone)]
@@ -460,7 +460,7 @@ impl<'a> Parser<'a> {
                             }
                         }
                         return Err(RuleError::new(
-                            K::Type,
+                            K::NotCondition,
                             lhs.span,
                             format!("`{lhs}` is {ty}, not a condition"),
                         )

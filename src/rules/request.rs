@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use base64::Engine as _;
 
 use super::context::Context;
+use super::error::RequestError;
 use super::functions::url_decode;
 use super::types::Value;
 use crate::trace::TraceRequest;
@@ -45,13 +46,13 @@ pub struct UrlParts {
 }
 
 /// Splits an absolute http(s) URL, keeping the path and query bytes as written.
-pub fn split_url(url: &str) -> Result<UrlParts, String> {
+pub fn split_url(url: &str) -> Result<UrlParts, RequestError> {
     let (scheme, rest) = url
         .split_once("://")
-        .ok_or_else(|| format!("`{url}` is not an absolute URL"))?;
+        .ok_or_else(|| RequestError::NotAbsolute(url.to_string()))?;
     let scheme = scheme.to_ascii_lowercase();
     if scheme != "http" && scheme != "https" {
-        return Err(format!("`{url}` is not an http(s) URL"));
+        return Err(RequestError::NotHttp(url.to_string()));
     }
     let rest = rest.split('#').next().unwrap_or("");
     let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());
@@ -60,12 +61,12 @@ pub fn split_url(url: &str) -> Result<UrlParts, String> {
     let (host, port) = if let Some(stripped) = host_port.strip_prefix('[') {
         let end = stripped
             .find(']')
-            .ok_or_else(|| format!("bad IPv6 host in `{url}`"))?;
+            .ok_or_else(|| RequestError::BadIpv6Host(url.to_string()))?;
         let port = stripped[end + 1..]
             .strip_prefix(':')
             .map(|p| p.parse::<u16>())
             .transpose()
-            .map_err(|_| format!("bad port in `{url}`"))?;
+            .map_err(|_| RequestError::BadPort(url.to_string()))?;
         (format!("[{}]", &stripped[..end]), port)
     } else {
         match host_port.rsplit_once(':') {
@@ -73,14 +74,14 @@ pub fn split_url(url: &str) -> Result<UrlParts, String> {
                 h.to_string(),
                 Some(
                     p.parse::<u16>()
-                        .map_err(|_| format!("bad port in `{url}`"))?,
+                        .map_err(|_| RequestError::BadPort(url.to_string()))?,
                 ),
             ),
             None => (host_port.to_string(), None),
         }
     };
     if host.is_empty() {
-        return Err(format!("`{url}` has no host"));
+        return Err(RequestError::NoHost(url.to_string()));
     }
     let pq = &rest[auth_end..];
     let (path, query) = match pq.split_once('?') {
@@ -339,7 +340,7 @@ pub fn set_request_headers(ctx: &mut Context, pairs: &[(String, String)]) {
 pub fn context(
     req: &TraceRequest,
     fields: Option<&serde_json::Map<String, serde_json::Value>>,
-) -> Result<Context, String> {
+) -> Result<Context, RequestError> {
     let mut ctx = Context::request_defaults();
     let u = split_url(&req.url)?;
     put_uri(&mut ctx, "raw.", &u, &u.path);
@@ -461,17 +462,24 @@ pub fn context(
     Ok(ctx)
 }
 
-fn body(ctx: &mut Context, req: &TraceRequest, content_type: Option<&str>) -> Result<(), String> {
+fn body(
+    ctx: &mut Context,
+    req: &TraceRequest,
+    content_type: Option<&str>,
+) -> Result<(), RequestError> {
     let Some(b) = &req.body else { return Ok(()) };
     let (raw, json) = if let Some(t) = &b.plain_text {
         (t.as_bytes().to_vec(), false)
     } else if let Some(j) = &b.json {
-        (serde_json::to_vec(j).map_err(|e| e.to_string())?, true)
+        (
+            serde_json::to_vec(j).map_err(|e| RequestError::Json(e.to_string()))?,
+            true,
+        )
     } else if let Some(s) = &b.base64 {
         (
             base64::engine::general_purpose::STANDARD
                 .decode(s.trim())
-                .map_err(|e| format!("body.base64: {e}"))?,
+                .map_err(|e| RequestError::Base64(e.to_string()))?,
             false,
         )
     } else {

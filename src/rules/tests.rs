@@ -7,7 +7,7 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::eval_cmd::{Answer, evaluate};
+use super::{Answer, evaluate};
 use crate::trace::TraceRequest;
 
 fn lists() -> Lists {
@@ -93,21 +93,6 @@ fn conformance() {
         "{} of {count} cases failed:\n{}",
         failures.len(),
         failures.join("\n")
-    );
-}
-
-#[test]
-fn error_rendering_has_a_caret() {
-    let e = parse_filter(
-        "http.host eq \"a\" and http.request.uri.pth eq \"/\"",
-        &Lists::new(),
-        &Settings::default(),
-    )
-    .unwrap_err();
-    let text = e.render("http.host eq \"a\" and http.request.uri.pth eq \"/\"");
-    assert_eq!(
-        text,
-        "error: unknown field `http.request.uri.pth`\n  |\n1 | http.host eq \"a\" and http.request.uri.pth eq \"/\"\n  |                      ^^^^^^^^^^^^^^^^^^^^\n  = hint: did you mean `http.request.uri.path`?\n"
     );
 }
 
@@ -321,7 +306,7 @@ proptest! {
     ], 0..24)) {
         let s = parts.concat();
         if let Err(e) = parse_filter(&s, &lists(), &Settings::default()) {
-            let _ = e.render(&s);
+            let _ = crate::diag::expression(None, "expression", &s, &e).render(None);
         }
     }
 

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 
+use super::error::ValueError;
+
 /// A type: scalars, and arrays and maps that nest.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Type {
@@ -112,19 +114,19 @@ impl Value {
     /// Reads a value of type `t` from JSON: Bytes from strings, Int from integers, Ip from
     /// strings, arrays from arrays, maps from objects. A scalar where an array is expected
     /// is taken as a one-element array, so `{"x": "a"}` works for `Map<Array<Bytes>>`.
-    pub fn from_json(t: &Type, j: &serde_json::Value) -> Result<Value, String> {
+    pub fn from_json(t: &Type, j: &serde_json::Value) -> Result<Value, ValueError> {
         use serde_json::Value as J;
         match (t, j) {
             (Type::Bytes, J::String(s)) => Ok(Value::Bytes(s.as_bytes().to_vec())),
             (Type::Int, J::Number(n)) => n
                 .as_i64()
                 .map(Value::Int)
-                .ok_or_else(|| format!("{n} is not a 64-bit integer")),
+                .ok_or_else(|| ValueError::NotI64(n.to_string())),
             (Type::Bool, J::Bool(b)) => Ok(Value::Bool(*b)),
             (Type::Ip, J::String(s)) => s
                 .parse::<IpAddr>()
                 .map(Value::Ip)
-                .map_err(|_| format!("`{s}` is not an IP address")),
+                .map_err(|_| ValueError::NotIp(s.clone())),
             (Type::Array(e), J::Array(a)) => a
                 .iter()
                 .map(|x| Value::from_json(e, x))
@@ -136,9 +138,12 @@ impl Value {
             (Type::Map(e), J::Object(o)) => o
                 .iter()
                 .map(|(k, v)| Ok((k.as_bytes().to_vec(), Value::from_json(e, v)?)))
-                .collect::<Result<_, String>>()
+                .collect::<Result<_, ValueError>>()
                 .map(Value::Map),
-            (t, j) => Err(format!("expected {t}, got {}", json_kind(j))),
+            (t, j) => Err(ValueError::Expected {
+                expected: t.to_string(),
+                got: json_kind(j),
+            }),
         }
     }
 }

@@ -6,40 +6,13 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
-use super::model::Rule;
+use super::action::{Action, HeaderOperation, Overrides, Redirect, Text};
+use super::compiled::{CompiledRule, CompiledRuleset, Level, Rulebook};
 use super::{phases, shape};
-use crate::project::{CompiledRule, CompiledRuleset, Level, Project};
 use crate::rules::request::{self, split_url};
-use crate::rules::{Context, Value as RValue};
-use crate::trace::{TraceItem, TraceRequest, TraceResult};
-
-/// The origin's response, for response phases.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Origin {
-    pub status: Option<i64>,
-    #[serde(default)]
-    pub headers: std::collections::BTreeMap<String, String>,
-}
-
-/// What a case adds for offline runs: field values the Trace API cannot set, and the origin's
-/// response.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct Extras {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fields: Option<serde_json::Map<String, Value>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub origin: Option<Origin>,
-}
-
-impl Extras {
-    pub fn is_empty(&self) -> bool {
-        self.fields.is_none() && self.origin.is_none()
-    }
-}
+use crate::rules::{Context, RequestError, Value as RValue};
+use crate::trace::view::RATE_LIMIT_PHASE;
+use crate::trace::{Extras, Origin, TraceItem, TraceRequest, TraceResult};
 
 /// How the request ended.
 #[derive(Debug, Clone)]
@@ -49,107 +22,71 @@ struct End {
 
 /// Evaluation state across phases.
 struct State<'p> {
-    project: &'p Project,
+    book: &'p Rulebook,
     ctx: Context,
     skip_challenge: bool,
     end: Option<End>,
     /// Phases skipped per level by `skip` with `phases`.
-    skipped_phases: HashSet<(Level, String)>,
+    skipped_phases: Vec<(Level, String)>,
     /// `skip` with `phase: current` in the phase being evaluated.
     skip_phase: bool,
     /// Rewrites of this phase, applied when it ends (the last one wins).
     pending_uri: Option<(Option<String>, Option<String>)>,
-    pending_headers: Vec<(String, String, Option<String>)>,
+    pending_headers: Vec<(String, HeaderOperation, Option<String>)>,
     headers: Vec<(String, String)>,
     warnings: Vec<String>,
     phase: &'static str,
     response: bool,
 }
 
-/// Ruleset-wide, category and rule overrides of an `execute`.
-#[derive(Debug, Default)]
-struct Overrides {
-    action: Option<String>,
-    enabled: Option<bool>,
-    categories: Vec<(String, Option<String>, Option<bool>)>,
-    rules: HashMap<String, (Option<String>, Option<bool>)>,
-}
-
-impl Overrides {
-    fn from(v: Option<&Value>) -> Overrides {
-        let Some(v) = v else {
-            return Overrides::default();
-        };
-        let s = |x: &Value, k: &str| x.get(k).and_then(Value::as_str).map(String::from);
-        let b = |x: &Value, k: &str| x.get(k).and_then(Value::as_bool);
-        Overrides {
-            action: s(v, "action"),
-            enabled: b(v, "enabled"),
-            categories: v
-                .get("categories")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|c| Some((s(c, "category")?, s(c, "action"), b(c, "enabled"))))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            rules: v
-                .get("rules")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|r| Some((s(r, "id")?, (s(r, "action"), b(r, "enabled")))))
-                        .collect()
-                })
-                .unwrap_or_default(),
+/// The action that applies to `rule` and whether it is enabled, after `ov`: rule >
+/// last matching category > ruleset > the rule's own. An override naming the rule's own action
+/// keeps the rule's parameters.
+fn apply<'a>(ov: &'a Overrides, cr: &'a CompiledRule) -> (&'a Action, bool) {
+    let pick = |a: &'a Action| {
+        if a.name() == cr.action.name() {
+            &cr.action
+        } else {
+            a
+        }
+    };
+    let mut action = &cr.action;
+    let mut enabled = ov.enabled.unwrap_or(cr.rule.is_enabled());
+    if let Some(a) = &ov.action
+        && enabled
+    {
+        action = pick(a);
+    }
+    let category = ov
+        .categories
+        .iter()
+        .rev()
+        .find(|(c, _, _)| cr.rule.categories.contains(c))
+        .map(|(_, a, e)| (a, e));
+    let rule = cr
+        .rule
+        .id
+        .as_ref()
+        .and_then(|id| ov.rules.get(id))
+        .map(|(a, e)| (a, e));
+    for (a, e) in category.into_iter().chain(rule) {
+        if let Some(e) = e {
+            enabled = *e;
+        }
+        if let Some(a) = a {
+            action = pick(a);
         }
     }
-
-    /// Effective (action, enabled): rule > last matching category > ruleset > the rule's own.
-    fn apply(&self, rule: &Rule) -> (String, bool) {
-        let mut action = rule.action.clone();
-        let mut enabled = rule.is_enabled();
-        if let Some(e) = self.enabled {
-            enabled = e;
-        }
-        if let Some(a) = &self.action
-            && enabled
-        {
-            action = a.clone();
-        }
-        if let Some((_, a, e)) = self
-            .categories
-            .iter()
-            .rev()
-            .find(|(c, _, _)| rule.categories.contains(c))
-        {
-            if let Some(e) = e {
-                enabled = *e;
-            }
-            if let Some(a) = a {
-                action = a.clone();
-            }
-        }
-        if let Some((a, e)) = rule.id.as_ref().and_then(|id| self.rules.get(id)) {
-            if let Some(e) = e {
-                enabled = *e;
-            }
-            if let Some(a) = a {
-                action = a.clone();
-            }
-        }
-        (action, enabled)
-    }
+    (action, enabled)
 }
 
-/// Runs `req` through `project`. Returns the trace and warnings (managed rulesets that could
+/// Runs `req` through `book`. Returns the trace and warnings (managed rulesets that could
 /// not be evaluated).
-pub fn evaluate(
-    project: &Project,
+pub(crate) fn evaluate(
+    book: &Rulebook,
     req: &TraceRequest,
     extras: &Extras,
-) -> Result<(TraceResult, Vec<String>), String> {
+) -> Result<(TraceResult, Vec<String>), RequestError> {
     let ctx = request::context(req, extras.fields.as_ref())?;
     // The header list as the context built it (Host and cookies included), for rewrites.
     let list = |name: &str| match ctx.get_by_name(name) {
@@ -164,7 +101,7 @@ pub fn evaluate(
         .zip(list("http.request.headers.values"))
         .collect();
     let mut st = State {
-        project,
+        book,
         ctx,
         skip_challenge: req
             .context
@@ -172,7 +109,7 @@ pub fn evaluate(
             .and_then(|c| c.skip_challenge)
             .unwrap_or(false),
         end: None,
-        skipped_phases: HashSet::new(),
+        skipped_phases: Vec::new(),
         skip_phase: false,
         pending_uri: None,
         pending_headers: Vec::new(),
@@ -195,8 +132,7 @@ pub fn evaluate(
         .origin
         .as_ref()
         .and_then(|o| o.status)
-        .or(project.config.origin_status)
-        .unwrap_or(200);
+        .unwrap_or(book.origin_status);
     let mut status = st.end.as_ref().map(|e| e.status);
     if st.end.is_none()
         && let Some(origin) = &extras.origin
@@ -285,12 +221,16 @@ fn run_phase(st: &mut State, phase: &'static str) -> Option<TraceItem> {
         if st.end.is_some() || st.skip_phase {
             break;
         }
-        if st.skipped_phases.contains(&(level, phase.to_string())) {
+        if st
+            .skipped_phases
+            .iter()
+            .any(|(l, p)| *l == level && p == phase)
+        {
             continue;
         }
-        let project = st.project;
-        if let Some(rs) = project.entry_point(level, phase) {
-            let child = run_ruleset(st, rs, level, &Overrides::default(), &HashSet::new());
+        let book = st.book;
+        if let Some(rs) = book.entry_point(level, phase) {
+            let child = run_ruleset(st, rs, level, &NO_OVERRIDES, &HashSet::new());
             item.trace.push(child);
         }
     }
@@ -301,6 +241,8 @@ fn run_phase(st: &mut State, phase: &'static str) -> Option<TraceItem> {
     Some(item)
 }
 
+static NO_OVERRIDES: std::sync::LazyLock<Overrides> = std::sync::LazyLock::new(Overrides::default);
+
 fn run_ruleset(
     st: &mut State,
     rs: &CompiledRuleset,
@@ -310,14 +252,14 @@ fn run_ruleset(
 ) -> TraceItem {
     let mut item = shape::ruleset(&rs.ruleset);
     // Exceptions (skip) in this ruleset affect only the execute rules after them here.
-    let mut skip_rulesets: HashSet<String> = HashSet::new();
-    let mut skip_rules_of: HashMap<String, HashSet<String>> = HashMap::new();
+    let mut skip_rulesets: HashSet<&str> = HashSet::new();
+    let mut skip_rules_of: HashMap<&str, HashSet<String>> = HashMap::new();
     let show_expression = rs.ruleset.kind != "managed";
     for (i, cr) in rs.rules.iter().enumerate() {
         if st.end.is_some() || st.skip_phase {
             break;
         }
-        let (action, enabled) = ov.apply(&cr.rule);
+        let (action, enabled) = apply(ov, cr);
         if !enabled
             || cr
                 .rule
@@ -327,117 +269,77 @@ fn run_ruleset(
         {
             continue;
         }
-        let params = cr.rule.action_parameters.clone().unwrap_or(Value::Null);
-        if action == "execute"
-            && let Some(target) = params.get("id").and_then(Value::as_str)
-            && skip_rulesets.contains(target)
+        if let Action::Execute { id, .. } = action
+            && skip_rulesets.contains(id.as_str())
         {
             continue;
         }
         let matched = cr.filter.as_ref().is_some_and(|f| f.execute(&st.ctx));
-        let mut step = shape::rule(&cr.rule, i, &action, matched, show_expression);
+        let mut step = shape::rule(&cr.rule, i, action.name(), matched, show_expression);
         let mut stop_ruleset = false;
         if matched {
             item.matched = Some(true);
-            match action.as_str() {
+            match action {
                 // Rate limiting rules: one trace cannot exceed a threshold, so the action is
                 // not applied (the rule is traced with `matched` from its expression).
-                _ if st.phase == "http_ratelimit" => {}
+                _ if st.phase == RATE_LIMIT_PHASE => {}
                 // With skip_challenge the trace goes on past a challenge.
-                a if phases::is_challenge(a) && st.skip_challenge => {}
-                a if phases::is_challenge(a) => st.end = Some(End { status: 403 }),
-                "block" => {
-                    let status = params
-                        .pointer("/response/status_code")
-                        .and_then(Value::as_i64)
-                        .unwrap_or(403);
-                    st.end = Some(End { status });
-                }
-                "serve_error" => {
-                    let status = params
-                        .get("status_code")
-                        .and_then(Value::as_i64)
-                        .or_else(|| {
-                            st.ctx.get_by_name("http.response.code").and_then(|v| {
-                                if let RValue::Int(i) = v {
-                                    Some(*i)
-                                } else {
-                                    None
-                                }
-                            })
+                Action::Challenge(_) if st.skip_challenge => {}
+                Action::Challenge(_) => st.end = Some(End { status: 403 }),
+                Action::Block { status } => st.end = Some(End { status: *status }),
+                Action::ServeError { status } => {
+                    let status = status
+                        .or_else(|| match st.ctx.get_by_name("http.response.code") {
+                            Some(RValue::Int(i)) => Some(*i),
+                            _ => None,
                         })
                         .unwrap_or(500);
                     st.end = Some(End { status });
                 }
-                "redirect" => {
-                    let status = cr.redirect.as_ref().map_or(301, |r| r.status);
-                    step.target_url = cr.redirect.as_ref().and_then(|r| redirect_target(st, r));
+                Action::Redirect(from_value) => {
+                    let status = from_value.as_ref().map_or(301, |r| r.status);
+                    step.target_url = from_value.as_ref().and_then(|r| redirect_target(st, r));
                     st.end = Some(End { status });
                 }
-                "skip" => {
-                    if params.get("ruleset").and_then(Value::as_str) == Some("current") {
-                        stop_ruleset = true;
-                    }
-                    if params.get("phase").and_then(Value::as_str) == Some("current") {
+                Action::Skip(skip) => {
+                    stop_ruleset = skip.ruleset;
+                    if skip.phase {
                         st.skip_phase = true;
                     }
-                    for p in params
-                        .get("phases")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_str)
-                    {
+                    for p in &skip.phases {
                         // An account-level skip of phases skips them at both levels.
-                        st.skipped_phases.insert((Level::Zone, p.to_string()));
+                        st.skipped_phases.push((Level::Zone, p.clone()));
                         if level == Level::Account {
-                            st.skipped_phases.insert((Level::Account, p.to_string()));
+                            st.skipped_phases.push((Level::Account, p.clone()));
                         }
                     }
-                    for r in params
-                        .get("rulesets")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_str)
-                    {
-                        skip_rulesets.insert(r.to_string());
+                    skip_rulesets.extend(skip.rulesets.iter().map(String::as_str));
+                    for (rs_id, ids) in &skip.rules {
+                        skip_rules_of
+                            .entry(rs_id.as_str())
+                            .or_default()
+                            .extend(ids.iter().cloned());
                     }
-                    if let Some(rules) = params.get("rules").and_then(Value::as_object) {
-                        for (rs_id, ids) in rules {
-                            skip_rules_of.entry(rs_id.clone()).or_default().extend(
-                                ids.as_array()
-                                    .into_iter()
-                                    .flatten()
-                                    .filter_map(Value::as_str)
-                                    .map(String::from),
-                            );
+                }
+                Action::Execute { id, overrides } => {
+                    let book = st.book;
+                    match book.ruleset(id) {
+                        Some(child) => {
+                            let skips = skip_rules_of.get(id.as_str()).cloned().unwrap_or_default();
+                            let t = run_ruleset(st, child, level, overrides, &skips);
+                            step.trace.push(t);
+                        }
+                        None => {
+                            let name = super::managed_name(id).unwrap_or("unknown ruleset");
+                            st.warnings.push(format!(
+                                "managed ruleset {id} ({name}) cannot be evaluated offline: its rules are not public; add a stand-in ruleset with that id to model it"
+                            ));
+                            step.trace.push(shape::opaque_ruleset(id, name));
                         }
                     }
                 }
-                "execute" => {
-                    if let Some(target) = params.get("id").and_then(Value::as_str) {
-                        let project = st.project;
-                        match project.ruleset(target) {
-                            Some(child) => {
-                                let ov = Overrides::from(params.get("overrides"));
-                                let skips = skip_rules_of.get(target).cloned().unwrap_or_default();
-                                let t = run_ruleset(st, child, level, &ov, &skips);
-                                step.trace.push(t);
-                            }
-                            None => {
-                                let name = crate::project::managed_name(target)
-                                    .unwrap_or("unknown ruleset");
-                                st.warnings.push(format!(
-                                    "managed ruleset {target} ({name}) cannot be evaluated offline: its rules are not public; add a stand-in ruleset with that id to model it"
-                                ));
-                                step.trace.push(shape::opaque_ruleset(target, name));
-                            }
-                        }
-                    }
-                }
-                "rewrite" => record_rewrite(st, cr),
-                _ => {}
+                Action::Rewrite(_) => record_rewrite(st, action),
+                Action::Log | Action::Passive(_) => {}
             }
         }
         item.trace.push(step);
@@ -448,15 +350,11 @@ fn run_ruleset(
     item
 }
 
-fn eval_text(
-    st: &State,
-    value: &Option<String>,
-    expr: &Option<crate::rules::ValueProgram>,
-) -> Option<String> {
-    if let Some(v) = value {
+fn eval_text(st: &State, t: &Text) -> Option<String> {
+    if let Some(v) = &t.value {
         return Some(v.clone());
     }
-    match expr.as_ref()?.eval(&st.ctx)? {
+    match t.expression.as_ref()?.eval(&st.ctx)? {
         RValue::Bytes(b) => Some(String::from_utf8_lossy(&b).into_owned()),
         RValue::Int(i) => Some(i.to_string()),
         RValue::Bool(b) => Some(b.to_string()),
@@ -467,8 +365,8 @@ fn eval_text(
 
 /// Where a redirect sends the visitor: the static value or the expression's result, with the
 /// request's query appended when `preserve_query_string` is set.
-fn redirect_target(st: &State, r: &crate::project::Redirect) -> Option<String> {
-    let mut url = eval_text(st, &r.value, &r.expression)?;
+fn redirect_target(st: &State, r: &Redirect) -> Option<String> {
+    let mut url = eval_text(st, &r.target)?;
     if r.preserve_query
         && let Some(RValue::Bytes(q)) = st.ctx.get_by_name("http.request.uri.query")
         && !q.is_empty()
@@ -479,23 +377,23 @@ fn redirect_target(st: &State, r: &crate::project::Redirect) -> Option<String> {
     Some(url)
 }
 
-fn record_rewrite(st: &mut State, cr: &CompiledRule) {
-    let Some(rw) = &cr.rewrite else { return };
-    let path = eval_text(st, &rw.path_value, &rw.path_expr);
-    let query = eval_text(st, &rw.query_value, &rw.query_expr);
+fn record_rewrite(st: &mut State, action: &Action) {
+    let Action::Rewrite(rw) = action else { return };
+    let path = rw.path.as_ref().and_then(|t| eval_text(st, t));
+    let query = rw.query.as_ref().and_then(|t| eval_text(st, t));
     if path.is_some() || query.is_some() {
         let (p0, q0) = st.pending_uri.take().unwrap_or((None, None));
         st.pending_uri = Some((path.or(p0), query.or(q0)));
     }
     for h in &rw.headers {
-        let value = eval_text(st, &h.value, &h.expression);
+        let value = eval_text(st, &h.value);
         st.pending_headers
-            .push((h.name.clone(), h.operation.clone(), value));
+            .push((h.name.clone(), h.operation, value));
     }
 }
 
 /// Applies this phase's rewrites to the fields later phases see (`raw.*` keep the original).
-fn apply_rewrites(st: &mut State, req: &TraceRequest) -> Result<(), String> {
+fn apply_rewrites(st: &mut State, req: &TraceRequest) -> Result<(), RequestError> {
     if let Some((path, query)) = st.pending_uri.take() {
         let mut u = split_url(&req.url)?;
         if let Some(RValue::Bytes(p)) = st.ctx.get_by_name("http.request.uri.path") {
@@ -514,15 +412,17 @@ fn apply_rewrites(st: &mut State, req: &TraceRequest) -> Result<(), String> {
     }
     if !st.pending_headers.is_empty() {
         for (name, op, value) in std::mem::take(&mut st.pending_headers) {
-            match op.as_str() {
-                "remove" => st.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name)),
-                "set" => {
+            match op {
+                HeaderOperation::Remove => {
+                    st.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+                }
+                HeaderOperation::Set => {
                     st.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
                     if let Some(v) = value {
                         st.headers.push((name, v));
                     }
                 }
-                _ => {
+                HeaderOperation::Add => {
                     if let Some(v) = value {
                         st.headers.push((name, v));
                     }

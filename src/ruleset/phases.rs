@@ -56,16 +56,16 @@ pub fn all() -> impl Iterator<Item = &'static str> {
         .copied()
 }
 
-const CHALLENGES: &[&str] = &["challenge", "js_challenge", "managed_challenge"];
-
-/// Actions that end the request.
-pub fn is_terminating(action: &str) -> bool {
-    matches!(action, "block" | "redirect" | "serve_error") || CHALLENGES.contains(&action)
-}
-
-pub fn is_challenge(action: &str) -> bool {
-    CHALLENGES.contains(&action)
-}
+/// Products a `skip` may name (legacy security features).
+pub(crate) const PRODUCTS: &[&str] = &[
+    "zoneLockdown",
+    "uaBlock",
+    "bic",
+    "hot",
+    "securityLevel",
+    "rateLimit",
+    "waf",
+];
 
 /// Actions allowed in a phase; `None` when unrestricted here (managed rulesets' own rules).
 pub fn allowed_actions(phase: &str) -> Option<&'static [&'static str]> {

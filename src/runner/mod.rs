@@ -11,6 +11,8 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use tokio::sync::{Semaphore, oneshot};
 
 use crate::backend::Backend;
+use crate::cloudflare::TraceError;
+use crate::exit::Exit;
 use crate::expect::{self, Mismatch, diff};
 use crate::suite::{Case, Suite};
 use crate::trace::TraceView;
@@ -24,9 +26,9 @@ pub enum Outcome {
         mismatches: Vec<Mismatch>,
         diff: String,
     },
-    /// The case could not be run.
+    /// The case could not be run: the backend's error, with its kind.
     Error {
-        message: String,
+        error: TraceError,
     },
     /// Ignored (`ignore:` in the suite) and not run.
     Skipped {
@@ -59,7 +61,31 @@ pub struct RunOptions {
     pub aliases: Arc<std::collections::HashMap<String, String>>,
 }
 
-type Slot = oneshot::Receiver<(Result<TraceView, String>, Duration)>;
+type Slot = oneshot::Receiver<(Result<TraceView, TraceError>, Duration)>;
+
+impl RunResult {
+    /// The exit code for a finished run: could-not-run wins over failed.
+    pub(crate) fn exit(&self) -> Exit {
+        if self.listed_only {
+            return Exit::Success;
+        }
+        let errors = self
+            .results
+            .values()
+            .any(|r| matches!(r.outcome, Outcome::Error { .. }));
+        let failures = self
+            .results
+            .values()
+            .any(|r| matches!(r.outcome, Outcome::Failed { .. }));
+        if errors || self.unexplained_failures > 0 {
+            Exit::CouldNotRun
+        } else if failures {
+            Exit::Failed
+        } else {
+            Exit::Success
+        }
+    }
+}
 
 /// Runs the selected cases of `suites` and prints libtest-style output.
 pub fn run(suites: &[Suite], backend: &Backend, args: &Arguments, opts: &RunOptions) -> RunResult {
@@ -101,7 +127,8 @@ pub fn run(suites: &[Suite], backend: &Backend, args: &Arguments, opts: &RunOpti
                     },
                 );
             }
-            trials.push(trial(case, slot, results.clone(), opts.color));
+            let at = format!("{}:{}", suite.file.display(), case.line);
+            trials.push(trial(case, at, slot, results.clone(), opts.color));
         }
     }
     let conclusion = libtest_mimic::run(args, trials);
@@ -134,15 +161,11 @@ fn spawn_trace(
     rt.spawn(async move {
         let _permit = sem.acquire_owned().await;
         let start = Instant::now();
-        let result = backend
-            .trace(&request, &extras)
-            .await
-            .map(|r| {
-                let mut view = TraceView::from_result(r);
-                view.aliases = (*aliases).clone();
-                view
-            })
-            .map_err(|e| e.to_string());
+        let result = backend.trace(&request, &extras).await.map(|r| {
+            let mut view = TraceView::from_result(r);
+            view.aliases = aliases;
+            view
+        });
         let _ = tx.send((result, start.elapsed()));
     });
     rx
@@ -150,6 +173,7 @@ fn spawn_trace(
 
 fn trial(
     case: &Case,
+    at: String,
     slot: Option<Slot>,
     results: Arc<Mutex<BTreeMap<String, CaseResult>>>,
     color: bool,
@@ -164,17 +188,20 @@ fn trial(
         };
         let (result, duration) = slot.blocking_recv().unwrap_or_else(|_| {
             (
-                Err("the trace task stopped unexpectedly".to_string()),
+                Err(TraceError {
+                    kind: crate::cloudflare::TraceErrorKind::Transport,
+                    message: "the trace task stopped unexpectedly".to_string(),
+                    hint: None,
+                    attempts: 1,
+                }),
                 Duration::ZERO,
             )
         });
         let (outcome, msg) = match result {
-            Err(message) => (
-                Outcome::Error {
-                    message: message.clone(),
-                },
-                Some(format!("could not run: {message}")),
-            ),
+            Err(error) => {
+                let msg = format!("could not run: {error}");
+                (Outcome::Error { error }, Some(msg))
+            }
             Ok(view) => {
                 let mismatches = expect::check(&expect, &view);
                 if mismatches.is_empty() {
@@ -187,7 +214,7 @@ fn trial(
                     } else {
                         plain.clone()
                     };
-                    let mut msg = String::new();
+                    let mut msg = format!("  --> {at}\n");
                     for m in &mismatches {
                         msg.push_str(&m.message);
                         msg.push('\n');

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use serde_saphyr::{Location, Spanned};
 
-use crate::diag::{Diagnostic, Pos, suggestion};
+use crate::diag::{Diagnostic, Pos};
+use crate::text::suggestion;
 use crate::trace::view::KNOWN_ACTIONS;
 use crate::trace::{Geoloc, TraceBody, TraceContext, TraceItem, TraceRequest};
 
@@ -17,7 +18,7 @@ use super::model::{
     SuiteFile,
 };
 use super::vars::VarError;
-use super::{Case, Expectations, Suite, Vars};
+use super::{Case, Expectations, Selector, Suite, Vars};
 
 /// Methods rulegate knows; any other all-caps token is accepted too (custom methods exist).
 pub const KNOWN_METHODS: &[&str] = &[
@@ -110,13 +111,10 @@ impl<'a> Builder<'a> {
     }
 
     pub fn suite(&mut self, model: SuiteFile, id: &str) -> Option<Suite> {
-        let name = match &model.name {
-            Some(n) => self.text(n).unwrap_or_default(),
-            None => Path::new(id)
-                .file_name()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        };
+        // `name:` is checked (its variables expand) though reports name suites by path.
+        if let Some(n) = &model.name {
+            self.text(n);
+        }
         // `Some(None)`: a base_url was given but is broken (already reported).
         let base_url = model.base_url.as_ref().map(|b| {
             let text = self.text(b)?;
@@ -171,7 +169,6 @@ impl<'a> Builder<'a> {
         self.diagnostics.is_empty().then(|| Suite {
             file: self.file.clone(),
             id: id.to_string(),
-            name,
             cases,
         })
     }
@@ -198,7 +195,6 @@ impl<'a> Builder<'a> {
             }
         };
         let ignore = c.ignore.as_ref().map(|r| r.value.clone());
-        let tags = c.tags.iter().map(|t| t.value.clone()).collect();
         let extras = self.extras(c, suite_fields);
         Some(Case {
             full_name: format!("{suite_id}::{name}"),
@@ -207,7 +203,6 @@ impl<'a> Builder<'a> {
             request: request?,
             expect: expect?,
             ignore,
-            tags,
             extras: extras?,
         })
     }
@@ -240,8 +235,8 @@ impl<'a> Builder<'a> {
         &mut self,
         c: &CaseSpec,
         suite_fields: Option<&serde_json::Map<String, serde_json::Value>>,
-    ) -> Option<crate::ruleset::Extras> {
-        let mut out = crate::ruleset::Extras::default();
+    ) -> Option<crate::trace::Extras> {
+        let mut out = crate::trace::Extras::default();
         let before = self.diagnostics.len();
         let case_fields = match &c.fields {
             Some(f) => self.fields(f),
@@ -259,7 +254,7 @@ impl<'a> Builder<'a> {
                 self.error(spos(o), format!("origin status {s} is not an HTTP status"))
                     .hint = Some("use 100..=599".into());
             }
-            out.origin = Some(crate::ruleset::Origin {
+            out.origin = Some(crate::trace::Origin {
                 status: o.value.status,
                 headers: o.value.headers.clone(),
             });
@@ -552,18 +547,31 @@ impl<'a> Builder<'a> {
         None
     }
 
-    fn selectors(&mut self, list: Option<&S<StringList>>) -> Vec<String> {
+    fn selectors(&mut self, list: Option<&S<StringList>>) -> Vec<Selector> {
         let Some(list) = list else { return Vec::new() };
         let mut out = Vec::new();
-        if let Some(one) = &list.value.1 {
-            out.extend(self.expand(one, spos(list)));
+        let at = |pos: Option<Pos>, name: &str| {
+            pos.map(|p| Pos::new(p.line, p.col, name.chars().count().max(1)))
+        };
+        if let Some(one) = &list.value.1
+            && let Some(name) = self.expand(one, spos(list))
+        {
+            out.push(Selector {
+                pos: at(spos(list), &name),
+                name,
+            });
         }
         for s in &list.value.0 {
             if s.value.is_empty() {
                 self.error(spos(s), "a rule selector must not be empty");
                 continue;
             }
-            out.extend(self.text(s));
+            if let Some(name) = self.text(s) {
+                out.push(Selector {
+                    pos: at(spos(s), &s.value),
+                    name,
+                });
+            }
         }
         out
     }

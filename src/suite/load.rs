@@ -5,33 +5,24 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::diag::{Diagnostic, Pos, suggestion};
+use crate::diag::{Diagnostic, Report, yaml_diagnostic};
 
 use super::build::Builder;
 use super::{Suite, Vars};
 
-/// File names that configure a project directory and are never suites.
-pub const CONFIG_FILE_NAMES: &[&str] = &["rulegate.yaml", "rulegate.yml"];
+/// What discovery passes over: directories (relative to a root) that hold other data, and
+/// file names that configure a project rather than being suites.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Skip<'a> {
+    pub(crate) dirs: &'a [PathBuf],
+    pub(crate) files: &'a [&'a str],
+}
 
 /// Everything the loader read: the suites, and the source text of each file (for rendering).
 #[derive(Debug, Default)]
 pub struct Loaded {
     pub suites: Vec<Suite>,
     pub sources: BTreeMap<PathBuf, String>,
-}
-
-/// The loader failed: every diagnostic, with the sources to render them against.
-#[derive(Debug, Default)]
-pub struct LoadError {
-    pub diagnostics: Vec<Diagnostic>,
-    pub sources: BTreeMap<PathBuf, String>,
-}
-
-impl LoadError {
-    /// All diagnostics rendered, one block each, then a count.
-    pub fn render(&self) -> String {
-        crate::diag::render_all(&self.diagnostics, &self.sources)
-    }
 }
 
 /// A suite file found under a root.
@@ -42,15 +33,11 @@ struct Found {
 
 /// Loads every `*.yaml` / `*.yml` under `paths`, in a stable (sorted) order. `skip_dirs` are
 /// directories (relative to a root) that hold other data and are not searched.
-pub fn load_suites(
-    paths: &[PathBuf],
-    vars: &Vars,
-    skip_dirs: &[PathBuf],
-) -> Result<Loaded, LoadError> {
-    let mut err = LoadError::default();
+pub fn load_suites(paths: &[PathBuf], vars: &Vars, skip: Skip<'_>) -> Result<Loaded, Report> {
+    let mut err = Report::default();
     let mut found = Vec::new();
     for path in paths {
-        discover(path, skip_dirs, &mut found, &mut err.diagnostics);
+        discover(path, skip, &mut found, &mut err.diagnostics);
     }
     let mut loaded = Loaded::default();
     let mut ids: BTreeMap<String, PathBuf> = BTreeMap::new();
@@ -86,11 +73,7 @@ pub fn load_suites(
         err.sources.insert(f.file.clone(), text.clone());
         loaded.sources.insert(f.file, text);
     }
-    if err.diagnostics.is_empty() {
-        Ok(loaded)
-    } else {
-        Err(err)
-    }
+    if err.is_empty() { Ok(loaded) } else { Err(err) }
 }
 
 /// Parses and builds one suite from its text. `id` is the trial-name prefix.
@@ -112,7 +95,7 @@ pub fn load_source(
     }
 }
 
-fn discover(path: &Path, skip_dirs: &[PathBuf], out: &mut Vec<Found>, diags: &mut Vec<Diagnostic>) {
+fn discover(path: &Path, skip: Skip<'_>, out: &mut Vec<Found>, diags: &mut Vec<Diagnostic>) {
     if path.is_file() {
         let stem = path
             .file_stem()
@@ -132,7 +115,7 @@ fn discover(path: &Path, skip_dirs: &[PathBuf], out: &mut Vec<Found>, diags: &mu
         return;
     }
     let mut files = Vec::new();
-    walk(path, path, skip_dirs, &mut files);
+    walk(path, path, skip, &mut files);
     files.sort();
     let before = out.len();
     for file in files {
@@ -152,7 +135,7 @@ fn discover(path: &Path, skip_dirs: &[PathBuf], out: &mut Vec<Found>, diags: &mu
     }
 }
 
-fn walk(root: &Path, dir: &Path, skip_dirs: &[PathBuf], out: &mut Vec<PathBuf>) {
+fn walk(root: &Path, dir: &Path, skip: Skip<'_>, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -164,53 +147,13 @@ fn walk(root: &Path, dir: &Path, skip_dirs: &[PathBuf], out: &mut Vec<PathBuf>) 
         }
         if p.is_dir() {
             let rel = p.strip_prefix(root).unwrap_or(&p);
-            if !skip_dirs.iter().any(|s| s == rel) {
-                walk(root, &p, skip_dirs, out);
+            if !skip.dirs.iter().any(|s| s == rel) {
+                walk(root, &p, skip, out);
             }
         } else if (name.ends_with(".yaml") || name.ends_with(".yml"))
-            && !CONFIG_FILE_NAMES.contains(&name.as_str())
+            && !skip.files.contains(&name.as_str())
         {
             out.push(p);
         }
     }
-}
-
-/// A serde-saphyr error as a diagnostic; unknown keys get "did you mean".
-pub fn yaml_diagnostic(file: &Path, e: &serde_saphyr::Error) -> Diagnostic {
-    let inner = e.without_snippet();
-    let pos = inner.location().map(|l| {
-        Pos::new(
-            l.line() as usize,
-            l.column() as usize,
-            l.span().len().max(1) as usize,
-        )
-    });
-    if let serde_saphyr::Error::SerdeUnknownField {
-        field, expected, ..
-    } = inner
-    {
-        let allowed = expected
-            .iter()
-            .map(|k| format!("`{k}`"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let pos = pos.map(|p| Pos::new(p.line, p.col, field.chars().count()));
-        return Diagnostic::new(file, pos, format!("unknown key `{field}`"))
-            .label("not a key here")
-            .hint(match suggestion(field, expected.iter().copied()) {
-                Some(s) => format!("{s} (allowed here: {allowed})"),
-                None => format!("allowed here: {allowed}"),
-            });
-    }
-    let text = inner.to_string();
-    let msg = match text.rfind(" at line ") {
-        Some(i) => text[..i].to_string(),
-        None => text,
-    };
-    let hint = if msg.contains("did not match any variant") || msg.contains("invalid type") {
-        Some("see README \"Suite format\" for the type of each key".to_string())
-    } else {
-        None
-    };
-    Diagnostic::new(file, pos, msg).maybe_hint(hint)
 }

@@ -11,7 +11,9 @@ use std::path::PathBuf;
 
 use crate::trace::{TraceItem, TraceRequest};
 
-pub use load::{LoadError, Loaded, load_source, load_suites};
+#[cfg(test)]
+pub(crate) use load::load_source;
+pub(crate) use load::{Skip, load_suites};
 pub use vars::Vars;
 
 /// A loaded, validated suite file.
@@ -21,8 +23,6 @@ pub struct Suite {
     pub file: PathBuf,
     /// Path relative to its root, without extension, `/`-separated: the trial name prefix.
     pub id: String,
-    /// `name:` from the file, or the file stem.
-    pub name: String,
     pub cases: Vec<Case>,
 }
 
@@ -32,13 +32,42 @@ pub struct Case {
     /// `<suite id>::<case name>`: unique per run.
     pub full_name: String,
     pub name: String,
+    /// The case's line in its suite file.
     pub line: usize,
     pub request: TraceRequest,
     pub expect: Expectations,
     pub ignore: Option<String>,
-    pub tags: Vec<String>,
     /// Offline-only additions: `fields` and `origin`.
-    pub extras: crate::ruleset::Extras,
+    pub extras: crate::trace::Extras,
+}
+
+/// A rule selector of `matched` / `not_matched`: a rule id, ref or exact description, with
+/// where it stands in the suite file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selector {
+    pub name: String,
+    pub pos: Option<crate::diag::Pos>,
+}
+
+impl From<&str> for Selector {
+    fn from(name: &str) -> Self {
+        Selector {
+            name: name.to_string(),
+            pos: None,
+        }
+    }
+}
+
+impl PartialEq<&str> for Selector {
+    fn eq(&self, other: &&str) -> bool {
+        self.name == *other
+    }
+}
+
+impl std::fmt::Display for Selector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)
+    }
 }
 
 /// What a case expects of the trace. Every part is optional; at least one is set.
@@ -50,8 +79,8 @@ pub struct Expectations {
     pub location: Option<String>,
     /// The terminating action, or `none`.
     pub action: Option<String>,
-    pub matched: Vec<String>,
-    pub not_matched: Vec<String>,
+    pub matched: Vec<Selector>,
+    pub not_matched: Vec<Selector>,
     /// Partial steps that must occur in order (a subsequence of the depth-first steps).
     pub trace: Vec<TraceItem>,
 }

@@ -6,5 +6,6 @@ pub mod wire;
 
 pub use view::{Step, TraceView};
 pub use wire::{
-    ApiMessage, Envelope, Geoloc, TraceBody, TraceContext, TraceItem, TraceRequest, TraceResult,
+    ApiMessage, Envelope, Extras, Geoloc, Origin, TraceBody, TraceContext, TraceItem, TraceRequest,
+    TraceResult,
 };

@@ -82,7 +82,7 @@ pub struct TraceView {
     pub status_code: Option<i64>,
     pub steps: Vec<Step>,
     /// Rule `ref` → id, when the ruleset source is known, so selectors may use refs.
-    pub aliases: std::collections::HashMap<String, String>,
+    pub aliases: std::sync::Arc<std::collections::HashMap<String, String>>,
 }
 
 impl TraceView {

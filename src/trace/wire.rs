@@ -224,3 +224,28 @@ mod tests {
         );
     }
 }
+
+/// The origin's response, for response phases (offline only).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Origin {
+    pub status: Option<i64>,
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+}
+
+/// What a case adds for offline runs: field values the Trace API cannot set, and the origin's
+/// response. Sent to `rulegate serve` as the request body's `rulegate` key.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Extras {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+}
+
+impl Extras {
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_none() && self.origin.is_none()
+    }
+}

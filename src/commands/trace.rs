@@ -2,26 +2,20 @@
 //! as the API's JSON `result`). The quickest way to see what a rule change does.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
 
-use crate::backend::{Backend, Local};
-use crate::cli::{BackendKind, TraceArgs};
-use crate::cloudflare::Client;
+use super::{backend, load, runtime, settings};
+use crate::backend::BackendKind;
+use crate::cli::TraceArgs;
+use crate::diag::{Diagnostic, Report};
 use crate::exit::Exit;
-use crate::project::load_config;
-use crate::ruleset::Extras;
-use crate::trace::{TraceBody, TraceItem, TraceRequest, TraceResult, TraceView};
-
-fn usage(msg: &str) -> Exit {
-    eprintln!("error: {msg}");
-    Exit::Invalid
-}
+use crate::settings::Flags;
+use crate::trace::{Extras, TraceBody, TraceItem, TraceRequest, TraceResult, TraceView};
 
 /// The request from `--request`, or from `--url`, `--method`, `--header` and `--body`.
-fn request(a: &TraceArgs) -> Result<TraceRequest, String> {
+fn request(a: &TraceArgs) -> Result<TraceRequest, Diagnostic> {
     if let Some(j) = &a.request {
         return serde_json::from_str(j)
-            .map_err(|e| format!("--request is not a Trace API request: {e}"));
+            .map_err(|e| Diagnostic::usage(format!("--request is not a Trace API request: {e}")));
     }
     let url = a.url.clone().unwrap_or_default();
     crate::rules::request::split_url(&url)?;
@@ -33,7 +27,7 @@ fn request(a: &TraceArgs) -> Result<TraceRequest, String> {
     for h in &a.headers {
         let (k, v) = h
             .split_once(':')
-            .ok_or_else(|| format!("--header `{h}` is not NAME: VALUE"))?;
+            .ok_or_else(|| Diagnostic::usage(format!("--header `{h}` is not NAME: VALUE")))?;
         req.headers
             .insert(k.trim().to_string(), v.trim().to_string());
     }
@@ -44,62 +38,37 @@ fn request(a: &TraceArgs) -> Result<TraceRequest, String> {
     Ok(req)
 }
 
-pub fn run(a: &TraceArgs) -> Exit {
-    let req = match request(a) {
-        Ok(r) => r,
-        Err(e) => return usage(&e),
-    };
-    let fields = match a
+pub(super) fn run(a: &TraceArgs) -> Result<Exit, Report> {
+    let req = request(a)?;
+    let fields = a
         .fields
         .as_deref()
         .map(serde_json::from_str::<serde_json::Map<String, serde_json::Value>>)
         .transpose()
-    {
-        Ok(f) => f,
-        Err(e) => return usage(&format!("--fields is not a JSON object: {e}")),
-    };
+        .map_err(|e| Diagnostic::usage(format!("--fields is not a JSON object: {e}")))?;
     let extras = Extras {
         fields,
         origin: None,
     };
-    let cfg = load_config(&a.dir).map(|(c, _)| c).unwrap_or_default();
-    let backend = match crate::config::backend_kind(&a.api, &cfg) {
-        BackendKind::Local => match crate::cmd::load_project_dir(&a.dir) {
-            Ok(p) => Backend::Local(Arc::new(Local::new(Arc::new(p)))),
-            Err(exit) => return exit,
-        },
-        BackendKind::Cloudflare => match crate::config::client_config(&a.api, &cfg)
-            .and_then(|c| Client::new(c).map_err(|message| crate::config::ConfigError { message }))
-        {
-            Ok(c) => Backend::Cloudflare(Arc::new(c)),
-            Err(e) => return usage(&e.to_string()),
-        },
-    };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return usage(&e.to_string()),
-    };
-    let result = rt.block_on(backend.trace(&req, &extras));
+    let settings = settings(Flags {
+        dir: a.dir.clone(),
+        backend: a.backend,
+        api: Some(&a.api),
+        ..Flags::default()
+    })?;
+    let loaded = load(&settings, None, settings.backend == BackendKind::Local)?;
+    let backend = backend(&settings, loaded.project.as_ref())?;
+    let result = runtime(0)?.block_on(backend.trace(&req, &extras));
     for w in backend.warnings() {
         eprintln!("warning: {w}");
     }
-    match result {
-        Ok(r) if a.json => {
-            println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
-            Exit::Success
-        }
-        Ok(r) => {
-            print!("{}", tree(&r));
-            Exit::Success
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            Exit::CouldNotRun
-        }
+    let r = result.map_err(Diagnostic::from)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+    } else {
+        print!("{}", tree(&r));
     }
+    Ok(Exit::Success)
 }
 
 /// The first 8 characters of a long id (ids from the live API are arbitrary text).
@@ -111,7 +80,7 @@ fn short(id: &str) -> &str {
 }
 
 /// The trace as an indented tree: `[x]` matched, `[ ]` evaluated and not matched.
-pub fn tree(r: &TraceResult) -> String {
+pub(super) fn tree(r: &TraceResult) -> String {
     let view = TraceView::new(r);
     let mut out = String::new();
     let status = r.status_code.map_or("none".to_string(), |s| s.to_string());

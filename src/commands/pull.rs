@@ -4,52 +4,33 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
-use std::time::Duration;
 
 use serde_json::Value;
 
+use super::{runtime, settings};
 use crate::cli::PullArgs;
-use crate::cloudflare::Credentials;
+use crate::cloudflare::{Client, ClientConfig};
+use crate::diag::{Diagnostic, Report};
 use crate::exit::Exit;
-use crate::project::load_config;
+use crate::project::ProjectConfig;
 use crate::ruleset::model::{ListFile, ListItem, Ruleset};
+use crate::settings::{Flags, credentials_from_env};
 
-struct Api {
-    http: reqwest::Client,
-    base: String,
-    creds: Option<Credentials>,
-}
-
-impl Api {
-    /// GETs `path`; `Ok(None)` on 404.
-    async fn get(&self, path: &str) -> Result<Option<Value>, String> {
-        let url = format!("{}{path}", self.base.trim_end_matches('/'));
-        let mut req = self.http.get(&url);
-        match &self.creds {
-            Some(Credentials::Token(t)) => req = req.bearer_auth(t.expose()),
-            Some(Credentials::EmailKey { email, key }) => {
-                req = req
-                    .header("X-Auth-Email", email)
-                    .header("X-Auth-Key", key.expose())
-            }
-            None => {}
-        }
-        let resp = req.send().await.map_err(|e| format!("GET {url}: {e}"))?;
-        let status = resp.status().as_u16();
-        let body: Value = resp
-            .json()
-            .await
-            .map_err(|e| format!("GET {url}: not JSON: {e}"))?;
-        if status == 404 {
-            return Ok(None);
-        }
-        if body.get("success") != Some(&Value::Bool(true)) {
-            let errors = body.get("errors").map(Value::to_string).unwrap_or_default();
-            let msg = format!("GET {url}: HTTP {status}: {errors}");
-            return Err(self.creds.as_ref().map_or(msg.clone(), |c| c.redact(&msg)));
-        }
-        Ok(body.get("result").cloned())
-    }
+/// Why a pull stopped.
+#[derive(Debug, thiserror::Error)]
+enum PullError {
+    #[error("{0}")]
+    Api(#[from] crate::cloudflare::TraceError),
+    #[error("{what}: {source}")]
+    Shape {
+        what: String,
+        source: serde_json::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 fn slug(s: &str) -> String {
@@ -97,70 +78,63 @@ fn list_names(expr: &str, out: &mut BTreeSet<String>) {
     }
 }
 
-fn write_json(path: &Path, v: &impl serde::Serialize) -> Result<(), String> {
-    let text = serde_json::to_string_pretty(v).map_err(|e| e.to_string())? + "\n";
-    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+fn write_json(path: &Path, v: &impl serde::Serialize) -> Result<(), PullError> {
+    let write = |source| PullError::Write {
+        path: path.display().to_string(),
+        source,
+    };
+    let text = serde_json::to_string_pretty(v)
+        .map_err(std::io::Error::other)
+        .map_err(write)?
+        + "\n";
+    std::fs::write(path, text).map_err(write)
 }
 
-pub fn run(a: &PullArgs) -> Exit {
-    let (config, _) = match load_config(&a.dir) {
-        Ok(c) => c,
-        Err(d) => {
-            eprint!("{}", crate::diag::render_all(&d, &Default::default()));
-            return Exit::Invalid;
-        }
-    };
-    let Some(zone) = a.zone.clone().or_else(|| config.zone_id.clone()) else {
-        eprintln!("error: no zone: pass --zone ZONE_ID or set zone_id in rulegate.yaml");
-        return Exit::Invalid;
-    };
-    let Some(account) = a.account_id.clone().or_else(|| config.account_id.clone()) else {
-        eprintln!("error: no account id: pass --account-id or set CLOUDFLARE_ACCOUNT_ID");
-        return Exit::Invalid;
-    };
-    let base = crate::config::api_url(a.api_url.as_ref(), &config);
-    let creds = crate::config::credentials_from_env().ok();
-    let http = match reqwest::Client::builder()
-        .user_agent(concat!("rulegate/", env!("CARGO_PKG_VERSION")))
-        .timeout(Duration::from_secs_f64(a.timeout.max(0.001)))
-        .build()
-    {
-        Ok(h) => h,
-        Err(e) => {
-            eprintln!("error: cannot build the HTTP client: {e}");
-            return Exit::CouldNotRun;
-        }
-    };
-    let api = Api { http, base, creds };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::CouldNotRun;
-        }
-    };
-    match rt.block_on(pull(&api, &zone, &account, &a.dir, &config)) {
-        Ok(summary) => {
-            println!("{summary}");
-            Exit::Success
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            Exit::CouldNotRun
-        }
-    }
+fn create_dir(dir: &Path) -> Result<(), PullError> {
+    std::fs::create_dir_all(dir).map_err(|source| PullError::Write {
+        path: dir.display().to_string(),
+        source,
+    })
+}
+
+pub(super) fn run(a: &PullArgs) -> Result<Exit, Report> {
+    let settings = settings(Flags {
+        dir: a.dir.clone(),
+        api: Some(&a.api),
+        ..Flags::default()
+    })?;
+    let zone = a
+        .zone
+        .clone()
+        .or_else(|| settings.config.zone_id.clone())
+        .ok_or_else(|| {
+            Diagnostic::usage("no zone: pass --zone ZONE_ID or set zone_id in rulegate.yaml")
+        })?;
+    let account = settings.account_id()?;
+    // Credentials are optional: `rulegate serve` without --token needs none.
+    let client = Client::new(ClientConfig {
+        api_url: settings.api.url.clone(),
+        account_id: account.clone(),
+        credentials: credentials_from_env().ok(),
+        timeout: settings.api.timeout,
+        retry: settings.api.retry,
+        rate: settings.api.rate,
+    })
+    .map_err(Diagnostic::from)?;
+    let summary = runtime(0)?
+        .block_on(pull(&client, &zone, &account, &a.dir, &settings.config))
+        .map_err(|e| Diagnostic::could_not_run(e.to_string()))?;
+    println!("{summary}");
+    Ok(Exit::Success)
 }
 
 async fn pull(
-    api: &Api,
+    api: &Client,
     zone: &str,
     account: &str,
     dir: &Path,
-    config: &crate::project::ProjectConfig,
-) -> Result<String, String> {
+    config: &ProjectConfig,
+) -> Result<String, PullError> {
     let mut fetched: HashMap<String, Ruleset> = HashMap::new();
     let mut queue: Vec<(String, bool)> = Vec::new();
     for (scope, kind) in [
@@ -168,7 +142,7 @@ async fn pull(
         (format!("/accounts/{account}"), "root"),
     ] {
         let list = api
-            .get(&format!("{scope}/rulesets"))
+            .get::<Value>(&format!("{scope}/rulesets"))
             .await?
             .unwrap_or(Value::Array(Vec::new()));
         for r in list.as_array().into_iter().flatten() {
@@ -189,12 +163,14 @@ async fn pull(
         } else {
             format!("/accounts/{account}/rulesets/{id}")
         };
-        let Some(v) = api.get(&path).await? else {
+        let Some(v) = api.get::<Value>(&path).await? else {
             skipped.push(id);
             continue;
         };
-        let rs: Ruleset =
-            serde_json::from_value(v).map_err(|e| format!("{path}: not a ruleset: {e}"))?;
+        let rs: Ruleset = serde_json::from_value(v).map_err(|source| PullError::Shape {
+            what: format!("{path}: not a ruleset"),
+            source,
+        })?;
         for rule in &rs.rules {
             if rule.action == "execute"
                 && let Some(t) = rule
@@ -218,8 +194,7 @@ async fn pull(
     }
     let rs_dir = dir.join(config.rulesets_dir());
     let list_dir = dir.join(config.lists_dir());
-    std::fs::create_dir_all(&rs_dir)
-        .map_err(|e| format!("cannot create {}: {e}", rs_dir.display()))?;
+    create_dir(&rs_dir)?;
     let mut used = BTreeSet::new();
     let mut ordered: Vec<&Ruleset> = fetched.values().collect();
     ordered.sort_by(|a, b| a.id.cmp(&b.id));
@@ -234,11 +209,10 @@ async fn pull(
     let mut n_lists = 0;
     if !names.is_empty() {
         let all = api
-            .get(&format!("/accounts/{account}/rules/lists"))
+            .get::<Value>(&format!("/accounts/{account}/rules/lists"))
             .await?
             .unwrap_or(Value::Array(Vec::new()));
-        std::fs::create_dir_all(&list_dir)
-            .map_err(|e| format!("cannot create {}: {e}", list_dir.display()))?;
+        create_dir(&list_dir)?;
         for meta in all.as_array().into_iter().flatten() {
             let name = meta.get("name").and_then(Value::as_str).unwrap_or("");
             if !names.remove(name) {
@@ -246,11 +220,14 @@ async fn pull(
             }
             let id = meta.get("id").and_then(Value::as_str).unwrap_or("");
             let items = api
-                .get(&format!("/accounts/{account}/rules/lists/{id}/items"))
+                .get::<Value>(&format!("/accounts/{account}/rules/lists/{id}/items"))
                 .await?
                 .unwrap_or(Value::Array(Vec::new()));
             let items: Vec<ListItem> =
-                serde_json::from_value(items).map_err(|e| format!("list {name}: {e}"))?;
+                serde_json::from_value(items).map_err(|source| PullError::Shape {
+                    what: format!("list {name}"),
+                    source,
+                })?;
             let file = ListFile {
                 id: Some(id.to_string()),
                 name: name.to_string(),

@@ -1,11 +1,11 @@
-//! Phase evaluator tests: each action, each skip form, overrides, rewrites seen by later
+//! Phase evaluator tests over projects loaded from files: each action, each skip form, overrides, rewrites seen by later
 //! phases but not by `raw.*`, stand-in and missing managed rulesets, account before zone.
 
 use serde_json::{Value, json};
 
-use super::{Extras, Origin, evaluate};
-use crate::project::{Project, ProjectConfig, load_project};
-use crate::trace::{TraceRequest, TraceView};
+use super::{Project, ProjectConfig, load_project};
+use crate::ruleset::evaluate;
+use crate::trace::{Extras, Origin, TraceRequest, TraceView};
 
 fn project(rulesets: &[Value]) -> Project {
     let dir = tempfile::tempdir().unwrap();
@@ -13,7 +13,7 @@ fn project(rulesets: &[Value]) -> Project {
     for (i, r) in rulesets.iter().enumerate() {
         std::fs::write(dir.path().join(format!("rulesets/{i}.json")), r.to_string()).unwrap();
     }
-    load_project(dir.path(), &ProjectConfig::default()).unwrap_or_else(|(d, _)| panic!("{d:#?}"))
+    load_project(dir.path(), &ProjectConfig::default()).unwrap_or_else(|r| panic!("{}", r.render()))
 }
 
 fn entry(kind: &str, phase: &str, id: &str, rules: Value) -> Value {
@@ -38,7 +38,7 @@ fn req(url: &str) -> TraceRequest {
 
 /// (status, view) of a request.
 fn run(p: &Project, req: &TraceRequest, extras: &Extras) -> (i64, TraceView, Vec<String>) {
-    let (result, warnings) = evaluate(p, req, extras).unwrap();
+    let (result, warnings) = evaluate(&p.book, req, extras).unwrap();
     (
         result.status_code.unwrap(),
         TraceView::new(&result),
@@ -476,6 +476,7 @@ fn skip_rulesets_and_skip_rules() {
     );
     // A skip placed after the execute rule skips nothing.
     let stand_in = managed_setup(vec![], true, Value::Null)
+        .book
         .ruleset("efb7b8c949ac4650a09736fc376e9aee")
         .unwrap()
         .ruleset

@@ -8,41 +8,47 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::backend::Local;
-use crate::cli::ServeArgs;
 use crate::cloudflare::Secret;
-use crate::exit::Exit;
-use crate::project::{Level, Project};
-use crate::ruleset::Extras;
+use crate::diag::Diagnostic;
+use crate::project::Project;
+use crate::ruleset::Level;
 use crate::ruleset::model::ListFile;
-use crate::trace::{Envelope, TraceRequest, TraceResult};
+use crate::trace::{Envelope, Extras, TraceRequest, TraceResult};
 
 /// Reproducible fault injection.
-#[derive(Debug)]
-pub struct Faults {
-    pub latency: Duration,
-    pub share_429: f64,
-    pub share_5xx: f64,
-    pub retry_after: u64,
-    pub seed: u64,
+#[derive(Debug, Default)]
+pub(crate) struct Faults {
+    pub(crate) latency: Duration,
+    pub(crate) share_429: f64,
+    pub(crate) share_5xx: f64,
+    pub(crate) retry_after: u64,
+    pub(crate) seed: u64,
     counter: AtomicU64,
 }
 
 impl Faults {
-    pub fn none() -> Faults {
+    pub(crate) fn new(
+        latency: Duration,
+        share_429: f64,
+        share_5xx: f64,
+        retry_after: u64,
+        seed: u64,
+    ) -> Faults {
         Faults {
-            latency: Duration::ZERO,
-            share_429: 0.0,
-            share_5xx: 0.0,
-            retry_after: 1,
-            seed: 1,
+            latency,
+            share_429,
+            share_5xx,
+            retry_after,
+            seed,
             counter: AtomicU64::new(0),
         }
     }
@@ -60,10 +66,20 @@ impl Faults {
     }
 }
 
-pub struct AppState {
-    pub local: Local,
-    pub token: Option<Secret>,
-    pub faults: Faults,
+/// What the server needs besides the project.
+#[derive(Debug)]
+pub(crate) struct Options {
+    pub(crate) listen: SocketAddr,
+    pub(crate) token: Option<Secret>,
+    pub(crate) faults: Faults,
+}
+
+#[derive(Debug)]
+struct AppState {
+    project: Arc<Project>,
+    local: Local,
+    token: Option<Secret>,
+    faults: Faults,
 }
 
 type St = State<Arc<AppState>>;
@@ -89,6 +105,18 @@ enum Scope<'a> {
     Zone(&'a str),
 }
 
+/// The scope named by a `/client/v4/accounts/{id}/…` or `/client/v4/zones/{id}/…` path.
+fn scope(path: &str) -> Option<Scope<'_>> {
+    let rest = path.strip_prefix("/client/v4/")?;
+    let (what, rest) = rest.split_once('/')?;
+    let id = rest.split('/').next()?;
+    match what {
+        "accounts" => Some(Scope::Account(id)),
+        "zones" => Some(Scope::Zone(id)),
+        _ => None,
+    }
+}
+
 /// The refusal for a request, if any: 403 / 10000 unless the Bearer token matches (when one is
 /// required); 400 / 7003 when the account or zone is not the project's (when it names them).
 fn refuse(st: &AppState, headers: &HeaderMap, scope: Scope) -> Option<Response> {
@@ -105,7 +133,7 @@ fn refuse(st: &AppState, headers: &HeaderMap, scope: Scope) -> Option<Response> 
             ));
         }
     }
-    let cfg = &st.local.project.config;
+    let cfg = &st.project.config;
     let (want, got, what) = match scope {
         Scope::Account(a) => (&cfg.account_id, a, "accounts"),
         Scope::Zone(z) => (&cfg.zone_id, z, "zones"),
@@ -122,15 +150,17 @@ fn refuse(st: &AppState, headers: &HeaderMap, scope: Scope) -> Option<Response> 
     }
 }
 
-async fn trace(
-    State(st): St,
-    Path(account): Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    if let Some(r) = refuse(&st, &headers, Scope::Account(&account)) {
-        return r;
+/// Every routed request passes here first: authentication and the account or zone check.
+async fn guard(State(st): St, req: Request, next: Next) -> Response {
+    if let Some(scope) = scope(req.uri().path())
+        && let Some(refusal) = refuse(&st, req.headers(), scope)
+    {
+        return refusal;
     }
+    next.run(req).await
+}
+
+async fn trace(State(st): St, body: axum::body::Bytes) -> Response {
     if !st.faults.latency.is_zero() {
         tokio::time::sleep(st.faults.latency).await;
     }
@@ -143,7 +173,7 @@ async fn trace(
         );
         r.headers_mut().insert(
             "retry-after",
-            st.faults.retry_after.to_string().parse().expect("digits"),
+            axum::http::HeaderValue::from(st.faults.retry_after),
         );
         return r;
     }
@@ -196,6 +226,7 @@ async fn trace(
 
 fn summaries(project: &Project, kinds: &[&str]) -> Vec<Value> {
     project
+        .book
         .rulesets
         .iter()
         .filter(|r| kinds.contains(&r.ruleset.kind.as_str()))
@@ -206,22 +237,17 @@ fn summaries(project: &Project, kinds: &[&str]) -> Vec<Value> {
 const ACCOUNT_KINDS: &[&str] = &["root", "custom", "managed"];
 const ZONE_KINDS: &[&str] = &["zone", "managed"];
 
-async fn account_rulesets(State(st): St, Path(account): Path<String>, h: HeaderMap) -> Response {
-    if let Some(r) = refuse(&st, &h, Scope::Account(&account)) {
-        return r;
-    }
-    ok_list(summaries(&st.local.project, ACCOUNT_KINDS))
+async fn account_rulesets(State(st): St) -> Response {
+    ok_list(summaries(&st.project, ACCOUNT_KINDS))
 }
 
-async fn zone_rulesets(State(st): St, Path(zone): Path<String>, h: HeaderMap) -> Response {
-    if let Some(r) = refuse(&st, &h, Scope::Zone(&zone)) {
-        return r;
-    }
-    ok_list(summaries(&st.local.project, ZONE_KINDS))
+async fn zone_rulesets(State(st): St) -> Response {
+    ok_list(summaries(&st.project, ZONE_KINDS))
 }
 
 fn one_ruleset(project: &Project, id: &str, kinds: &[&str]) -> Response {
     match project
+        .book
         .ruleset(id)
         .filter(|r| kinds.contains(&r.ruleset.kind.as_str()))
     {
@@ -235,30 +261,16 @@ fn one_ruleset(project: &Project, id: &str, kinds: &[&str]) -> Response {
     }
 }
 
-async fn account_ruleset(
-    State(st): St,
-    Path((account, id)): Path<(String, String)>,
-    h: HeaderMap,
-) -> Response {
-    if let Some(r) = refuse(&st, &h, Scope::Account(&account)) {
-        return r;
-    }
-    one_ruleset(&st.local.project, &id, ACCOUNT_KINDS)
+async fn account_ruleset(State(st): St, Path((_, id)): Path<(String, String)>) -> Response {
+    one_ruleset(&st.project, &id, ACCOUNT_KINDS)
 }
 
-async fn zone_ruleset(
-    State(st): St,
-    Path((zone, id)): Path<(String, String)>,
-    h: HeaderMap,
-) -> Response {
-    if let Some(r) = refuse(&st, &h, Scope::Zone(&zone)) {
-        return r;
-    }
-    one_ruleset(&st.local.project, &id, ZONE_KINDS)
+async fn zone_ruleset(State(st): St, Path((_, id)): Path<(String, String)>) -> Response {
+    one_ruleset(&st.project, &id, ZONE_KINDS)
 }
 
 fn entrypoint(project: &Project, level: Level, phase: &str) -> Response {
-    match project.entry_point(level, phase) {
+    match project.book.entry_point(level, phase) {
         Some(r) => ok(&r.ruleset),
         None => envelope_error(
             StatusCode::NOT_FOUND,
@@ -268,26 +280,12 @@ fn entrypoint(project: &Project, level: Level, phase: &str) -> Response {
     }
 }
 
-async fn account_entrypoint(
-    State(st): St,
-    Path((account, phase)): Path<(String, String)>,
-    h: HeaderMap,
-) -> Response {
-    if let Some(r) = refuse(&st, &h, Scope::Account(&account)) {
-        return r;
-    }
-    entrypoint(&st.local.project, Level::Account, &phase)
+async fn account_entrypoint(State(st): St, Path((_, phase)): Path<(String, String)>) -> Response {
+    entrypoint(&st.project, Level::Account, &phase)
 }
 
-async fn zone_entrypoint(
-    State(st): St,
-    Path((zone, phase)): Path<(String, String)>,
-    h: HeaderMap,
-) -> Response {
-    if let Some(r) = refuse(&st, &h, Scope::Zone(&zone)) {
-        return r;
-    }
-    entrypoint(&st.local.project, Level::Zone, &phase)
+async fn zone_entrypoint(State(st): St, Path((_, phase)): Path<(String, String)>) -> Response {
+    entrypoint(&st.project, Level::Zone, &phase)
 }
 
 /// A list's id: its own, or one derived from its name.
@@ -306,40 +304,23 @@ fn list_meta(l: &ListFile) -> Value {
            "num_items": l.items.len(), "num_referencing_filters": 0})
 }
 
-async fn lists(State(st): St, Path(account): Path<String>, h: HeaderMap) -> Response {
-    if let Some(r) = refuse(&st, &h, Scope::Account(&account)) {
-        return r;
-    }
-    ok_list(st.local.project.list_files.iter().map(list_meta).collect())
+async fn lists(State(st): St) -> Response {
+    ok_list(st.project.list_files.iter().map(list_meta).collect())
 }
 
 fn find_list<'a>(project: &'a Project, id: &str) -> Option<&'a ListFile> {
     project.list_files.iter().find(|l| list_id(l) == id)
 }
 
-async fn list(
-    State(st): St,
-    Path((account, id)): Path<(String, String)>,
-    h: HeaderMap,
-) -> Response {
-    if let Some(r) = refuse(&st, &h, Scope::Account(&account)) {
-        return r;
-    }
-    match find_list(&st.local.project, &id) {
+async fn list(State(st): St, Path((_, id)): Path<(String, String)>) -> Response {
+    match find_list(&st.project, &id) {
         Some(l) => ok(list_meta(l)),
         None => envelope_error(StatusCode::NOT_FOUND, 10000, format!("list {id} not found")),
     }
 }
 
-async fn list_items(
-    State(st): St,
-    Path((account, id)): Path<(String, String)>,
-    h: HeaderMap,
-) -> Response {
-    if let Some(r) = refuse(&st, &h, Scope::Account(&account)) {
-        return r;
-    }
-    match find_list(&st.local.project, &id) {
+async fn list_items(State(st): St, Path((_, id)): Path<(String, String)>) -> Response {
+    match find_list(&st.project, &id) {
         Some(l) => ok_list(l.items.clone()),
         None => envelope_error(StatusCode::NOT_FOUND, 10000, format!("list {id} not found")),
     }
@@ -350,7 +331,7 @@ async fn no_route() -> Response {
 }
 
 /// The HTTP API over `state`.
-pub fn router(state: Arc<AppState>) -> Router {
+fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route(
             "/client/v4/accounts/{account}/request-tracer/trace",
@@ -381,79 +362,40 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(list_items),
         )
         .fallback(no_route)
+        .route_layer(middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
 }
 
 /// Runs the server until Ctrl-C. Prints the address it listens on first.
-pub fn run(project: Arc<Project>, a: &ServeArgs) -> Exit {
-    for (what, v) in [("--fail-429", a.fail_429), ("--fail-5xx", a.fail_5xx)] {
-        if !(0.0..=1.0).contains(&v) {
-            eprintln!("error: {what} is a share from 0.0 to 1.0");
-            return Exit::Invalid;
-        }
-    }
-    let addr: SocketAddr = match a.listen.parse() {
-        Ok(x) => x,
-        Err(_) => {
-            eprintln!(
-                "error: --listen `{}` is not an address like 127.0.0.1:8787",
-                a.listen
-            );
-            return Exit::Invalid;
-        }
-    };
+pub(crate) async fn run(project: Arc<Project>, opts: Options) -> Result<(), Diagnostic> {
     let describe = project.describe();
     let state = Arc::new(AppState {
-        local: Local::new(project),
-        token: a.token.clone().filter(|t| !t.expose().is_empty()),
-        faults: Faults {
-            latency: Duration::from_millis(a.latency_ms),
-            share_429: a.fail_429,
-            share_5xx: a.fail_5xx,
-            retry_after: a.retry_after,
-            seed: a.seed,
-            counter: AtomicU64::new(0),
-        },
+        local: Local::new(
+            project.book.clone(),
+            project.dir.display().to_string(),
+            describe.clone(),
+        ),
+        project,
+        token: opts.token.filter(|t| !t.expose().is_empty()),
+        faults: opts.faults,
     });
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return Exit::CouldNotRun;
-        }
+    let addr = opts.listen;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| Diagnostic::could_not_run(format!("cannot listen on {addr}: {e}")))?;
+    let bound = listener.local_addr().map_or(addr, |a| a);
+    println!("rulegate serve: listening on http://{bound}/client/v4 ({describe})");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
     };
-    rt.block_on(async move {
-        let listener = match tokio::net::TcpListener::bind(addr).await {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("error: cannot listen on {addr}: {e}");
-                return Exit::CouldNotRun;
-            }
-        };
-        let bound = listener.local_addr().map_or(addr, |a| a);
-        println!("rulegate serve: listening on http://{bound}/client/v4 ({describe})");
-        use std::io::Write;
-        let _ = std::io::stdout().flush();
-        let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
-        match axum::serve(listener, router(state.clone()))
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            Ok(()) => {
-                for w in state.local.take_warnings() {
-                    eprintln!("warning: {w}");
-                }
-                Exit::Success
-            }
-            Err(e) => {
-                eprintln!("error: the server stopped: {e}");
-                Exit::CouldNotRun
-            }
-        }
-    })
+    axum::serve(listener, router(state.clone()))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| Diagnostic::could_not_run(format!("the server stopped: {e}")))?;
+    for w in state.local.take_warnings() {
+        eprintln!("warning: {w}");
+    }
+    Ok(())
 }

@@ -1,0 +1,179 @@
+//! The commands, one file each, wired from the pieces: settings → load → run → report → exit
+//! code. This file holds only what they share: [`main`] (parse and dispatch), one
+//! [`runtime`] builder, one project [`load`]er and one [`backend`] builder. No command module
+//! imports another.
+
+mod check;
+mod eval;
+mod pull;
+mod serve;
+mod test;
+mod trace;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::Parser as _;
+
+use crate::backend::{Backend, BackendKind, Local};
+use crate::cli::{Cli, Command, SuiteArgs};
+use crate::cloudflare::Client;
+use crate::diag::{Diagnostic, Report};
+use crate::exit::Exit;
+use crate::project::{CONFIG_FILES, Project, load_project, validate};
+use crate::settings::{Flags, Settings};
+use crate::suite::{self, Skip, Suite};
+
+/// The `rulegate` program: parses the command line, runs the command, renders any
+/// diagnostics, and returns the exit code.
+pub fn main() -> std::process::ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            // Help and version are not errors; everything else is a usage error (exit 2).
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    Exit::Success.into()
+                }
+                _ => Exit::Invalid.into(),
+            };
+        }
+    };
+    let exit = match dispatch(&cli) {
+        Ok(exit) => exit,
+        Err(report) => {
+            let _ = write!(std::io::stderr(), "{}", report.render());
+            report.exit()
+        }
+    };
+    exit.into()
+}
+
+fn dispatch(cli: &Cli) -> Result<Exit, Report> {
+    match &cli.command {
+        Command::Test(a) => test::run(a),
+        Command::Check(a) => check::run(a),
+        Command::Eval(a) => eval::run(a),
+        Command::Trace(a) => trace::run(a),
+        Command::Serve(a) => serve::run(a),
+        Command::Pull(a) => pull::run(a),
+    }
+}
+
+/// The project directory of a suite run: the first path if it is a directory, else its
+/// parent; `suites` by default.
+fn project_dir(paths: &[PathBuf]) -> PathBuf {
+    match paths.first() {
+        Some(p) if p.is_dir() => p.clone(),
+        Some(p) => p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+        None => PathBuf::from("suites"),
+    }
+}
+
+/// The async runtime of a command: `threads` workers, or the current thread when 0.
+fn runtime(threads: usize) -> Result<tokio::runtime::Runtime, Diagnostic> {
+    let mut b = if threads == 0 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(threads);
+        b
+    };
+    b.enable_all()
+        .build()
+        .map_err(|e| Diagnostic::could_not_run(format!("cannot start the async runtime: {e}")))
+}
+
+/// What a command loaded from disk, checked.
+struct Loaded {
+    suites: Vec<Suite>,
+    project: Option<Project>,
+}
+
+/// Loads the suites under `suites` (when given) and the project's rulesets and lists (when
+/// `with_project`), reporting every problem of every file before giving up; then checks the
+/// suites' rule selectors against the project.
+fn load(
+    settings: &Settings,
+    suites: Option<&SuiteArgs>,
+    with_project: bool,
+) -> Result<Loaded, Report> {
+    let mut report = Report {
+        sources: settings.sources(),
+        ..Report::default()
+    };
+    let dirs = [settings.config.rulesets_dir(), settings.config.lists_dir()];
+    let skip = Skip {
+        dirs: &dirs,
+        files: CONFIG_FILES,
+    };
+    let loaded = suites.and_then(
+        |s| match suite::load_suites(&s.paths, &settings.vars, skip) {
+            Ok(l) => {
+                report.sources.extend(l.sources);
+                Some(l.suites)
+            }
+            Err(r) => {
+                report.merge(r);
+                None
+            }
+        },
+    );
+    let project = if with_project {
+        match load_project(&settings.dir, &settings.config) {
+            Ok(p) => Some(p),
+            Err(r) => {
+                report.merge(r);
+                None
+            }
+        }
+    } else {
+        None
+    };
+    // Only a project that holds rulesets knows its rules (a live-only project does not).
+    if let (Some(s), Some(p)) = (&loaded, &project)
+        && !p.book.rulesets.is_empty()
+    {
+        report.diagnostics.extend(validate::unknown_selectors(s, p));
+    }
+    if !report.is_empty() {
+        return Err(report);
+    }
+    Ok(Loaded {
+        suites: loaded.unwrap_or_default(),
+        project,
+    })
+}
+
+/// The settings of a command over the project in `dir`.
+fn settings(flags: Flags) -> Result<Settings, Report> {
+    Settings::resolve(&flags)
+}
+
+/// The backend the settings choose: the local engine over `project` (which must be loaded
+/// for it), or the live API client.
+fn backend(settings: &Settings, project: Option<&Project>) -> Result<Backend, Report> {
+    match settings.backend {
+        BackendKind::Local => {
+            let p = project.ok_or_else(|| {
+                Diagnostic::usage(
+                    "the local backend needs the project's rulesets, which were not loaded",
+                )
+            })?;
+            Ok(Backend::Local(Arc::new(Local::new(
+                p.book.clone(),
+                p.dir.display().to_string(),
+                p.describe(),
+            ))))
+        }
+        BackendKind::Cloudflare => {
+            let client = Client::new(settings.client_config()?).map_err(Diagnostic::from)?;
+            Ok(Backend::Cloudflare(Arc::new(client)))
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! `rulegate serve`: the project's rulesets behind the Trace, Rulesets and Lists APIs.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{load, runtime, settings};
+use crate::cli::ServeArgs;
+use crate::diag::{Diagnostic, Report};
+use crate::exit::Exit;
+use crate::server::{self, Faults, Options};
+use crate::settings::Flags;
+
+pub(super) fn run(a: &ServeArgs) -> Result<Exit, Report> {
+    for (what, v) in [("--fail-429", a.fail_429), ("--fail-5xx", a.fail_5xx)] {
+        if !(0.0..=1.0).contains(&v) {
+            return Err(Diagnostic::usage(format!("{what} is a share from 0.0 to 1.0")).into());
+        }
+    }
+    let listen: SocketAddr = a.listen.parse().map_err(|_| {
+        Diagnostic::usage(format!(
+            "--listen `{}` is not an address like 127.0.0.1:8787",
+            a.listen
+        ))
+    })?;
+    let settings = settings(Flags {
+        dir: a.dir.clone(),
+        ..Flags::default()
+    })?;
+    let project = load(&settings, None, true)?
+        .project
+        .expect("loaded with the project");
+    let opts = Options {
+        listen,
+        token: a.token.clone(),
+        faults: Faults::new(
+            Duration::from_millis(a.latency_ms),
+            a.fail_429,
+            a.fail_5xx,
+            a.retry_after,
+            a.seed,
+        ),
+    };
+    runtime(2)?.block_on(server::run(Arc::new(project), opts))?;
+    Ok(Exit::Success)
+}

@@ -1,0 +1,117 @@
+//! `rulegate test`: load, run every selected case as a libtest-mimic trial, write JUnit,
+//! choose the exit code.
+
+use libtest_mimic::{Arguments, ColorSetting};
+
+use super::{backend, load, project_dir, settings};
+use crate::backend::BackendKind;
+use crate::cli::TestArgs;
+use crate::diag::{Diagnostic, Report};
+use crate::exit::Exit;
+use crate::report::junit;
+use crate::runner::{self, RunOptions};
+use crate::settings::Flags;
+use crate::suite::Suite;
+
+pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
+    let largs = libtest_arguments(args)?;
+    let settings = settings(Flags {
+        dir: project_dir(&args.suites.paths),
+        backend: args.backend,
+        api: Some(&args.api),
+        vars: &args.suites.vars,
+        concurrency: args.concurrency,
+        junit: args.junit.as_deref(),
+    })?;
+    // The project's rulesets are needed offline, and give ref aliases to any backend.
+    let with_project = !args.list
+        && (settings.backend == BackendKind::Local
+            || settings.dir.join(settings.config.rulesets_dir()).is_dir());
+    let loaded = load(&settings, Some(&args.suites), with_project)?;
+    if args.list {
+        // Listing traces nothing, so it needs no backend and no credentials.
+        let _ = libtest_mimic::run(&largs, list_trials(&loaded.suites));
+        return Ok(Exit::Success);
+    }
+    let backend = backend(&settings, loaded.project.as_ref())?;
+    let opts = RunOptions {
+        concurrency: settings.concurrency,
+        color: use_color(args),
+        aliases: std::sync::Arc::new(
+            loaded
+                .project
+                .as_ref()
+                .map(|p| p.book.refs.clone())
+                .unwrap_or_default(),
+        ),
+    };
+    let run = runner::run(&loaded.suites, &backend, &largs, &opts);
+    for w in backend.warnings() {
+        eprintln!("warning: {w}");
+    }
+    if let Some(path) = &settings.junit {
+        let meta = junit::Meta {
+            backend: backend.describe(),
+            rulesets: backend.rulesets(),
+            timestamp: junit::now(),
+        };
+        junit::write_file(path, &loaded.suites, &run, &meta)
+            .map_err(|e| Diagnostic::could_not_run(e.to_string()))?;
+    }
+    Ok(run.exit())
+}
+
+fn list_trials(suites: &[Suite]) -> Vec<libtest_mimic::Trial> {
+    suites
+        .iter()
+        .flat_map(|s| s.cases.iter())
+        .map(|c| {
+            libtest_mimic::Trial::test(c.full_name.clone(), || Ok(()))
+                .with_ignored_flag(c.ignore.is_some())
+        })
+        .collect()
+}
+
+/// Whether our own output (the diff) is coloured: `--color`, then `NO_COLOR`, then a TTY check.
+fn use_color(a: &TestArgs) -> bool {
+    use std::io::IsTerminal;
+    match a.color {
+        Some(ColorSetting::Always) => true,
+        Some(ColorSetting::Never) => false,
+        _ => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stdout().is_terminal()
+        }
+    }
+}
+
+/// libtest-mimic's arguments from ours.
+fn libtest_arguments(a: &TestArgs) -> Result<Arguments, Diagnostic> {
+    if a.filter.len() > 1 {
+        return Err(Diagnostic::usage(format!(
+            "one filter at most after `--`, got {}: {}",
+            a.filter.len(),
+            a.filter.join(" ")
+        )));
+    }
+    let color = match a.color {
+        Some(c) => Some(c),
+        None if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) => {
+            Some(ColorSetting::Never)
+        }
+        None => None,
+    };
+    Ok(Arguments {
+        filter: a.filter.first().cloned(),
+        exact: a.exact,
+        skip: a.skip.clone(),
+        list: a.list,
+        ignored: a.ignored,
+        include_ignored: a.include_ignored,
+        quiet: a.quiet,
+        format: a.format,
+        color,
+        test_threads: a.test_threads,
+        ..Arguments::default()
+    })
+}

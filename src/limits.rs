@@ -1,0 +1,37 @@
+//! Limits and ranges that flags and `rulegate.yaml` share, so a value is accepted or refused
+//! the same way wherever it is written. A leaf module.
+
+use std::time::Duration;
+
+/// The largest timeout or delay accepted, in seconds (one day).
+pub(crate) const MAX_SECONDS: f64 = 86_400.0;
+
+/// A number of seconds, if it is finite and in `0..MAX_SECONDS`.
+pub(crate) fn seconds(v: f64) -> Option<Duration> {
+    (v.is_finite() && (0.0..MAX_SECONDS).contains(&v)).then(|| Duration::from_secs_f64(v))
+}
+
+/// The default per-request timeout of the live API client.
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Traces in flight at once unless set.
+pub(crate) const DEFAULT_CONCURRENCY: usize = 8;
+
+/// Retries of a failed API request unless set.
+pub(crate) const DEFAULT_RETRIES: u32 = 4;
+
+/// The largest number of retries accepted.
+pub(crate) const MAX_RETRIES: u32 = 100;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_refuses_what_duration_cannot_hold() {
+        assert_eq!(seconds(1.5), Some(Duration::from_millis(1500)));
+        for bad in [-1.0, 1e300, f64::NAN, f64::INFINITY, MAX_SECONDS] {
+            assert_eq!(seconds(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Reading a project's JSON files and placing problems in them: an error about a value finds
+//! that value's text in the file, and an expression error is mapped through JSON string
+//! escaping onto the offending token as it stands in the file.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::diag::{self, Diagnostic, Pos, Report};
+use crate::rules::RuleError;
+
+/// The `*.json` files of `dir`, sorted; a missing directory has none.
+pub(super) fn json_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "json") && p.is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// Reads a JSON file into `report`'s sources; `result` is unwrapped when the file is a whole
+/// API envelope.
+pub(super) fn read_json(path: &Path, report: &mut Report) -> Option<Value> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            report.push(Diagnostic::new(
+                path,
+                None,
+                format!("cannot read the file: {e}"),
+            ));
+            return None;
+        }
+    };
+    let parsed = serde_json::from_str::<Value>(&text);
+    report.sources.insert(path.to_path_buf(), text);
+    match parsed {
+        Ok(mut v) => {
+            if v.get("success").is_some() && v.get("result").is_some() {
+                v = v["result"].take();
+            }
+            Some(v)
+        }
+        Err(e) => {
+            report.push(Diagnostic::new(
+                path,
+                Some(Pos::new(e.line(), e.column(), 1)),
+                format!("invalid JSON: {e}"),
+            ));
+            None
+        }
+    }
+}
+
+/// One file being checked: its text, and where its problems go.
+pub(super) struct FileCtx<'a> {
+    pub(super) file: &'a Path,
+    pub(super) text: &'a str,
+    pub(super) diags: &'a mut Vec<Diagnostic>,
+}
+
+impl FileCtx<'_> {
+    /// Where `needle` (a JSON string value) first appears after `from` in the file.
+    pub(super) fn find(&self, needle: &str, from: usize) -> Option<usize> {
+        let encoded = serde_json::to_string(needle).ok()?;
+        self.text.get(from..)?.find(&encoded).map(|i| from + i + 1)
+    }
+
+    /// A problem at byte `at` (0: the file as a whole) spanning `len` chars.
+    pub(super) fn error(&mut self, at: usize, len: usize, title: String) -> &mut Diagnostic {
+        let pos = (at != 0).then(|| Pos::at(self.text, at, len));
+        self.diags.push(Diagnostic::new(self.file, pos, title));
+        self.diags.last_mut().expect("pushed")
+    }
+
+    /// An expression error, placed on the offending token inside the file; when the
+    /// expression cannot be found in the file, the caret is drawn in the expression itself.
+    pub(super) fn expr_error(
+        &mut self,
+        rule_label: &str,
+        anchor: usize,
+        expr: &str,
+        e: &RuleError,
+    ) {
+        let escaped_len = |s: &str| serde_json::to_string(s).map_or(s.len(), |j| j.len() - 2);
+        let start = e.span.start.min(expr.len());
+        let end = e.span.end.clamp(start, expr.len());
+        let title = format!("in rule {rule_label}: {}", e.message);
+        let label = e.kind.code().replace('_', " ");
+        let placed = match (
+            self.find(expr, anchor),
+            expr.get(..start),
+            expr.get(start..end),
+        ) {
+            (Some(at), Some(before), Some(token)) => {
+                Some((at + escaped_len(before), escaped_len(token)))
+            }
+            (Some(at), _, _) => Some((at, 1)),
+            (None, _, _) => None,
+        };
+        let mut d = match placed {
+            Some((offset, len)) => {
+                Diagnostic::new(self.file, Some(Pos::at(self.text, offset, len)), title)
+                    .kind(diag::Kind::Expression(e.kind))
+            }
+            None => {
+                let mut d = diag::expression(Some(self.file), "expression", expr, e);
+                d.title = title;
+                d
+            }
+        };
+        d.label = label;
+        d.hint = e.hint.clone();
+        self.diags.push(d);
+    }
+}

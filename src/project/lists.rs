@@ -1,0 +1,84 @@
+//! List files: the Lists API's list object with its items, checked and turned into the
+//! engine's [`List`]s.
+
+use std::net::IpAddr;
+
+use super::files::FileCtx;
+use crate::rules::{IpSet, List};
+use crate::ruleset::model::ListFile;
+
+/// The list kinds rulegate reads.
+pub(crate) const LIST_KINDS: &[&str] = &["ip", "hostname", "asn", "redirect"];
+
+/// The engine's list for `l`, or `None` (with diagnostics) when it is invalid or not a kind
+/// expressions can use.
+pub(super) fn list_contents(l: &ListFile, c: &mut FileCtx) -> Option<List> {
+    let name_ok = !l.name.is_empty()
+        && l.name.len() <= 50
+        && l.name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !name_ok {
+        let at = c.find(&l.name, 0).unwrap_or(0);
+        c.error(
+            at,
+            l.name.len(),
+            format!("list name `{}` is not valid", l.name),
+        )
+        .hint = Some("list names are lower-case letters, digits and _ (at most 50)".into());
+        return None;
+    }
+    let before = c.diags.len();
+    let list = match l.kind.as_str() {
+        "ip" => {
+            let mut s = IpSet::new();
+            for item in &l.items {
+                let Some(text) = &item.ip else {
+                    c.error(0, 1, format!("an item of ip list `{}` has no `ip`", l.name));
+                    continue;
+                };
+                match parse_ip_item(text) {
+                    Some((a, p)) => s.add_cidr(a, p),
+                    None => {
+                        let at = c.find(text, 0).unwrap_or(0);
+                        c.error(
+                            at,
+                            text.len(),
+                            format!("`{text}` is not an IP address or CIDR"),
+                        )
+                        .hint = Some("e.g. 192.0.2.1, 192.0.2.0/24, 2001:db8::/64".into());
+                    }
+                }
+            }
+            List::Ip(s.finish())
+        }
+        "hostname" => List::hostnames(
+            l.items
+                .iter()
+                .filter_map(|i| i.hostname.as_ref().map(|h| h.url_hostname.clone())),
+        ),
+        "asn" => List::asns(l.items.iter().filter_map(|i| i.asn)),
+        "redirect" => return None,
+        other => {
+            let at = c.find(other, 0).unwrap_or(0);
+            c.error(at, other.len(), format!("unknown list kind `{other}`"))
+                .hint = Some(format!("use {}", LIST_KINDS.join(", ")));
+            return None;
+        }
+    };
+    (c.diags.len() == before).then_some(list)
+}
+
+fn parse_ip_item(text: &str) -> Option<(IpAddr, u8)> {
+    match text.split_once('/') {
+        Some((a, p)) => {
+            let a: IpAddr = a.parse().ok()?;
+            let p: u8 = p.parse().ok()?;
+            (p <= if a.is_ipv4() { 32 } else { 128 }).then_some((a, p))
+        }
+        None => {
+            let a: IpAddr = text.parse().ok()?;
+            Some((a, if a.is_ipv4() { 32 } else { 128 }))
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! Ruleset files into compiled rulesets: kinds and phases known, actions allowed in their
+//! phase, expressions parsed, type-checked and available in the phase, action parameters
+//! typed ([`Action::parse`]), execute targets present. Every problem is placed in the file.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use super::files::FileCtx;
+use crate::rules::functions::Usage;
+use crate::rules::{self, Filter, Lists, ValueProgram};
+use crate::ruleset::action::{Action, Sink};
+use crate::ruleset::model::{Rule, Ruleset};
+use crate::ruleset::{CompiledRule, CompiledRuleset, managed_name, phases};
+use crate::text::suggestion;
+use crate::trace::view::RATE_LIMIT_PHASE;
+
+const KINDS: &[&str] = &["zone", "root", "custom", "managed"];
+
+/// Where a rule's action parameters report to: the file, at the rule.
+struct RuleSink<'c, 'a> {
+    c: &'c mut FileCtx<'a>,
+    label: &'c str,
+    anchor: usize,
+    lists: &'c Lists,
+    /// The phase whose availability rules apply (`None` for managed rulesets).
+    phase: Option<&'c str>,
+}
+
+impl Sink for RuleSink<'_, '_> {
+    fn error(&mut self, message: String, hint: Option<&str>) {
+        let d = self
+            .c
+            .error(self.anchor, 1, format!("in rule {}: {message}", self.label));
+        d.hint = hint.map(String::from);
+    }
+
+    fn value_expr(&mut self, what: &str, e: &str) -> Option<ValueProgram> {
+        let label = format!("{} ({what})", self.label);
+        match rules::parse_value(e, self.lists, &rules::Settings::default()) {
+            Ok(v) => {
+                for err in rules::parse::value_availability(&v, Usage::Value, self.phase) {
+                    self.c.expr_error(&label, self.anchor, e, &err);
+                }
+                Some(ValueProgram::new(&v))
+            }
+            Err(err) => {
+                self.c.expr_error(&label, self.anchor, e, &err);
+                None
+            }
+        }
+    }
+}
+
+/// Where a rule is named in the file: its id, else its ref.
+fn rule_anchor(c: &FileCtx, rule: &Rule) -> usize {
+    rule.id
+        .as_ref()
+        .or(rule.reference.as_ref())
+        .and_then(|id| c.find(id, 0))
+        .unwrap_or(0)
+}
+
+/// Compiles `rs`; `ids` are every ruleset id of the project (execute targets).
+pub(super) fn compile_ruleset(
+    path: &Path,
+    rs: Ruleset,
+    lists: &Lists,
+    ids: &HashSet<String>,
+    c: &mut FileCtx,
+) -> CompiledRuleset {
+    if !KINDS.contains(&rs.kind.as_str()) {
+        let at = c.find(&rs.kind, 0).unwrap_or(0);
+        c.error(
+            at,
+            rs.kind.len(),
+            format!("unknown ruleset kind `{}`", rs.kind),
+        )
+        .hint = Some("kind is zone, root (account entry point), custom or managed".into());
+    }
+    match &rs.phase {
+        Some(p) if !phases::is_known(p) => {
+            let at = c.find(p, 0).unwrap_or(0);
+            let hint = suggestion(p, phases::all());
+            c.error(at, p.len(), format!("unknown phase `{p}`")).hint = hint;
+        }
+        None if matches!(rs.kind.as_str(), "zone" | "root") => {
+            c.error(
+                0,
+                1,
+                format!("{} ruleset `{}` has no phase", rs.kind, rs.id),
+            )
+            .hint = Some("an entry point names its phase".into());
+        }
+        _ => {}
+    }
+    let managed = rs.kind == "managed";
+    let phase = rs.phase.clone().unwrap_or_default();
+    let phase_checked = if managed { None } else { rs.phase.as_deref() };
+    let mut seen_ids = HashSet::new();
+    let mut rules = Vec::new();
+    for (i, rule) in rs.rules.iter().enumerate() {
+        let label = format!("`{}`", rule.step_name(i));
+        let anchor = rule_anchor(c, rule);
+        if let Some(id) = &rule.id
+            && !seen_ids.insert(id.as_str())
+        {
+            c.error(
+                anchor,
+                id.len(),
+                format!("rule id `{id}` is used twice in ruleset `{}`", rs.id),
+            )
+            .hint = Some("rule ids are unique within a ruleset".into());
+        }
+        if !managed
+            && let Some(allowed) = phases::allowed_actions(&phase)
+            && !allowed.contains(&rule.action.as_str())
+        {
+            let at = c.find(&rule.action, anchor).unwrap_or(anchor);
+            let hint = suggestion(&rule.action, allowed.iter().copied())
+                .unwrap_or_else(|| format!("allowed in {phase}: {}", allowed.join(", ")));
+            c.error(
+                at,
+                rule.action.len(),
+                format!(
+                    "in rule {label}: action `{}` is not allowed in phase {phase}",
+                    rule.action
+                ),
+            )
+            .hint = Some(hint);
+        }
+        let filter = match &rule.expression {
+            Some(e) => match rules::parse_filter(e, lists, &rules::Settings::default()) {
+                Ok(ast) => {
+                    if !managed {
+                        for err in
+                            rules::parse::availability(&ast, Usage::Filter, rs.phase.as_deref())
+                        {
+                            c.expr_error(&label, anchor, e, &err);
+                        }
+                    }
+                    Some(Filter::new(&ast))
+                }
+                Err(err) => {
+                    c.expr_error(&label, anchor, e, &err);
+                    None
+                }
+            },
+            None if managed => None,
+            None => {
+                c.error(anchor, 1, format!("in rule {label}: no `expression`"))
+                    .hint = Some("use \"true\" to match every request".into());
+                None
+            }
+        };
+        let params = rule
+            .action_parameters
+            .clone()
+            .unwrap_or(serde_json::Value::Null);
+        let action = Action::parse(
+            &rule.action,
+            &params,
+            &mut RuleSink {
+                c,
+                label: &label,
+                anchor,
+                lists,
+                phase: phase_checked,
+            },
+        );
+        if let Action::Execute { id, .. } = &action
+            && !id.is_empty()
+            && !ids.contains(id)
+            && managed_name(id).is_none()
+        {
+            c.error(
+                anchor,
+                1,
+                format!("in rule {label}: execute target `{id}` is not in the project"),
+            )
+            .hint = Some(
+                "add the ruleset's JSON to the rulesets directory (rulegate pull fetches them)"
+                    .into(),
+            );
+        }
+        if phase == RATE_LIMIT_PHASE && !managed {
+            let ok = rule.ratelimit.as_ref().is_some_and(|rl| {
+                rl.get("characteristics")
+                    .is_some_and(serde_json::Value::is_array)
+                    && rl.get("period").is_some_and(serde_json::Value::is_i64)
+            });
+            if !ok {
+                c.error(anchor, 1, format!("in rule {label}: a rate limiting rule needs `ratelimit` with `characteristics` and `period`")).hint =
+                    Some("e.g. \"ratelimit\": {\"characteristics\": [\"ip.src\", \"cf.colo.id\"], \"period\": 60, \"requests_per_period\": 100, \"mitigation_timeout\": 600}".into());
+            }
+        }
+        rules.push(CompiledRule {
+            rule: rule.clone(),
+            filter,
+            action,
+        });
+    }
+    CompiledRuleset {
+        file: path.to_path_buf(),
+        ruleset: rs,
+        rules,
+    }
+}

@@ -1,0 +1,55 @@
+//! Checks of suites against the project they test: every rule selector of `matched` /
+//! `not_matched` names something in the project's rulesets. A typo there would fail a
+//! `matched` case for the wrong reason, and silently pass a `not_matched` one.
+
+use std::collections::HashSet;
+
+use super::Project;
+use crate::diag::Diagnostic;
+use crate::ruleset::{MANAGED_RULESETS, phases};
+use crate::suite::Suite;
+use crate::text::suggestion;
+
+/// A diagnostic, with a caret under the selector, for each selector that names nothing.
+pub(crate) fn unknown_selectors(suites: &[Suite], project: &Project) -> Vec<Diagnostic> {
+    let mut known: HashSet<&str> = phases::all().collect();
+    known.extend(MANAGED_RULESETS.iter().map(|(id, _)| *id));
+    for rs in &project.book.rulesets {
+        known.insert(&rs.ruleset.id);
+        known.extend(rs.ruleset.name.as_deref());
+        known.extend(rs.ruleset.description.as_deref());
+        for r in &rs.rules {
+            known.extend(r.rule.id.as_deref());
+            known.extend(r.rule.reference.as_deref());
+            known.extend(r.rule.description.as_deref());
+        }
+    }
+    let mut out = Vec::new();
+    for suite in suites {
+        for case in &suite.cases {
+            for (key, sels) in [
+                ("matched", &case.expect.matched),
+                ("not_matched", &case.expect.not_matched),
+            ] {
+                for sel in sels.iter().filter(|s| !known.contains(s.name.as_str())) {
+                    out.push(
+                        Diagnostic::new(
+                            &suite.file,
+                            sel.pos,
+                            format!(
+                                "case `{}`: `{key}` names `{sel}`, which is no rule in the project",
+                                case.name
+                            ),
+                        )
+                        .label("no such rule")
+                        .maybe_hint(suggestion(&sel.name, known.iter().copied()))
+                        .hint_or(
+                            "a selector is a rule id, ref or exact description from the project's rulesets",
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,84 @@
+//! Rulesets compiled for evaluation: each rule's filter and typed [`Action`], and the
+//! [`Rulebook`] the evaluator runs a request through (entry points per phase and level,
+//! rulesets by id, lists). Built by the project loader; knows nothing of files.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use super::action::Action;
+use super::model::{Rule, Ruleset};
+use crate::rules::{Filter, Lists};
+
+/// Where an entry point sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Level {
+    Account,
+    Zone,
+}
+
+impl Level {
+    /// The level of an entry point of this ruleset kind; `None` for custom and managed.
+    pub(crate) fn of_kind(kind: &str) -> Option<Level> {
+        match kind {
+            "zone" => Some(Level::Zone),
+            "root" => Some(Level::Account),
+            _ => None,
+        }
+    }
+}
+
+/// A rule ready to evaluate. `rule` is kept as read, for the trace.
+#[derive(Debug, Clone)]
+pub(crate) struct CompiledRule {
+    pub(crate) rule: Rule,
+    /// `None`: no expression (a managed rule whose expression is not public): never matches.
+    pub(crate) filter: Option<Filter>,
+    pub(crate) action: Action,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CompiledRuleset {
+    pub(crate) file: PathBuf,
+    pub(crate) ruleset: Ruleset,
+    pub(crate) rules: Vec<CompiledRule>,
+}
+
+/// Everything the evaluator needs of a project.
+#[derive(Debug, Clone)]
+pub(crate) struct Rulebook {
+    pub(crate) rulesets: Vec<CompiledRuleset>,
+    pub(crate) by_id: HashMap<String, usize>,
+    /// Entry points by level, then phase.
+    pub(crate) entry: HashMap<Level, HashMap<String, usize>>,
+    pub(crate) lists: Lists,
+    /// Rule `ref` → rule id, so suites may name rules by ref.
+    pub(crate) refs: HashMap<String, String>,
+    /// The origin's status when no rule ends the request.
+    pub(crate) origin_status: i64,
+}
+
+impl Default for Rulebook {
+    fn default() -> Self {
+        Rulebook {
+            rulesets: Vec::new(),
+            by_id: HashMap::new(),
+            entry: HashMap::new(),
+            lists: Lists::new(),
+            refs: HashMap::new(),
+            origin_status: 200,
+        }
+    }
+}
+
+impl Rulebook {
+    pub(crate) fn ruleset(&self, id: &str) -> Option<&CompiledRuleset> {
+        self.by_id.get(id).map(|i| &self.rulesets[*i])
+    }
+
+    pub(crate) fn entry_point(&self, level: Level, phase: &str) -> Option<&CompiledRuleset> {
+        self.entry
+            .get(&level)
+            .and_then(|m| m.get(phase))
+            .map(|i| &self.rulesets[*i])
+    }
+}

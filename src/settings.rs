@@ -1,0 +1,191 @@
+//! Settings resolved once: flags, the environment and `rulegate.yaml` merged into one
+//! [`Settings`] that every command receives (flags win, then the environment, then the
+//! project file, then defaults). Credentials are read here and only here, and only when the
+//! live API is used.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::backend::BackendKind;
+use crate::cli::ApiArgs;
+use crate::cloudflare::{self, ClientConfig, Credentials, RateLimit, RetryPolicy, Secret};
+use crate::diag::{Diagnostic, Report};
+use crate::limits;
+use crate::project::{ProjectConfig, load_config};
+use crate::suite::Vars;
+
+/// What a command passes in: its flags, before anything is merged.
+#[derive(Debug, Default)]
+pub(crate) struct Flags<'a> {
+    /// The project directory (holds rulegate.yaml, rulesets/, lists/).
+    pub(crate) dir: PathBuf,
+    pub(crate) backend: Option<BackendKind>,
+    pub(crate) api: Option<&'a ApiArgs>,
+    pub(crate) vars: &'a [(String, String)],
+    pub(crate) concurrency: Option<u16>,
+    pub(crate) junit: Option<&'a Path>,
+}
+
+/// How the live API is reached (no credentials: see [`Settings::client_config`]).
+#[derive(Debug, Clone)]
+pub(crate) struct ApiSettings {
+    pub(crate) url: String,
+    pub(crate) account_id: Option<String>,
+    pub(crate) timeout: Duration,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) rate: RateLimit,
+}
+
+/// Everything a command needs to know, resolved.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) dir: PathBuf,
+    /// `rulegate.yaml` as read (its checked values are merged into the fields below).
+    pub(crate) config: ProjectConfig,
+    /// The project file and its text, when there is one.
+    pub(crate) config_file: Option<(PathBuf, String)>,
+    pub(crate) backend: BackendKind,
+    pub(crate) vars: Vars,
+    pub(crate) concurrency: usize,
+    /// Where the JUnit report goes, if anywhere.
+    pub(crate) junit: Option<PathBuf>,
+    pub(crate) api: ApiSettings,
+}
+
+fn env_nonempty(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl Settings {
+    /// Reads `rulegate.yaml` from `flags.dir` and merges it with the flags and environment.
+    pub(crate) fn resolve(flags: &Flags) -> Result<Settings, Report> {
+        let loaded = load_config(&flags.dir)?;
+        let cfg = loaded.config;
+        let none = ApiArgs::default();
+        let api = flags.api.unwrap_or(&none);
+        let url = api
+            .api_url
+            .clone()
+            .or_else(|| env_nonempty("CLOUDFLARE_BASE_URL"))
+            .or_else(|| cfg.api_url.clone())
+            .unwrap_or_else(|| cloudflare::DEFAULT_API_URL.to_string());
+        let timeout = match api.timeout.or(cfg.timeout) {
+            Some(s) => limits::seconds(s).ok_or_else(|| {
+                Diagnostic::usage(format!("timeout {s} is not a number of seconds"))
+            })?,
+            None => limits::DEFAULT_TIMEOUT,
+        }
+        .max(Duration::from_millis(1));
+        let retry_base = match api.retry_delay {
+            Some(s) => limits::seconds(s).ok_or_else(|| {
+                Diagnostic::usage(format!("--retry-delay {s} is not a number of seconds"))
+            })?,
+            None => RetryPolicy::default().base,
+        };
+        let junit = flags
+            .junit
+            .map(Path::to_path_buf)
+            .or_else(|| cfg.junit.as_ref().map(|j| flags.dir.join(j)));
+        Ok(Settings {
+            dir: flags.dir.clone(),
+            backend: flags.backend.or(cfg.backend).unwrap_or(BackendKind::Local),
+            vars: Vars::new(flags.vars.iter().cloned().collect::<BTreeMap<_, _>>(), true)
+                .with_defaults(cfg.vars.clone()),
+            concurrency: flags
+                .concurrency
+                .or(cfg.concurrency)
+                .map_or(limits::DEFAULT_CONCURRENCY, usize::from)
+                .max(1),
+            junit,
+            api: ApiSettings {
+                url,
+                account_id: api
+                    .account_id
+                    .clone()
+                    .or_else(|| cfg.account_id.clone())
+                    .map(|a| a.trim().to_string())
+                    .filter(|a| !a.is_empty()),
+                timeout,
+                retry: RetryPolicy {
+                    retries: api
+                        .retries
+                        .or(cfg.retries)
+                        .unwrap_or(limits::DEFAULT_RETRIES),
+                    base: retry_base,
+                    ..RetryPolicy::default()
+                },
+                rate: api.rate_limit.or(cfg.rate_limit).unwrap_or_default(),
+            },
+            config: cfg,
+            config_file: loaded.file,
+        })
+    }
+
+    /// The project file's text keyed by its path, for rendering diagnostics.
+    pub(crate) fn sources(&self) -> BTreeMap<PathBuf, String> {
+        self.config_file.iter().cloned().collect()
+    }
+
+    /// The live client's configuration: checks the URL and account id and reads credentials.
+    pub(crate) fn client_config(&self) -> Result<ClientConfig, Diagnostic> {
+        let api = &self.api;
+        match url::Url::parse(&api.url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+            _ => {
+                return Err(Diagnostic::usage(format!(
+                    "--api-url `{}` is not an http(s) URL",
+                    api.url
+                )));
+            }
+        }
+        let account_id = self.account_id()?;
+        Ok(ClientConfig {
+            api_url: api.url.clone(),
+            account_id,
+            credentials: Some(credentials_from_env()?),
+            timeout: api.timeout,
+            retry: api.retry,
+            rate: api.rate,
+        })
+    }
+
+    /// The account id, checked.
+    pub(crate) fn account_id(&self) -> Result<String, Diagnostic> {
+        let account_id = self.api.account_id.clone().ok_or_else(|| {
+            Diagnostic::usage("no account id: pass --account-id or set CLOUDFLARE_ACCOUNT_ID")
+        })?;
+        if account_id.len() > 32 || !account_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(Diagnostic::usage(format!(
+                "account id `{account_id}` is malformed: it is up to 32 hex characters, from the dashboard's account home"
+            )));
+        }
+        Ok(account_id)
+    }
+}
+
+/// Credentials from `CLOUDFLARE_API_TOKEN`, else `CLOUDFLARE_EMAIL` + `CLOUDFLARE_API_KEY`.
+pub(crate) fn credentials_from_env() -> Result<Credentials, Diagnostic> {
+    if let Some(token) = env_nonempty("CLOUDFLARE_API_TOKEN") {
+        return Ok(Credentials::Token(Secret::new(token.trim())));
+    }
+    match (
+        env_nonempty("CLOUDFLARE_EMAIL"),
+        env_nonempty("CLOUDFLARE_API_KEY"),
+    ) {
+        (Some(email), Some(key)) => Ok(Credentials::EmailKey {
+            email: email.trim().to_string(),
+            key: Secret::new(key.trim()),
+        }),
+        (None, Some(_)) => Err(Diagnostic::usage(
+            "CLOUDFLARE_API_KEY is set but CLOUDFLARE_EMAIL is not: a Global API key needs both",
+        )),
+        (Some(_), None) => Err(Diagnostic::usage(
+            "CLOUDFLARE_EMAIL is set but CLOUDFLARE_API_KEY is not: a Global API key needs both",
+        )),
+        (None, None) => Err(Diagnostic::usage(
+            "no Cloudflare credentials: set CLOUDFLARE_API_TOKEN (a token with the account permission \
+             \"Request Tracer Read\"), or CLOUDFLARE_EMAIL and CLOUDFLARE_API_KEY",
+        )),
+    }
+}
