@@ -61,7 +61,12 @@ fn generate(dir: &Path, n: usize) {
     }
 }
 
+#[expect(
+    unsafe_code,
+    reason = "getrusage has no safe wrapper in the standard library"
+)]
 fn peak_rss_of_children_mib() -> f64 {
+    // SAFETY: rusage is plain integers, for which all-zero bytes are a valid value.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: getrusage writes into the struct we own.
     unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };

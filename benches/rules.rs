@@ -283,10 +283,7 @@ fn main() {
     }
     let secs = start.elapsed().as_secs_f64();
     let evals = (filters.len() * contexts.len()) as f64;
-    println!(
-        "evaluate: {:.0} evaluations in {:.3} s on one core",
-        evals, secs
-    );
+    println!("evaluate: {evals:.0} evaluations in {secs:.3} s on one core");
     println!(
         "evaluations per second: {:.2} million ({:.1} ns each); {:.1}% matched",
         evals / secs / 1e6,

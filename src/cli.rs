@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use libtest_mimic::{ColorSetting, FormatSetting};
 
-pub use crate::backend::BackendKind;
+pub(crate) use crate::backend::BackendKind;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -14,13 +14,13 @@ pub use crate::backend::BackendKind;
     version,
     about = "Regression tests for Cloudflare rulesets: trace requests, check rules, gate deploys"
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run suites: each case is traced and its expectations checked.
     Test(TestArgs),
     /// Validate suites without running anything.
@@ -37,7 +37,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-pub struct TraceArgs {
+pub(crate) struct TraceArgs {
     /// The project directory (rulegate.yaml, rulesets/, lists/).
     #[arg(value_name = "PROJECT_DIR", default_value = "suites")]
     pub dir: PathBuf,
@@ -79,7 +79,7 @@ pub struct TraceArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// The project directory (holds rulegate.yaml, rulesets/, lists/).
     #[arg(value_name = "PROJECT_DIR", default_value = "suites")]
     pub dir: PathBuf,
@@ -120,7 +120,7 @@ pub struct ServeArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct PullArgs {
+pub(crate) struct PullArgs {
     /// The project directory to write rulesets/ and lists/ into.
     #[arg(value_name = "PROJECT_DIR", default_value = "suites")]
     pub dir: PathBuf,
@@ -134,7 +134,7 @@ pub struct PullArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct EvalArgs {
+pub(crate) struct EvalArgs {
     /// The expression: a filter (prints true/false) or a value expression (prints JSON).
     #[arg(
         value_name = "EXPR",
@@ -161,7 +161,7 @@ pub struct EvalArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct SuiteArgs {
+pub(crate) struct SuiteArgs {
     /// Suite files or directories (searched for *.yaml / *.yml).
     #[arg(value_name = "PATHS", default_value = "suites")]
     pub paths: Vec<PathBuf>,
@@ -173,7 +173,7 @@ pub struct SuiteArgs {
 
 /// How the live API is reached.
 #[derive(Debug, Args, Clone, Default)]
-pub struct ApiArgs {
+pub(crate) struct ApiArgs {
     /// Cloudflare API base URL.
     #[arg(long, value_name = "URL", env = "CLOUDFLARE_API_BASE_URL")]
     pub api_url: Option<String>,
@@ -200,13 +200,13 @@ pub struct ApiArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct CheckArgs {
+pub(crate) struct CheckArgs {
     #[command(flatten)]
     pub suites: SuiteArgs,
 }
 
 #[derive(Debug, Args)]
-pub struct TestArgs {
+pub(crate) struct TestArgs {
     #[command(flatten)]
     pub suites: SuiteArgs,
 

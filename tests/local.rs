@@ -82,7 +82,7 @@ fn normalized_junit(path: &Path) -> String {
                 tc.attribute("classname").unwrap(),
                 tc.attribute("name").unwrap()
             ));
-            for child in tc.children().filter(|n| n.is_element()) {
+            for child in tc.children().filter(roxmltree::Node::is_element) {
                 out.push_str(&format!(
                     " <{}> {}",
                     child.tag_name().name(),

@@ -10,7 +10,7 @@ use crate::trace::{Extras, TraceRequest, TraceResult};
 
 /// Which backend a run uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum BackendKind {
+pub(crate) enum BackendKind {
     /// The offline engine over the project's rulesets (the default).
     Local,
     /// The live Request Trace API, or anything that speaks it (`--api-url`).

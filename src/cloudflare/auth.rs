@@ -5,15 +5,15 @@ use std::fmt;
 
 /// A credential value. `Debug` prints `Secret(***)`.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub(crate) struct Secret(String);
 
 impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
+    pub(crate) fn new(value: impl Into<String>) -> Self {
         Secret(value.into())
     }
 
     /// The value, for building a request header only.
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }
@@ -26,7 +26,7 @@ impl fmt::Debug for Secret {
 
 /// How requests authenticate (reference §2.2).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Credentials {
+pub(crate) enum Credentials {
     /// `Authorization: Bearer <token>` (`CLOUDFLARE_API_TOKEN`).
     Token(Secret),
     /// `X-Auth-Email` + `X-Auth-Key` (`CLOUDFLARE_EMAIL` + `CLOUDFLARE_API_KEY`).
@@ -35,7 +35,7 @@ pub enum Credentials {
 
 impl Credentials {
     /// Which scheme, in words, for messages.
-    pub fn scheme(&self) -> &'static str {
+    pub(crate) fn scheme(&self) -> &'static str {
         match self {
             Credentials::Token(_) => "API token (CLOUDFLARE_API_TOKEN)",
             Credentials::EmailKey { .. } => {
@@ -45,7 +45,7 @@ impl Credentials {
     }
 
     /// Secret strings to scrub from any text that came from the network.
-    pub fn secrets(&self) -> Vec<&str> {
+    pub(crate) fn secrets(&self) -> Vec<&str> {
         match self {
             Credentials::Token(t) => vec![t.expose()],
             Credentials::EmailKey { key, .. } => vec![key.expose()],
@@ -53,7 +53,7 @@ impl Credentials {
     }
 
     /// Replaces every occurrence of a secret in `text` with `***`.
-    pub fn redact(&self, text: &str) -> String {
+    pub(crate) fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
         for s in self.secrets() {
             if s.len() >= 4 {

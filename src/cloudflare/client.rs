@@ -13,7 +13,7 @@ use super::retry::{Failure, RetryPolicy, parse_retry_after};
 
 /// Everything the client needs; built by `config`.
 #[derive(Debug, Clone)]
-pub struct ClientConfig {
+pub(crate) struct ClientConfig {
     /// Base URL without a trailing slash, e.g. `https://api.cloudflare.com/client/v4`.
     pub api_url: String,
     pub account_id: String,
@@ -26,7 +26,7 @@ pub struct ClientConfig {
 
 /// Why a case could not be traced.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TraceErrorKind {
+pub(crate) enum TraceErrorKind {
     /// `success: false` from the API, with its codes.
     Api {
         http_status: u16,
@@ -46,7 +46,7 @@ pub enum TraceErrorKind {
 
 /// A trace that could not be completed. The message never holds a credential.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct TraceError {
+pub(crate) struct TraceError {
     pub kind: TraceErrorKind,
     pub message: String,
     pub hint: Option<String>,
@@ -69,7 +69,7 @@ impl fmt::Display for TraceError {
 /// The live API client: the REST layer (auth, rate limit, retries, the v4 envelope) shared by
 /// the Trace API and the read endpoints `pull` uses. Cheap to share behind an `Arc`.
 #[derive(Debug)]
-pub struct Client {
+pub(crate) struct Client {
     http: reqwest::Client,
     cfg: ClientConfig,
     limiter: Limiter,
@@ -77,7 +77,7 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(cfg: ClientConfig) -> Result<Self, TraceError> {
+    pub(crate) fn new(cfg: ClientConfig) -> Result<Self, TraceError> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("rulegate/", env!("CARGO_PKG_VERSION")))
             .timeout(cfg.timeout)
@@ -103,12 +103,12 @@ impl Client {
     }
 
     /// Where traces are sent (no credentials in it).
-    pub fn endpoint(&self) -> &str {
+    pub(crate) fn endpoint(&self) -> &str {
         &self.endpoint
     }
 
     /// True when the endpoint is Cloudflare's own API (not `rulegate serve` or a test server).
-    pub fn is_live_cloudflare(&self) -> bool {
+    pub(crate) fn is_live_cloudflare(&self) -> bool {
         url::Url::parse(&self.cfg.api_url)
             .ok()
             .and_then(|u| u.host_str().map(|h| h.ends_with("cloudflare.com")))
@@ -117,7 +117,7 @@ impl Client {
 
     /// Traces one request, retrying as the policy allows. Offline-only `extras` go to a
     /// rulegate server as the `rulegate` key; the live API cannot take them.
-    pub async fn trace(
+    pub(crate) async fn trace(
         &self,
         req: &TraceRequest,
         extras: &crate::trace::Extras,
@@ -155,7 +155,7 @@ impl Client {
     }
 
     /// GETs `path` (below the API base URL) and returns the envelope's `result`; `None` on 404.
-    pub async fn get<T: serde::de::DeserializeOwned>(
+    pub(crate) async fn get<T: serde::de::DeserializeOwned>(
         &self,
         path: &str,
     ) -> Result<Option<T>, TraceError> {

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 /// `N/SECONDS`, e.g. `1200/300`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimit {
+pub(crate) struct RateLimit {
     pub limit: u32,
     pub window: Duration,
 }
@@ -28,7 +28,7 @@ impl Default for RateLimit {
 /// A rate limit that does not read as REQUESTS/SECONDS.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{0}` is not a rate limit: write REQUESTS/SECONDS, e.g. 1200/300")]
-pub struct RateLimitError(String);
+pub(crate) struct RateLimitError(String);
 
 impl FromStr for RateLimit {
     type Err = RateLimitError;
@@ -50,13 +50,13 @@ impl FromStr for RateLimit {
 
 /// The limiter shared by all requests of a run.
 #[derive(Debug)]
-pub struct Limiter {
+pub(crate) struct Limiter {
     rate: RateLimit,
     sent: Mutex<VecDeque<Instant>>,
 }
 
 impl Limiter {
-    pub fn new(rate: RateLimit) -> Self {
+    pub(crate) fn new(rate: RateLimit) -> Self {
         Limiter {
             rate,
             sent: Mutex::new(VecDeque::new()),
@@ -64,7 +64,7 @@ impl Limiter {
     }
 
     /// Waits until one more request fits in the window, then records it.
-    pub async fn acquire(&self) {
+    pub(crate) async fn acquire(&self) {
         let mut sent = self.sent.lock().await;
         loop {
             let now = Instant::now();

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 /// Retry settings of a run.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RetryPolicy {
+pub(crate) struct RetryPolicy {
     /// Retries after the first attempt.
     pub retries: u32,
     /// The first backoff; doubles each attempt.
@@ -29,7 +29,7 @@ impl Default for RetryPolicy {
 
 /// What went wrong with one attempt, as far as retrying is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// HTTP status with an optional `Retry-After`.
     Status(u16, Option<Duration>),
     Timeout,
@@ -40,7 +40,7 @@ pub enum Failure {
 
 impl RetryPolicy {
     /// True when `failure` is worth another attempt.
-    pub fn retryable(failure: Failure) -> bool {
+    pub(crate) fn retryable(failure: Failure) -> bool {
         match failure {
             Failure::Status(s, _) => s == 408 || s == 429 || (500..=599).contains(&s),
             Failure::Timeout | Failure::Connect => true,
@@ -50,7 +50,7 @@ impl RetryPolicy {
 
     /// How long to wait before retry number `attempt` (0 = the first retry), or `None` to give
     /// up. `jitter` is a number in [0, 1): the wait is between half and all of the backoff.
-    pub fn delay(&self, attempt: u32, failure: Failure, jitter: f64) -> Option<Duration> {
+    pub(crate) fn delay(&self, attempt: u32, failure: Failure, jitter: f64) -> Option<Duration> {
         if attempt >= self.retries || !Self::retryable(failure) {
             return None;
         }
@@ -64,7 +64,7 @@ impl RetryPolicy {
 }
 
 /// Parses `Retry-After`: delta seconds (the API's form) or an HTTP date.
-pub fn parse_retry_after(value: &str) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
     let v = value.trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));

@@ -13,7 +13,7 @@ const BOLD_GREEN: &str = "\x1b[1;4;32m";
 const RESET: &str = "\x1b[0m";
 
 /// Renders the diff; empty when the two texts are equal. `-` lines are expected, `+` actual.
-pub fn render(expected: &str, actual: &str, color: bool) -> String {
+pub(crate) fn render(expected: &str, actual: &str, color: bool) -> String {
     let diff = TextDiff::from_lines(expected, actual);
     let mut out = String::new();
     if diff.ratio() == 1.0 {

@@ -1,7 +1,7 @@
 //! Checks a case's [`Expectations`] against a [`TraceView`]: every mismatch in words
 //! ([`check`]), and the expected and actual views that the failure diff compares ([`views`]).
 
-pub mod diff;
+pub(crate) mod diff;
 
 use std::fmt::Write as _;
 
@@ -12,14 +12,14 @@ use crate::trace::{Step, TraceItem, TraceView};
 
 /// One expectation that the trace did not meet.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mismatch {
+pub(crate) struct Mismatch {
     /// The expectation key: `status`, `action`, `matched`, `not_matched`, `trace`.
     pub key: &'static str,
     pub message: String,
 }
 
 /// Every mismatch between `expect` and `view`, in the order of the keys.
-pub fn check(expect: &Expectations, view: &TraceView) -> Vec<Mismatch> {
+pub(crate) fn check(expect: &Expectations, view: &TraceView) -> Vec<Mismatch> {
     let mut out = Vec::new();
     if let Some(allowed) = &expect.status {
         let ok = view.status_code.is_some_and(|s| allowed.contains(&s));
@@ -109,7 +109,7 @@ pub fn check(expect: &Expectations, view: &TraceView) -> Vec<Mismatch> {
                     let after = if i == 0 {
                         String::new()
                     } else {
-                        format!(" after step {} of the pattern (trace step #{})", i, from)
+                        format!(" after step {i} of the pattern (trace step #{from})")
                     };
                     out.push(Mismatch {
                         key: "trace",
@@ -129,7 +129,7 @@ pub fn check(expect: &Expectations, view: &TraceView) -> Vec<Mismatch> {
 }
 
 fn join_codes(codes: &[i64]) -> String {
-    let parts: Vec<String> = codes.iter().map(|c| c.to_string()).collect();
+    let parts: Vec<String> = codes.iter().map(std::string::ToString::to_string).collect();
     match parts.len() {
         1 => parts[0].clone(),
         _ => format!("one of {}", parts.join(", ")),
@@ -138,7 +138,7 @@ fn join_codes(codes: &[i64]) -> String {
 
 /// A partial step matches when every key it sets equals the actual step's value;
 /// `action_parameters` matches as a JSON subset (objects by key, recursively).
-pub fn step_matches(p: &TraceItem, a: &TraceItem) -> bool {
+pub(crate) fn step_matches(p: &TraceItem, a: &TraceItem) -> bool {
     fn eq<T: PartialEq>(p: &Option<T>, a: &Option<T>) -> bool {
         p.is_none() || p == a
     }
@@ -159,7 +159,7 @@ pub fn step_matches(p: &TraceItem, a: &TraceItem) -> bool {
 }
 
 /// `p` is contained in `a`: objects by key (recursively), everything else by equality.
-pub fn json_subset(p: &Value, a: &Value) -> bool {
+pub(crate) fn json_subset(p: &Value, a: &Value) -> bool {
     match (p, a) {
         (Value::Object(po), Value::Object(ao)) => po
             .iter()
@@ -173,7 +173,7 @@ fn keys_of(p: &TraceItem) -> Vec<&'static str> {
     let mut k = Vec::new();
     let mut add = |set: bool, name| {
         if set {
-            k.push(name)
+            k.push(name);
         }
     };
     add(p.kind_of_step.is_some(), "type");
@@ -200,7 +200,10 @@ fn render_step(s: &TraceItem, keys: &[&str]) -> String {
             "description" => s.description.as_ref().map(|d| format!("{d:?}")),
             "expression" => s.expression.as_ref().map(|d| format!("{d:?}")),
             "action" => s.action.clone(),
-            "action_parameters" => s.action_parameters.as_ref().map(|v| v.to_string()),
+            "action_parameters" => s
+                .action_parameters
+                .as_ref()
+                .map(std::string::ToString::to_string),
             "target_url" => s.target_url.clone(),
             "matched" => s.matched.map(|m| m.to_string()),
             _ => None,
@@ -213,7 +216,7 @@ fn render_step(s: &TraceItem, keys: &[&str]) -> String {
 /// The expected view and the actual view, as text in the same layout, for a line diff. Only
 /// the keys the case expects appear; for `trace`, each actual step shows the keys the
 /// patterns use.
-pub fn views(expect: &Expectations, view: &TraceView) -> (String, String) {
+pub(crate) fn views(expect: &Expectations, view: &TraceView) -> (String, String) {
     let mut e = String::new();
     let mut a = String::new();
     if let Some(codes) = &expect.status {

@@ -119,7 +119,7 @@ fn trace_order_is_a_subsequence() {
     );
     let params_differ = Expectations {
         trace: vec![pattern(|p| {
-            p.action_parameters = Some(json!({"response": {"status_code": 429}}))
+            p.action_parameters = Some(json!({"response": {"status_code": 429}}));
         })],
         ..Default::default()
     };

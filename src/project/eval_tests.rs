@@ -56,7 +56,7 @@ fn step(v: &TraceView, id: &str) -> Option<bool> {
     v.steps
         .iter()
         .find(|s| s.item.step_name.as_deref() == Some(id))
-        .map(|s| s.matched())
+        .map(super::super::trace::view::Step::matched)
 }
 
 const FC: &str = "http_request_firewall_custom";

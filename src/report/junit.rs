@@ -46,7 +46,7 @@ fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> JunitEr
 }
 
 /// Writes the report for `suites` and `run` to `out`.
-pub fn write(
+pub(crate) fn write(
     suites: &[Suite],
     run: &RunResult,
     meta: &Meta,
@@ -112,7 +112,7 @@ pub fn write(
 }
 
 /// Writes the report to `path` atomically: a temporary file beside it, then a rename.
-pub fn write_file(
+pub(crate) fn write_file(
     path: &Path,
     suites: &[Suite],
     run: &RunResult,

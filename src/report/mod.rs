@@ -1,3 +1,3 @@
 //! Reports: pure functions from a run's outcomes to a writer. Today: JUnit XML ([`junit`]).
 
-pub mod junit;
+pub(crate) mod junit;

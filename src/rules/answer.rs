@@ -7,7 +7,7 @@ use super::{Context, ErrorKind, Lists, RuleError, Settings};
 
 /// What an expression evaluated to.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Answer {
+pub(crate) enum Answer {
     Filter(bool),
     /// A value expression's value; `None` when it is missing.
     Value(Option<super::Value>),
@@ -15,7 +15,7 @@ pub enum Answer {
 
 impl Answer {
     /// The answer as `eval` prints it.
-    pub fn to_json(&self) -> J {
+    pub(crate) fn to_json(&self) -> J {
         match self {
             Answer::Filter(b) => J::Bool(*b),
             Answer::Value(Some(v)) => v.to_json(),
@@ -25,7 +25,7 @@ impl Answer {
 }
 
 /// Parses `expr` as a filter, or, if it is not Bool-typed, as a value expression.
-pub fn evaluate(expr: &str, ctx: &Context, lists: &Lists) -> Result<Answer, RuleError> {
+pub(crate) fn evaluate(expr: &str, ctx: &Context, lists: &Lists) -> Result<Answer, RuleError> {
     let settings = Settings::default();
     match super::parse_filter(expr, lists, &settings) {
         Ok(e) => Ok(Answer::Filter(super::Filter::new(&e).execute(ctx))),

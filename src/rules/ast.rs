@@ -210,7 +210,7 @@ pub struct ValueExpr {
 // ---- printing -------------------------------------------------------------------------
 
 /// Writes `b` as a quoted string literal that lexes back to the same bytes.
-pub fn write_bytes(f: &mut impl fmt::Write, b: &[u8]) -> fmt::Result {
+pub(crate) fn write_bytes(f: &mut impl fmt::Write, b: &[u8]) -> fmt::Result {
     f.write_char('"')?;
     for &c in b {
         match c {

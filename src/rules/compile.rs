@@ -452,7 +452,7 @@ impl Access {
 
     fn get<'a>(&'a self, ctx: &'a Context) -> Option<Cow<'a, Value>> {
         let mut cur = self.base(ctx)?;
-        for s in self.steps.iter() {
+        for s in &self.steps {
             cur = match cur {
                 Cow::Borrowed(b) => Cow::Borrowed(index_ref(b, s)?),
                 Cow::Owned(o) => Cow::Owned(index_owned(o, s)?),

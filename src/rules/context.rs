@@ -83,12 +83,6 @@ impl Context {
         }
     }
 
-    pub fn unset(&mut self, name: &str) {
-        if let Some(id) = Scheme::http().field(name) {
-            self.values[id.0 as usize] = None;
-        }
-    }
-
     /// Sets fields from a JSON object of name → value (`rulegate eval --fields`).
     pub fn set_json(
         &mut self,

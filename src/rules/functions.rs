@@ -177,7 +177,7 @@ macro_rules! def {
 }
 
 /// Every function. `any` and `all` are syntax (see the parser), not entries here.
-pub static FUNCTIONS: &[FuncDef] = &[
+pub(crate) static FUNCTIONS: &[FuncDef] = &[
     def!(
         "concat",
         Concat,
@@ -500,7 +500,7 @@ pub static FUNCTIONS: &[FuncDef] = &[
     ),
 ];
 
-pub fn lookup(name: &str) -> Option<&'static FuncDef> {
+pub(crate) fn lookup(name: &str) -> Option<&'static FuncDef> {
     FUNCTIONS.iter().find(|d| d.name == name)
 }
 
@@ -560,7 +560,7 @@ impl FuncDef {
 
 /// Literal arguments compiled once: a regex or a wildcard pattern.
 #[derive(Debug, Clone)]
-pub enum Prepared {
+pub(crate) enum Prepared {
     None,
     Regex(regex::bytes::Regex),
     Wildcard(Pattern, bool),
@@ -583,7 +583,7 @@ fn int(a: &Arg<'_>) -> Option<i64> {
 }
 
 /// Calls `f`. A missing required input gives a missing result (except `concat`).
-pub fn call(f: F, args: &[Arg<'_>], prep: &Prepared) -> Option<Value> {
+pub(crate) fn call(f: F, args: &[Arg<'_>], prep: &Prepared) -> Option<Value> {
     let b = |i: usize| args.get(i).and_then(bytes);
     let n = |i: usize| args.get(i).and_then(int);
     Some(match f {
@@ -782,7 +782,7 @@ fn hex(c: u8) -> Option<u8> {
 }
 
 /// `%XX` and `+` decoding; `u` also decodes `%uXXXX` to UTF-8; `r` repeats until stable.
-pub fn url_decode(s: &[u8], recursive: bool, unicode: bool) -> Vec<u8> {
+pub(crate) fn url_decode(s: &[u8], recursive: bool, unicode: bool) -> Vec<u8> {
     let mut cur = decode_once(s, unicode);
     if recursive {
         for _ in 0..16 {
@@ -881,7 +881,7 @@ fn decode_base64(s: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// Expands `${N}` (1–9) and `$$` in a replacement; other text is copied.
-pub fn expand<'v>(rep: &[u8], group: impl Fn(usize) -> Option<&'v [u8]>) -> Vec<u8> {
+pub(crate) fn expand<'v>(rep: &[u8], group: impl Fn(usize) -> Option<&'v [u8]>) -> Vec<u8> {
     let mut out = Vec::with_capacity(rep.len());
     let mut i = 0;
     while i < rep.len() {
@@ -909,7 +909,7 @@ pub fn expand<'v>(rep: &[u8], group: impl Fn(usize) -> Option<&'v [u8]>) -> Vec<
 }
 
 /// The `${N}` references in a replacement, or an error for a malformed one.
-pub fn replacement_refs(rep: &[u8]) -> Result<Vec<usize>, &'static str> {
+pub(crate) fn replacement_refs(rep: &[u8]) -> Result<Vec<usize>, &'static str> {
     let mut refs = Vec::new();
     let mut i = 0;
     while i < rep.len() {
@@ -976,7 +976,7 @@ fn uuidv4(seed: &[u8]) -> String {
     )
 }
 
-pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
+pub(crate) fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
     let mut k = [0u8; 64];
     if key.len() > 64 {
         k[..32].copy_from_slice(&Sha256::digest(key));

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::types::Type;
 
 /// The managed IP lists Cloudflare publishes (reference cloudflare-apis §5).
-pub const MANAGED_LISTS: &[&str] = &[
+pub(super) const MANAGED_LISTS: &[&str] = &[
     "cf.open_proxies",
     "cf.anonymizer",
     "cf.vpn",
@@ -33,10 +33,10 @@ impl IpSet {
     pub fn add_range(&mut self, a: IpAddr, b: IpAddr) {
         match (a, b) {
             (IpAddr::V4(a), IpAddr::V4(b)) if u32::from(a) <= u32::from(b) => {
-                self.v4.push((a.into(), b.into()))
+                self.v4.push((a.into(), b.into()));
             }
             (IpAddr::V6(a), IpAddr::V6(b)) if u128::from(a) <= u128::from(b) => {
-                self.v6.push((a.into(), b.into()))
+                self.v6.push((a.into(), b.into()));
             }
             _ => {}
         }
@@ -64,7 +64,7 @@ impl IpSet {
 }
 
 /// First and last address of `addr/prefix`.
-pub fn cidr_bounds(addr: IpAddr, prefix: u8) -> (IpAddr, IpAddr) {
+pub(super) fn cidr_bounds(addr: IpAddr, prefix: u8) -> (IpAddr, IpAddr) {
     match addr {
         IpAddr::V4(a) => {
             let bits = u32::from(a);
@@ -111,7 +111,7 @@ fn find<T: Ord + Copy>(v: &[(T, T)], x: T) -> bool {
 }
 
 mod num_like {
-    pub trait Succ {
+    pub(super) trait Succ {
         fn succ_or_max(self) -> Self;
     }
     impl Succ for u32 {
@@ -132,12 +132,12 @@ mod num_like {
 }
 
 /// Sorted, merged inclusive integer ranges.
-pub fn int_ranges(mut v: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
+pub(super) fn int_ranges(mut v: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
     merge(&mut v);
     v
 }
 
-pub fn int_ranges_contain(v: &[(i64, i64)], x: i64) -> bool {
+pub(super) fn int_ranges_contain(v: &[(i64, i64)], x: i64) -> bool {
     find(v, x)
 }
 

@@ -12,25 +12,26 @@
 //! ```
 
 mod answer;
-pub mod ast;
-pub mod compile;
-pub mod context;
-pub mod error;
-pub mod functions;
-pub mod lists;
-pub mod parse;
+pub(crate) mod ast;
+mod compile;
+mod context;
+mod error;
+pub(crate) mod functions;
+mod lists;
+pub(crate) mod parse;
 pub mod request;
-pub mod scheme;
-pub mod types;
-pub mod wildcard;
+pub(crate) mod scheme;
+mod types;
+mod wildcard;
 
-pub use answer::{Answer, evaluate};
+#[cfg(test)]
+pub(crate) use answer::Answer;
+pub(crate) use answer::evaluate;
 pub use compile::{Filter, ValueProgram};
 pub use context::Context;
 pub use error::{ErrorKind, FieldError, RequestError, RuleError, ValueError};
 pub use lists::{IpSet, List, Lists};
-pub use parse::{Settings, parse_filter, parse_value};
-pub use scheme::Scheme;
+pub(crate) use parse::{Settings, parse_filter, parse_value};
 pub use types::{Type, Value};
 
 /// Parses and compiles a filter with the default settings.

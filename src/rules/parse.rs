@@ -15,7 +15,7 @@ use crate::text::suggestion;
 
 /// Parser limits, in one place.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// Maximum expression length in bytes (Cloudflare: 4096).
     pub max_len: usize,
     /// Maximum nesting of parentheses, `not`, calls and quantifiers (wirefilter: 128).
@@ -39,7 +39,8 @@ impl Default for Settings {
 
 type R<T> = Result<T, RuleError>;
 
-pub struct Parser<'a> {
+#[derive(Debug)]
+pub(crate) struct Parser<'a> {
     b: &'a [u8],
     pos: usize,
     depth: usize,
@@ -50,7 +51,7 @@ pub struct Parser<'a> {
 }
 
 /// Parses a filter expression; its root must be Bool.
-pub fn parse_filter(src: &str, lists: &Lists, settings: &Settings) -> R<Expr> {
+pub(crate) fn parse_filter(src: &str, lists: &Lists, settings: &Settings) -> R<Expr> {
     let mut p = Parser::new(src, lists, settings)?;
     let e = p.or()?;
     p.finish()?;
@@ -66,7 +67,7 @@ pub fn parse_filter(src: &str, lists: &Lists, settings: &Settings) -> R<Expr> {
 }
 
 /// Parses a value expression: one field or call, optionally indexed, of any type.
-pub fn parse_value(src: &str, lists: &Lists, settings: &Settings) -> R<ValueExpr> {
+pub(crate) fn parse_value(src: &str, lists: &Lists, settings: &Settings) -> R<ValueExpr> {
     let mut p = Parser::new(src, lists, settings)?;
     p.ws();
     if p.at_ident_start() {
@@ -251,7 +252,7 @@ impl<'a> Parser<'a> {
     // ---- logical --------------------------------------------------------------------
 
     /// A whole logical expression: `or` binds loosest, then `xor`, then `and`.
-    pub fn or(&mut self) -> R<Expr> {
+    pub(crate) fn or(&mut self) -> R<Expr> {
         self.level(LogicOp::Or)
     }
 
@@ -521,7 +522,7 @@ impl<'a> Parser<'a> {
             (Type::Bytes, Matches) => Ok(Rhs::Regex(self.regex_lit()?)),
             (Type::Bytes, Wildcard | StrictWildcard) => Ok(Rhs::Wildcard(self.wildcard_lit()?)),
             (Type::Bytes | Type::Int | Type::Ip, In) if self.at("$") => Ok(Rhs::List(self.list_ref(ty)?)),
-            (Type::Bytes, In) => self.set(|p| p.bytes_lit()).map(Rhs::BytesSet),
+            (Type::Bytes, In) => self.set(Parser::bytes_lit).map(Rhs::BytesSet),
             (Type::Int, Eq | Ne | Lt | Le | Gt | Ge | BitAnd) => Ok(Rhs::Int(self.int_lit()?)),
             (Type::Int, In) => {
                 let items = self.set(|p| {
@@ -539,7 +540,7 @@ impl<'a> Parser<'a> {
                 Ok(Rhs::IntSet(items))
             }
             (Type::Ip, Eq | Ne) => Ok(Rhs::Ip(self.ip_single()?)),
-            (Type::Ip, In) => self.set(|p| p.ip_item()).map(Rhs::IpSet),
+            (Type::Ip, In) => self.set(Parser::ip_item).map(Rhs::IpSet),
             (Type::Ip, Lt | Le | Gt | Ge) => Err(RuleError::new(K::Type, op_span, "IP addresses cannot be ordered")
                 .hint("use a set with a CIDR or a range: ip.src in {192.0.2.0/24 198.51.100.1..198.51.100.9}")),
             _ => Err(RuleError::new(K::Type, op_span, format!("`{}` cannot be used on {ty}", op.as_str())).hint(op_hint(ty, op))),
@@ -1403,9 +1404,10 @@ impl<'a> Parser<'a> {
             }
             if !param.ty.accepts(&ty, first.as_ref()) {
                 let want = if param.ty == PTy::First {
-                    first
-                        .as_ref()
-                        .map_or("the first argument's type".to_string(), |t| t.to_string())
+                    first.as_ref().map_or(
+                        "the first argument's type".to_string(),
+                        std::string::ToString::to_string,
+                    )
                 } else {
                     param.ty.describe().to_string()
                 };
@@ -1683,12 +1685,16 @@ fn prefix_hint(name: &str) -> Option<String> {
 /// Every function call in `e` that is not available for `usage` in `phase` (reference §4.3),
 /// as errors on the call's span. The parser accepts every function everywhere; this is the
 /// separate check a ruleset's phase calls for.
-pub fn availability(e: &Expr, usage: functions::Usage, phase: Option<&str>) -> Vec<RuleError> {
+pub(crate) fn availability(
+    e: &Expr,
+    usage: functions::Usage,
+    phase: Option<&str>,
+) -> Vec<RuleError> {
     unavailable_calls(|f| walk_calls_expr(e, f), usage, phase)
 }
 
 /// [`availability`] for a value expression.
-pub fn value_availability(
+pub(crate) fn value_availability(
     v: &ValueExpr,
     usage: functions::Usage,
     phase: Option<&str>,

@@ -64,7 +64,7 @@ pub fn split_url(url: &str) -> Result<UrlParts, RequestError> {
             .ok_or_else(|| RequestError::BadIpv6Host(url.to_string()))?;
         let port = stripped[end + 1..]
             .strip_prefix(':')
-            .map(|p| p.parse::<u16>())
+            .map(str::parse::<u16>)
             .transpose()
             .map_err(|_| RequestError::BadPort(url.to_string()))?;
         (format!("[{}]", &stripped[..end]), port)

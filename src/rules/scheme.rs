@@ -9,7 +9,11 @@ use super::types::Type;
 
 /// Compact type codes for the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum T {
+#[expect(
+    clippy::upper_case_acronyms,
+    reason = "short codes read as the type: Array<Array<Bytes>>"
+)]
+pub(crate) enum T {
     B,
     I,
     Bo,
@@ -30,7 +34,7 @@ pub enum T {
 
 impl T {
     /// The zero value of this type, without building the `Type`.
-    pub fn zero(self) -> crate::rules::Value {
+    pub(crate) fn zero(self) -> crate::rules::Value {
         use crate::rules::Value;
         match self {
             T::B => Value::Bytes(Vec::new()),
@@ -42,7 +46,7 @@ impl T {
         }
     }
 
-    pub fn ty(self) -> Type {
+    pub(crate) fn ty(self) -> Type {
         match self {
             T::B => Type::Bytes,
             T::I => Type::Int,
@@ -61,7 +65,7 @@ impl T {
 use T::*;
 
 /// Every field: name and type. Order is the field id; append only.
-pub const FIELDS: &[(&str, T)] = &[
+pub(crate) const FIELDS: &[(&str, T)] = &[
     // §5.1 request line, URI, headers
     ("http.host", B),
     ("http.request.method", B),
@@ -259,7 +263,7 @@ pub const FIELDS: &[(&str, T)] = &[
 ];
 
 /// Fields only present in response phases; missing elsewhere.
-pub fn is_response_field(name: &str) -> bool {
+pub(crate) fn is_response_field(name: &str) -> bool {
     name.starts_with("http.response.")
         || name.starts_with("raw.http.response.")
         || name.starts_with("cf.response.")
@@ -281,13 +285,13 @@ impl FieldId {
 
 /// Name lookups over the table, built once.
 #[derive(Debug)]
-pub struct Scheme {
+pub(crate) struct Scheme {
     by_name: HashMap<&'static str, FieldId>,
 }
 
 impl Scheme {
     /// The Cloudflare HTTP scheme.
-    pub fn http() -> &'static Scheme {
+    pub(crate) fn http() -> &'static Scheme {
         static S: OnceLock<Scheme> = OnceLock::new();
         S.get_or_init(|| Scheme {
             by_name: FIELDS
@@ -298,19 +302,11 @@ impl Scheme {
         })
     }
 
-    pub fn field(&self, name: &str) -> Option<FieldId> {
+    pub(crate) fn field(&self, name: &str) -> Option<FieldId> {
         self.by_name.get(name).copied()
     }
 
-    pub fn len(&self) -> usize {
-        FIELDS.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        FIELDS.is_empty()
-    }
-
-    pub fn names(&self) -> impl Iterator<Item = &'static str> {
+    pub(crate) fn names(&self) -> impl Iterator<Item = &'static str> {
         FIELDS.iter().map(|(n, _)| *n)
     }
 }

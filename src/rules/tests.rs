@@ -7,6 +7,7 @@
 use proptest::prelude::*;
 
 use super::*;
+use super::scheme::Scheme;
 use super::{Answer, evaluate};
 use crate::trace::TraceRequest;
 

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Ruleset {
+pub(crate) struct Ruleset {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -23,7 +23,7 @@ pub struct Ruleset {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Rule {
+pub(crate) struct Rule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
@@ -49,21 +49,21 @@ pub struct Rule {
 
 impl Rule {
     /// The rule's id, or its ref, or its position: what a trace step names it by.
-    pub fn step_name(&self, index: usize) -> String {
+    pub(crate) fn step_name(&self, index: usize) -> String {
         self.id
             .clone()
             .or_else(|| self.reference.clone())
             .unwrap_or_else(|| format!("rule-{}", index + 1))
     }
 
-    pub fn is_enabled(&self) -> bool {
+    pub(crate) fn is_enabled(&self) -> bool {
         self.enabled.unwrap_or(true)
     }
 }
 
 impl Ruleset {
     /// The ruleset without its rules, as list endpoints return it.
-    pub fn summary(&self) -> Ruleset {
+    pub(crate) fn summary(&self) -> Ruleset {
         Ruleset {
             rules: Vec::new(),
             ..self.clone()
@@ -73,7 +73,7 @@ impl Ruleset {
 
 /// A list file: the Lists API's list object plus its items.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ListFile {
+pub(crate) struct ListFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     pub name: String,
@@ -86,7 +86,7 @@ pub struct ListFile {
 
 /// One item in the Lists API shape: exactly one of `ip`, `hostname`, `asn` (or `redirect`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-pub struct ListItem {
+pub(crate) struct ListItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -102,6 +102,6 @@ pub struct ListItem {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Hostname {
+pub(crate) struct Hostname {
     pub url_hostname: String,
 }

@@ -4,7 +4,7 @@
 /// Request phases that execute, in order. UNCERTAIN: the internal, unnamed phases (Waiting
 /// Room, Access, Managed Transforms) are not modelled; the API Shield phases are
 /// configuration-only and do not execute at a position.
-pub const REQUEST_PHASES: &[&str] = &[
+pub(crate) const REQUEST_PHASES: &[&str] = &[
     "http_request_sanitize",
     "http_request_dynamic_redirect",
     "http_request_transform",
@@ -23,7 +23,7 @@ pub const REQUEST_PHASES: &[&str] = &[
 ];
 
 /// Response phases, in order; they run only when a case gives an origin response.
-pub const RESPONSE_PHASES: &[&str] = &[
+pub(crate) const RESPONSE_PHASES: &[&str] = &[
     "http_custom_errors",
     "http_response_headers_transform",
     "http_response_compression",
@@ -32,7 +32,7 @@ pub const RESPONSE_PHASES: &[&str] = &[
 ];
 
 /// Known phases that never execute in an HTTP trace (network layer, configuration only).
-pub const OTHER_PHASES: &[&str] = &[
+pub(crate) const OTHER_PHASES: &[&str] = &[
     "http_request_api_gateway_early",
     "http_request_api_gateway_late",
     "ddos_l4",
@@ -42,13 +42,13 @@ pub const OTHER_PHASES: &[&str] = &[
     "magic_transit_ids_managed",
 ];
 
-pub fn is_known(phase: &str) -> bool {
+pub(crate) fn is_known(phase: &str) -> bool {
     REQUEST_PHASES.contains(&phase)
         || RESPONSE_PHASES.contains(&phase)
         || OTHER_PHASES.contains(&phase)
 }
 
-pub fn all() -> impl Iterator<Item = &'static str> {
+pub(crate) fn all() -> impl Iterator<Item = &'static str> {
     REQUEST_PHASES
         .iter()
         .chain(RESPONSE_PHASES)
@@ -68,7 +68,7 @@ pub(crate) const PRODUCTS: &[&str] = &[
 ];
 
 /// Actions allowed in a phase; `None` when unrestricted here (managed rulesets' own rules).
-pub fn allowed_actions(phase: &str) -> Option<&'static [&'static str]> {
+pub(crate) fn allowed_actions(phase: &str) -> Option<&'static [&'static str]> {
     Some(match phase {
         "http_request_dynamic_redirect" | "http_request_redirect" => &["redirect"],
         "http_request_transform"

@@ -8,7 +8,7 @@ use crate::trace::TraceItem;
 use super::model::{Rule, Ruleset};
 
 /// A phase step; its children are the entry points evaluated in it.
-pub fn phase(name: &str) -> TraceItem {
+pub(crate) fn phase(name: &str) -> TraceItem {
     TraceItem {
         kind_of_step: Some("phase".into()),
         step_name: Some(name.into()),
@@ -18,7 +18,7 @@ pub fn phase(name: &str) -> TraceItem {
 }
 
 /// A ruleset step; its children are the rules evaluated in it.
-pub fn ruleset(rs: &Ruleset) -> TraceItem {
+pub(crate) fn ruleset(rs: &Ruleset) -> TraceItem {
     TraceItem {
         kind_of_step: Some("ruleset".into()),
         step_name: Some(rs.id.clone()),
@@ -31,7 +31,7 @@ pub fn ruleset(rs: &Ruleset) -> TraceItem {
 }
 
 /// A rule step with the action that applied (after overrides).
-pub fn rule(
+pub(crate) fn rule(
     r: &Rule,
     index: usize,
     action: &str,
@@ -55,7 +55,7 @@ pub fn rule(
 }
 
 /// An `execute` of a managed ruleset that cannot be evaluated offline: no children.
-pub fn opaque_ruleset(id: &str, name: &str) -> TraceItem {
+pub(crate) fn opaque_ruleset(id: &str, name: &str) -> TraceItem {
     TraceItem {
         kind_of_step: Some("ruleset".into()),
         step_name: Some(id.into()),

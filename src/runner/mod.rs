@@ -19,7 +19,7 @@ use crate::trace::TraceView;
 
 /// How one case ended.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Passed,
     /// Expectations not met: the mismatches and the rendered plain-text diff.
     Failed {
@@ -38,23 +38,22 @@ pub enum Outcome {
 
 /// A case's outcome with its timing, keyed by full name in [`RunResult`].
 #[derive(Debug, Clone, PartialEq)]
-pub struct CaseResult {
+pub(crate) struct CaseResult {
     pub outcome: Outcome,
     pub duration: Duration,
 }
 
 /// What a run produced, for the reports and the exit code.
 #[derive(Debug, Default)]
-pub struct RunResult {
+pub(crate) struct RunResult {
     pub results: BTreeMap<String, CaseResult>,
     /// Trials that failed outside our outcomes (a panic: a bug).
     pub unexplained_failures: u64,
-    pub listed_only: bool,
 }
 
 /// Runner settings.
 #[derive(Debug, Clone)]
-pub struct RunOptions {
+pub(crate) struct RunOptions {
     pub concurrency: usize,
     pub color: bool,
     /// Rule `ref` → id, so selectors may name rules by ref.
@@ -66,9 +65,6 @@ type Slot = oneshot::Receiver<(Result<TraceView, TraceError>, Duration)>;
 impl RunResult {
     /// The exit code for a finished run: could-not-run wins over failed.
     pub(crate) fn exit(&self) -> Exit {
-        if self.listed_only {
-            return Exit::Success;
-        }
         let errors = self
             .results
             .values()
@@ -88,7 +84,12 @@ impl RunResult {
 }
 
 /// Runs the selected cases of `suites` and prints libtest-style output.
-pub fn run(suites: &[Suite], backend: &Backend, args: &Arguments, opts: &RunOptions) -> RunResult {
+pub(crate) fn run(
+    suites: &[Suite],
+    backend: &Backend,
+    args: &Arguments,
+    opts: &RunOptions,
+) -> RunResult {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -110,7 +111,7 @@ pub fn run(suites: &[Suite], backend: &Backend, args: &Arguments, opts: &RunOpti
         for case in &suite.cases {
             let probe = Trial::test(case.full_name.clone(), || Ok(()))
                 .with_ignored_flag(case.ignore.is_some());
-            let selected = !args.is_filtered_out(&probe) && !args.is_ignored(&probe) && !args.list;
+            let selected = !args.is_filtered_out(&probe) && !args.is_ignored(&probe);
             let slot =
                 selected.then(|| spawn_trace(&runtime, backend, &semaphore, case, &opts.aliases));
             if let Some(reason) = &case.ignore
@@ -141,7 +142,6 @@ pub fn run(suites: &[Suite], backend: &Backend, args: &Arguments, opts: &RunOpti
     RunResult {
         unexplained_failures: conclusion.num_failed.saturating_sub(explained),
         results,
-        listed_only: args.list,
     }
 }
 

@@ -289,7 +289,7 @@ async fn zone_entrypoint(State(st): St, Path((_, phase)): Path<(String, String)>
 }
 
 /// A list's id: its own, or one derived from its name.
-pub fn list_id(l: &ListFile) -> String {
+pub(crate) fn list_id(l: &ListFile) -> String {
     l.id.clone().unwrap_or_else(|| {
         Sha256::digest(l.name.as_bytes())
             .iter()

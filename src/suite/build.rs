@@ -21,7 +21,7 @@ use super::vars::VarError;
 use super::{Case, Expectations, Selector, Suite, Vars};
 
 /// Methods rulegate knows; any other all-caps token is accepted too (custom methods exist).
-pub const KNOWN_METHODS: &[&str] = &[
+pub(crate) const KNOWN_METHODS: &[&str] = &[
     "GET",
     "HEAD",
     "POST",
@@ -43,9 +43,9 @@ pub const KNOWN_METHODS: &[&str] = &[
 
 /// Protocol strings accepted in `request.protocol`. UNCERTAIN: the API documents only the
 /// example "HTTP/1.1"; widen this list once the live API's accepted values are known.
-pub const PROTOCOLS: &[&str] = &["HTTP/1.0", "HTTP/1.1", "HTTP/2", "HTTP/3"];
+pub(crate) const PROTOCOLS: &[&str] = &["HTTP/1.0", "HTTP/1.1", "HTTP/2", "HTTP/3"];
 
-pub struct Builder<'a> {
+pub(crate) struct Builder<'a> {
     file: PathBuf,
     vars: &'a Vars,
     pub diagnostics: Vec<Diagnostic>,
@@ -66,7 +66,7 @@ fn spos<T>(s: &Spanned<T>) -> Option<Pos> {
 }
 
 impl<'a> Builder<'a> {
-    pub fn new(file: &Path, vars: &'a Vars) -> Self {
+    pub(crate) fn new(file: &Path, vars: &'a Vars) -> Self {
         Builder {
             file: file.to_path_buf(),
             vars,
@@ -110,7 +110,7 @@ impl<'a> Builder<'a> {
         }
     }
 
-    pub fn suite(&mut self, model: SuiteFile, id: &str) -> Option<Suite> {
+    pub(crate) fn suite(&mut self, model: SuiteFile, id: &str) -> Option<Suite> {
         // `name:` is checked (its variables expand) though reports name suites by path.
         if let Some(n) = &model.name {
             self.text(n);

@@ -20,7 +20,7 @@ pub(crate) struct Skip<'a> {
 
 /// Everything the loader read: the suites, and the source text of each file (for rendering).
 #[derive(Debug, Default)]
-pub struct Loaded {
+pub(crate) struct Loaded {
     pub suites: Vec<Suite>,
     pub sources: BTreeMap<PathBuf, String>,
 }
@@ -33,7 +33,11 @@ struct Found {
 
 /// Loads every `*.yaml` / `*.yml` under `paths`, in a stable (sorted) order. `skip_dirs` are
 /// directories (relative to a root) that hold other data and are not searched.
-pub fn load_suites(paths: &[PathBuf], vars: &Vars, skip: Skip<'_>) -> Result<Loaded, Report> {
+pub(crate) fn load_suites(
+    paths: &[PathBuf],
+    vars: &Vars,
+    skip: Skip<'_>,
+) -> Result<Loaded, Report> {
     let mut err = Report::default();
     let mut found = Vec::new();
     for path in paths {
@@ -77,7 +81,7 @@ pub fn load_suites(paths: &[PathBuf], vars: &Vars, skip: Skip<'_>) -> Result<Loa
 }
 
 /// Parses and builds one suite from its text. `id` is the trial-name prefix.
-pub fn load_source(
+pub(crate) fn load_source(
     file: &Path,
     id: &str,
     text: &str,

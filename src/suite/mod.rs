@@ -2,9 +2,9 @@
 //! expansion of a parsed file into runnable [`Case`]s: defaults merged, `${VARS}` replaced,
 //! every value validated ([`build`]). Nothing past this module sees YAML.
 
-pub mod build;
-pub mod load;
-pub mod model;
+pub(crate) mod build;
+pub(crate) mod load;
+pub(crate) mod model;
 mod vars;
 
 use std::path::PathBuf;
@@ -14,11 +14,11 @@ use crate::trace::{TraceItem, TraceRequest};
 #[cfg(test)]
 pub(crate) use load::load_source;
 pub(crate) use load::{Skip, load_suites};
-pub use vars::Vars;
+pub(crate) use vars::Vars;
 
 /// A loaded, validated suite file.
 #[derive(Debug, Clone)]
-pub struct Suite {
+pub(crate) struct Suite {
     /// The file as given on the command line (relative or absolute).
     pub file: PathBuf,
     /// Path relative to its root, without extension, `/`-separated: the trial name prefix.
@@ -28,7 +28,7 @@ pub struct Suite {
 
 /// One runnable case.
 #[derive(Debug, Clone)]
-pub struct Case {
+pub(crate) struct Case {
     /// `<suite id>::<case name>`: unique per run.
     pub full_name: String,
     pub name: String,
@@ -44,7 +44,7 @@ pub struct Case {
 /// A rule selector of `matched` / `not_matched`: a rule id, ref or exact description, with
 /// where it stands in the suite file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Selector {
+pub(crate) struct Selector {
     pub name: String,
     pub pos: Option<crate::diag::Pos>,
 }
@@ -72,7 +72,7 @@ impl std::fmt::Display for Selector {
 
 /// What a case expects of the trace. Every part is optional; at least one is set.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Expectations {
+pub(crate) struct Expectations {
     /// Allowed status codes.
     pub status: Option<Vec<i64>>,
     /// Where the terminating redirect sends the visitor.
@@ -86,7 +86,7 @@ pub struct Expectations {
 }
 
 impl Expectations {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.status.is_none()
             && self.location.is_none()
             && self.action.is_none()

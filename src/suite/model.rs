@@ -8,11 +8,11 @@ use serde::Deserialize;
 use serde::de::{self, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
-pub type S<T> = Spanned<T>;
+pub(crate) type S<T> = Spanned<T>;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SuiteFile {
+pub(crate) struct SuiteFile {
     pub name: Option<S<String>>,
     pub base_url: Option<S<String>>,
     pub defaults: Option<RequestSpec>,
@@ -23,7 +23,7 @@ pub struct SuiteFile {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CaseSpec {
+pub(crate) struct CaseSpec {
     pub name: S<String>,
     pub request: S<RequestSpec>,
     pub expect: Option<S<ExpectSpec>>,
@@ -42,7 +42,7 @@ pub struct CaseSpec {
 
 #[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
-pub struct OriginSpec {
+pub(crate) struct OriginSpec {
     pub status: Option<i64>,
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
@@ -50,7 +50,7 @@ pub struct OriginSpec {
 
 #[derive(Debug, Deserialize, Default, Clone)]
 #[serde(deny_unknown_fields)]
-pub struct RequestSpec {
+pub(crate) struct RequestSpec {
     pub method: Option<S<String>>,
     pub url: Option<S<String>>,
     #[serde(default)]
@@ -65,7 +65,7 @@ pub struct RequestSpec {
 
 #[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
-pub struct BodySpec {
+pub(crate) struct BodySpec {
     pub plain_text: Option<S<String>>,
     pub json: Option<serde_json::Value>,
     pub base64: Option<S<String>>,
@@ -73,7 +73,7 @@ pub struct BodySpec {
 
 #[derive(Debug, Deserialize, Default, Clone)]
 #[serde(deny_unknown_fields)]
-pub struct ContextSpec {
+pub(crate) struct ContextSpec {
     pub bot_score: Option<S<i64>>,
     pub threat_score: Option<S<i64>>,
     pub skip_challenge: Option<bool>,
@@ -82,7 +82,7 @@ pub struct ContextSpec {
 
 #[derive(Debug, Deserialize, Default, Clone)]
 #[serde(deny_unknown_fields)]
-pub struct GeolocSpec {
+pub(crate) struct GeolocSpec {
     pub city: Option<S<String>>,
     pub continent: Option<S<String>>,
     pub is_eu_country: Option<bool>,
@@ -97,7 +97,7 @@ pub struct GeolocSpec {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ExpectSpec {
+pub(crate) struct ExpectSpec {
     pub status: Option<S<IntList>>,
     pub location: Option<S<String>>,
     pub action: Option<S<String>>,
@@ -110,7 +110,7 @@ pub struct ExpectSpec {
 /// A partial trace step: any subset of the TraceItem keys.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct StepSpec {
+pub(crate) struct StepSpec {
     #[serde(rename = "type")]
     pub kind_of_step: Option<S<String>>,
     pub step_name: Option<S<String>>,
@@ -126,7 +126,7 @@ pub struct StepSpec {
 
 /// One string or a list of strings (`matched: id` or `matched: [a, b]`).
 #[derive(Debug, Default)]
-pub struct StringList(pub Vec<S<String>>, pub Option<String>);
+pub(crate) struct StringList(pub Vec<S<String>>, pub Option<String>);
 
 impl<'de> Deserialize<'de> for StringList {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -153,7 +153,7 @@ impl<'de> Deserialize<'de> for StringList {
 
 /// One integer or a list of integers (`status: 403` or `status: [301, 308]`).
 #[derive(Debug, Default)]
-pub struct IntList(pub Vec<i64>);
+pub(crate) struct IntList(pub Vec<i64>);
 
 impl<'de> Deserialize<'de> for IntList {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

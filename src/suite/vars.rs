@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 /// Where variable values come from.
 #[derive(Debug, Clone, Default)]
-pub struct Vars {
+pub(crate) struct Vars {
     cli: BTreeMap<String, String>,
     use_env: bool,
     defaults: BTreeMap<String, String>,
@@ -13,7 +13,7 @@ pub struct Vars {
 
 /// Why a string could not be expanded.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum VarError {
+pub(crate) enum VarError {
     /// `${NAME}` with NAME set nowhere; `offset` is the byte offset of `$` in the string.
     Unset { name: String, offset: usize },
     /// `${` without a valid name and closing `}`.
@@ -22,7 +22,7 @@ pub enum VarError {
 
 impl Vars {
     /// `cli` are `--var` values; `use_env` lets the environment fill the rest.
-    pub fn new(cli: BTreeMap<String, String>, use_env: bool) -> Self {
+    pub(crate) fn new(cli: BTreeMap<String, String>, use_env: bool) -> Self {
         Vars {
             cli,
             use_env,
@@ -31,7 +31,7 @@ impl Vars {
     }
 
     /// Values used when neither `--var` nor the environment sets a name (rulegate.yaml `vars`).
-    pub fn with_defaults(mut self, defaults: BTreeMap<String, String>) -> Self {
+    pub(crate) fn with_defaults(mut self, defaults: BTreeMap<String, String>) -> Self {
         self.defaults = defaults;
         self
     }
@@ -49,7 +49,7 @@ impl Vars {
     }
 
     /// Replaces every `${NAME}`; reports every unset name, not just the first.
-    pub fn expand(&self, text: &str) -> Result<String, Vec<VarError>> {
+    pub(crate) fn expand(&self, text: &str) -> Result<String, Vec<VarError>> {
         if !text.contains('$') {
             return Ok(text.to_string());
         }

@@ -1,10 +1,10 @@
 //! The Request Trace API's wire types ([`wire`]) and the normalized [`view::TraceView`] that
 //! expectations read, whatever the nesting of the trace.
 
-pub mod view;
-pub mod wire;
+pub(crate) mod view;
+mod wire;
 
-pub use view::{Step, TraceView};
+pub(crate) use view::{Step, TraceView};
 pub use wire::{
     ApiMessage, Envelope, Extras, Geoloc, Origin, TraceBody, TraceContext, TraceItem, TraceRequest,
     TraceResult,

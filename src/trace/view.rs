@@ -5,7 +5,7 @@ use super::wire::{TraceItem, TraceResult};
 
 /// Actions that end the request when their rule matches. Kept as data: if the live API shows
 /// another terminating action, add it here.
-pub const TERMINATING_ACTIONS: &[&str] = &[
+pub(crate) const TERMINATING_ACTIONS: &[&str] = &[
     "block",
     "challenge",
     "js_challenge",
@@ -15,10 +15,10 @@ pub const TERMINATING_ACTIONS: &[&str] = &[
 ];
 
 /// The phase whose rules never end a single traced request.
-pub const RATE_LIMIT_PHASE: &str = "http_ratelimit";
+pub(crate) const RATE_LIMIT_PHASE: &str = "http_ratelimit";
 
 /// Every action named by the Rulesets API reference (§3.4), for "did you mean" on `action:`.
-pub const KNOWN_ACTIONS: &[&str] = &[
+pub(crate) const KNOWN_ACTIONS: &[&str] = &[
     "block",
     "challenge",
     "js_challenge",
@@ -42,7 +42,7 @@ pub const KNOWN_ACTIONS: &[&str] = &[
 
 /// One step of the trace, in depth-first order.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Step {
+pub(crate) struct Step {
     /// Position in depth-first order, from 0.
     pub index: usize,
     /// `step_name`s (or names) of the enclosing steps, outermost first.
@@ -51,12 +51,12 @@ pub struct Step {
 }
 
 impl Step {
-    pub fn matched(&self) -> bool {
+    pub(crate) fn matched(&self) -> bool {
         self.item.matched == Some(true)
     }
 
     /// A short label: id, then description when there is one.
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         let id = self
             .item
             .step_name
@@ -70,7 +70,7 @@ impl Step {
     }
 
     /// True when a rule selector names this step: by id (`step_name`) or exact description.
-    pub fn is_selected_by(&self, selector: &str) -> bool {
+    pub(crate) fn is_selected_by(&self, selector: &str) -> bool {
         self.item.step_name.as_deref() == Some(selector)
             || self.item.description.as_deref() == Some(selector)
     }
@@ -78,7 +78,7 @@ impl Step {
 
 /// The normalized trace that expectations read.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct TraceView {
+pub(crate) struct TraceView {
     pub status_code: Option<i64>,
     pub steps: Vec<Step>,
     /// Rule `ref` → id, when the ruleset source is known, so selectors may use refs.
@@ -86,12 +86,12 @@ pub struct TraceView {
 }
 
 impl TraceView {
-    pub fn new(result: &TraceResult) -> Self {
+    pub(crate) fn new(result: &TraceResult) -> Self {
         TraceView::from_result(result.clone())
     }
 
     /// The view of `result`, moving its steps rather than copying them.
-    pub fn from_result(result: TraceResult) -> Self {
+    pub(crate) fn from_result(result: TraceResult) -> Self {
         let mut steps = Vec::new();
         let mut path = Vec::new();
         walk(result.trace, &mut path, &mut steps);
@@ -104,7 +104,7 @@ impl TraceView {
 
     /// The first matched step whose action terminates the request. Rules under the
     /// `http_ratelimit` phase are left out: one traced request cannot exceed a rate limit.
-    pub fn terminating_step(&self) -> Option<&Step> {
+    pub(crate) fn terminating_step(&self) -> Option<&Step> {
         self.steps.iter().find(|s| {
             s.matched()
                 && !s.path.iter().any(|p| p == RATE_LIMIT_PHASE)
@@ -116,14 +116,14 @@ impl TraceView {
     }
 
     /// The terminating action, or `none`.
-    pub fn action(&self) -> &str {
+    pub(crate) fn action(&self) -> &str {
         self.terminating_step()
             .and_then(|s| s.item.action.as_deref())
             .unwrap_or("none")
     }
 
     /// Steps a selector names, in order.
-    pub fn selected<'a>(&'a self, selector: &'a str) -> impl Iterator<Item = &'a Step> + 'a {
+    pub(crate) fn selected<'a>(&'a self, selector: &'a str) -> impl Iterator<Item = &'a Step> + 'a {
         let alias = self.aliases.get(selector);
         self.steps.iter().filter(move |s| {
             s.is_selected_by(selector)

@@ -16,26 +16,26 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 
-pub const TOKEN: &str = "tok-SECRET-4f1d2c9e8b7a6f5e4d3c2b1a";
-pub const EMAIL: &str = "ci@shop.example";
-pub const KEY: &str = "key-SECRET-0123456789abcdef0123456789";
-pub const ACCOUNT: &str = "0123456789abcdef0123456789abcdef";
+pub(crate) const TOKEN: &str = "tok-SECRET-4f1d2c9e8b7a6f5e4d3c2b1a";
+pub(crate) const EMAIL: &str = "ci@shop.example";
+pub(crate) const KEY: &str = "key-SECRET-0123456789abcdef0123456789";
+pub(crate) const ACCOUNT: &str = "0123456789abcdef0123456789abcdef";
 
 /// One request the server received.
 #[derive(Debug, Clone)]
-pub struct Recorded {
+pub(crate) struct Recorded {
     pub body: Value,
     pub authorized: bool,
 }
 
 impl Recorded {
-    pub fn url(&self) -> &str {
+    pub(crate) fn url(&self) -> &str {
         self.body["url"].as_str().unwrap_or("")
     }
 }
 
 /// What the server answers.
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
     pub body: String,
@@ -43,7 +43,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    pub fn json(status: u16, v: Value) -> Reply {
+    pub(crate) fn json(status: u16, v: Value) -> Reply {
         Reply {
             status,
             headers: vec![],
@@ -53,7 +53,7 @@ impl Reply {
     }
 }
 
-pub type Behavior = Arc<dyn Fn(&Recorded, usize) -> Reply + Send + Sync>;
+pub(crate) type Behavior = Arc<dyn Fn(&Recorded, usize) -> Reply + Send + Sync>;
 
 #[derive(Clone)]
 struct AppState {
@@ -63,18 +63,18 @@ struct AppState {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Auth {
+pub(crate) enum Auth {
     Token,
     EmailKey,
 }
 
-pub struct Server {
+pub(crate) struct Server {
     pub api_url: String,
     pub log: Arc<Mutex<Vec<Recorded>>>,
 }
 
 impl Server {
-    pub fn start(auth: Auth, behavior: Behavior) -> Server {
+    pub(crate) fn start(auth: Auth, behavior: Behavior) -> Server {
         let log: Arc<Mutex<Vec<Recorded>>> = Arc::default();
         let state = AppState {
             auth,
@@ -108,7 +108,7 @@ impl Server {
     }
 
     /// Requests that passed auth, in arrival order.
-    pub fn requests(&self) -> Vec<Recorded> {
+    pub(crate) fn requests(&self) -> Vec<Recorded> {
         self.log
             .lock()
             .unwrap()
@@ -118,7 +118,7 @@ impl Server {
             .collect()
     }
 
-    pub fn all_requests(&self) -> Vec<Recorded> {
+    pub(crate) fn all_requests(&self) -> Vec<Recorded> {
         self.log.lock().unwrap().clone()
     }
 }
@@ -181,7 +181,7 @@ fn rule(id: &str, description: &str, expression: &str, action: &str, matched: bo
 /// A small zone, evaluated the way the live API reports it: phase → ruleset → rules.
 /// `/admin*` from outside the US is blocked; `/login` with a bot score under 30 is challenged;
 /// everything is logged.
-pub fn shop_trace(req: &Value) -> Value {
+pub(crate) fn shop_trace(req: &Value) -> Value {
     let url = req["url"].as_str().unwrap_or("");
     let path = url
         .splitn(4, '/')
@@ -219,23 +219,23 @@ pub fn shop_trace(req: &Value) -> Value {
     ]})
 }
 
-pub fn ok_envelope(result: Value) -> Value {
+pub(crate) fn ok_envelope(result: Value) -> Value {
     json!({"success": true, "errors": [], "messages": [], "result": result})
 }
 
 /// The shop zone, always answering.
-pub fn shop() -> Behavior {
+pub(crate) fn shop() -> Behavior {
     Arc::new(|r: &Recorded, _| Reply::json(200, ok_envelope(shop_trace(&r.body))))
 }
 
-pub fn fixture(name: &str) -> PathBuf {
+pub(crate) fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name)
 }
 
 /// The real binary, with no Cloudflare or rulegate settings from the caller's environment.
-pub fn bin() -> Command {
+pub(crate) fn bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rulegate"));
     for v in [
         "CLOUDFLARE_API_TOKEN",
@@ -254,7 +254,7 @@ pub fn bin() -> Command {
 
 /// Runs the real binary with the Cloudflare credentials of `auth` (and nothing from the
 /// caller's environment).
-pub fn rulegate(server: &Server, auth: Auth, args: &[&str]) -> Output {
+pub(crate) fn rulegate(server: &Server, auth: Auth, args: &[&str]) -> Output {
     let mut cmd = bin();
     match auth {
         Auth::Token => cmd.env("CLOUDFLARE_API_TOKEN", TOKEN),
@@ -270,28 +270,28 @@ pub fn rulegate(server: &Server, auth: Auth, args: &[&str]) -> Output {
         .unwrap()
 }
 
-pub fn stdout(o: &Output) -> String {
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-pub fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// A parsed JUnit report: per testcase (classname::name) its result kind.
 #[derive(Debug)]
-pub struct Junit {
+pub(crate) struct Junit {
     pub suites: Vec<(String, usize, usize, usize)>,
     pub cases: Vec<(String, &'static str, String)>,
     pub text: String,
 }
 
 impl Junit {
-    pub fn kinds(&self) -> Vec<(String, &'static str)> {
+    pub(crate) fn kinds(&self) -> Vec<(String, &'static str)> {
         self.cases.iter().map(|(n, k, _)| (n.clone(), *k)).collect()
     }
 
-    pub fn case(&self, name: &str) -> (&'static str, &str) {
+    pub(crate) fn case(&self, name: &str) -> (&'static str, &str) {
         let c = self
             .cases
             .iter()
@@ -302,7 +302,7 @@ impl Junit {
 }
 
 /// Parses the report with an XML parser and validates it against shared/junit/junit-10.xsd.
-pub fn junit(path: &Path) -> Junit {
+pub(crate) fn junit(path: &Path) -> Junit {
     let text = std::fs::read_to_string(path).unwrap();
     let doc = roxmltree::Document::parse(&text).unwrap();
     let root = doc.root_element();
@@ -323,7 +323,7 @@ pub fn junit(path: &Path) -> Junit {
                 tc.attribute("classname").unwrap(),
                 tc.attribute("name").unwrap()
             );
-            let child = tc.children().find(|n| n.is_element());
+            let child = tc.children().find(roxmltree::Node::is_element);
             let (kind, text) = match child {
                 None => ("passed", String::new()),
                 Some(c) => {
@@ -370,12 +370,12 @@ fn validate_schema(path: &Path) {
     );
 }
 
-pub fn tempdir() -> tempfile::TempDir {
+pub(crate) fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
 
 /// Writes a suite file into `dir` and returns its path.
-pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+pub(crate) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     if let Some(parent) = p.parent() {
         std::fs::create_dir_all(parent).unwrap();
