@@ -144,3 +144,77 @@ pub(crate) fn write_file(
     }
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+    use std::time::Duration as StdDuration;
+
+    use super::*;
+    use crate::runner::CaseResult;
+    use crate::suite::{Case, Expectations};
+
+    fn case(name: &str) -> Case {
+        Case {
+            full_name: format!("s::{name}"),
+            name: name.into(),
+            line: 3,
+            request: crate::trace::TraceRequest::default(),
+            expect: Expectations {
+                status: Some(vec![200]),
+                ..Expectations::default()
+            },
+            ignore: None,
+            extras: crate::trace::Extras::default(),
+        }
+    }
+
+    #[test]
+    fn a_report_is_reproducible_byte_for_byte() {
+        let suites = [Suite {
+            file: PathBuf::from("s.yaml"),
+            id: "s".into(),
+            cases: vec![case("a"), case("b")],
+        }];
+        let run = RunResult {
+            results: BTreeMap::from([
+                (
+                    "s::a".to_string(),
+                    CaseResult {
+                        outcome: Outcome::Passed,
+                        duration: StdDuration::from_millis(5),
+                    },
+                ),
+                (
+                    "s::b".to_string(),
+                    CaseResult {
+                        outcome: Outcome::Skipped {
+                            reason: "later".into(),
+                        },
+                        duration: StdDuration::ZERO,
+                    },
+                ),
+            ]),
+            unexplained_failures: 0,
+        };
+        let meta = Meta {
+            backend: "local (suites)".into(),
+            rulesets: "1 ruleset(s)".into(),
+            timestamp: OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap(),
+        };
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        write(&suites, &run, &meta, &mut a).unwrap();
+        write(&suites, &run, &meta, &mut b).unwrap();
+        assert_eq!(a, b);
+        let text = String::from_utf8(a).unwrap();
+        let doc = roxmltree::Document::parse(&text).unwrap();
+        let suite = doc
+            .descendants()
+            .find(|n| n.has_tag_name("testsuite"))
+            .unwrap();
+        assert_eq!(suite.attribute("timestamp"), Some("2023-11-14T22:13:20Z"));
+        assert_eq!(suite.attribute("tests"), Some("2"));
+        assert_eq!(suite.attribute("skipped"), Some("1"));
+    }
+}
