@@ -38,7 +38,7 @@ impl Sink for RuleSink<'_, '_> {
         let label = format!("{} ({what})", self.label);
         match rules::parse_value(e, self.lists, &rules::Settings::default()) {
             Ok(v) => {
-                for err in rules::parse::value_availability(&v, Usage::Value, self.phase) {
+                for err in rules::availability::value_availability(&v, Usage::Value, self.phase) {
                     self.c.expr_error(&label, self.anchor, e, &err);
                 }
                 Some(ValueProgram::new(&v))
@@ -132,9 +132,11 @@ pub(super) fn compile_ruleset(
             Some(e) => match rules::parse_filter(e, lists, &rules::Settings::default()) {
                 Ok(ast) => {
                     if !managed {
-                        for err in
-                            rules::parse::availability(&ast, Usage::Filter, rs.phase.as_deref())
-                        {
+                        for err in rules::availability::availability(
+                            &ast,
+                            Usage::Filter,
+                            rs.phase.as_deref(),
+                        ) {
                             c.expr_error(&label, anchor, e, &err);
                         }
                     }

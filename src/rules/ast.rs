@@ -360,3 +360,48 @@ impl fmt::Display for ValueExpr {
         write!(f, "{}", self.lhs)
     }
 }
+
+/// A read-only walk over an expression tree (as wirefilter's visitor): override the `visit_*`
+/// methods that matter and call the `walk_*` functions to go on into the children.
+pub(crate) trait Visitor {
+    fn visit_expr(&mut self, e: &Expr) {
+        walk_expr(self, e);
+    }
+
+    fn visit_lhs(&mut self, l: &Lhs) {
+        walk_lhs(self, l);
+    }
+
+    /// A function call; `at` is the left side that holds it (its span covers any index).
+    fn visit_call(&mut self, _at: &Lhs, call: &Call) {
+        walk_call(self, call);
+    }
+}
+
+/// Visits the children of `e`.
+pub(crate) fn walk_expr<V: Visitor + ?Sized>(v: &mut V, e: &Expr) {
+    match &e.kind {
+        ExprKind::Logical(_, items) => items.iter().for_each(|i| v.visit_expr(i)),
+        ExprKind::Not(i) | ExprKind::Quant { arg: i, .. } => v.visit_expr(i),
+        ExprKind::Cmp(l, _, _) | ExprKind::Bare(l) => v.visit_lhs(l),
+        ExprKind::Lit(_) => {}
+    }
+}
+
+/// Visits the call `l` holds, if any.
+pub(crate) fn walk_lhs<V: Visitor + ?Sized>(v: &mut V, l: &Lhs) {
+    if let Base::Call(c) = &l.base {
+        v.visit_call(l, c);
+    }
+}
+
+/// Visits the arguments of `call` that are expressions or left sides.
+pub(crate) fn walk_call<V: Visitor + ?Sized>(v: &mut V, call: &Call) {
+    for a in &call.args {
+        match a {
+            Arg::Lhs(x) => v.visit_lhs(x),
+            Arg::Expr(e) => v.visit_expr(e),
+            _ => {}
+        }
+    }
+}

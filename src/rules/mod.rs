@@ -13,6 +13,7 @@
 
 mod answer;
 pub(crate) mod ast;
+pub(crate) mod availability;
 mod compile;
 mod context;
 mod error;
