@@ -506,3 +506,32 @@ fn functions_must_be_available_in_the_phase() {
         "{err}"
     );
 }
+
+#[test]
+fn duplicate_rule_ids_and_list_names_are_errors() {
+    let rules = format!("{},\n{}", rule("block", "true", ""), rule("log", "ssl", ""));
+    expect(
+        &[("rulesets/a.json", ruleset(FC, "zone", &rules))],
+        "rule id `r1` is used twice in ruleset `0123456789abcdef0123456789abcdef`",
+        "rulesets/a.json:8:13",
+    );
+    let list = "{\"name\": \"office\", \"kind\": \"ip\", \"items\": []}";
+    expect(
+        &[("lists/a.json", list.into()), ("lists/b.json", list.into())],
+        "list `office` is also defined in",
+        "lists/b.json:1:11",
+    );
+}
+
+/// A project whose rulegate.yaml names a rulesets directory that does not exist would run
+/// every case against no rules at all: a gate that tests nothing.
+#[test]
+fn a_named_directory_that_does_not_exist_is_an_error() {
+    let (code, err) = check(&[("rulegate.yaml", "rulesets: rules\n".into())]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("`rulesets: rules` names no directory"),
+        "{err}"
+    );
+    assert!(err.contains("--> rulegate.yaml"), "{err}");
+}

@@ -104,8 +104,10 @@ pub(super) fn compile_ruleset(
         if let Some(id) = &rule.id
             && !seen_ids.insert(id.as_str())
         {
+            // The second use: the first occurrence after the first one.
+            let at = c.find(id, anchor + 1).unwrap_or(anchor);
             c.error(
-                anchor,
+                at,
                 id.len(),
                 format!("rule id `{id}` is used twice in ruleset `{}`", rs.id),
             )
