@@ -241,6 +241,10 @@ pub(crate) struct TestArgs {
     #[arg(long)]
     pub list: bool,
 
+    /// Exit 0 when the filters select no case (by default that is an error, exit 2).
+    #[arg(long)]
+    pub allow_no_cases: bool,
+
     /// Run only ignored cases.
     #[arg(long)]
     pub ignored: bool,

@@ -23,6 +23,15 @@ pub(crate) const DEFAULT_RETRIES: u32 = 4;
 /// The largest number of retries accepted.
 pub(crate) const MAX_RETRIES: u32 = 100;
 
+/// The longest case name accepted, in characters. Test names are printed, aligned and
+/// written to JUnit; a name longer than a screenful is a mistake (libtest's formatter panics
+/// on names near 64 K characters).
+pub(crate) const MAX_CASE_NAME_CHARS: usize = 1_000;
+
+/// The largest API response body read, in bytes. A trace is a few kilobytes and a list of
+/// 10,000 items about a megabyte; a larger answer is refused rather than held in memory.
+pub(crate) const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::limits::MAX_RESPONSE_BYTES;
 use crate::trace::{ApiMessage, Envelope, TraceRequest, TraceResult};
 
 use super::auth::Credentials;
@@ -223,11 +224,8 @@ impl Client {
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(parse_retry_after);
-        let body = match resp.bytes().await {
-            Ok(b) => b,
-            Err(e) => return Err(self.transport_error(&e)),
-        };
+            .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
+        let body = self.read_body(resp).await?;
         let failure = if (200..300).contains(&status) {
             Failure::Fatal
         } else {
@@ -272,6 +270,44 @@ impl Client {
                     http_hint(status),
                 ),
             )),
+        }
+    }
+
+    /// Reads a response body, refusing one larger than [`MAX_RESPONSE_BYTES`].
+    async fn read_body(
+        &self,
+        mut resp: reqwest::Response,
+    ) -> Result<Vec<u8>, (Failure, TraceError)> {
+        let too_large = |n: usize| {
+            (
+                Failure::Fatal,
+                self.error(
+                    TraceErrorKind::Malformed,
+                    format!(
+                        "the API's answer is larger than {} MiB (at least {n} bytes); a trace is a few kilobytes",
+                        MAX_RESPONSE_BYTES / (1024 * 1024)
+                    ),
+                    Some("check --api-url: it must point at the Cloudflare API v4".into()),
+                ),
+            )
+        };
+        if let Some(n) = resp.content_length()
+            && n > MAX_RESPONSE_BYTES as u64
+        {
+            return Err(too_large(usize::try_from(n).unwrap_or(usize::MAX)));
+        }
+        let mut body = Vec::new();
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                        return Err(too_large(body.len() + chunk.len()));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => return Ok(body),
+                Err(e) => return Err(self.transport_error(&e)),
+            }
         }
     }
 

@@ -63,19 +63,33 @@ impl RetryPolicy {
     }
 }
 
-/// Parses `Retry-After`: delta seconds (the API's form) or an HTTP date.
-pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
+/// The longest wait a `Retry-After` value is read as; longer values are clamped to it (and
+/// then refused by [`RetryPolicy::max_retry_after`], which is shorter).
+pub(crate) const RETRY_AFTER_CLAMP: Duration = Duration::from_secs(86_400);
+
+/// Parses `Retry-After` (RFC 9110 §10.2.3): delay-seconds, or an HTTP-date (IMF-fixdate and
+/// the two obsolete forms) read against `now`; a date in the past is no wait. Fractional
+/// seconds are accepted too. Anything else is `None`; no value panics, however large.
+pub(crate) fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
     let v = value.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        // Too many digits for a u64 is still a (very long) number of seconds.
+        return Some(
+            v.parse::<u64>()
+                .map_or(RETRY_AFTER_CLAMP, Duration::from_secs)
+                .min(RETRY_AFTER_CLAMP),
+        );
     }
-    if let Ok(secs) = v.parse::<f64>()
-        && secs.is_finite()
-        && secs >= 0.0
-    {
-        return Some(Duration::from_secs_f64(secs));
+    if let Ok(secs) = v.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0)
+            .then(|| Duration::from_secs_f64(secs.min(RETRY_AFTER_CLAMP.as_secs_f64())));
     }
-    None
+    let date = httpdate::parse_http_date(v).ok()?;
+    Some(
+        date.duration_since(now)
+            .unwrap_or(Duration::ZERO)
+            .min(RETRY_AFTER_CLAMP),
+    )
 }
 
 #[cfg(test)]
@@ -130,10 +144,72 @@ mod tests {
         );
     }
 
+    fn at(v: &str) -> Option<Duration> {
+        // 2015-10-21T07:20:00Z
+        parse_retry_after(
+            v,
+            std::time::UNIX_EPOCH + Duration::from_secs(1_445_412_000),
+        )
+    }
+
     #[test]
     fn parses_retry_after() {
-        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
-        assert_eq!(parse_retry_after(" 0.5 "), Some(Duration::from_millis(500)));
-        assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(at("2"), Some(Duration::from_secs(2)));
+        assert_eq!(at(" 0.5 "), Some(Duration::from_millis(500)));
+        assert_eq!(at("soon"), None);
+        assert_eq!(at(""), None);
+        assert_eq!(at("-3"), None);
+    }
+
+    #[test]
+    fn retry_after_dates_are_read_against_now() {
+        assert_eq!(
+            at("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::from_secs(480))
+        );
+        assert_eq!(
+            at("Wednesday, 21-Oct-15 07:21:00 GMT"),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            at("Wed Oct 21 07:20:30 2015"),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            at("Wed, 21 Oct 2015 07:00:00 GMT"),
+            Some(Duration::ZERO),
+            "past: no wait"
+        );
+        assert_eq!(at("Wed, 21 Oct 2099 07:00:00 GMT"), Some(RETRY_AFTER_CLAMP));
+    }
+
+    #[test]
+    fn huge_retry_after_values_are_clamped_not_panics() {
+        for v in [
+            "1e20",
+            "1e300",
+            "100000000000000000000000",
+            "18446744073709551616",
+        ] {
+            assert_eq!(at(v), Some(RETRY_AFTER_CLAMP), "{v}");
+        }
+        assert_eq!(at("inf"), None);
+        assert_eq!(at("NaN"), None);
+        // The policy then refuses to wait that long: the case fails instead of hanging.
+        let p = RetryPolicy::default();
+        assert_eq!(p.delay(0, Failure::Status(429, at("1e300")), 0.5), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn retry_after_never_panics(s in "\\PC{0,40}") {
+            let _ = at(&s);
+        }
+
+        #[test]
+        fn retry_after_numbers_never_panic(x in proptest::num::f64::ANY) {
+            let _ = at(&x.to_string());
+            let _ = at(&format!("{x:e}"));
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! `rulegate check`: validate suites, rulegate.yaml, rulesets and lists; run nothing.
 
-use super::{load, project_dir, settings};
+use super::{load, project_dir, say, settings};
 use crate::cli::CheckArgs;
 use crate::diag::Report;
 use crate::exit::Exit;
@@ -18,9 +18,9 @@ pub(super) fn run(args: &CheckArgs) -> Result<Exit, Report> {
         .project
         .as_ref()
         .map_or((0, 0), |p| (p.book.rulesets.len(), p.list_files.len()));
-    println!(
-        "ok: {} suite(s), {cases} case(s), {rs} ruleset(s), {ls} list(s)",
+    say(&format!(
+        "ok: {} suite(s), {cases} case(s), {rs} ruleset(s), {ls} list(s)\n",
         loaded.suites.len()
-    );
+    ))?;
     Ok(Exit::Success)
 }

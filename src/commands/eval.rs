@@ -5,7 +5,7 @@ use std::io::{BufRead, Write};
 
 use serde_json::{Value as J, json};
 
-use super::settings;
+use super::{say, settings};
 use crate::cli::EvalArgs;
 use crate::diag::{self, Diagnostic, Report};
 use crate::exit::Exit;
@@ -73,7 +73,7 @@ pub(super) fn run(a: &EvalArgs) -> Result<Exit, Report> {
         context(fields.as_ref(), request.as_ref()).map_err(|e| Diagnostic::usage(e.to_string()))?;
     match evaluate(expr, &ctx, &lists) {
         Ok(answer) => {
-            println!("{}", answer.to_json());
+            say(&format!("{}\n", answer.to_json()))?;
             Ok(Exit::Success)
         }
         Err(e) => Err(diag::expression(None, "expression", expr, &e).into()),
@@ -114,12 +114,23 @@ fn batch(path: &std::path::Path, lists: &Lists) -> Result<Exit, Report> {
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    for line in reader.lines() {
-        let line = line.map_err(cannot_read)?;
-        if line.trim().is_empty() {
-            continue;
+    // Lines are read as bytes: a line that is not UTF-8 gets an error answer of its own, and
+    // the lines after it are still answered.
+    let mut reader = reader;
+    let mut buf = Vec::new();
+    let mut number = 0usize;
+    loop {
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf).map_err(cannot_read)? == 0 {
+            break;
         }
-        if writeln!(out, "{}", batch_line(&line, lists)).is_err() {
+        number += 1;
+        let answer = match std::str::from_utf8(&buf) {
+            Ok(line) if line.trim().is_empty() => continue,
+            Ok(line) => batch_line(line, lists),
+            Err(e) => json!({"error": format!("line {number} is not UTF-8 ({e})")}),
+        };
+        if writeln!(out, "{answer}").is_err() {
             return Ok(Exit::CouldNotRun);
         }
     }

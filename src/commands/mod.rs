@@ -28,6 +28,7 @@ use crate::suite::{self, Skip, Suite};
 /// The `rulegate` program: parses the command line, runs the command, renders any
 /// diagnostics, and returns the exit code.
 pub fn main() -> std::process::ExitCode {
+    quiet_on_output_errors();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -49,6 +50,34 @@ pub fn main() -> std::process::ExitCode {
         }
     };
     exit.into()
+}
+
+/// Output that cannot be written (a full disk, a closed pipe where SIGPIPE is ignored) ends
+/// the run with one line and exit 3, not with a panic: `println!`, used by libtest-mimic,
+/// panics on a failed write. Every other panic keeps the default report (it is a bug).
+fn quiet_on_output_errors() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if let Some(why) = msg.strip_prefix("failed printing to stdout: ") {
+            let _ = writeln!(std::io::stderr(), "error: cannot write the output: {why}");
+            std::process::exit(i32::from(Exit::CouldNotRun.code()));
+        }
+        default(info);
+    }));
+}
+
+/// Writes `text` to standard output; a failed write is could-not-run, never a panic.
+fn say(text: &str) -> Result<(), Report> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| Diagnostic::could_not_run(format!("cannot write the output: {e}")).into())
 }
 
 fn dispatch(cli: &Cli) -> Result<Exit, Report> {

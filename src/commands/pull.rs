@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::{runtime, settings};
+use super::{runtime, say, settings};
 use crate::cli::PullArgs;
 use crate::cloudflare::{Client, ClientConfig};
 use crate::diag::{Diagnostic, Report};
@@ -124,7 +124,7 @@ pub(super) fn run(a: &PullArgs) -> Result<Exit, Report> {
     let summary = runtime(0)?
         .block_on(pull(&client, &zone, &account, &a.dir, &settings.config))
         .map_err(|e| Diagnostic::could_not_run(e.to_string()))?;
-    println!("{summary}");
+    say(&format!("{summary}\n"))?;
     Ok(Exit::Success)
 }
 

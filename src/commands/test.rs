@@ -33,6 +33,12 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
         let _ = libtest_mimic::run(&largs, list_trials(&loaded.suites));
         return Ok(Exit::Success);
     }
+    if !args.allow_no_cases {
+        no_cases_selected(&loaded.suites, &largs)?;
+    }
+    if let Some(path) = &settings.junit {
+        junit::check_writable(path).map_err(|e| Diagnostic::usage(e.to_string()))?;
+    }
     let backend = backend(&settings, loaded.project.as_ref())?;
     let opts = RunOptions {
         concurrency: settings.concurrency,
@@ -59,6 +65,45 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
             .map_err(|e| Diagnostic::could_not_run(e.to_string()))?;
     }
     Ok(run.exit())
+}
+
+/// A run that selects no case gates nothing: unless `--allow-no-cases`, that is exit 2 with
+/// how many cases the filters and `ignore:` left out.
+fn no_cases_selected(suites: &[Suite], largs: &Arguments) -> Result<(), Diagnostic> {
+    let (mut total, mut filtered, mut ignored) = (0usize, 0usize, 0usize);
+    for c in suites.iter().flat_map(|s| s.cases.iter()) {
+        total += 1;
+        let probe = libtest_mimic::Trial::test(c.full_name.clone(), || Ok(()))
+            .with_ignored_flag(c.ignore.is_some());
+        if largs.is_filtered_out(&probe) {
+            filtered += 1;
+        } else if largs.is_ignored(&probe) {
+            ignored += 1;
+        }
+    }
+    if total > filtered + ignored {
+        return Ok(());
+    }
+    let mut why = Vec::new();
+    if filtered > 0 {
+        let by = match (&largs.filter, largs.skip.is_empty()) {
+            (Some(f), true) => format!("the filter `{f}`"),
+            (Some(f), false) => format!("the filter `{f}` and --skip"),
+            (None, _) => "--skip".to_string(),
+        };
+        why.push(format!("{filtered} filtered out by {by}"));
+    }
+    if ignored > 0 {
+        why.push(format!(
+            "{ignored} ignored (`ignore:`; --ignored or --include-ignored runs them)"
+        ));
+    }
+    Err(Diagnostic::usage(format!(
+        "no case selected: 0 of {total} case(s) would run{}{}",
+        if why.is_empty() { "" } else { ": " },
+        why.join(", ")
+    ))
+    .hint("a gate that runs nothing passes nothing; check the filter and paths, or pass --allow-no-cases"))
 }
 
 fn list_trials(suites: &[Suite]) -> Vec<libtest_mimic::Trial> {

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{backend, load, runtime, settings};
+use super::{backend, load, runtime, say, settings};
 use crate::backend::BackendKind;
 use crate::cli::TraceArgs;
 use crate::diag::{Diagnostic, Report};
@@ -64,9 +64,12 @@ pub(super) fn run(a: &TraceArgs) -> Result<Exit, Report> {
     }
     let r = result.map_err(Diagnostic::from)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+        say(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&r).unwrap_or_default()
+        ))?;
     } else {
-        print!("{}", tree(&r));
+        say(&tree(&r))?;
     }
     Ok(Exit::Success)
 }

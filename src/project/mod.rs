@@ -164,6 +164,7 @@ pub(crate) fn load_project(dir: &Path, config: &ProjectConfig) -> Result<Project
         book.by_id.insert(compiled.ruleset.id.clone(), idx);
         book.rulesets.push(compiled);
     }
+    rulesets::check_executes(&book, &mut report);
     if !report.is_empty() {
         return Err(report);
     }

@@ -6,11 +6,12 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use super::files::FileCtx;
+use crate::diag::Report;
 use crate::rules::functions::Usage;
 use crate::rules::{self, Filter, Lists, ValueProgram};
 use crate::ruleset::action::{Action, Sink};
 use crate::ruleset::model::{Rule, Ruleset};
-use crate::ruleset::{CompiledRule, CompiledRuleset, managed_name, phases};
+use crate::ruleset::{CompiledRule, CompiledRuleset, Level, Rulebook, managed_name, phases};
 use crate::text::suggestion;
 use crate::trace::view::RATE_LIMIT_PHASE;
 
@@ -207,5 +208,119 @@ pub(super) fn compile_ruleset(
         file: path.to_path_buf(),
         ruleset: rs,
         rules,
+    }
+}
+
+/// Only entry points execute rulesets, and only custom or managed ones (Cloudflare deploys a
+/// custom ruleset by an `execute` rule in a phase entry point; a custom ruleset cannot execute
+/// another). With both rules no loop can form; loops are still found and named by their path,
+/// so a project that breaks both rules hears what would happen.
+pub(super) fn check_executes(book: &Rulebook, report: &mut Report) {
+    let label = |rs: &CompiledRuleset| match rs.ruleset.name.as_deref() {
+        Some(n) if n != rs.ruleset.id => format!("`{n}` ({})", rs.ruleset.id),
+        _ => format!("`{}`", rs.ruleset.id),
+    };
+    // Edges: ruleset index → (rule index, target index).
+    let mut edges: Vec<Vec<(usize, usize)>> = vec![Vec::new(); book.rulesets.len()];
+    for (ri, rs) in book.rulesets.iter().enumerate() {
+        let text = report.sources.get(&rs.file).cloned().unwrap_or_default();
+        let mut c = FileCtx {
+            file: &rs.file,
+            text: &text,
+            diags: &mut report.diagnostics,
+        };
+        for (i, cr) in rs.rules.iter().enumerate() {
+            let Action::Execute { id, .. } = &cr.action else {
+                continue;
+            };
+            let anchor = rule_anchor(&c, &cr.rule);
+            let rule = format!("`{}`", cr.rule.step_name(i));
+            if Level::of_kind(&rs.ruleset.kind).is_none() {
+                c.error(
+                    anchor,
+                    1,
+                    format!(
+                        "in rule {rule}: a {} ruleset cannot execute another ruleset",
+                        rs.ruleset.kind
+                    ),
+                )
+                .hint = Some(
+                    "only phase entry points (kind zone or root) execute rulesets: move this rule to the entry point"
+                        .into(),
+                );
+            }
+            let Some(&ti) = book.by_id.get(id) else {
+                continue;
+            };
+            let target = &book.rulesets[ti];
+            if Level::of_kind(&target.ruleset.kind).is_some() {
+                c.error(
+                    anchor,
+                    1,
+                    format!(
+                        "in rule {rule}: execute target {} is an entry point (kind {})",
+                        label(target),
+                        target.ruleset.kind
+                    ),
+                )
+                .hint = Some("only custom and managed rulesets can be executed".into());
+            }
+            edges[ri].push((i, ti));
+        }
+    }
+    // Loops: a depth-first search; each back edge closes one, reported at its rule.
+    let mut state = vec![0u8; book.rulesets.len()]; // 0 new, 1 on the path, 2 done
+    let mut path: Vec<usize> = Vec::new();
+    fn visit(
+        n: usize,
+        edges: &[Vec<(usize, usize)>],
+        state: &mut [u8],
+        path: &mut Vec<usize>,
+        found: &mut Vec<(usize, usize, Vec<usize>)>,
+    ) {
+        state[n] = 1;
+        path.push(n);
+        for &(rule, t) in &edges[n] {
+            match state[t] {
+                0 => visit(t, edges, state, path, found),
+                1 => {
+                    let from = path.iter().position(|&p| p == t).unwrap_or(0);
+                    let mut cycle = path[from..].to_vec();
+                    cycle.push(t);
+                    found.push((n, rule, cycle));
+                }
+                _ => {}
+            }
+        }
+        path.pop();
+        state[n] = 2;
+    }
+    let mut found = Vec::new();
+    for n in 0..book.rulesets.len() {
+        if state[n] == 0 {
+            visit(n, &edges, &mut state, &mut path, &mut found);
+        }
+    }
+    for (n, rule, cycle) in found {
+        let rs = &book.rulesets[n];
+        let text = report.sources.get(&rs.file).cloned().unwrap_or_default();
+        let mut c = FileCtx {
+            file: &rs.file,
+            text: &text,
+            diags: &mut report.diagnostics,
+        };
+        let cr = &rs.rules[rule];
+        let anchor = rule_anchor(&c, &cr.rule);
+        let path: Vec<String> = cycle.iter().map(|&i| label(&book.rulesets[i])).collect();
+        c.error(
+            anchor,
+            1,
+            format!(
+                "in rule `{}`: execute loop {}",
+                cr.rule.step_name(rule),
+                path.join(" → ")
+            ),
+        )
+        .hint = Some("a ruleset must not execute itself, directly or through others".into());
     }
 }

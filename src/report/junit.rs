@@ -111,6 +111,48 @@ pub(crate) fn write(
         .map_err(|e| JunitError::Xml(e.to_string()))
 }
 
+fn parent_dir(path: &Path) -> std::path::PathBuf {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "junit.xml".into())
+}
+
+/// Checks, before anything runs, that a report can be written to `path`: its directory
+/// exists (or is created) and takes a file. A run must not trace every case and then fail to
+/// report. Also removes temporary files that an interrupted run left beside the report.
+pub(crate) fn check_writable(path: &Path) -> Result<(), JunitError> {
+    let dir = parent_dir(path);
+    std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
+    if path.is_dir() {
+        return Err(JunitError::Io {
+            what: "write the report to",
+            path: path.display().to_string(),
+            source: std::io::Error::other("it is a directory"),
+        });
+    }
+    let name = file_name(path);
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        let stale = format!(".{name}.");
+        for e in entries.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n.starts_with(&stale) && n.ends_with(".tmp") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    let probe = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    std::fs::File::create(&probe).map_err(io("create", &probe))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
 /// Writes the report to `path` atomically: a temporary file beside it, then a rename.
 pub(crate) fn write_file(
     path: &Path,
@@ -118,18 +160,11 @@ pub(crate) fn write_file(
     run: &RunResult,
     meta: &Meta,
 ) -> Result<(), JunitError> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
+    let dir = parent_dir(path);
     if !dir.is_dir() {
         std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
     }
-    let file_name = path
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "junit.xml".into());
-    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let tmp = dir.join(format!(".{}.{}.tmp", file_name(path), std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp).map_err(io("create", &tmp))?;
         let mut buf = Vec::new();

@@ -14,6 +14,20 @@ use crate::rules::{Context, RequestError, Value as RValue};
 use crate::trace::view::RATE_LIMIT_PHASE;
 use crate::trace::{Extras, Origin, TraceItem, TraceRequest, TraceResult};
 
+/// How deep `execute` may nest while evaluating. Cloudflare allows one level (an entry point
+/// executes a custom or managed ruleset) and `check` enforces that; this bound only keeps a
+/// project that escaped the check from recursing without limit.
+pub(crate) const MAX_EXECUTE_DEPTH: usize = 8;
+
+/// Why a request could not be evaluated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum EvalError {
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    #[error("execute nests deeper than {MAX_EXECUTE_DEPTH} rulesets: {}", .0.join(" → "))]
+    TooDeep(Vec<String>),
+}
+
 /// How the request ended.
 #[derive(Debug, Clone)]
 struct End {
@@ -37,6 +51,10 @@ struct State<'p> {
     warnings: Vec<String>,
     phase: &'static str,
     response: bool,
+    /// The rulesets being executed, outermost first (for the depth bound's message).
+    executing: Vec<String>,
+    /// Set when evaluation cannot go on; ends the request.
+    failed: Option<EvalError>,
 }
 
 /// The action that applies to `rule` and whether it is enabled, after `ov`: rule >
@@ -86,7 +104,7 @@ pub(crate) fn evaluate(
     book: &Rulebook,
     req: &TraceRequest,
     extras: &Extras,
-) -> Result<(TraceResult, Vec<String>), RequestError> {
+) -> Result<(TraceResult, Vec<String>), EvalError> {
     let ctx = request::context(req, extras.fields.as_ref())?;
     // The header list as the context built it (Host and cookies included), for rewrites.
     let list = |name: &str| match ctx.get_by_name(name) {
@@ -117,6 +135,8 @@ pub(crate) fn evaluate(
         warnings: Vec::new(),
         phase: "",
         response: false,
+        executing: Vec::new(),
+        failed: None,
     };
     let mut trace = Vec::new();
     for phase in phases::REQUEST_PHASES {
@@ -148,6 +168,9 @@ pub(crate) fn evaluate(
             }
         }
         status = st.end.as_ref().map(|e| e.status);
+    }
+    if let Some(e) = st.failed {
+        return Err(e);
     }
     let mut warnings = st.warnings;
     warnings.sort();
@@ -324,9 +347,17 @@ fn run_ruleset(
                 Action::Execute { id, overrides } => {
                     let book = st.book;
                     match book.ruleset(id) {
+                        Some(_) if st.executing.len() >= MAX_EXECUTE_DEPTH => {
+                            let mut path = st.executing.clone();
+                            path.push(id.clone());
+                            st.failed = Some(EvalError::TooDeep(path));
+                            st.end = Some(End { status: 0 });
+                        }
                         Some(child) => {
                             let skips = skip_rules_of.get(id.as_str()).cloned().unwrap_or_default();
+                            st.executing.push(id.clone());
                             let t = run_ruleset(st, child, level, overrides, &skips);
+                            st.executing.pop();
                             step.trace.push(t);
                         }
                         None => {

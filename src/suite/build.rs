@@ -145,6 +145,16 @@ impl<'a> Builder<'a> {
             let cname = case.value.name.value.trim().to_string();
             if cname.is_empty() {
                 self.error(spos(&case.value.name), "a case name must not be empty");
+            } else if cname.chars().count() > crate::limits::MAX_CASE_NAME_CHARS {
+                self.error(
+                    spos(&case.value.name),
+                    format!(
+                        "the case name is {} characters long; the limit is {}",
+                        cname.chars().count(),
+                        crate::limits::MAX_CASE_NAME_CHARS
+                    ),
+                )
+                .hint = Some("name the case in a sentence; put details in the request".into());
             } else if let Some(first) = seen.get(&cname) {
                 let d = self.error(
                     spos(&case.value.name),
