@@ -74,6 +74,10 @@ pub(crate) struct TraceArgs {
     #[arg(long, value_enum)]
     pub backend: Option<BackendKind>,
 
+    /// Seconds one offline trace may evaluate before it is an error [default: 10].
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub trace_budget: Option<f64>,
+
     #[command(flatten)]
     pub api: ApiArgs,
 }
@@ -117,6 +121,10 @@ pub(crate) struct ServeArgs {
     /// Seed for fault injection, so a run is reproducible.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+
+    /// Seconds one offline trace may evaluate before it is an error [default: 10].
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub trace_budget: Option<f64>,
 }
 
 #[derive(Debug, Args)]
@@ -228,6 +236,10 @@ pub(crate) struct TestArgs {
     /// Write a JUnit XML report to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+
+    /// Seconds one offline trace may evaluate before it is an error [default: 10].
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub trace_budget: Option<f64>,
 
     /// Filters match names exactly.
     #[arg(long)]

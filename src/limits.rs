@@ -32,6 +32,29 @@ pub(crate) const MAX_CASE_NAME_CHARS: usize = 1_000;
 /// 10,000 items about a megabyte; a larger answer is refused rather than held in memory.
 pub(crate) const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
+/// `rulegate serve`: time to receive a request's headers before the connection is closed.
+pub(crate) const SERVE_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `rulegate serve`: time for a whole request (body, trace, answer); then 408 in the envelope.
+pub(crate) const SERVE_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The local engine: time one trace may evaluate (off the async workers) before it is an error
+/// (`--trace-budget`, `trace_budget:`). A trace takes microseconds; only a pathological regex
+/// on a huge value comes near this.
+pub(crate) const DEFAULT_TRACE_BUDGET: Duration = Duration::from_secs(10);
+
+/// `rulegate serve`: connections open at once; more wait to be accepted.
+pub(crate) const SERVE_MAX_CONNECTIONS: usize = 256;
+
+/// `rulegate serve`: the largest request body (413 past it).
+pub(crate) const SERVE_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// `rulegate serve`: request headers accepted (431 past it).
+pub(crate) const SERVE_MAX_HEADERS: usize = 100;
+
+/// `rulegate serve`: how long open connections get to finish after Ctrl-C.
+pub(crate) const SERVE_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,6 +25,7 @@ pub(crate) struct Flags<'a> {
     pub(crate) vars: &'a [(String, String)],
     pub(crate) concurrency: Option<u16>,
     pub(crate) junit: Option<&'a Path>,
+    pub(crate) trace_budget: Option<f64>,
 }
 
 /// How the live API is reached (no credentials: see [`Settings::client_config`]).
@@ -50,6 +51,8 @@ pub(crate) struct Settings {
     pub(crate) concurrency: usize,
     /// Where the JUnit report goes, if anywhere.
     pub(crate) junit: Option<PathBuf>,
+    /// How long one local trace may evaluate.
+    pub(crate) trace_budget: Duration,
     pub(crate) api: ApiSettings,
 }
 
@@ -83,6 +86,13 @@ impl Settings {
             })?,
             None => RetryPolicy::default().base,
         };
+        let trace_budget = match flags.trace_budget.or(cfg.trace_budget) {
+            Some(s) => limits::seconds(s).ok_or_else(|| {
+                Diagnostic::usage(format!("trace budget {s} is not a number of seconds"))
+            })?,
+            None => limits::DEFAULT_TRACE_BUDGET,
+        }
+        .max(Duration::from_millis(1));
         let junit = flags
             .junit
             .map(Path::to_path_buf)
@@ -98,6 +108,7 @@ impl Settings {
                 .map_or(limits::DEFAULT_CONCURRENCY, usize::from)
                 .max(1),
             junit,
+            trace_budget,
             api: ApiSettings {
                 url,
                 account_id: api

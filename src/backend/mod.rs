@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::cloudflare::{Client, TraceError, TraceErrorKind};
 use crate::ruleset::{self, Rulebook};
@@ -25,17 +26,51 @@ pub(crate) struct Local {
     dir: String,
     /// What the rulesets are and where they came from, for reports.
     source: String,
+    /// How long one trace may evaluate.
+    budget: Duration,
     warnings: Mutex<BTreeSet<String>>,
 }
 
 impl Local {
     /// The engine over `book`, read from `dir`; `source` describes the rulesets for reports.
-    pub(crate) fn new(book: Arc<Rulebook>, dir: String, source: String) -> Self {
+    pub(crate) fn new(book: Arc<Rulebook>, dir: String, source: String, budget: Duration) -> Self {
         Local {
             book,
             dir,
             source,
+            budget,
             warnings: Mutex::default(),
+        }
+    }
+
+    /// Traces `req` off the async workers, within the time budget: a pathological expression
+    /// (a huge bounded repetition against a huge value) ends as an error, not a hang.
+    pub(crate) async fn trace_bounded(
+        self: &Arc<Self>,
+        req: &TraceRequest,
+        extras: &Extras,
+    ) -> Result<TraceResult, TraceError> {
+        let (me, req, extras) = (self.clone(), req.clone(), extras.clone());
+        let job = tokio::task::spawn_blocking(move || me.trace(&req, &extras));
+        let fail = |message: String| TraceError {
+            kind: TraceErrorKind::Request,
+            message,
+            hint: None,
+            attempts: 1,
+        };
+        match tokio::time::timeout(self.budget, job).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(e)) => Err(fail(format!("the trace stopped unexpectedly: {e}"))),
+            Err(_) => Err(TraceError {
+                hint: Some(
+                    "an expression is too costly for this request (a large bounded repetition in a regex against a long value?); raise --trace-budget or simplify the rule"
+                        .into(),
+                ),
+                ..fail(format!(
+                    "the trace took longer than its budget of {:?}",
+                    self.budget
+                ))
+            }),
         }
     }
 
@@ -90,7 +125,7 @@ impl Backend {
     ) -> Result<TraceResult, TraceError> {
         match self {
             Backend::Cloudflare(c) => c.trace(req, extras).await,
-            Backend::Local(l) => l.trace(req, extras),
+            Backend::Local(l) => l.trace_bounded(req, extras).await,
         }
     }
 

@@ -198,6 +198,7 @@ fn backend(settings: &Settings, project: Option<&Project>) -> Result<Backend, Re
                 p.book.clone(),
                 p.dir.display().to_string(),
                 p.describe(),
+                settings.trace_budget,
             ))))
         }
         BackendKind::Cloudflare => {

@@ -25,6 +25,7 @@ pub(super) fn run(a: &ServeArgs) -> Result<Exit, Report> {
     })?;
     let settings = settings(Flags {
         dir: a.dir.clone(),
+        trace_budget: a.trace_budget,
         ..Flags::default()
     })?;
     let project = load(&settings, None, true)?
@@ -32,6 +33,7 @@ pub(super) fn run(a: &ServeArgs) -> Result<Exit, Report> {
         .expect("loaded with the project");
     let opts = Options {
         listen,
+        trace_budget: settings.trace_budget,
         token: a.token.clone(),
         faults: Faults::new(
             Duration::from_millis(a.latency_ms),
@@ -41,6 +43,10 @@ pub(super) fn run(a: &ServeArgs) -> Result<Exit, Report> {
             a.seed,
         ),
     };
-    runtime(2)?.block_on(server::run(Arc::new(project), opts))?;
+    let rt = runtime(2)?;
+    let served = rt.block_on(server::run(Arc::new(project), opts));
+    // Traces past their budget may still run on blocking threads: do not wait for them.
+    rt.shutdown_background();
+    served?;
     Ok(Exit::Success)
 }

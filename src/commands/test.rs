@@ -22,6 +22,7 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
         vars: &args.suites.vars,
         concurrency: args.concurrency,
         junit: args.junit.as_deref(),
+        trace_budget: args.trace_budget,
     })?;
     // The project's rulesets are needed offline, and give ref aliases to any backend.
     let with_project = !args.list

@@ -54,11 +54,15 @@ pub(super) fn run(a: &TraceArgs) -> Result<Exit, Report> {
         dir: a.dir.clone(),
         backend: a.backend,
         api: Some(&a.api),
+        trace_budget: a.trace_budget,
         ..Flags::default()
     })?;
     let loaded = load(&settings, None, settings.backend == BackendKind::Local)?;
     let backend = backend(&settings, loaded.project.as_ref())?;
-    let result = runtime(0)?.block_on(backend.trace(&req, &extras));
+    let rt = runtime(0)?;
+    let result = rt.block_on(backend.trace(&req, &extras));
+    // A trace past its budget may still run on a blocking thread: do not wait for it.
+    rt.shutdown_background();
     for w in backend.warnings() {
         eprintln!("warning: {w}");
     }

@@ -35,6 +35,9 @@ pub(crate) struct ProjectConfig {
     pub(crate) concurrency: Option<u16>,
     #[serde(default, deserialize_with = "seconds")]
     pub(crate) timeout: Option<f64>,
+    /// How long one local trace may evaluate, in seconds.
+    #[serde(default, deserialize_with = "seconds")]
+    pub(crate) trace_budget: Option<f64>,
     #[serde(default, deserialize_with = "retries")]
     pub(crate) retries: Option<u32>,
     #[serde(default, deserialize_with = "rate_limit")]

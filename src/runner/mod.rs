@@ -133,7 +133,8 @@ pub(crate) fn run(
         }
     }
     let conclusion = libtest_mimic::run(args, trials);
-    drop(runtime);
+    // A trace past its budget may still run on a blocking thread: do not wait for it.
+    runtime.shutdown_background();
     let results = std::mem::take(&mut *results.lock().expect("results lock"));
     let explained = results
         .values()

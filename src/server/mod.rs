@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::backend::Local;
 use crate::cloudflare::Secret;
 use crate::diag::Diagnostic;
+use crate::limits;
 use crate::project::Project;
 use crate::ruleset::Level;
 use crate::ruleset::model::ListFile;
@@ -70,6 +71,8 @@ impl Faults {
 #[derive(Debug)]
 pub(crate) struct Options {
     pub(crate) listen: SocketAddr,
+    /// How long one trace may evaluate.
+    pub(crate) trace_budget: Duration,
     pub(crate) token: Option<Secret>,
     pub(crate) faults: Faults,
 }
@@ -77,7 +80,7 @@ pub(crate) struct Options {
 #[derive(Debug)]
 struct AppState {
     project: Arc<Project>,
-    local: Local,
+    local: Arc<Local>,
     token: Option<Secret>,
     faults: Faults,
 }
@@ -217,11 +220,67 @@ async fn trace(State(st): St, body: axum::body::Bytes) -> Response {
             );
         }
     };
-    // A trace is tens of microseconds of CPU: cheaper inline than handed to a blocking pool.
-    match st.local.trace(&req, &extras) {
+    // Off the async workers, with a time budget: a slow trace (a pathological regex on a huge
+    // value) must not stop the server from answering others.
+    match st.local.trace_bounded(&req, &extras).await {
         Ok(result) => ok::<TraceResult>(result),
-        Err(e) => envelope_error(StatusCode::BAD_REQUEST, 10001, e.message),
+        Err(e) => envelope_error(StatusCode::BAD_REQUEST, 10001, e.to_string()),
     }
+}
+
+/// Every request, routed or not: too many headers is 431, a request that takes longer than
+/// its time is 408, and an error that the HTTP layer produced as plain text (405, 413, a
+/// body that is not JSON) is answered in the v4 envelope like every other error.
+async fn envelope_layer(req: Request, next: Next) -> Response {
+    if req.headers().len() > limits::SERVE_MAX_HEADERS {
+        return envelope_error(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            6100,
+            format!(
+                "too many request headers: {} (at most {})",
+                req.headers().len(),
+                limits::SERVE_MAX_HEADERS
+            ),
+        );
+    }
+    let Ok(resp) = tokio::time::timeout(limits::SERVE_REQUEST_TIMEOUT, next.run(req)).await else {
+        // UNCERTAIN: the live API's code for a request that was not received in time.
+        return envelope_error(
+            StatusCode::REQUEST_TIMEOUT,
+            10408,
+            "the request was not received and answered in time",
+        );
+    };
+    let json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let status = resp.status();
+    if json || !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    // UNCERTAIN: the live API's codes for these HTTP-level errors.
+    let (code, message) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            (7001, "Method not allowed for this endpoint".to_string())
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            6101,
+            format!(
+                "the request body is larger than {} MiB",
+                limits::SERVE_MAX_BODY_BYTES / (1024 * 1024)
+            ),
+        ),
+        other => (
+            6007,
+            format!(
+                "the request could not be read ({})",
+                other.canonical_reason().unwrap_or("error")
+            ),
+        ),
+    };
+    envelope_error(status, code, message)
 }
 
 fn summaries(project: &Project, kinds: &[&str]) -> Vec<Value> {
@@ -363,18 +422,30 @@ fn router(state: Arc<AppState>) -> Router {
         )
         .fallback(no_route)
         .route_layer(middleware::from_fn_with_state(state.clone(), guard))
+        .layer(middleware::from_fn(envelope_layer))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            limits::SERVE_MAX_BODY_BYTES,
+        ))
         .with_state(state)
 }
 
-/// Runs the server until Ctrl-C. Prints the address it listens on first.
+/// Runs the server until Ctrl-C. Prints the address it listens on first. Each connection
+/// has a header read timeout; at most [`limits::SERVE_MAX_CONNECTIONS`] are served at once
+/// (others wait in the listen queue); on Ctrl-C the open connections get
+/// [`limits::SERVE_SHUTDOWN_GRACE`] to finish, then the server stops anyway.
 pub(crate) async fn run(project: Arc<Project>, opts: Options) -> Result<(), Diagnostic> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+
     let describe = project.describe();
     let state = Arc::new(AppState {
-        local: Local::new(
+        local: Arc::new(Local::new(
             project.book.clone(),
             project.dir.display().to_string(),
             describe.clone(),
-        ),
+            opts.trace_budget,
+        )),
         project,
         token: opts.token.filter(|t| !t.expose().is_empty()),
         faults: opts.faults,
@@ -387,13 +458,39 @@ pub(crate) async fn run(project: Arc<Project>, opts: Options) -> Result<(), Diag
     println!("rulegate serve: listening on http://{bound}/client/v4 ({describe})");
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    axum::serve(listener, router(state.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| Diagnostic::could_not_run(format!("the server stopped: {e}")))?;
+
+    let app = router(state.clone());
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits::SERVE_MAX_CONNECTIONS));
+    let graceful = GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits::SERVE_HEADER_TIMEOUT)
+        .max_headers(limits::SERVE_MAX_HEADERS * 4);
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => p.map_err(|e| Diagnostic::could_not_run(e.to_string()))?,
+            _ = &mut ctrl_c => break,
+        };
+        let (stream, _) = tokio::select! {
+            a = listener.accept() => match a {
+                Ok(x) => x,
+                // A failed accept (too many open files, a reset) is one connection's problem.
+                Err(_) => continue,
+            },
+            _ = &mut ctrl_c => break,
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let conn = http.serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(permit);
+        });
+    }
+    // Graceful shutdown with a deadline: a half-open connection cannot keep the server alive.
+    let _ = tokio::time::timeout(limits::SERVE_SHUTDOWN_GRACE, graceful.shutdown()).await;
     for w in state.local.take_warnings() {
         eprintln!("warning: {w}");
     }
