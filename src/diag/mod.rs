@@ -221,6 +221,23 @@ impl Diagnostic {
     }
 }
 
+/// Reads a text file; a file that is not UTF-8 is an error at the line and column of its first
+/// invalid byte, and any other failure an error naming the file.
+pub(crate) fn read_text(path: &Path) -> Result<String, Diagnostic> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| Diagnostic::new(path, None, format!("cannot read the file: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let good = e.utf8_error().valid_up_to();
+        let valid = String::from_utf8_lossy(&e.as_bytes()[..good]).into_owned();
+        Diagnostic::new(
+            path,
+            Some(Pos::at(&valid, valid.len(), 1)),
+            format!("the file is not valid UTF-8 (byte {good})"),
+        )
+        .hint("save it as UTF-8")
+    })
+}
+
 /// Every problem found before giving up, with the source texts to render them against.
 #[derive(Debug, Default)]
 pub(crate) struct Report {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer, de::Error as _};
 
 use crate::backend::BackendKind;
 use crate::cloudflare::RateLimit;
-use crate::diag::{Diagnostic, Report, yaml_diagnostic};
+use crate::diag::{Report, yaml_diagnostic};
 use crate::limits;
 
 /// The names a project file may have, in the order they are looked for.
@@ -135,13 +135,7 @@ pub(crate) fn load_config(dir: &Path) -> Result<LoadedConfig, Report> {
         if !path.is_file() {
             continue;
         }
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            Report::from(Diagnostic::new(
-                &path,
-                None,
-                format!("cannot read the file: {e}"),
-            ))
-        })?;
+        let text = crate::diag::read_text(&path).map_err(Report::from)?;
         let config = if text.trim().is_empty() {
             ProjectConfig::default()
         } else {

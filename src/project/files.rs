@@ -26,14 +26,10 @@ pub(super) fn json_files(dir: &Path) -> Vec<PathBuf> {
 /// Reads a JSON file into `report`'s sources; `result` is unwrapped when the file is a whole
 /// API envelope.
 pub(super) fn read_json(path: &Path, report: &mut Report) -> Option<Value> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match diag::read_text(path) {
         Ok(t) => t,
-        Err(e) => {
-            report.push(Diagnostic::new(
-                path,
-                None,
-                format!("cannot read the file: {e}"),
-            ));
+        Err(d) => {
+            report.push(d);
             return None;
         }
     };
@@ -54,6 +50,22 @@ pub(super) fn read_json(path: &Path, report: &mut Report) -> Option<Value> {
             ));
             None
         }
+    }
+}
+
+/// `T` read from a JSON file's text (or from the `result` of a whole API envelope), for the
+/// position of a type error: the value-based read that found the error has no position.
+pub(super) fn typed<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, serde_json::Error> {
+    #[derive(serde::Deserialize)]
+    struct Envelope<T> {
+        result: T,
+    }
+    let envelope = serde_json::from_str::<Value>(text)
+        .is_ok_and(|v| v.get("success").is_some() && v.get("result").is_some());
+    if envelope {
+        serde_json::from_str::<Envelope<T>>(text).map(|e| e.result)
+    } else {
+        serde_json::from_str::<T>(text)
     }
 }
 

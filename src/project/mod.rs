@@ -85,8 +85,12 @@ pub(crate) fn load_project(dir: &Path, config: &ProjectConfig) -> Result<Project
                 };
                 if let Some(first) = list_names.get(&l.name) {
                     let at = c.find(&l.name, 0).unwrap_or(0);
-                    c.error(at, l.name.len(), format!("list `{}` is also defined in {}", l.name, first.display()))
-                        .hint = Some("list names are unique in an account".into());
+                    c.error(
+                        at,
+                        l.name.len(),
+                        format!("list `{}` is also defined in {}", l.name, first.display()),
+                    )
+                    .hint = Some("list names are unique in an account".into());
                     continue;
                 }
                 list_names.insert(l.name.clone(), path.clone());
@@ -95,10 +99,13 @@ pub(crate) fn load_project(dir: &Path, config: &ProjectConfig) -> Result<Project
                 }
                 list_files.push(l);
             }
-            Err(e) => report.push(
-                Diagnostic::new(&path, None, format!("not a list: {e}"))
-                    .hint("a list file is {\"name\", \"kind\": ip|hostname|asn|redirect, \"items\": [...]}"),
-            ),
+            Err(e) => {
+                let pos = positioned::<ListFile>(&report, &path);
+                report.push(
+                    Diagnostic::new(&path, pos, format!("not a list: {e}"))
+                        .hint("a list file is {\"name\", \"kind\": ip|hostname|asn|redirect, \"items\": [...]}"),
+                );
+            }
         }
     }
 
@@ -109,11 +116,14 @@ pub(crate) fn load_project(dir: &Path, config: &ProjectConfig) -> Result<Project
         };
         match serde_json::from_value::<Ruleset>(v) {
             Ok(r) => raw.push((path, r)),
-            Err(e) => report.push(
-                Diagnostic::new(&path, None, format!("not a ruleset: {e}")).hint(
-                    "a ruleset is the object GET …/rulesets/{id} returns, or that whole response",
-                ),
-            ),
+            Err(e) => {
+                let pos = positioned::<Ruleset>(&report, &path);
+                report.push(
+                    Diagnostic::new(&path, pos, format!("not a ruleset: {e}")).hint(
+                        "a ruleset is the object GET …/rulesets/{id} returns, or that whole response",
+                    ),
+                );
+            }
         }
     }
     let ids: HashSet<String> = raw.iter().map(|(_, r)| r.id.clone()).collect();
@@ -176,5 +186,19 @@ pub(crate) fn load_project(dir: &Path, config: &ProjectConfig) -> Result<Project
     })
 }
 
+/// Where in `path`'s text reading it as `T` fails, for a type error found on the parsed value.
+fn positioned<T: serde::de::DeserializeOwned>(
+    report: &Report,
+    path: &Path,
+) -> Option<crate::diag::Pos> {
+    let text = report.sources.get(path)?;
+    files::typed::<T>(text)
+        .err()
+        .filter(|e| e.line() > 0)
+        .map(|e| crate::diag::Pos::new(e.line(), e.column(), 1))
+}
+
 #[cfg(test)]
 mod eval_tests;
+#[cfg(test)]
+mod load_tests;

@@ -187,38 +187,9 @@ async fn trace(State(st): St, body: axum::body::Bytes) -> Response {
             "Service temporarily unavailable (injected)",
         );
     }
-    let mut v: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => {
-            return envelope_error(
-                StatusCode::BAD_REQUEST,
-                6007,
-                format!("Malformed JSON in request body: {e}"),
-            );
-        }
-    };
-    let extras: Extras = match v.as_object_mut().and_then(|o| o.remove("rulegate")) {
-        Some(x) => match serde_json::from_value(x) {
-            Ok(e) => e,
-            Err(e) => {
-                return envelope_error(
-                    StatusCode::BAD_REQUEST,
-                    6007,
-                    format!("invalid `rulegate` extension: {e}"),
-                );
-            }
-        },
-        None => Extras::default(),
-    };
-    let req: TraceRequest = match serde_json::from_value(v) {
-        Ok(r) => r,
-        Err(e) => {
-            return envelope_error(
-                StatusCode::BAD_REQUEST,
-                6007,
-                format!("Invalid trace request: {e}"),
-            );
-        }
+    let (req, extras) = match parse_trace_body(&body) {
+        Ok(x) => x,
+        Err(message) => return envelope_error(StatusCode::BAD_REQUEST, 6007, message),
     };
     // Off the async workers, with a time budget: a slow trace (a pathological regex on a huge
     // value) must not stop the server from answering others.
@@ -226,6 +197,29 @@ async fn trace(State(st): St, body: axum::body::Bytes) -> Response {
         Ok(result) => ok::<TraceResult>(result),
         Err(e) => envelope_error(StatusCode::BAD_REQUEST, 10001, e.to_string()),
     }
+}
+
+/// A trace request body: the Trace API's request plus rulegate's optional `rulegate` key
+/// (`fields`, `origin`), checked as the suite loader checks a case's request. The error is
+/// the message of a 400 / 6007 answer.
+fn parse_trace_body(body: &[u8]) -> Result<(TraceRequest, Extras), String> {
+    let mut v: Value =
+        serde_json::from_slice(body).map_err(|e| format!("Malformed JSON in request body: {e}"))?;
+    let extras: Extras = match v.as_object_mut().and_then(|o| o.remove("rulegate")) {
+        Some(x) => {
+            serde_json::from_value(x).map_err(|e| format!("invalid `rulegate` extension: {e}"))?
+        }
+        None => Extras::default(),
+    };
+    let req: TraceRequest =
+        serde_json::from_value(v).map_err(|e| format!("Invalid trace request: {e}"))?;
+    // The same checks the suite loader makes: serve accepts what a suite may say, no more.
+    let problems = crate::trace::validate::request(&req);
+    if !problems.is_empty() {
+        let text: Vec<String> = problems.into_iter().map(|p| p.message).collect();
+        return Err(format!("Invalid trace request: {}", text.join("; ")));
+    }
+    Ok((req, extras))
 }
 
 /// Every request, routed or not: too many headers is 431, a request that takes longer than
@@ -495,4 +489,71 @@ pub(crate) async fn run(project: Arc<Project>, opts: Options) -> Result<(), Diag
         eprintln!("warning: {w}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn bodies_the_suite_loader_refuses_are_refused() {
+        for (body, want) in [
+            (
+                r#"{"method": "get", "url": "https://a.example/"}"#,
+                "invalid HTTP method `get`",
+            ),
+            (
+                r#"{"method": "GET", "url": "https://a.example/", "context": {"bot_score": 0}}"#,
+                "bot_score 0 is out of range",
+            ),
+            (
+                r#"{"method": "GET", "url": "https://a.example/", "body": {"plain_text": "a", "json": {}}}"#,
+                "more than one form",
+            ),
+            (
+                r#"{"method": "GET", "url": "https://a.example/", "nope": 1}"#,
+                "unknown field `nope`",
+            ),
+            (
+                r#"{"method": "GET", "url": "/relative"}"#,
+                "url: invalid URL",
+            ),
+        ] {
+            let err = parse_trace_body(body.as_bytes()).unwrap_err();
+            assert!(err.contains(want), "{body}: {err}");
+        }
+        assert!(parse_trace_body(br#"{"method": "GET", "url": "https://a.example/", "rulegate": {"fields": {"ip.src": "192.0.2.1"}}}"#).is_ok());
+    }
+
+    fn fragment() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(r#"{"method": "GET", "url": "https://a.example/"#.to_string()),
+            Just(r#"", "headers": {"a": "b"}"#.to_string()),
+            Just(r#", "body": {"base64": "aGk="}"#.to_string()),
+            Just(r#", "context": {"bot_score": 5, "geoloc": {"iso_code": "FR"}}"#.to_string()),
+            Just(
+                r#", "rulegate": {"fields": {"ip.src": "1.2.3.4"}, "origin": {"status": 404}}"#
+                    .to_string()
+            ),
+            Just("}".to_string()),
+            "[ -~]{0,20}",
+            "\\PC{0,10}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        #[test]
+        fn any_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = parse_trace_body(&body);
+        }
+
+        #[test]
+        fn request_shaped_bodies_never_panic(parts in proptest::collection::vec(fragment(), 0..8)) {
+            let _ = parse_trace_body(parts.concat().as_bytes());
+        }
+    }
 }

@@ -5,11 +5,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
 use serde_saphyr::{Location, Spanned};
 
 use crate::diag::{Diagnostic, Pos};
 use crate::text::suggestion;
+use crate::trace::validate::{self, Problem};
 use crate::trace::view::KNOWN_ACTIONS;
 use crate::trace::{Geoloc, TraceBody, TraceContext, TraceItem, TraceRequest};
 
@@ -19,31 +19,6 @@ use super::model::{
 };
 use super::vars::VarError;
 use super::{Case, Expectations, Selector, Suite, Vars};
-
-/// Methods rulegate knows; any other all-caps token is accepted too (custom methods exist).
-pub(crate) const KNOWN_METHODS: &[&str] = &[
-    "GET",
-    "HEAD",
-    "POST",
-    "PUT",
-    "DELETE",
-    "CONNECT",
-    "OPTIONS",
-    "TRACE",
-    "PATCH",
-    "PURGE",
-    "PROPFIND",
-    "PROPPATCH",
-    "MKCOL",
-    "COPY",
-    "MOVE",
-    "LOCK",
-    "UNLOCK",
-];
-
-/// Protocol strings accepted in `request.protocol`. UNCERTAIN: the API documents only the
-/// example "HTTP/1.1"; widen this list once the live API's accepted values are known.
-pub(crate) const PROTOCOLS: &[&str] = &["HTTP/1.0", "HTTP/1.1", "HTTP/2", "HTTP/3"];
 
 pub(crate) struct Builder<'a> {
     file: PathBuf,
@@ -308,14 +283,13 @@ impl<'a> Builder<'a> {
         let body = r.body.as_ref().and_then(|b| self.body(b));
         let protocol = r.protocol.as_ref().and_then(|p| {
             let v = self.text(p)?;
-            if PROTOCOLS.contains(&v.as_str()) {
-                return Some(v);
+            match validate::protocol(&v) {
+                Ok(()) => Some(v),
+                Err(e) => {
+                    self.error(spos(p), e.message).hint = e.hint;
+                    None
+                }
             }
-            let upper = v.to_ascii_uppercase();
-            let hint = suggestion(&upper, PROTOCOLS.iter().copied());
-            let d = self.error(spos(p), format!("unknown protocol `{v}`"));
-            d.hint = Some(hint.unwrap_or_else(|| format!("use one of {}", PROTOCOLS.join(", "))));
-            None
         });
         let context = r.context.as_ref().map(|c| self.context(c));
         if self.diagnostics.len() > before {
@@ -335,26 +309,15 @@ impl<'a> Builder<'a> {
 
     fn method(&mut self, m: &S<String>) -> Option<String> {
         let v = self.text(m)?;
-        if KNOWN_METHODS.contains(&v.as_str()) {
-            return Some(v);
+        match validate::method(&v) {
+            Ok(()) => Some(v),
+            Err(p) => {
+                let d = self.error(spos(m), p.message);
+                d.label = "not an HTTP method".into();
+                d.hint = p.hint;
+                None
+            }
         }
-        let token = !v.is_empty()
-            && v.bytes()
-                .all(|b| b.is_ascii_uppercase() || b == b'-' || b == b'_');
-        let upper = v.to_ascii_uppercase();
-        let hint = if KNOWN_METHODS.contains(&upper.as_str()) {
-            Some(format!("methods are upper case: did you mean `{upper}`?"))
-        } else {
-            suggestion(&upper, KNOWN_METHODS.iter().copied())
-        };
-        if token && hint.is_none() {
-            // An extension method far from every known one: taken as written.
-            return Some(v);
-        }
-        let d = self.error(spos(m), format!("invalid HTTP method `{v}`"));
-        d.label = "not an HTTP method".into();
-        d.hint = Some(hint.unwrap_or_else(|| format!("use one of {}", KNOWN_METHODS.join(", "))));
-        None
     }
 
     /// The URL as written (never normalized: `raw.*` fields must see what the user wrote),
@@ -411,17 +374,8 @@ impl<'a> Builder<'a> {
             spec.json.is_some(),
             spec.base64.is_some(),
         ];
-        let n = forms.iter().filter(|f| **f).count();
-        if n != 1 {
-            let d = self.error(
-                spos(b),
-                if n == 0 {
-                    "the body is empty"
-                } else {
-                    "the body has more than one form"
-                },
-            );
-            d.hint = Some("give exactly one of `plain_text`, `json` or `base64`".into());
+        if let Err(p) = validate::body_forms(forms.iter().filter(|f| **f).count()) {
+            self.error(spos(b), p.message).hint = p.hint;
             return None;
         }
         let mut body = TraceBody::default();
@@ -433,11 +387,10 @@ impl<'a> Builder<'a> {
         }
         if let Some(s) = &spec.base64 {
             let v = self.text(s)?;
-            if let Err(e) = base64::engine::general_purpose::STANDARD.decode(v.trim()) {
-                let d = self.error(spos(s), format!("invalid base64: {e}"));
+            if let Err(p) = validate::base64(&v) {
+                let d = self.error(spos(s), p.message);
                 d.label = "not standard base64".into();
-                d.hint =
-                    Some("use the standard alphabet with `=` padding, or `plain_text:`".into());
+                d.hint = p.hint;
                 return None;
             }
             body.base64 = Some(v.trim().to_string());
@@ -462,21 +415,18 @@ impl<'a> Builder<'a> {
     }
 
     fn context(&mut self, c: &ContextSpec) -> TraceContext {
-        let score =
-            |b: &mut Self, s: &Option<S<i64>>, what: &str, range: std::ops::RangeInclusive<i64>| {
-                s.as_ref().and_then(|v| {
-                    if range.contains(&v.value) {
-                        Some(v.value)
-                    } else {
-                        let d = b.error(spos(v), format!("{what} {} is out of range", v.value));
-                        d.hint = Some(format!("use {}..={}", range.start(), range.end()));
-                        None
-                    }
-                })
-            };
+        let score = |b: &mut Self, s: &Option<S<i64>>, check: fn(i64) -> Result<(), Problem>| {
+            s.as_ref().and_then(|v| match check(v.value) {
+                Ok(()) => Some(v.value),
+                Err(p) => {
+                    b.error(spos(v), p.message).hint = p.hint;
+                    None
+                }
+            })
+        };
         TraceContext {
-            bot_score: score(self, &c.bot_score, "bot_score", 1..=99),
-            threat_score: score(self, &c.threat_score, "threat_score", 0..=100),
+            bot_score: score(self, &c.bot_score, validate::bot_score),
+            threat_score: score(self, &c.threat_score, validate::threat_score),
             skip_challenge: c.skip_challenge,
             geoloc: c.geoloc.as_ref().map(|g| self.geoloc(g)),
         }
@@ -614,10 +564,24 @@ impl<'a> Builder<'a> {
 /// `defaults` merged under a case's request: maps key by key (header names compared without
 /// case), scalars and the body replaced whole; the case's value wins.
 fn merge(d: &RequestSpec, c: &RequestSpec) -> RequestSpec {
-    let mut headers = d.headers.clone();
+    // Header names compare without case: a case header replaces every default of that name,
+    // and of case headers differing only in case the last (in key order) wins. Linear: one
+    // map from lower-cased name to the winning case key.
+    let winner: HashMap<String, &String> = c
+        .headers
+        .keys()
+        .map(|k| (k.to_ascii_lowercase(), k))
+        .collect();
+    let mut headers: BTreeMap<_, _> = d
+        .headers
+        .iter()
+        .filter(|(k, _)| !winner.contains_key(&k.to_ascii_lowercase()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     for (k, v) in &c.headers {
-        headers.retain(|dk, _| !dk.eq_ignore_ascii_case(k));
-        headers.insert(k.clone(), v.clone());
+        if winner.get(&k.to_ascii_lowercase()) == Some(&k) {
+            headers.insert(k.clone(), v.clone());
+        }
     }
     let mut cookies = d.cookies.clone();
     cookies.extend(c.cookies.iter().map(|(k, v)| (k.clone(), v.clone())));

@@ -59,14 +59,10 @@ pub(crate) fn load_suites(
             continue;
         }
         ids.insert(f.id.clone(), f.file.clone());
-        let text = match std::fs::read_to_string(&f.file) {
+        let text = match crate::diag::read_text(&f.file) {
             Ok(t) => t,
-            Err(e) => {
-                err.diagnostics.push(Diagnostic::new(
-                    &f.file,
-                    None,
-                    format!("cannot read the file: {e}"),
-                ));
+            Err(d) => {
+                err.diagnostics.push(d);
                 continue;
             }
         };

@@ -338,6 +338,20 @@ mod never_panics {
             let _ = load(&text);
         }
 
+        /// Arbitrary bytes in a suite file (not UTF-8, YAML bombs, duplicate keys): never a
+        /// panic, and never the YAML library's own wording.
+        #[test]
+        fn arbitrary_file_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("s.yaml"), &bytes).unwrap();
+            if let Err(report) = load_suites(&[dir.path().to_path_buf()], &vars(), Skip::default()) {
+                let text = report.render();
+                for leak in ["Option<", "DuplicateKeyPolicy", "budget breached"] {
+                    prop_assert!(!text.contains(leak), "{}", text);
+                }
+            }
+        }
+
         #[test]
         fn suite_shaped_text(parts in proptest::collection::vec(fragment(), 0..12)) {
             let text = parts.concat();
@@ -349,6 +363,67 @@ mod never_panics {
             }
         }
     }
+}
+
+/// A suite whose `fields` expand to 10^8 nodes through aliases.
+fn bomb() -> String {
+    let mut s = String::from(
+        "base_url: https://a.example\ncases:\n  - name: a\n    request: { url: / }\n    expect: { status: 200 }\n    fields:\n      x0: &x0 [a,a,a,a,a,a,a,a,a,a]\n",
+    );
+    for i in 1..8 {
+        let refs = vec![format!("*x{}", i - 1); 10].join(",");
+        s.push_str(&format!("      x{i}: &x{i} [{refs}]\n"));
+    }
+    s
+}
+
+#[test]
+fn library_wording_is_translated() {
+    for (text, want) in [
+        ("cases: []\ncases: []\n".to_string(), "duplicate key `cases`"),
+        (
+            "base_url: https://a.example\ncases:\n  - name:\n    request: { url: / }\n    expect: { status: 200 }\n".to_string(),
+            "a value is missing here (null)",
+        ),
+        (
+            bomb(),
+            "the YAML document is too large or expands too much through aliases",
+        ),
+    ] {
+        let diags = load(&text).unwrap_err();
+        let all: Vec<String> = diags.iter().map(|d| d.title.clone()).collect();
+        assert!(all.iter().any(|t| t.contains(want)), "{all:?}");
+        for t in &all {
+            assert!(
+                !t.contains("Option<")
+                    && !t.contains("DuplicateKeyPolicy")
+                    && !t.contains("budget breached"),
+                "{t}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_case_with_100000_headers_is_checked_in_linear_time() {
+    // Quadratic merging made this take tens of seconds; a timing assertion would be flaky,
+    // so this guards the shape: 100,000 headers with a default of the same name in every case.
+    let mut text = String::from(
+        "base_url: https://a.example\ndefaults: { headers: { X-H0: d } }\ncases:\n  - name: a\n    request:\n      url: /\n      headers:\n",
+    );
+    for i in 0..100_000 {
+        text.push_str(&format!("        x-h{i}: v\n"));
+    }
+    text.push_str("    expect: { status: 200 }\n");
+    let s = load(&text).unwrap();
+    let h = &s.cases[0].request.headers;
+    assert_eq!(h.len(), 100_000);
+    assert_eq!(
+        h.get("x-h0").map(String::as_str),
+        Some("v"),
+        "the case wins over the default"
+    );
+    assert!(!h.contains_key("X-H0"));
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The Request Trace API's wire types ([`wire`]) and the normalized [`view::TraceView`] that
 //! expectations read, whatever the nesting of the trace.
 
+pub(crate) mod validate;
 pub(crate) mod view;
 mod wire;
 

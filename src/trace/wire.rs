@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// The request body of the Trace API. Only `method` and `url` are required by the API.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 pub struct TraceRequest {
     pub method: String,
     pub url: String,
@@ -27,6 +28,7 @@ pub struct TraceRequest {
 
 /// Exactly one of the three forms is set by the suite loader.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 pub struct TraceBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base64: Option<String>,
@@ -37,6 +39,7 @@ pub struct TraceBody {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 pub struct TraceContext {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bot_score: Option<i64>,
@@ -50,6 +53,7 @@ pub struct TraceContext {
 
 /// All ten keys of `context.geoloc`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 pub struct Geoloc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
