@@ -220,9 +220,23 @@ fn a_closed_stdout_ends_quietly() {
 
 #[test]
 fn an_answer_without_a_result_is_could_not_run_never_a_pass() {
-    for body in [
-        json!({"success": true, "errors": [], "messages": []}),
-        json!({"success": true, "errors": [], "messages": [], "result": null}),
+    for (body, says) in [
+        (
+            json!({"success": true, "errors": [], "messages": []}),
+            "success but no result",
+        ),
+        (
+            json!({"success": true, "errors": [], "messages": [], "result": null}),
+            "success but no result",
+        ),
+        (
+            json!({"success": true, "errors": [], "messages": [], "result": {"status_code": 200}}),
+            "missing field `trace`",
+        ),
+        (
+            json!({"success": true, "errors": [], "messages": [], "result": {"status_code": 200, "trace": null}}),
+            "not the documented envelope",
+        ),
     ] {
         let b = body.clone();
         let s = Server::start(
@@ -232,7 +246,7 @@ fn an_answer_without_a_result_is_could_not_run_never_a_pass() {
         let o = rulegate(&s, Auth::Token, &[fixture("shop.yaml").to_str().unwrap()]);
         let out = stdout(&o);
         assert_eq!(o.status.code(), Some(3), "{body}: {out}");
-        assert!(out.contains("success but no result"), "{out}");
+        assert!(out.contains(says), "{out}");
         assert!(!out.contains(" ... ok"), "no case may pass: {out}");
     }
 }

@@ -140,12 +140,12 @@ impl ApiMessage {
     }
 }
 
-/// `result` of a successful trace.
+/// `result` of a successful trace. `trace` must be present (an empty list is a trace in
+/// which nothing ran): an answer without it cannot be read as "nothing matched".
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct TraceResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_code: Option<i64>,
-    #[serde(default, deserialize_with = "null_as_default")]
     pub trace: Vec<TraceItem>,
 }
 
