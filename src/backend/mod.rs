@@ -43,13 +43,18 @@ impl Local {
         }
     }
 
-    /// Traces `req` off the async workers, within the time budget: a pathological expression
-    /// (a huge bounded repetition against a huge value) ends as an error, not a hang.
+    /// Traces `req`. When the rules hold a heavy regex (`rules::cost`), off the async workers
+    /// within the time budget, so a pathological expression (a huge bounded repetition against
+    /// a huge value) ends as an error, not a hang; otherwise inline, where a trace costs
+    /// microseconds and a hand-off to another thread would cost more than the trace.
     pub(crate) async fn trace_bounded(
         self: &Arc<Self>,
         req: &TraceRequest,
         extras: &Extras,
     ) -> Result<TraceResult, TraceError> {
+        if !self.book.heavy {
+            return self.trace(req, extras);
+        }
         let (me, req, extras) = (self.clone(), req.clone(), extras.clone());
         let job = tokio::task::spawn_blocking(move || me.trace(&req, &extras));
         let fail = |message: String| TraceError {

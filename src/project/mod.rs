@@ -144,7 +144,8 @@ pub(crate) fn load_project(dir: &Path, config: &ProjectConfig) -> Result<Project
             );
             continue;
         }
-        let compiled = rulesets::compile_ruleset(&path, rs, &book.lists, &ids, &mut c);
+        let compiled =
+            rulesets::compile_ruleset(&path, rs, &book.lists, &ids, &mut c, &mut book.heavy);
         let idx = book.rulesets.len();
         if let (Some(phase), Some(level)) = (
             compiled.ruleset.phase.clone(),

@@ -25,6 +25,8 @@ struct RuleSink<'c, 'a> {
     lists: &'c Lists,
     /// The phase whose availability rules apply (`None` for managed rulesets).
     phase: Option<&'c str>,
+    /// Set when a value expression holds a heavy regex.
+    heavy: &'c mut bool,
 }
 
 impl Sink for RuleSink<'_, '_> {
@@ -39,6 +41,7 @@ impl Sink for RuleSink<'_, '_> {
         let label = format!("{} ({what})", self.label);
         match rules::parse_value(e, self.lists, &rules::Settings::default()) {
             Ok(v) => {
+                *self.heavy |= rules::cost::value_is_heavy(&v);
                 for err in rules::availability::value_availability(&v, Usage::Value, self.phase) {
                     self.c.expr_error(&label, self.anchor, e, &err);
                 }
@@ -68,6 +71,7 @@ pub(super) fn compile_ruleset(
     lists: &Lists,
     ids: &HashSet<String>,
     c: &mut FileCtx,
+    heavy: &mut bool,
 ) -> CompiledRuleset {
     if !KINDS.contains(&rs.kind.as_str()) {
         let at = c.find(&rs.kind, 0).unwrap_or(0);
@@ -134,6 +138,7 @@ pub(super) fn compile_ruleset(
         let filter = match &rule.expression {
             Some(e) => match rules::parse_filter(e, lists, &rules::Settings::default()) {
                 Ok(ast) => {
+                    *heavy |= rules::cost::is_heavy(&ast);
                     if !managed {
                         for err in rules::availability::availability(
                             &ast,
@@ -170,6 +175,7 @@ pub(super) fn compile_ruleset(
                 anchor,
                 lists,
                 phase: phase_checked,
+                heavy,
             },
         );
         if let Action::Execute { id, .. } = &action

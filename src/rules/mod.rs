@@ -16,6 +16,7 @@ pub(crate) mod ast;
 pub(crate) mod availability;
 mod compile;
 mod context;
+pub(crate) mod cost;
 mod error;
 pub(crate) mod functions;
 mod lists;
