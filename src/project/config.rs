@@ -160,6 +160,7 @@ pub(crate) fn load_config(dir: &Path) -> Result<LoadedConfig, Report> {
 mod tests {
     use super::*;
 
+    /// The rendered report as the error: what the assertions read.
     fn load(text: &str) -> Result<ProjectConfig, String> {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("rulegate.yaml"), text).unwrap();

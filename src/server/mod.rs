@@ -201,7 +201,8 @@ async fn trace(State(st): St, body: axum::body::Bytes) -> Response {
 
 /// A trace request body: the Trace API's request plus rulegate's optional `rulegate` key
 /// (`fields`, `origin`), checked as the suite loader checks a case's request. The error is
-/// the message of a 400 / 6007 answer.
+/// the message of a 400 / 6007 answer (a `String`, since that message is all anyone does
+/// with it).
 fn parse_trace_body(body: &[u8]) -> Result<(TraceRequest, Extras), String> {
     let mut v: Value =
         serde_json::from_slice(body).map_err(|e| format!("Malformed JSON in request body: {e}"))?;
