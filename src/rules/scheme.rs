@@ -260,6 +260,26 @@ pub(crate) const FIELDS: &[(&str, T)] = &[
     ("http.request.jwt.claims.nbf.sec", MAI),
     ("http.request.jwt.claims.nbf.sec.names", AB),
     ("http.request.jwt.claims.nbf.sec.values", AI),
+    // Fields added from Cloudflare's field catalogue (src/rules/catalogue.tsv).
+    (
+        "http.request.body.multipart.content_transfer_encodings",
+        AAB,
+    ),
+    ("cf.waf.signature.request.categories", AB),
+    ("cf.waf.signature.request.confidence", AB),
+    ("cf.waf.signature.request.refs", AB),
+    ("cf.intel.ip.datasets", AB),
+    ("cf.intel.ip.target_industries", AB),
+    ("cf.intel.ip.attacker_names", AB),
+    ("cf.intel.ip.attacker_countries", AB),
+    ("cf.intel.ip.target_countries", AB),
+    ("cf.sequence.current_op", B),
+    ("cf.sequence.previous_ops", AB),
+    ("cf.sequence.msec_since_op", MI),
+    // Token configuration id → the JWT's claims as JSON (read with `lookup_json_string`).
+    ("http.request.jwt.claims", MAB),
+    // UNCERTAIN: the type (documented only as a name in field lists); Bool as its name says.
+    ("cf.fraud_detection.disposable_email", Bo),
 ];
 
 /// Fields only present in response phases; missing elsewhere.

@@ -466,3 +466,43 @@ proptest! {
         }
     }
 }
+
+/// Every field of Cloudflare's catalogue (the snapshot in `catalogue.tsv`) is in the scheme,
+/// with the catalogue's type.
+#[test]
+fn the_scheme_agrees_with_the_field_catalogue() {
+    let catalogue = include_str!("catalogue.tsv");
+    let ty = |t: &str| -> Type {
+        match t {
+            "String" | "Bytes" => Type::Bytes,
+            "Integer" | "Number" => Type::Int,
+            "Boolean" => Type::Bool,
+            "IP address" => Type::Ip,
+            "Array<String>" => Type::array(Type::Bytes),
+            "Array<Number>" | "Array<Integer>" => Type::array(Type::Int),
+            "Array<Array<String>>" => Type::array(Type::array(Type::Bytes)),
+            "Map<Array<String>>" => Type::map(Type::array(Type::Bytes)),
+            "Map<Array<Integer>>" => Type::map(Type::array(Type::Int)),
+            "Map<Number>" => Type::map(Type::Int),
+            other => panic!("a catalogue type the test does not know: {other}"),
+        }
+    };
+    let mut problems = Vec::new();
+    let mut n = 0;
+    for line in catalogue
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let (name, t) = line.split_once('\t').expect("name<TAB>type");
+        n += 1;
+        match Scheme::http().field(name) {
+            None => problems.push(format!("missing: {name} ({t})")),
+            Some(id) if id.ty() != ty(t) => {
+                problems.push(format!("{name}: scheme has {}, catalogue {t}", id.ty()));
+            }
+            Some(_) => {}
+        }
+    }
+    assert!(n > 180, "the snapshot has {n} fields");
+    assert!(problems.is_empty(), "{problems:#?}");
+}

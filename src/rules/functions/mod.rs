@@ -166,7 +166,11 @@ const REWRITE_REDIRECT: &[&str] = &[
     "http_response_headers_transform",
     "http_request_dynamic_redirect",
 ];
-const RESPONSE: &[&str] = &["http_response_headers_transform", "http_custom_errors"];
+const RESPONSE: &[&str] = &[
+    "http_response_headers_transform",
+    "http_custom_errors",
+    "http_response_cache_settings",
+];
 
 use Kind::{Any as A, Field as Fd, Literal as L};
 
