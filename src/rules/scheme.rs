@@ -261,10 +261,6 @@ pub(crate) const FIELDS: &[(&str, T)] = &[
     ("http.request.jwt.claims.nbf.sec.names", AB),
     ("http.request.jwt.claims.nbf.sec.values", AI),
     // Fields added from Cloudflare's field catalogue (src/rules/catalogue.tsv).
-    (
-        "http.request.body.multipart.content_transfer_encodings",
-        AAB,
-    ),
     ("cf.waf.signature.request.categories", AB),
     ("cf.waf.signature.request.confidence", AB),
     ("cf.waf.signature.request.refs", AB),
