@@ -4,8 +4,10 @@
 use std::net::IpAddr;
 
 use super::files::FileCtx;
-use crate::rules::{IpSet, List};
-use crate::ruleset::model::ListFile;
+use serde_json::Value;
+
+use crate::rules::{IpSet, List, RedirectItem};
+use crate::ruleset::model::{ListFile, ListItem};
 
 /// The list kinds rulegate reads.
 pub(crate) const LIST_KINDS: &[&str] = &["ip", "hostname", "asn", "redirect"];
@@ -58,7 +60,12 @@ pub(super) fn list_contents(l: &ListFile, c: &mut FileCtx) -> Option<List> {
                 .filter_map(|i| i.hostname.as_ref().map(|h| h.url_hostname.clone())),
         ),
         "asn" => List::asns(l.items.iter().filter_map(|i| i.asn)),
-        "redirect" => return None,
+        "redirect" => List::Redirect(
+            l.items
+                .iter()
+                .filter_map(|item| redirect_item(&l.name, item, c))
+                .collect(),
+        ),
         other => {
             let at = c.find(other, 0).unwrap_or(0);
             c.error(at, other.len(), format!("unknown list kind `{other}`"))
@@ -67,6 +74,58 @@ pub(super) fn list_contents(l: &ListFile, c: &mut FileCtx) -> Option<List> {
         }
     };
     (c.diags.len() == before).then_some(list)
+}
+
+/// One Bulk Redirects item: `{"redirect": {"source_url", "target_url", "status_code",
+/// "include_subdomains", "subpath_matching", "preserve_query_string", "preserve_path_suffix"}}`.
+fn redirect_item(list: &str, item: &ListItem, c: &mut FileCtx) -> Option<RedirectItem> {
+    let Some(r) = item.redirect.as_ref().and_then(Value::as_object) else {
+        c.error(0, 1, format!("an item of redirect list `{list}` has no `redirect` object"))
+            .hint = Some("{\"redirect\": {\"source_url\": \"example.com/old\", \"target_url\": \"https://example.com/new\"}}".into());
+        return None;
+    };
+    let text = |k: &str| r.get(k).and_then(Value::as_str).map(String::from);
+    let flag = |k: &str| r.get(k).and_then(Value::as_bool).unwrap_or(false);
+    let (Some(source_url), Some(target_url)) = (text("source_url"), text("target_url")) else {
+        c.error(
+            0,
+            1,
+            format!("an item of redirect list `{list}` needs `source_url` and `target_url`"),
+        );
+        return None;
+    };
+    let status_code = r.get("status_code").and_then(Value::as_i64).unwrap_or(301);
+    if ![301, 302, 307, 308].contains(&status_code) {
+        let at = c.find(&source_url, 0).unwrap_or(0);
+        c.error(
+            at,
+            source_url.len(),
+            format!("redirect status_code {status_code} is not one of 301, 302, 307, 308"),
+        );
+        return None;
+    }
+    if source_url.contains('?') {
+        let at = c.find(&source_url, 0).unwrap_or(0);
+        c.error(
+            at,
+            source_url.len(),
+            format!("source_url `{source_url}` has a query string"),
+        )
+        .hint = Some(
+            "Bulk Redirects match without the query string; use preserve_query_string to keep it"
+                .into(),
+        );
+        return None;
+    }
+    Some(RedirectItem {
+        source_url,
+        target_url,
+        status_code,
+        include_subdomains: flag("include_subdomains"),
+        subpath_matching: flag("subpath_matching"),
+        preserve_query_string: flag("preserve_query_string"),
+        preserve_path_suffix: flag("preserve_path_suffix"),
+    })
 }
 
 fn parse_ip_item(text: &str) -> Option<(IpAddr, u8)> {

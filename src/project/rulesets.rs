@@ -9,7 +9,7 @@ use super::files::FileCtx;
 use crate::diag::Report;
 use crate::rules::functions::Usage;
 use crate::rules::{self, Filter, Lists, ValueProgram};
-use crate::ruleset::action::{Action, Sink};
+use crate::ruleset::action::{Action, RedirectFrom, Sink};
 use crate::ruleset::model::{Rule, Ruleset};
 use crate::ruleset::{CompiledRule, CompiledRuleset, Level, Rulebook, managed_name, phases};
 use crate::text::suggestion;
@@ -178,6 +178,28 @@ pub(super) fn compile_ruleset(
                 heavy,
             },
         );
+        if let Action::Redirect(Some(from)) = &action
+            && let RedirectFrom::List { name, .. } = from.as_ref()
+        {
+            match lists.get(name) {
+                Some(l) if l.kind() == "redirect" => {}
+                Some(l) => {
+                    c.error(
+                        anchor,
+                        1,
+                        format!(
+                            "in rule {label}: from_list names `{name}`, a {} list",
+                            l.kind()
+                        ),
+                    )
+                    .hint = Some("Bulk Redirects read a list of kind redirect".into());
+                }
+                None => {
+                    c.error(anchor, 1, format!("in rule {label}: from_list names `{name}`, which is no list in the project"))
+                        .hint = suggestion(name, lists.names());
+                }
+            }
+        }
         if let Action::Execute { id, .. } = &action
             && !id.is_empty()
             && !ids.contains(id)

@@ -152,6 +152,110 @@ pub enum List {
     },
     /// Sorted ASNs.
     Asn(Vec<i64>),
+    /// Bulk Redirects: source URLs with their targets, in list order.
+    Redirect(Vec<RedirectItem>),
+}
+
+/// One item of a redirect list (Bulk Redirects), with its documented options.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RedirectItem {
+    /// The source URL as written: `[scheme://]host[/path]`, no query string.
+    pub source_url: String,
+    pub target_url: String,
+    /// 301 unless given (301, 302, 307 or 308).
+    pub status_code: i64,
+    pub include_subdomains: bool,
+    pub subpath_matching: bool,
+    pub preserve_query_string: bool,
+    pub preserve_path_suffix: bool,
+}
+
+/// A URL split into what Bulk Redirects compares: the scheme (if written), the host (lower
+/// case), the path and the query.
+struct UrlParts<'a> {
+    scheme: Option<&'a str>,
+    host: String,
+    path: &'a str,
+    query: Option<&'a str>,
+}
+
+fn url_parts(url: &str) -> UrlParts<'_> {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((s, r)) => (Some(s), r),
+        None => (None, url),
+    };
+    let (rest, query) = match rest.split_once('?') {
+        Some((r, q)) => (r, Some(q)),
+        None => (rest, None),
+    };
+    let (host, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    UrlParts {
+        scheme,
+        host: host.to_ascii_lowercase(),
+        path,
+        query,
+    }
+}
+
+impl RedirectItem {
+    /// Whether `url` (a full URI) matches this item's source: the scheme when the source
+    /// names one, the host (ASCII case-insensitive; subdomains too with `include_subdomains`),
+    /// and the path exactly (or below it with `subpath_matching`). The query is not compared.
+    /// UNCERTAIN: path case sensitivity and trailing-slash handling on the live edge.
+    pub fn matches<'u>(&self, url: &'u str) -> Option<&'u str> {
+        let src = url_parts(&self.source_url);
+        let req = url_parts(url);
+        if let Some(s) = src.scheme
+            && req.scheme.is_some_and(|r| !r.eq_ignore_ascii_case(s))
+        {
+            return None;
+        }
+        let host_ok = req.host == src.host
+            || (self.include_subdomains
+                && req.host.len() > src.host.len()
+                && req.host.ends_with(&src.host)
+                && req.host.as_bytes()[req.host.len() - src.host.len() - 1] == b'.');
+        if !host_ok {
+            return None;
+        }
+        let src_path = if src.path.is_empty() { "/" } else { src.path };
+        let req_path = if req.path.is_empty() { "/" } else { req.path };
+        if req_path == src_path {
+            return Some("");
+        }
+        if self.subpath_matching {
+            let base = src_path.trim_end_matches('/');
+            if let Some(rest) = req_path.strip_prefix(base)
+                && (rest.starts_with('/') || base.is_empty())
+            {
+                return Some(rest);
+            }
+        }
+        None
+    }
+
+    /// Where a request for `url` goes: the target, with the path suffix below the source and
+    /// the request's query string appended when the options say so.
+    pub fn target_for(&self, url: &str) -> Option<String> {
+        let suffix = self.matches(url)?;
+        let mut out = self.target_url.clone();
+        if self.preserve_path_suffix && self.subpath_matching && !suffix.is_empty() {
+            let base = out.trim_end_matches('/').len();
+            out.truncate(base);
+            out.push_str(suffix);
+        }
+        if self.preserve_query_string
+            && let Some(q) = url_parts(url).query
+            && !q.is_empty()
+        {
+            out.push(if out.contains('?') { '&' } else { '?' });
+            out.push_str(q);
+        }
+        Some(out)
+    }
 }
 
 impl List {
@@ -160,6 +264,7 @@ impl List {
             List::Ip(_) => "ip",
             List::Hostname { .. } => "hostname",
             List::Asn(_) => "asn",
+            List::Redirect(_) => "redirect",
         }
     }
 
@@ -167,7 +272,7 @@ impl List {
     pub fn value_type(&self) -> Type {
         match self {
             List::Ip(_) => Type::Ip,
-            List::Hostname { .. } => Type::Bytes,
+            List::Hostname { .. } | List::Redirect(_) => Type::Bytes,
             List::Asn(_) => Type::Int,
         }
     }
@@ -201,8 +306,21 @@ impl List {
         matches!(self, List::Asn(v) if v.binary_search(&x).is_ok())
     }
 
-    /// Hostname membership, ignoring ASCII case; `*.example.com` matches any subdomain.
+    /// The first item of a redirect list whose source matches `url`.
+    pub fn redirect_for(&self, url: &[u8]) -> Option<&RedirectItem> {
+        let List::Redirect(items) = self else {
+            return None;
+        };
+        let url = std::str::from_utf8(url).ok()?;
+        items.iter().find(|i| i.matches(url).is_some())
+    }
+
+    /// Membership of a Bytes value: a hostname list's names (ignoring ASCII case;
+    /// `*.example.com` matches any subdomain), or a redirect list's source URLs.
     pub fn contains_host(&self, h: &[u8]) -> bool {
+        if let List::Redirect(_) = self {
+            return self.redirect_for(h).is_some();
+        }
         let List::Hostname { exact, suffixes } = self else {
             return false;
         };

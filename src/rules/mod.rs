@@ -32,7 +32,7 @@ pub(crate) use answer::evaluate;
 pub use compile::{Filter, ValueProgram};
 pub use context::Context;
 pub use error::{ErrorKind, FieldError, RequestError, RuleError, ValueError};
-pub use lists::{IpSet, List, Lists};
+pub use lists::{IpSet, List, Lists, RedirectItem};
 pub(crate) use parse::{Settings, parse_filter, parse_value};
 pub use types::{Type, Value};
 

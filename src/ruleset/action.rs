@@ -79,6 +79,17 @@ pub(crate) struct Redirect {
     pub(crate) preserve_query: bool,
 }
 
+/// Where a redirect's target comes from.
+#[derive(Debug, Clone)]
+pub(crate) enum RedirectFrom {
+    Value(Redirect),
+    /// Bulk Redirects: the first item of list `name` whose source matches field `key`.
+    List {
+        name: String,
+        key: String,
+    },
+}
+
 /// A header operation of `rewrite`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum HeaderOperation {
@@ -115,8 +126,9 @@ pub(crate) enum Action {
         id: String,
         overrides: Box<Overrides>,
     },
-    /// `from_value` is `None` for Bulk Redirects (`from_list`), which are traced, not resolved.
-    Redirect(Option<Box<Redirect>>),
+    /// A Single Redirect (`from_value`) or a Bulk Redirect (`from_list`); `None` only when
+    /// the parameters were unusable (already reported).
+    Redirect(Option<Box<RedirectFrom>>),
     Rewrite(Box<Rewrite>),
     /// Ends the request with this status, else the response's (response phases), else 500.
     ServeError {
@@ -338,12 +350,27 @@ fn text(x: &Value, what: &str, sink: &mut dyn Sink) -> (Text, bool) {
     (Text { value, expression }, one)
 }
 
-fn redirect(p: &Value, sink: &mut dyn Sink) -> Option<Redirect> {
+fn redirect(p: &Value, sink: &mut dyn Sink) -> Option<RedirectFrom> {
     let Some(fv) = p.get("from_value") else {
-        if p.get("from_list").is_none() {
+        let Some(fl) = p.get("from_list") else {
             sink.error("redirect needs from_value or from_list".into(), None);
-        }
-        return None;
+            return None;
+        };
+        let Some(name) = fl.get("name").and_then(Value::as_str) else {
+            sink.error(
+                "redirect from_list needs the list's `name`".into(),
+                Some("e.g. {\"name\": \"redirects\", \"key\": \"http.request.full_uri\"}"),
+            );
+            return None;
+        };
+        let key = fl
+            .get("key")
+            .and_then(Value::as_str)
+            .unwrap_or("http.request.full_uri");
+        return Some(RedirectFrom::List {
+            name: name.to_string(),
+            key: key.to_string(),
+        });
     };
     let (target, one) = match fv.get("target_url") {
         Some(t) => text(t, "target_url", sink),
@@ -362,14 +389,14 @@ fn redirect(p: &Value, sink: &mut dyn Sink) -> Option<Redirect> {
             None,
         );
     }
-    Some(Redirect {
+    Some(RedirectFrom::Value(Redirect {
         target,
         status,
         preserve_query: fv
             .get("preserve_query_string")
             .and_then(Value::as_bool)
             .unwrap_or(false),
-    })
+    }))
 }
 
 fn rewrite(p: &Value, sink: &mut dyn Sink) -> Rewrite {

@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::action::{Action, HeaderOperation, Overrides, Redirect, Text};
+use super::action::{Action, HeaderOperation, Overrides, Redirect, RedirectFrom, Text};
 use super::compiled::{CompiledRule, CompiledRuleset, Level, Rulebook};
 use super::{phases, shape};
 use crate::rules::request::{self, split_url};
@@ -319,11 +319,20 @@ fn run_ruleset(
                         .unwrap_or(500);
                     st.end = Some(End { status });
                 }
-                Action::Redirect(from_value) => {
-                    let status = from_value.as_ref().map_or(301, |r| r.status);
-                    step.target_url = from_value.as_ref().and_then(|r| redirect_target(st, r));
-                    st.end = Some(End { status });
-                }
+                Action::Redirect(from) => match from.as_deref() {
+                    Some(RedirectFrom::Value(r)) => {
+                        step.target_url = redirect_target(st, r);
+                        st.end = Some(End { status: r.status });
+                    }
+                    Some(RedirectFrom::List { name, key }) => {
+                        // A Bulk Redirect: only a list item whose source matches redirects.
+                        if let Some((target, status)) = list_redirect(st, name, key) {
+                            step.target_url = Some(target);
+                            st.end = Some(End { status });
+                        }
+                    }
+                    None => st.end = Some(End { status: 301 }),
+                },
                 Action::Skip(skip) => {
                     stop_ruleset = skip.ruleset;
                     if skip.phase {
@@ -392,6 +401,18 @@ fn eval_text(st: &State, t: &Text) -> Option<String> {
         RValue::Ip(ip) => Some(ip.to_string()),
         _ => None,
     }
+}
+
+/// The target and status of the first item of redirect list `name` whose source matches
+/// the value of field `key` (the full URI unless the rule says otherwise).
+fn list_redirect(st: &State, name: &str, key: &str) -> Option<(String, i64)> {
+    let list = st.book.lists.get(name)?;
+    let Some(RValue::Bytes(url)) = st.ctx.get_by_name(key) else {
+        return None;
+    };
+    let item = list.redirect_for(url)?;
+    let target = item.target_for(std::str::from_utf8(url).ok()?)?;
+    Some((target, item.status_code))
 }
 
 /// Where a redirect sends the visitor: the static value or the expression's result, with the

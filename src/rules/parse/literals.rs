@@ -508,6 +508,7 @@ impl Parser<'_> {
             let want = match &*list {
                 List::Ip(_) => "an IP field such as ip.src",
                 List::Hostname { .. } => "http.host",
+                List::Redirect(_) => "http.request.full_uri",
                 List::Asn(_) => "ip.src.asnum",
             };
             return Err(RuleError::new(
