@@ -3,10 +3,13 @@
 //! accepts every one, so `rulegate check` must accept them, each in its phase when the data
 //! gives one: a correct project must never fail `check`.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod common;
+
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde_json::{Value, json};
+use common::corpus::{self, Entry};
+use serde_json::json;
 
 #[derive(serde::Deserialize)]
 struct Row {
@@ -55,54 +58,6 @@ fn lists_of(expr: &str, out: &mut BTreeMap<String, &'static str>) {
     }
 }
 
-/// The rule that holds `expr` in `phase`: as its filter, or, for a value expression, where
-/// that phase takes one.
-fn rule(id: &str, phase: &str, expr: &str, value: bool) -> Value {
-    let target = json!({"expression": expr});
-    let (action, params, filter) = match (phase, value) {
-        ("http_request_dynamic_redirect" | "http_request_redirect", true) => (
-            "redirect",
-            json!({"from_value": {"target_url": target}}),
-            "true",
-        ),
-        ("http_request_dynamic_redirect" | "http_request_redirect", false) => (
-            "redirect",
-            json!({"from_value": {"target_url": {"value": "https://example.com/"}}}),
-            expr,
-        ),
-        ("http_request_transform", true) => ("rewrite", json!({"uri": {"path": target}}), "true"),
-        ("http_request_transform", false) => {
-            ("rewrite", json!({"uri": {"path": {"value": "/"}}}), expr)
-        }
-        ("http_request_late_transform" | "http_response_headers_transform", true) => (
-            "rewrite",
-            json!({"headers": {"x-rulegate": {"operation": "set", "expression": expr}}}),
-            "true",
-        ),
-        ("http_request_late_transform" | "http_response_headers_transform", false) => (
-            "rewrite",
-            json!({"headers": {"x-rulegate": {"operation": "remove"}}}),
-            expr,
-        ),
-        ("http_request_cache_settings", _) => ("set_cache_settings", json!({}), expr),
-        ("http_response_cache_settings", _) => ("set_cache_tags", json!({}), expr),
-        ("http_request_origin", _) => ("route", json!({}), expr),
-        ("http_response_compression", _) => ("compress_response", json!({}), expr),
-        ("http_request_sanitize", _) => ("rewrite", json!({"uri": {"path": {"value": "/"}}}), expr),
-        ("http_response_firewall_managed", _) => ("log", Value::Null, expr),
-        ("http_ratelimit", _) => ("block", Value::Null, expr),
-        _ => ("log", Value::Null, expr),
-    };
-    let mut r = json!({"id": id, "action": action, "expression": filter});
-    if !params.is_null() {
-        r["action_parameters"] = params;
-    }
-    if phase == "http_ratelimit" {
-        r["ratelimit"] = json!({"characteristics": ["ip.src", "cf.colo.id"], "period": 60});
-    }
-    r
-}
-
 #[test]
 fn check_accepts_every_real_world_expression() {
     let rows = rows();
@@ -124,9 +79,8 @@ fn check_accepts_every_real_world_expression() {
             },
         );
     }
-    let mut by_phase: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-    let mut sources = BTreeMap::new();
-    for (i, r) in rows.iter().enumerate() {
+    let mut entries = Vec::new();
+    for r in &rows {
         let value = rulegate::rules::compile_filter(&r.expr, &engine_lists).is_err()
             && rulegate::rules::compile_value(&r.expr, &engine_lists).is_ok();
         // Phases whose rules take a value expression somewhere; elsewhere (an exposed
@@ -154,52 +108,25 @@ fn check_accepts_every_real_world_expression() {
             None if value => "http_request_late_transform".to_string(),
             None => "http_request_firewall_custom".to_string(),
         };
-        let id = format!("rw{i}");
-        sources.insert(id.clone(), (r.source.clone(), r.expr.clone()));
-        by_phase
-            .entry(phase.clone())
-            .or_default()
-            .push(rule(&id, &phase, &r.expr, value));
+        entries.push(Entry {
+            phase,
+            expr: r.expr.clone(),
+            value,
+            source: r.source.clone(),
+        });
     }
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("rulesets")).unwrap();
-    std::fs::create_dir_all(dir.path().join("lists")).unwrap();
-    for (phase, rules) in &by_phase {
-        let rs = json!({"id": format!("rs-{phase}"), "name": phase, "kind": "zone", "phase": phase, "rules": rules});
-        std::fs::write(
-            dir.path().join(format!("rulesets/{phase}.json")),
-            serde_json::to_string_pretty(&rs).unwrap(),
-        )
-        .unwrap();
-    }
-    for (name, kind) in &lists {
-        std::fs::write(
-            dir.path().join(format!("lists/{name}.json")),
-            json!({"name": name, "kind": kind, "items": []}).to_string(),
-        )
-        .unwrap();
-    }
-    std::fs::write(
-        dir.path().join("s.yaml"),
-        "base_url: https://www.example.com\ncases:\n  - name: a\n    request: { url: / }\n    expect: { status: [200, 301, 302, 403] }\n",
-    )
-    .unwrap();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_rulegate"))
-        .args(["check", dir.path().to_str().unwrap()])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    let rejected: BTreeSet<String> = err
-        .lines()
-        .filter_map(|l| l.split("in rule `").nth(1))
-        .filter_map(|l| l.split('`').next())
-        .map(|id| {
-            let (src, expr) = &sources[id];
-            format!("{id} from {src}: {expr}")
+    let list_files = lists
+        .iter()
+        .map(|(name, kind)| {
+            (
+                name.clone(),
+                json!({"name": name, "kind": kind, "items": []}),
+            )
         })
         .collect();
+    let (code, err, rejected) = corpus::check(&entries, &list_files);
     assert_eq!(
-        o.status.code(),
+        code,
         Some(0),
         "check rejected real-world expressions:\n{}\n\n{err}",
         rejected.into_iter().collect::<Vec<_>>().join("\n")

@@ -467,7 +467,7 @@ impl Parser<'_> {
             }
             self.b.get(p) == Some(&b'(')
         };
-        if self.at("(") || self.at_kw("not") || (self.at("!") && !self.at("!=")) || quant {
+        if self.at("(") || self.at("not") || (self.at("!") && !self.at("!=")) || quant {
             return self.or().map(Arg::Expr);
         }
         if self.at_ident_start() {

@@ -42,9 +42,12 @@ impl Parser<'_> {
                 .is_some_and(|c| is_ident(*c) || *c == b'.')
     }
 
-    pub(super) fn eat_kw(&mut self, kw: &str) -> bool {
-        if self.at_kw(kw) {
-            self.pos += kw.len();
+    /// An English operator (`not`, `and`, `eq`, `contains`, …), matched as wirefilter's
+    /// lexer matches it: as a prefix, so `notssl` is `not ssl` and `port eq443` is
+    /// `port eq 443` (README "Grammar edge cases").
+    pub(super) fn eat_word(&mut self, word: &str) -> bool {
+        if self.at(word) {
+            self.pos += word.len();
             true
         } else {
             false

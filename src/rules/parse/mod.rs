@@ -170,7 +170,7 @@ impl<'a> Parser<'a> {
         let mut items = vec![operand(self)?];
         loop {
             self.ws();
-            if self.eat_kw(word) || self.eat(symbol) {
+            if self.eat_word(word) || self.eat(symbol) {
                 items.push(operand(self)?);
             } else {
                 return self.combine(op, items);
@@ -224,7 +224,7 @@ impl<'a> Parser<'a> {
             e.span = Span::new(start, self.pos);
             return Ok(e);
         }
-        if self.eat_kw("not") || (self.at("!") && !self.at("!=") && self.eat("!")) {
+        if self.eat_word("not") || (self.at("!") && !self.at("!=") && self.eat("!")) {
             self.enter(start)?;
             let inner = self.simple()?;
             self.leave();
@@ -399,9 +399,9 @@ impl<'a> Parser<'a> {
             ("wildcard", true, CmpOp::Wildcard),
             ("strict wildcard", true, CmpOp::StrictWildcard),
         ];
-        for (text, kw, op) in table {
-            if if *kw { self.at_kw(text) } else { self.at(text) } {
-                self.pos += text.len();
+        // English and symbolic spellings alike match as prefixes, as in wirefilter.
+        for (text, _, op) in table {
+            if self.eat_word(text) {
                 return Some(*op);
             }
         }
