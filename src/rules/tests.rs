@@ -468,7 +468,7 @@ proptest! {
 }
 
 /// Every field of Cloudflare's catalogue (the snapshot in `catalogue.tsv`) is in the scheme,
-/// with the catalogue's type.
+/// with the catalogue's type, and is a request or a response field as the catalogue says.
 #[test]
 fn the_scheme_agrees_with_the_field_catalogue() {
     let catalogue = include_str!("catalogue.tsv");
@@ -493,8 +493,16 @@ fn the_scheme_agrees_with_the_field_catalogue() {
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
     {
-        let (name, t) = line.split_once('\t').expect("name<TAB>type");
+        let mut cols = line.split('\t');
+        let (name, t, category) = (
+            cols.next().expect("name"),
+            cols.next().expect("type"),
+            cols.next().expect("category"),
+        );
         n += 1;
+        if super::scheme::is_response_field(name) != (category == "Response") {
+            problems.push(format!("{name}: the catalogue says a {category} field"));
+        }
         match Scheme::http().field(name) {
             None => problems.push(format!("missing: {name} ({t})")),
             Some(id) if id.ty() != ty(t) => {

@@ -79,7 +79,7 @@ pub(crate) fn allowed_actions(phase: &str) -> Option<&'static [&'static str]> {
         "http_request_origin" => &["route"],
         "http_request_cache_settings" => &["set_cache_settings"],
         // UNCERTAIN: the provider's acceptance tests use set_cache_tags here.
-        "http_response_cache_settings" => &["set_cache_settings", "set_cache_tags"],
+        "http_response_cache_settings" => &["set_cache_control", "set_cache_tags"],
         "http_response_compression" => &["compress_response"],
         "http_custom_errors" => &["serve_error"],
         "http_log_custom_fields" => &["log_custom_field"],
@@ -129,4 +129,43 @@ pub(crate) fn allowed_actions(phase: &str) -> Option<&'static [&'static str]> {
         "http_response_firewall_managed" => &["execute", "log"],
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every phase the Rulesets API accepts (the provider's schema, v5: `phase` "Available
+    /// values") is known.
+    #[test]
+    fn every_rulesets_api_phase_is_known() {
+        for p in [
+            "ddos_l4",
+            "ddos_l7",
+            "http_config_settings",
+            "http_custom_errors",
+            "http_log_custom_fields",
+            "http_ratelimit",
+            "http_request_cache_settings",
+            "http_request_dynamic_redirect",
+            "http_request_firewall_custom",
+            "http_request_firewall_managed",
+            "http_request_late_transform",
+            "http_request_origin",
+            "http_request_redirect",
+            "http_request_sanitize",
+            "http_request_sbfm",
+            "http_request_transform",
+            "http_response_cache_settings",
+            "http_response_compression",
+            "http_response_firewall_managed",
+            "http_response_headers_transform",
+            "magic_transit",
+            "magic_transit_ids_managed",
+            "magic_transit_managed",
+            "magic_transit_ratelimit",
+        ] {
+            assert!(is_known(p), "{p}");
+        }
+    }
 }

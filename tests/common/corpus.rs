@@ -47,7 +47,7 @@ pub(crate) fn rule(id: &str, phase: &str, expr: &str, value: bool) -> Value {
             expr,
         ),
         ("http_request_cache_settings", _) => ("set_cache_settings", json!({}), expr),
-        ("http_response_cache_settings", _) => ("set_cache_tags", json!({}), expr),
+        ("http_response_cache_settings", _) => ("set_cache_control", json!({}), expr),
         ("http_request_origin", _) => ("route", json!({}), expr),
         ("http_config_settings", _) => ("set_config", json!({}), expr),
         ("http_custom_errors", _) => ("serve_error", json!({"status_code": 500}), expr),
