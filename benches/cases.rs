@@ -44,13 +44,7 @@ fn timed_run(cmd: &mut Command) -> (f64, String) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let n: usize = args
-        .iter()
-        .position(|a| a == "--cases")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
+    let n = common::cases_arg(10_000);
     let bin = env!("CARGO_BIN_EXE_rulegate");
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();

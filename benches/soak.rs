@@ -27,13 +27,7 @@ fn rss_mib(pid: u32) -> Option<f64> {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let n: usize = args
-        .iter()
-        .position(|a| a == "--cases")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000);
+    let n = common::cases_arg(20_000);
     let bin = env!("CARGO_BIN_EXE_rulegate");
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();

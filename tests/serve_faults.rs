@@ -4,13 +4,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::bin;
+use common::{Serve, bin};
 use serde_json::{Value, json};
 
 const ACCOUNT: &str = "0123456789abcdef0123456789abcdef";
@@ -25,66 +23,32 @@ fn slow_project() -> tempfile::TempDir {
     dir
 }
 
-struct Serve {
-    child: Child,
-    addr: String,
+/// Sends raw bytes to `serve` and reads the whole answer (the request asks to close).
+fn raw(serve: &Serve, request: &[u8]) -> (u16, Value) {
+    let mut s = TcpStream::connect(&serve.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(request).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
-impl Serve {
-    fn start(dir: &Path, extra: &[&str]) -> Serve {
-        let mut child = bin()
-            .args(["serve", dir.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("http://"))
-            .and_then(|w| w.split('/').next())
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_string();
-        Serve { child, addr }
-    }
-
-    /// Sends raw bytes and reads the whole answer (the request asks to close).
-    fn raw(&self, request: &[u8]) -> (u16, Value) {
-        let mut s = TcpStream::connect(&self.addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        s.write_all(request).unwrap();
-        let mut out = Vec::new();
-        let _ = s.read_to_end(&mut out);
-        let text = String::from_utf8_lossy(&out).into_owned();
-        let status = text
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
-        (status, serde_json::from_str(body).unwrap_or(Value::Null))
-    }
-
-    fn post(&self, path: &str, body: &str) -> (u16, Value) {
-        self.raw(
-            format!(
-                "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            )
-            .as_bytes(),
+fn post(serve: &Serve, path: &str, body: &str) -> (u16, Value) {
+    raw(
+        serve,
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
         )
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+        .as_bytes(),
+    )
 }
 
 fn trace_path() -> String {
@@ -100,10 +64,10 @@ fn a_slow_trace_answers_with_an_error_and_does_not_block_others() {
     let fast_body = json!({"method": "GET", "url": "https://www.example.com/", "headers": {"user-agent": "curl"}}).to_string();
     let started = Instant::now();
     let slow = std::thread::scope(|s| {
-        let slow = s.spawn(|| serve.post(&trace_path(), &slow_body));
+        let slow = s.spawn(|| post(&serve, &trace_path(), &slow_body));
         std::thread::sleep(Duration::from_millis(200));
         let t = Instant::now();
-        let (status, v) = serve.post(&trace_path(), &fast_body);
+        let (status, v) = post(&serve, &trace_path(), &fast_body);
         assert_eq!(status, 200, "{v}");
         assert_eq!(v["success"], true);
         assert!(
@@ -150,7 +114,8 @@ fn http_layer_errors_come_back_in_the_envelope() {
     let dir = slow_project();
     let serve = Serve::start(dir.path(), &[]);
     // 405: a GET on the trace endpoint.
-    let (status, v) = serve.raw(
+    let (status, v) = raw(
+        &serve,
         format!(
             "GET {} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
             trace_path()
@@ -167,7 +132,7 @@ fn http_layer_errors_come_back_in_the_envelope() {
         "{{\"method\": \"GET\", \"url\": \"https://x.example/\", \"pad\": \"{}\"}}",
         "x".repeat(3 * 1024 * 1024)
     );
-    let (status, v) = serve.post(&trace_path(), &big);
+    let (status, v) = post(&serve, &trace_path(), &big);
     assert_eq!(status, 413, "{v}");
     assert_eq!(v["success"], false);
     // 431: too many headers.
@@ -179,11 +144,11 @@ fn http_layer_errors_come_back_in_the_envelope() {
         req.push_str(&format!("x-h{i}: v\r\n"));
     }
     req.push_str("\r\n{}");
-    let (status, v) = serve.raw(req.as_bytes());
+    let (status, v) = raw(&serve, req.as_bytes());
     assert_eq!(status, 431, "{v}");
     assert_eq!(v["success"], false);
     // Not JSON at all: 400 with code 6007, as before.
-    let (status, v) = serve.post(&trace_path(), "{nope");
+    let (status, v) = post(&serve, &trace_path(), "{nope");
     assert_eq!((status, v["errors"][0]["code"].clone()), (400, json!(6007)));
 }
 

@@ -87,3 +87,13 @@ pub(crate) fn serve(bin: &str, dir: &Path, extra: &[&str]) -> (Child, String) {
         .to_string();
     (child, api)
 }
+
+/// `--cases N` from the command line, else `default`.
+pub(crate) fn cases_arg(default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == "--cases")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}

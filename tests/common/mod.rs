@@ -6,6 +6,7 @@
 
 pub(crate) mod corpus;
 
+use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
@@ -384,4 +385,48 @@ pub(crate) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     }
     std::fs::write(&p, text).unwrap();
     p
+}
+
+/// `rulegate serve` on 127.0.0.1:0, killed on drop.
+pub(crate) struct Serve {
+    pub(crate) child: std::process::Child,
+    /// The API base URL, `http://127.0.0.1:PORT/client/v4`.
+    pub(crate) api: String,
+    /// `127.0.0.1:PORT`.
+    pub(crate) addr: String,
+}
+
+impl Serve {
+    pub(crate) fn start(dir: &Path, extra: &[&str]) -> Serve {
+        let mut child = bin()
+            .args(["serve", dir.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let api = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
+        let addr = api
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        Serve { child, api, addr }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
