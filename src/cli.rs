@@ -70,6 +70,11 @@ pub(crate) struct TraceArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Rulesets and lists from Terraform: a plan or state as JSON (`terraform show -json`)
+    /// [default: rulegate.yaml's `terraform`].
+    #[arg(long, value_name = "PLAN.json")]
+    pub terraform: Option<PathBuf>,
+
     /// Where the trace comes from [default: rulegate.yaml's `backend`, else local].
     #[arg(long, value_enum)]
     pub backend: Option<BackendKind>,
@@ -91,6 +96,11 @@ pub(crate) struct ServeArgs {
     /// Address to listen on; port 0 picks a free one (printed on start).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787")]
     pub listen: String,
+
+    /// Rulesets and lists from Terraform: a plan or state as JSON (`terraform show -json`)
+    /// [default: rulegate.yaml's `terraform`].
+    #[arg(long, value_name = "PLAN.json")]
+    pub terraform: Option<PathBuf>,
 
     /// Demand `Authorization: Bearer TOKEN` (403, code 10000 otherwise).
     #[arg(
@@ -177,6 +187,11 @@ pub(crate) struct SuiteArgs {
     /// Set a variable for `${NAME}` in suites (wins over the environment). Repeatable.
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
     pub vars: Vec<(String, String)>,
+
+    /// Rulesets and lists from Terraform: a plan or state as JSON (`terraform show -json`)
+    /// [default: rulegate.yaml's `terraform`].
+    #[arg(long, value_name = "PLAN.json")]
+    pub terraform: Option<PathBuf>,
 }
 
 /// How the live API is reached.

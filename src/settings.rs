@@ -26,6 +26,8 @@ pub(crate) struct Flags<'a> {
     pub(crate) concurrency: Option<u16>,
     pub(crate) junit: Option<&'a Path>,
     pub(crate) trace_budget: Option<f64>,
+    /// `--terraform`: wins over rulegate.yaml's `terraform`.
+    pub(crate) terraform: Option<&'a Path>,
 }
 
 /// How the live API is reached (no credentials: see [`Settings::client_config`]).
@@ -64,7 +66,11 @@ impl Settings {
     /// Reads `rulegate.yaml` from `flags.dir` and merges it with the flags and environment.
     pub(crate) fn resolve(flags: &Flags) -> Result<Settings, Report> {
         let loaded = load_config(&flags.dir)?;
-        let cfg = loaded.config;
+        let mut cfg = loaded.config;
+        if let Some(tf) = flags.terraform {
+            // A flag's path is relative to where the command runs, not to the project.
+            cfg.terraform = Some(std::path::absolute(tf).unwrap_or_else(|_| tf.to_path_buf()));
+        }
         let none = ApiArgs::default();
         let api = flags.api.unwrap_or(&none);
         let url = api

@@ -8,6 +8,7 @@ use crate::settings::Flags;
 
 pub(super) fn run(args: &CheckArgs) -> Result<Exit, Report> {
     let settings = settings(Flags {
+        terraform: args.suites.terraform.as_deref(),
         dir: project_dir(&args.suites.paths),
         vars: &args.suites.vars,
         ..Flags::default()

@@ -24,6 +24,7 @@ pub(super) fn run(a: &ServeArgs) -> Result<Exit, Report> {
         ))
     })?;
     let settings = settings(Flags {
+        terraform: a.terraform.as_deref(),
         dir: a.dir.clone(),
         trace_budget: a.trace_budget,
         ..Flags::default()

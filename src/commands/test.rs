@@ -16,6 +16,7 @@ use crate::suite::Suite;
 pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
     let largs = libtest_arguments(args)?;
     let settings = settings(Flags {
+        terraform: args.suites.terraform.as_deref(),
         dir: project_dir(&args.suites.paths),
         backend: args.backend,
         api: Some(&args.api),

@@ -51,6 +51,7 @@ pub(super) fn run(a: &TraceArgs) -> Result<Exit, Report> {
         origin: None,
     };
     let settings = settings(Flags {
+        terraform: a.terraform.as_deref(),
         dir: a.dir.clone(),
         backend: a.backend,
         api: Some(&a.api),

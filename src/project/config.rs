@@ -25,6 +25,8 @@ pub(crate) struct ProjectConfig {
     pub(crate) rulesets: Option<PathBuf>,
     /// Directory of list JSON files (default `lists`).
     pub(crate) lists: Option<PathBuf>,
+    /// Terraform source of rulesets and lists: a plan or state as JSON (`terraform show -json`).
+    pub(crate) terraform: Option<PathBuf>,
     /// The origin's status when no rule ends the request (default 200).
     #[serde(default, deserialize_with = "status")]
     pub(crate) origin_status: Option<i64>,

@@ -7,6 +7,7 @@ pub(crate) mod config;
 mod files;
 mod lists;
 mod rulesets;
+mod terraform;
 pub(crate) mod validate;
 
 use std::collections::{BTreeMap, HashSet};
@@ -69,36 +70,14 @@ pub(crate) fn load_project(dir: &Path, config: &ProjectConfig) -> Result<Project
         }
     }
 
-    // Lists first: expressions need them.
-    let mut list_names: BTreeMap<String, PathBuf> = BTreeMap::new();
+    // Lists first: expressions need them. From list files, then from Terraform.
+    let mut list_inputs: Vec<(PathBuf, ListFile)> = Vec::new();
     for path in files::json_files(&dir.join(config.lists_dir())) {
         let Some(v) = files::read_json(&path, &mut report) else {
             continue;
         };
         match serde_json::from_value::<ListFile>(v) {
-            Ok(l) => {
-                let text = report.sources.get(&path).cloned().unwrap_or_default();
-                let mut c = FileCtx {
-                    file: &path,
-                    text: &text,
-                    diags: &mut report.diagnostics,
-                };
-                if let Some(first) = list_names.get(&l.name) {
-                    let at = c.find(&l.name, 0).unwrap_or(0);
-                    c.error(
-                        at,
-                        l.name.len(),
-                        format!("list `{}` is also defined in {}", l.name, first.display()),
-                    )
-                    .hint = Some("list names are unique in an account".into());
-                    continue;
-                }
-                list_names.insert(l.name.clone(), path.clone());
-                if let Some(list) = lists::list_contents(&l, &mut c) {
-                    book.lists.insert(l.name.clone(), list);
-                }
-                list_files.push(l);
-            }
+            Ok(l) => list_inputs.push((path, l)),
             Err(e) => {
                 let pos = positioned::<ListFile>(&report, &path);
                 report.push(
@@ -107,6 +86,47 @@ pub(crate) fn load_project(dir: &Path, config: &ProjectConfig) -> Result<Project
                 );
             }
         }
+    }
+    let mut tf_rulesets: Vec<(PathBuf, Ruleset)> = Vec::new();
+    if let Some(tf) = &config.terraform {
+        let path = dir.join(tf);
+        if let Some(found) = terraform::load(&path, &mut report) {
+            for (address, v) in found.lists {
+                match serde_json::from_value::<ListFile>(v) {
+                    Ok(l) => list_inputs.push((path.clone(), l)),
+                    Err(e) => report.push(Diagnostic::new(
+                        &path,
+                        None,
+                        format!("{address}: not a list: {e}"),
+                    )),
+                }
+            }
+            tf_rulesets = terraform::select_zone(&path, found.rulesets, config, &mut report);
+        }
+    }
+    let mut list_names: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for (path, l) in list_inputs {
+        let text = report.sources.get(&path).cloned().unwrap_or_default();
+        let mut c = FileCtx {
+            file: &path,
+            text: &text,
+            diags: &mut report.diagnostics,
+        };
+        if let Some(first) = list_names.get(&l.name) {
+            let at = c.find(&l.name, 0).unwrap_or(0);
+            c.error(
+                at,
+                l.name.len(),
+                format!("list `{}` is also defined in {}", l.name, first.display()),
+            )
+            .hint = Some("list names are unique in an account".into());
+            continue;
+        }
+        list_names.insert(l.name.clone(), path.clone());
+        if let Some(list) = lists::list_contents(&l, &mut c) {
+            book.lists.insert(l.name.clone(), list);
+        }
+        list_files.push(l);
     }
 
     let mut raw: Vec<(PathBuf, Ruleset)> = Vec::new();
@@ -126,6 +146,7 @@ pub(crate) fn load_project(dir: &Path, config: &ProjectConfig) -> Result<Project
             }
         }
     }
+    raw.extend(tf_rulesets);
     let ids: HashSet<String> = raw.iter().map(|(_, r)| r.id.clone()).collect();
     for (path, rs) in raw {
         let text = report.sources.get(&path).cloned().unwrap_or_default();

@@ -1,0 +1,290 @@
+//! Terraform as a ruleset source: `cloudflare_ruleset`, `cloudflare_list` and
+//! `cloudflare_list_item` resources read into the Rulesets and Lists APIs' shapes, so the
+//! rest of the project loader treats them like JSON files. Both provider generations: v5
+//! attributes (objects) and v4 blocks (single-element lists in JSON, `headers` as a list of
+//! named blocks) normalize to the same shape.
+//!
+//! Routes: a plan or state as JSON ([`plan`]). The HCL route (reading `*.tf` directly) is not
+//! built yet.
+//!
+//! Identity: a rule without an `id` (none has one before apply) is named
+//! `ADDRESS#N`, its resource address and 1-based position (`cloudflare_ruleset.waf#2`,
+//! `module.edge.cloudflare_ruleset.custom["shop"]#1`); a ruleset without an `id` is named by
+//! its address. Both are stable between runs; selectors may also use the rule's `ref` or
+//! description.
+
+mod plan;
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use crate::diag::{Diagnostic, Report};
+
+/// What a Terraform source holds, in API shapes, each with its resource address.
+#[derive(Debug, Default)]
+pub(super) struct Found {
+    pub(super) rulesets: Vec<(String, Value)>,
+    pub(super) lists: Vec<(String, Value)>,
+    /// Problems at a resource address.
+    pub(super) problems: Vec<(String, String)>,
+}
+
+/// Blocks that v4 writes as lists of one object.
+const SINGLE_BLOCKS: &[&str] = &[
+    "action_parameters",
+    "response",
+    "overrides",
+    "from_value",
+    "from_list",
+    "target_url",
+    "uri",
+    "path",
+    "query",
+    "ratelimit",
+    "logging",
+    "exposed_credential_check",
+    "matched_data",
+    "origin",
+    "sni",
+    "edge_ttl",
+    "browser_ttl",
+    "serve_stale",
+    "cache_key",
+    "cache_reserve",
+    "custom_key",
+    "algorithms",
+];
+
+/// A Terraform value in the API's shape: nulls and empty collections dropped, v4 single
+/// blocks unwrapped, v4 `headers` blocks keyed by name.
+pub(super) fn normalize(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => {
+            let mut out = Map::new();
+            for (k, x) in o {
+                let x = match (k.as_str(), x) {
+                    (k, Value::Array(a)) if SINGLE_BLOCKS.contains(&k) && a.len() == 1 => {
+                        normalize(&a[0])
+                    }
+                    ("headers", Value::Array(a)) if a.iter().all(|h| h.get("name").is_some()) => {
+                        let mut m = Map::new();
+                        for h in a {
+                            let mut h = normalize(h);
+                            if let Some(name) = h
+                                .as_object_mut()
+                                .and_then(|o| o.remove("name"))
+                                .and_then(|n| n.as_str().map(String::from))
+                            {
+                                m.insert(name, h);
+                            }
+                        }
+                        Value::Object(m)
+                    }
+                    _ => normalize(x),
+                };
+                let empty = match &x {
+                    Value::Null => true,
+                    Value::Array(a) => a.is_empty() && k != "rules" && k != "items",
+                    Value::Object(m) => m.is_empty() && k != "action_parameters",
+                    _ => false,
+                };
+                if !empty {
+                    out.insert(k.clone(), x);
+                }
+            }
+            Value::Object(out)
+        }
+        Value::Array(a) => Value::Array(a.iter().map(normalize).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Names a rule that has no `id`: `ADDRESS#N` (1-based).
+pub(super) fn rule_identity(rule: &mut Value, address: &str, index: usize) {
+    if let Some(o) = rule.as_object_mut()
+        && !o.get("id").is_some_and(Value::is_string)
+    {
+        o.insert(
+            "id".into(),
+            Value::String(format!("{address}#{}", index + 1)),
+        );
+    }
+}
+
+/// One list item in the Lists API shape, from v5 (`ip`, `asn`, `hostname {url_hostname}`,
+/// `redirect {…}`) or v4 (`value { ip | asn | hostname {…} | redirect {…} }`).
+pub(super) fn list_item(v: &Value) -> Value {
+    let v = normalize(v);
+    let inner = match v.get("value") {
+        Some(Value::Array(a)) if a.len() == 1 => normalize(&a[0]),
+        Some(x @ Value::Object(_)) => x.clone(),
+        _ => v.clone(),
+    };
+    let mut out = Map::new();
+    for key in ["ip", "asn", "comment"] {
+        if let Some(x) = inner.get(key).or_else(|| v.get(key)) {
+            out.insert(key.into(), x.clone());
+        }
+    }
+    for key in ["hostname", "redirect"] {
+        if let Some(x) = inner.get(key) {
+            let x = match x {
+                Value::Array(a) if a.len() == 1 => normalize(&a[0]),
+                other => other.clone(),
+            };
+            out.insert(key.into(), x);
+        }
+    }
+    Value::Object(out)
+}
+
+/// A `cloudflare_list` in the Lists API shape (inline `item` blocks (v4) or `items` (v5)).
+pub(super) fn list(address: &str, v: &Value) -> (String, Value) {
+    let mut out = Map::new();
+    for key in ["id", "name", "kind", "description"] {
+        if let Some(x) = v.get(key).filter(|x| !x.is_null()) {
+            out.insert(key.into(), x.clone());
+        }
+    }
+    let items: Vec<Value> = v["items"]
+        .as_array()
+        .or_else(|| v["item"].as_array())
+        .into_iter()
+        .flatten()
+        .map(list_item)
+        .collect();
+    out.insert("items".into(), Value::Array(items));
+    (address.to_string(), Value::Object(out))
+}
+
+/// The rulesets of the zone under test, and account-level ones. When the configuration holds
+/// zone rulesets of several zones, rulegate.yaml's `zone_id` says which; without it that is
+/// an error listing the zones found.
+pub(super) fn select_zone(
+    path: &Path,
+    rulesets: Vec<(String, Value)>,
+    config: &crate::project::ProjectConfig,
+    report: &mut Report,
+) -> Vec<(std::path::PathBuf, crate::ruleset::model::Ruleset)> {
+    let zone_of = |v: &Value| v.get("zone_id").and_then(Value::as_str).map(String::from);
+    let zones: std::collections::BTreeSet<String> =
+        rulesets.iter().filter_map(|(_, v)| zone_of(v)).collect();
+    let wanted = match (&config.zone_id, zones.len()) {
+        (Some(z), _) => Some(z.clone()),
+        (None, 0 | 1) => None,
+        (None, _) => {
+            report.push(
+                Diagnostic::new(
+                    path,
+                    None,
+                    format!(
+                        "the Terraform configuration holds rulesets of {} zones: {}",
+                        zones.len(),
+                        zones.iter().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                )
+                .hint("say which one this project tests with `zone_id:` in rulegate.yaml"),
+            );
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for (address, v) in rulesets {
+        if let (Some(w), Some(z)) = (&wanted, zone_of(&v))
+            && *w != z
+        {
+            continue;
+        }
+        match serde_json::from_value(v) {
+            Ok(rs) => out.push((path.to_path_buf(), rs)),
+            Err(e) => report.push(Diagnostic::new(
+                path,
+                None,
+                format!("{address}: not a ruleset: {e}"),
+            )),
+        }
+    }
+    out
+}
+
+/// Reads the Terraform source at `path` (a plan or state JSON file), recording its text in
+/// `report`'s sources; problems become diagnostics at the file, naming the address.
+pub(super) fn load(path: &Path, report: &mut Report) -> Option<Found> {
+    if path.is_dir() {
+        report.push(
+            Diagnostic::new(path, None, "reading `*.tf` files directly is not built yet")
+                .hint("point `terraform:` at a plan or state as JSON: `terraform plan -out plan && terraform show -json plan > plan.json`"),
+        );
+        return None;
+    }
+    let text = match crate::diag::read_text(path) {
+        Ok(t) => t,
+        Err(d) => {
+            report.push(d);
+            return None;
+        }
+    };
+    let parsed: Result<Value, _> = serde_json::from_str(&text);
+    report.sources.insert(path.to_path_buf(), text);
+    let plan = match parsed {
+        Ok(v) => v,
+        Err(e) => {
+            report.push(Diagnostic::new(
+                path,
+                Some(crate::diag::Pos::new(e.line(), e.column(), 1)),
+                format!("invalid JSON: {e}"),
+            ));
+            return None;
+        }
+    };
+    match plan::read(&plan) {
+        Ok(found) => {
+            for (address, problem) in &found.problems {
+                report.push(Diagnostic::new(path, None, format!("{address}: {problem}")));
+            }
+            Some(found)
+        }
+        Err(e) => {
+            report.push(Diagnostic::new(path, None, e));
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn v4_blocks_and_v5_attributes_normalize_alike() {
+        let v4 = json!({"kind": "zone", "rules": [{"action": "block", "expression": "true", "enabled": true,
+            "action_parameters": [{"response": [{"status_code": 429, "content": "x", "content_type": "text/plain"}], "id": null}],
+            "ratelimit": []}]});
+        let v5 = json!({"kind": "zone", "rules": [{"action": "block", "expression": "true", "enabled": true,
+            "action_parameters": {"response": {"status_code": 429, "content": "x", "content_type": "text/plain"}, "id": null},
+            "ratelimit": null}]});
+        assert_eq!(normalize(&v4), normalize(&v5));
+        let headers = json!({"action_parameters": [{"headers": [{"name": "x-a", "operation": "set", "value": "1", "expression": null}]}]});
+        assert_eq!(
+            normalize(&headers),
+            json!({"action_parameters": {"headers": {"x-a": {"operation": "set", "value": "1"}}}})
+        );
+    }
+
+    #[test]
+    fn list_items_of_both_generations() {
+        let v4 = json!({"value": [{"ip": "192.0.2.1", "asn": null, "hostname": [], "redirect": []}], "comment": "office"});
+        assert_eq!(
+            list_item(&v4),
+            json!({"ip": "192.0.2.1", "comment": "office"})
+        );
+        let v5 = json!({"redirect": {"source_url": "a.example/x", "target_url": "https://b.example/", "status_code": 301, "include_subdomains": null}});
+        assert_eq!(
+            list_item(&v5),
+            json!({"redirect": {"source_url": "a.example/x", "target_url": "https://b.example/", "status_code": 301}})
+        );
+    }
+}
