@@ -77,7 +77,7 @@ fn the_flag_wins_over_the_project_file_and_errors_name_the_address() {
         "{err}"
     );
     // The caret stands on the token inside the plan file.
-    assert!(err.contains("broken.json:55:72"), "{err}");
+    assert!(err.contains("broken.json:55:75"), "{err}");
 }
 
 #[test]
@@ -108,12 +108,17 @@ fn several_zones_need_the_project_to_say_which() {
     assert_eq!(code, Some(0), "{out}{err}");
 }
 
-/// A trace without ruleset ids: a plan names a ruleset not yet created by its address, a
-/// state by its id.
+/// A trace without ruleset ids and module prefixes: a plan names a ruleset not yet created
+/// by its address, a state by its id; a rule's name keeps its resource and position.
 fn without_ids(v: &mut serde_json::Value) {
     if let Some(o) = v.as_object_mut() {
         if o.get("type").and_then(|t| t.as_str()) == Some("ruleset") {
             o.remove("step_name");
+        }
+        if let Some(serde_json::Value::String(name)) = o.get_mut("step_name")
+            && let Some(i) = name.rfind("cloudflare_ruleset.")
+        {
+            *name = name[i..].to_string();
         }
         if let Some(p) = o
             .get_mut("action_parameters")
@@ -155,13 +160,164 @@ fn a_v4_state_gives_the_same_traces_as_the_v5_plan() {
     assert_eq!(code, Some(0), "{out}{err}");
 }
 
-#[test]
-fn a_directory_says_the_hcl_route_is_not_built_and_names_the_plan_route() {
+/// A project whose `terraform:` is a copy of the fixture directory `name`.
+fn hcl_project(name: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("tf")).unwrap();
-    std::fs::write(dir.path().join("rulegate.yaml"), "terraform: tf\n").unwrap();
+    copy_dir(&fixture(name), &dir.path().join("tf"));
     std::fs::copy(fixture("shop.yaml"), dir.path().join("shop.yaml")).unwrap();
+    std::fs::write(dir.path().join("rulegate.yaml"), "terraform: tf\n").unwrap();
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn the_hcl_route_checks_and_tests_v5_and_v4_configurations() {
+    for name in ["hcl", "hcl-v4"] {
+        let dir = hcl_project(name);
+        let d = dir.path().to_str().unwrap();
+        let (code, out, err) = run(&["check", d]);
+        assert_eq!(code, Some(0), "{name}: {err}");
+        assert!(out.contains("3 ruleset(s), 2 list(s)"), "{name}: {out}");
+        let (code, out, err) = run(&["test", d]);
+        assert_eq!(code, Some(0), "{name}: {out}{err}");
+        assert!(out.contains("6 passed"), "{name}: {out}");
+    }
+}
+
+#[test]
+fn hcl_and_plan_routes_give_identical_traces() {
+    let hcl = hcl_project("hcl");
+    let plan = project("plan-v5.json", "");
+    let v4 = hcl_project("hcl-v4");
+    for (url, ua) in [
+        ("https://shop.example.com/admin", "curl/8"),
+        ("https://shop.example.com/", "sqlmap/1.7"),
+        ("https://shop.example.com/old-sale", "curl/8"),
+    ] {
+        let trace = |d: &Path| {
+            let (code, out, err) = run(&[
+                "trace",
+                d.to_str().unwrap(),
+                "--url",
+                url,
+                "-H",
+                &format!("user-agent: {ua}"),
+                "--json",
+            ]);
+            assert_eq!(code, Some(0), "{err}");
+            serde_json::from_str::<serde_json::Value>(&out).unwrap()
+        };
+        // The HCL route and the plan route name everything alike: exactly the same trace.
+        assert_eq!(trace(hcl.path()), trace(plan.path()), "{url} {ua}");
+        // The v4 file keeps its baseline outside a module: the same trace but for ids.
+        let (mut a, mut b) = (trace(hcl.path()), trace(v4.path()));
+        without_ids(&mut a);
+        without_ids(&mut b);
+        assert_eq!(a, b, "{url} {ua}");
+    }
+}
+
+#[test]
+fn a_broken_expression_in_a_heredoc_points_at_its_token_in_the_tf_file() {
+    let dir = hcl_project("hcl");
+    let main = dir.path().join("tf/main.tf");
+    let text = std::fs::read_to_string(&main)
+        .unwrap()
+        .replace("cf.bot_management.score lt", "cf.bot_management.scor lt");
+    std::fs::write(&main, text).unwrap();
     let (code, _, err) = run(&["check", dir.path().to_str().unwrap()]);
     assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("unknown field `cf.bot_management.scor`"),
+        "{err}"
+    );
+    // Line 61 of main.tf, column 15: the heredoc's own indentation (stripped by <<-) counted.
+    assert!(err.contains("tf/main.tf:61:15"), "{err}");
+    assert!(
+        err.contains("61 |           and cf.bot_management.scor lt ${var.bot_threshold}"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unresolvable_values_are_errors_that_name_the_plan_route() {
+    let dir = hcl_project("hcl");
+    let main = dir.path().join("tf/main.tf");
+    let text = std::fs::read_to_string(&main).unwrap().replace(
+        "zone_id = var.zone_id\n  kind    = \"zone\"",
+        "zone_id = data.cloudflare_zone.shop.id\n  kind    = \"zone\"",
+    );
+    std::fs::write(&main, text).unwrap();
+    let (code, _, err) = run(&["check", dir.path().to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("cloudflare_ruleset.zone_custom: cannot be resolved statically"),
+        "{err}"
+    );
+    assert!(err.contains("data.cloudflare_zone.shop.id"), "{err}");
     assert!(err.contains("terraform show -json"), "{err}");
+    assert!(err.contains("tf/main.tf:28:1"), "{err}");
+}
+
+#[test]
+fn variables_come_from_defaults_tfvars_and_the_environment() {
+    let dir = hcl_project("hcl");
+    // TF_VAR_ wins over the default: a bot threshold of 1 lets the login case through.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_rulegate"))
+        .args(["test", dir.path().to_str().unwrap()])
+        .env("TF_VAR_bot_threshold", "1")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("---- shop::bots on login are challenged ----"),
+        "{out}"
+    );
+    // Without terraform.tfvars the account id is unknown: an error at the variable's use.
+    std::fs::remove_file(dir.path().join("tf/terraform.tfvars")).unwrap();
+    let (code, _, err) = run(&["check", dir.path().to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("cannot be resolved statically"), "{err}");
+}
+
+mod mutated_hcl {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(40))]
+
+        /// Random edits of the v5 and v4 configurations: `check` ends with 0 or 2, never a
+        /// panic.
+        #[test]
+        fn mutated_configurations_never_panic(
+            which in 0..2usize,
+            edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..6),
+        ) {
+            let name = ["hcl", "hcl-v4"][which];
+            let dir = hcl_project(name);
+            let main = dir.path().join("tf/main.tf");
+            let mut bytes = std::fs::read(&main).unwrap();
+            for (at, byte) in edits {
+                let i = at % bytes.len();
+                bytes[i] = byte;
+            }
+            std::fs::write(&main, bytes).unwrap();
+            let (code, _, err) = run(&["check", dir.path().to_str().unwrap()]);
+            prop_assert!(matches!(code, Some(0 | 2)), "{:?}: {}", code, err);
+            prop_assert!(!err.contains("panicked"), "{}", err);
+        }
+    }
 }

@@ -104,16 +104,21 @@ impl FileCtx<'_> {
         let end = e.span.end.clamp(start, expr.len());
         let title = format!("in rule {rule_label}: {}", e.message);
         let label = e.kind.code().replace('_', " ");
-        let placed = match (
-            self.find(expr, anchor),
-            expr.get(..start),
-            expr.get(start..end),
-        ) {
-            (Some(at), Some(before), Some(token)) => {
-                Some((at + escaped_len(before), escaped_len(token)))
+        let hcl = self.file.extension().is_some_and(|e| e == "tf");
+        let placed = if hcl {
+            hcl_locate(self.text, anchor, expr, start, end)
+        } else {
+            match (
+                self.find(expr, anchor),
+                expr.get(..start),
+                expr.get(start..end),
+            ) {
+                (Some(at), Some(before), Some(token)) => {
+                    Some((at + escaped_len(before), escaped_len(token)))
+                }
+                (Some(at), _, _) => Some((at, 1)),
+                (None, _, _) => None,
             }
-            (Some(at), _, _) => Some((at, 1)),
-            (None, _, _) => None,
         };
         let mut d = match placed {
             Some((offset, len)) => {
@@ -130,4 +135,73 @@ impl FileCtx<'_> {
         d.hint = e.hint.clone();
         self.diags.push(d);
     }
+}
+
+/// Where bytes `start..end` of `expr` stand in an HCL file, searching after `anchor`: in a
+/// quoted string (HCL escapes `"` and `\\` as JSON does) or, line by line, in a heredoc
+/// (whose `<<-` form strips the common indentation: the line is found by its text and the
+/// caret keeps its column in the file).
+fn hcl_locate(
+    text: &str,
+    anchor: usize,
+    expr: &str,
+    start: usize,
+    end: usize,
+) -> Option<(usize, usize)> {
+    let escape = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+    let region = text.get(anchor..)?;
+    // One line, in quotes.
+    if !expr.contains('\n')
+        && let Some(i) = region.find(&format!("\"{}\"", escape(expr)))
+    {
+        let before = escape(expr.get(..start)?);
+        let token = escape(expr.get(start..end)?);
+        return Some((anchor + i + 1 + before.len(), token.chars().count().max(1)));
+    }
+    // A heredoc: find each line of the expression in order; the token's line gives the place.
+    let line_of = expr[..start].matches('\n').count();
+    let line_start = expr[..start].rfind('\n').map_or(0, |i| i + 1);
+    let mut from = anchor;
+    let mut at = None;
+    for (k, line) in expr.split('\n').enumerate() {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() {
+            continue;
+        }
+        let indent = line.len() - trimmed.len();
+        // An interpolation (`${var.x}`) changed the line's text after evaluation: find the
+        // longest part of it that stands in the file, from its start (for the token's line,
+        // at least up to the token's end).
+        let must = if k == line_of {
+            (end.min(line_start + line.len()) - line_start)
+                .saturating_sub(indent)
+                .max(1)
+        } else {
+            trimmed.len().min(8)
+        };
+        let rest = text.get(from..)?;
+        let mut cut = trimmed.len();
+        let i = loop {
+            if let Some(i) = trimmed.get(..cut).and_then(|p| rest.find(p)) {
+                break i + from;
+            }
+            if cut <= must {
+                return None;
+            }
+            cut = (cut - 1).max(must);
+            while !trimmed.is_char_boundary(cut) {
+                cut -= 1;
+            }
+        };
+        from = i + cut;
+        if k == line_of {
+            let col = (start - line_start).saturating_sub(indent);
+            at = Some(i + col);
+            break;
+        }
+    }
+    let len = expr.get(start..end).map_or(1, |t| {
+        t.split('\n').next().unwrap_or("").chars().count().max(1)
+    });
+    at.map(|a| (a, len))
 }

@@ -101,7 +101,8 @@ pub(crate) fn load_project(dir: &Path, config: &ProjectConfig) -> Result<Project
                     )),
                 }
             }
-            tf_rulesets = terraform::select_zone(&path, found.rulesets, config, &mut report);
+            tf_rulesets =
+                terraform::select_zone(&path, found.rulesets, &found.files, config, &mut report);
         }
     }
     let mut list_names: BTreeMap<String, PathBuf> = BTreeMap::new();

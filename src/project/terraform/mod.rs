@@ -4,8 +4,7 @@
 //! attributes (objects) and v4 blocks (single-element lists in JSON, `headers` as a list of
 //! named blocks) normalize to the same shape.
 //!
-//! Routes: a plan or state as JSON ([`plan`]). The HCL route (reading `*.tf` directly) is not
-//! built yet.
+//! Routes: a plan or state as JSON ([`plan`]), or the `*.tf` files of a directory ([`hcl`]).
 //!
 //! Identity: a rule without an `id` (none has one before apply) is named
 //! `ADDRESS#N`, its resource address and 1-based position (`cloudflare_ruleset.waf#2`,
@@ -13,6 +12,7 @@
 //! its address. Both are stable between runs; selectors may also use the rule's `ref` or
 //! description.
 
+mod hcl;
 mod plan;
 
 use std::path::Path;
@@ -25,6 +25,10 @@ use crate::diag::{Diagnostic, Report};
 #[derive(Debug, Default)]
 pub(super) struct Found {
     pub(super) rulesets: Vec<(String, Value)>,
+    /// The file of each ruleset, when not the source file itself (the HCL route).
+    pub(super) files: Vec<std::path::PathBuf>,
+    /// `cloudflare_list_item`s waiting for their list (the HCL route).
+    pub(super) items: Vec<(String, Value)>,
     pub(super) lists: Vec<(String, Value)>,
     /// Problems at a resource address.
     pub(super) problems: Vec<(String, String)>,
@@ -164,6 +168,7 @@ pub(super) fn list(address: &str, v: &Value) -> (String, Value) {
 pub(super) fn select_zone(
     path: &Path,
     rulesets: Vec<(String, Value)>,
+    files: &[std::path::PathBuf],
     config: &crate::project::ProjectConfig,
     report: &mut Report,
 ) -> Vec<(std::path::PathBuf, crate::ruleset::model::Ruleset)> {
@@ -190,14 +195,15 @@ pub(super) fn select_zone(
         }
     };
     let mut out = Vec::new();
-    for (address, v) in rulesets {
+    for (i, (address, v)) in rulesets.into_iter().enumerate() {
+        let file = files.get(i).cloned().unwrap_or_else(|| path.to_path_buf());
         if let (Some(w), Some(z)) = (&wanted, zone_of(&v))
             && *w != z
         {
             continue;
         }
         match serde_json::from_value(v) {
-            Ok(rs) => out.push((path.to_path_buf(), rs)),
+            Ok(rs) => out.push((file, rs)),
             Err(e) => report.push(Diagnostic::new(
                 path,
                 None,
@@ -212,11 +218,11 @@ pub(super) fn select_zone(
 /// `report`'s sources; problems become diagnostics at the file, naming the address.
 pub(super) fn load(path: &Path, report: &mut Report) -> Option<Found> {
     if path.is_dir() {
-        report.push(
-            Diagnostic::new(path, None, "reading `*.tf` files directly is not built yet")
-                .hint("point `terraform:` at a plan or state as JSON: `terraform plan -out plan && terraform show -json plan > plan.json`"),
-        );
-        return None;
+        let found = hcl::read(path, report)?;
+        for (address, problem) in &found.problems {
+            report.push(Diagnostic::new(path, None, format!("{address}: {problem}")));
+        }
+        return Some(found);
     }
     let text = match crate::diag::read_text(path) {
         Ok(t) => t,

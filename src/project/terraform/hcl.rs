@@ -1,0 +1,745 @@
+//! The HCL route: the `*.tf` files of a root module (and of local modules it calls with
+//! `source = "./…"`), read with hcl-rs and evaluated statically: string literals and heredocs,
+//! `var.*` (defaults, `terraform.tfvars`, `*.auto.tfvars`, `TF_VAR_name`), `local.*`, the
+//! common functions, `dynamic` blocks, and `for_each` / `count` over known collections.
+//! References to `cloudflare_ruleset` and `cloudflare_list` resources resolve to their
+//! addresses (their ids before apply). Anything else (data sources, other providers'
+//! attributes, unknown functions) is an error at the resource that names the plan route.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use hcl::eval::{Context, Evaluate, FuncArgs, FuncDef, ParamType};
+use hcl::{Block, Body, Expression, Value};
+use serde_json::Value as J;
+
+use super::Found;
+use crate::diag::{Diagnostic, Pos, Report};
+
+/// A resource block of a module, where it stands, and its module's address prefix.
+struct Resource {
+    kind: String,
+    name: String,
+    body: Body,
+    file: PathBuf,
+    /// Byte offset of the `resource` header in its file.
+    at: usize,
+    prefix: String,
+}
+
+/// What a module's files declare.
+#[derive(Default)]
+struct Module {
+    variables: BTreeMap<String, Option<Expression>>,
+    locals: Vec<(String, Expression, PathBuf, usize)>,
+    resources: Vec<Resource>,
+    calls: Vec<(String, Body, PathBuf, usize)>,
+    outputs: Vec<(String, Expression)>,
+}
+
+fn tf_files(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_file() && p.to_string_lossy().ends_with(ext))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// Where the block `kind "a" "b"` starts in `text` (for positions); 0 when not found.
+fn header_offset(text: &str, kind: &str, labels: &[&str]) -> usize {
+    let mut from = 0;
+    while let Some(i) = text[from..].find(kind) {
+        let at = from + i;
+        let rest = &text[at + kind.len()..];
+        let mut ok = true;
+        let mut r = rest;
+        for l in labels {
+            let t = r.trim_start();
+            let quoted = format!("\"{l}\"");
+            if let Some(x) = t.strip_prefix(&quoted) {
+                r = x;
+            } else {
+                ok = false;
+                break;
+            }
+        }
+        if ok && (at == 0 || text.as_bytes()[at - 1].is_ascii_whitespace()) {
+            return at;
+        }
+        from = at + kind.len();
+    }
+    0
+}
+
+fn parse_module(dir: &Path, prefix: &str, report: &mut Report, out: &mut Module) {
+    for file in tf_files(dir, ".tf") {
+        let text = match crate::diag::read_text(&file) {
+            Ok(t) => t,
+            Err(d) => {
+                report.push(d);
+                continue;
+            }
+        };
+        let body = match hcl::parse(&text) {
+            Ok(b) => b,
+            Err(e) => {
+                let pos = match &e {
+                    hcl::Error::Parse(p) => {
+                        Some(Pos::new(p.location().line(), p.location().column(), 1))
+                    }
+                    _ => None,
+                };
+                report.sources.insert(file.clone(), text);
+                report.push(Diagnostic::new(
+                    &file,
+                    pos,
+                    format!("invalid HCL: {}", first_line(&e.to_string())),
+                ));
+                continue;
+            }
+        };
+        for block in body.blocks() {
+            let labels: Vec<&str> = block.labels().iter().map(hcl::BlockLabel::as_str).collect();
+            let at = header_offset(&text, block.identifier(), &labels);
+            match (block.identifier(), labels.as_slice()) {
+                ("variable", [name]) => {
+                    let default = block
+                        .body()
+                        .attributes()
+                        .find(|a| a.key() == "default")
+                        .map(|a| a.expr.clone());
+                    out.variables.insert((*name).to_string(), default);
+                }
+                ("locals", []) => {
+                    for a in block.body().attributes() {
+                        out.locals
+                            .push((a.key().to_string(), a.expr.clone(), file.clone(), at));
+                    }
+                }
+                ("resource", [kind, name]) if kind.starts_with("cloudflare_") => {
+                    out.resources.push(Resource {
+                        kind: (*kind).to_string(),
+                        name: (*name).to_string(),
+                        body: block.body().clone(),
+                        file: file.clone(),
+                        at,
+                        prefix: prefix.to_string(),
+                    });
+                }
+                ("output", [name]) => {
+                    if let Some(v) = block.body().attributes().find(|a| a.key() == "value") {
+                        out.outputs.push(((*name).to_string(), v.expr.clone()));
+                    }
+                }
+                ("module", [name]) => {
+                    out.calls
+                        .push(((*name).to_string(), block.body().clone(), file.clone(), at));
+                }
+                _ => {}
+            }
+        }
+        report.sources.insert(file, text);
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().find(|l| !l.trim().is_empty()).unwrap_or(s)
+}
+
+fn to_json(v: &Value) -> J {
+    serde_json::to_value(v).unwrap_or(J::Null)
+}
+
+// ---- functions -------------------------------------------------------------------------
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::String(x) => x.clone(),
+        other => to_json(other).to_string(),
+    }
+}
+
+fn f_join(a: FuncArgs) -> Result<Value, String> {
+    let sep = s(&a[0]);
+    let mut parts = Vec::new();
+    for list in a.iter().skip(1) {
+        parts.extend(list.as_array().into_iter().flatten().map(s));
+    }
+    Ok(Value::from(parts.join(&sep)))
+}
+
+fn f_format(a: FuncArgs) -> Result<Value, String> {
+    let fmt = s(&a[0]);
+    let mut args = a.iter().skip(1);
+    let mut out = String::new();
+    let mut chars = fmt.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('%') => out.push('%'),
+            Some('s' | 'd' | 'v' | 'q') => out.push_str(&args.next().map(s).unwrap_or_default()),
+            Some(other) => return Err(format!("format verb %{other} is not supported")),
+            None => out.push('%'),
+        }
+    }
+    Ok(Value::from(out))
+}
+
+fn f_concat(a: FuncArgs) -> Result<Value, String> {
+    Ok(Value::Array(
+        a.iter()
+            .flat_map(|l| l.as_array().cloned().unwrap_or_default())
+            .collect(),
+    ))
+}
+
+fn f_lower(a: FuncArgs) -> Result<Value, String> {
+    Ok(Value::from(s(&a[0]).to_lowercase()))
+}
+
+fn f_upper(a: FuncArgs) -> Result<Value, String> {
+    Ok(Value::from(s(&a[0]).to_uppercase()))
+}
+
+fn f_replace(a: FuncArgs) -> Result<Value, String> {
+    Ok(Value::from(s(&a[0]).replace(&s(&a[1]), &s(&a[2]))))
+}
+
+fn f_trimspace(a: FuncArgs) -> Result<Value, String> {
+    Ok(Value::from(s(&a[0]).trim().to_string()))
+}
+
+fn f_jsonencode(a: FuncArgs) -> Result<Value, String> {
+    Ok(Value::from(to_json(&a[0]).to_string()))
+}
+
+fn f_length(a: FuncArgs) -> Result<Value, String> {
+    Ok(Value::from(match &a[0] {
+        Value::Array(x) => x.len(),
+        Value::Object(o) => o.len(),
+        Value::String(x) => x.chars().count(),
+        _ => return Err("length takes a list, map or string".into()),
+    }))
+}
+
+fn f_tolist(a: FuncArgs) -> Result<Value, String> {
+    Ok(Value::Array(a[0].as_array().cloned().unwrap_or_default()))
+}
+
+fn f_toset(a: FuncArgs) -> Result<Value, String> {
+    let mut out: Vec<Value> = Vec::new();
+    for v in a[0].as_array().into_iter().flatten() {
+        if !out.contains(v) {
+            out.push(v.clone());
+        }
+    }
+    Ok(Value::Array(out))
+}
+
+fn context_with_functions<'a>() -> Context<'a> {
+    let mut ctx = Context::new();
+    let any = || ParamType::Any;
+    let list = || ParamType::array_of(ParamType::Any);
+    ctx.declare_func(
+        "join",
+        FuncDef::builder()
+            .param(any())
+            .variadic_param(list())
+            .build(f_join),
+    );
+    ctx.declare_func(
+        "format",
+        FuncDef::builder()
+            .param(any())
+            .variadic_param(any())
+            .build(f_format),
+    );
+    ctx.declare_func(
+        "concat",
+        FuncDef::builder().variadic_param(list()).build(f_concat),
+    );
+    ctx.declare_func("lower", FuncDef::builder().param(any()).build(f_lower));
+    ctx.declare_func("upper", FuncDef::builder().param(any()).build(f_upper));
+    ctx.declare_func(
+        "replace",
+        FuncDef::builder()
+            .params([any(), any(), any()])
+            .build(f_replace),
+    );
+    ctx.declare_func(
+        "trimspace",
+        FuncDef::builder().param(any()).build(f_trimspace),
+    );
+    ctx.declare_func(
+        "jsonencode",
+        FuncDef::builder().param(any()).build(f_jsonencode),
+    );
+    ctx.declare_func("length", FuncDef::builder().param(any()).build(f_length));
+    ctx.declare_func("tolist", FuncDef::builder().param(any()).build(f_tolist));
+    ctx.declare_func("toset", FuncDef::builder().param(any()).build(f_toset));
+    ctx
+}
+
+// ---- evaluation ------------------------------------------------------------------------
+
+/// A body as JSON: attributes evaluated, blocks grouped by name into lists (as v4's JSON
+/// has them), `dynamic` blocks expanded over their `for_each`.
+fn body_json(body: &Body, ctx: &Context) -> Result<J, String> {
+    let mut out = serde_json::Map::new();
+    for a in body.attributes() {
+        let v = a
+            .expr
+            .evaluate(ctx)
+            .map_err(|e| format!("`{}`: {}", a.key(), first_line(&e.to_string())))?;
+        out.insert(a.key().to_string(), to_json(&v));
+    }
+    for b in body.blocks() {
+        if b.identifier() == "dynamic" {
+            let name = b
+                .labels()
+                .first()
+                .map(|l| l.as_str().to_string())
+                .unwrap_or_default();
+            for item in dynamic_items(b, &name, ctx)? {
+                push_block(&mut out, &name, item);
+            }
+        } else {
+            let v = body_json(b.body(), ctx)?;
+            push_block(&mut out, b.identifier(), v);
+        }
+    }
+    Ok(J::Object(out))
+}
+
+fn push_block(out: &mut serde_json::Map<String, J>, name: &str, v: J) {
+    match out
+        .entry(name.to_string())
+        .or_insert_with(|| J::Array(Vec::new()))
+    {
+        J::Array(a) => a.push(v),
+        other => *other = J::Array(vec![v]),
+    }
+}
+
+/// The blocks a `dynamic "NAME" { for_each = …; content { … } }` stands for.
+fn dynamic_items(b: &Block, name: &str, ctx: &Context) -> Result<Vec<J>, String> {
+    let body = b.body();
+    let iterator = body
+        .attributes()
+        .find(|a| a.key() == "iterator")
+        .and_then(|a| match &a.expr {
+            Expression::Variable(v) => Some(v.as_str().to_string()),
+            _ => None,
+        })
+        .unwrap_or_else(|| name.to_string());
+    let for_each = body
+        .attributes()
+        .find(|a| a.key() == "for_each")
+        .ok_or_else(|| format!("dynamic \"{name}\" has no for_each"))?
+        .expr
+        .evaluate(ctx)
+        .map_err(|e| {
+            format!(
+                "dynamic \"{name}\" for_each: {}",
+                first_line(&e.to_string())
+            )
+        })?;
+    let content = body
+        .blocks()
+        .find(|c| c.identifier() == "content")
+        .ok_or_else(|| format!("dynamic \"{name}\" has no content block"))?;
+    let mut out = Vec::new();
+    for (key, value) in entries(&for_each) {
+        let mut inner = ctx.clone();
+        let mut it = hcl::Map::new();
+        it.insert("key".to_string(), key);
+        it.insert("value".to_string(), value);
+        inner.declare_var(iterator.as_str(), Value::Object(it));
+        out.push(body_json(content.body(), &inner)?);
+    }
+    Ok(out)
+}
+
+/// (key, value) pairs of a collection: a map's entries, a list's or set's (index or
+/// element, element).
+fn entries(v: &Value) -> Vec<(Value, Value)> {
+    match v {
+        Value::Object(o) => o
+            .iter()
+            .map(|(k, v)| (Value::from(k.clone()), v.clone()))
+            .collect(),
+        Value::Array(a) => a.iter().map(|x| (x.clone(), x.clone())).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// One instance of a resource: its address and the `each` / `count` variable it sees.
+type Instance = (String, Option<(&'static str, Value)>);
+
+/// Instances of a resource (`for_each`, `count`, or just one).
+fn instances(r: &Resource, ctx: &Context) -> Result<Vec<Instance>, String> {
+    let addr = format!("{}{}.{}", r.prefix, r.kind, r.name);
+    let attr = |k: &str| {
+        r.body
+            .attributes()
+            .find(|a| a.key() == k)
+            .map(|a| a.expr.clone())
+    };
+    if let Some(fe) = attr("for_each") {
+        let v = fe
+            .evaluate(ctx)
+            .map_err(|e| format!("for_each: {}", first_line(&e.to_string())))?;
+        return Ok(entries(&v)
+            .into_iter()
+            .map(|(key, value)| {
+                let mut each = hcl::Map::new();
+                each.insert("key".to_string(), key.clone());
+                each.insert("value".to_string(), value);
+                (
+                    format!("{addr}[{}]", to_json(&key)),
+                    Some(("each", Value::Object(each))),
+                )
+            })
+            .collect());
+    }
+    if let Some(count) = attr("count") {
+        let n = count
+            .evaluate(ctx)
+            .map_err(|e| format!("count: {}", first_line(&e.to_string())))?
+            .as_u64()
+            .ok_or("count is not a whole number")?;
+        return Ok((0..n)
+            .map(|i| {
+                let mut cm = hcl::Map::new();
+                cm.insert("index".to_string(), Value::from(i));
+                (format!("{addr}[{i}]"), Some(("count", Value::Object(cm))))
+            })
+            .collect());
+    }
+    Ok(vec![(addr, None)])
+}
+
+/// Reads the root module in `dir` with its local modules.
+pub(super) fn read(dir: &Path, report: &mut Report) -> Option<Found> {
+    let mut found = Found::default();
+    let before = report.diagnostics.len();
+    let mut modules: Vec<(PathBuf, String, BTreeMap<String, Value>)> =
+        vec![(dir.to_path_buf(), String::new(), BTreeMap::new())];
+    let mut all_resources = Vec::new();
+    let mut contexts: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
+    let mut outputs: Vec<(String, Vec<(String, Expression)>)> = Vec::new();
+    let mut seen = 0;
+    while seen < modules.len() && seen < 32 {
+        let (mdir, prefix, inputs) = modules[seen].clone();
+        seen += 1;
+        let mut m = Module::default();
+        parse_module(&mdir, &prefix, report, &mut m);
+        let vars = variables(&mdir, &m, &inputs, prefix.is_empty(), report);
+        let mut ctx = context_with_functions();
+        ctx.declare_var("var", Value::Object(vars.clone().into_iter().collect()));
+        let locals = locals(&m, &ctx, report);
+        ctx.declare_var("local", Value::Object(locals.clone().into_iter().collect()));
+        let mut names = vars.clone();
+        names.insert(
+            "__locals".into(),
+            Value::Object(locals.into_iter().collect()),
+        );
+        contexts.insert(prefix.clone(), names);
+        for (name, body, file, at) in &m.calls {
+            let Some(src) = body
+                .attributes()
+                .find(|a| a.key() == "source")
+                .and_then(|a| a.expr.evaluate(&ctx).ok())
+                .and_then(|v| v.as_str().map(String::from))
+            else {
+                continue;
+            };
+            if !(src.starts_with("./") || src.starts_with("../")) {
+                report.push(
+                    Diagnostic::new(file, Some(Pos::at(report_text(report, file), *at, 6)), format!("module `{name}` comes from `{src}`, which is not a local directory"))
+                        .hint("only local modules (source = \"./…\") are read; use the plan route (terraform show -json) for others"),
+                );
+                continue;
+            }
+            let mut inputs = BTreeMap::new();
+            for a in body
+                .attributes()
+                .filter(|a| !matches!(a.key(), "source" | "version" | "providers"))
+            {
+                match a.expr.evaluate(&ctx) {
+                    Ok(v) => {
+                        inputs.insert(a.key().to_string(), v);
+                    }
+                    Err(e) => report.push(unresolved(
+                        report,
+                        file,
+                        *at,
+                        &format!("module.{name}.{}", a.key()),
+                        &e.to_string(),
+                    )),
+                }
+            }
+            modules.push((mdir.join(&src), format!("{prefix}module.{name}."), inputs));
+        }
+        outputs.push((prefix.clone(), m.outputs));
+        all_resources.extend(m.resources);
+    }
+    // Resource references resolve to addresses (ids are unknown before apply).
+    let mut refs: BTreeMap<String, hcl::Map<String, Value>> = BTreeMap::new();
+    for r in &all_resources {
+        let mut obj = hcl::Map::new();
+        let addr = format!("{}{}.{}", r.prefix, r.kind, r.name);
+        obj.insert("id".to_string(), Value::from(addr));
+        if r.kind == "cloudflare_list"
+            && let Some(n) = r.body.attributes().find(|a| a.key() == "name")
+            && let Expression::String(name) = &n.expr
+        {
+            obj.insert("name".to_string(), Value::from(name.clone()));
+        }
+        refs.entry(format!("{}{}", r.prefix, r.kind))
+            .or_default()
+            .insert(r.name.clone(), Value::Object(obj));
+    }
+    // Module outputs, children first (they were found after their parents).
+    let mut module_values: BTreeMap<String, hcl::Map<String, Value>> = BTreeMap::new();
+    for (prefix, outs) in outputs.iter().rev() {
+        let ctx = module_context(prefix, &contexts, &refs, &module_values);
+        let mut values = hcl::Map::new();
+        for (name, expr) in outs {
+            if let Ok(v) = expr.evaluate(&ctx) {
+                values.insert(name.clone(), v);
+            }
+        }
+        if let Some((parent, name)) = prefix
+            .strip_suffix('.')
+            .and_then(|p| p.rsplit_once("module."))
+        {
+            module_values
+                .entry(parent.to_string())
+                .or_default()
+                .insert(name.to_string(), Value::Object(values));
+        }
+    }
+    for r in &all_resources {
+        if !matches!(
+            r.kind.as_str(),
+            "cloudflare_ruleset" | "cloudflare_list" | "cloudflare_list_item"
+        ) {
+            continue;
+        }
+        let ctx = module_context(&r.prefix, &contexts, &refs, &module_values);
+        let instances = match instances(r, &ctx) {
+            Ok(i) => i,
+            Err(e) => {
+                report.push(unresolved(
+                    report,
+                    &r.file,
+                    r.at,
+                    &format!("{}{}.{}", r.prefix, r.kind, r.name),
+                    &e,
+                ));
+                continue;
+            }
+        };
+        for (address, extra) in instances {
+            let mut c = ctx.clone();
+            if let Some((name, v)) = extra {
+                c.declare_var(name, v);
+            }
+            let mut value = match body_json(&r.body, &c) {
+                Ok(v) => v,
+                Err(e) => {
+                    report.push(unresolved(report, &r.file, r.at, &address, &e));
+                    continue;
+                }
+            };
+            if let Some(o) = value.as_object_mut() {
+                o.remove("for_each");
+                o.remove("count");
+                o.remove("lifecycle");
+                o.remove("depends_on");
+                o.remove("provider");
+            }
+            match r.kind.as_str() {
+                "cloudflare_ruleset" => {
+                    let mut rs = super::normalize(&value);
+                    if let Some(o) = rs.as_object_mut() {
+                        o.insert("id".into(), J::String(address.clone()));
+                        if let Some(rules) = o.get_mut("rules").and_then(J::as_array_mut) {
+                            for (i, rule) in rules.iter_mut().enumerate() {
+                                super::rule_identity(rule, &address, i);
+                            }
+                        }
+                    }
+                    found.rulesets.push((address, rs));
+                    found.files.push(r.file.clone());
+                }
+                "cloudflare_list" => {
+                    let (addr, mut l) = super::list(&address, &value);
+                    if let Some(o) = l.as_object_mut() {
+                        o.insert("id".into(), J::String(addr.clone()));
+                    }
+                    found.lists.push((addr, l));
+                }
+                _ => found.items.push((address, value)),
+            }
+        }
+    }
+    // List items join their list (its id is its address here).
+    for (address, item) in std::mem::take(&mut found.items) {
+        let list_id = item
+            .get("list_id")
+            .and_then(J::as_str)
+            .unwrap_or_default()
+            .to_string();
+        match found.lists.iter_mut().find(|(a, _)| *a == list_id) {
+            Some((_, l)) => {
+                if let Some(items) = l.get_mut("items").and_then(J::as_array_mut) {
+                    items.push(super::list_item(&item));
+                }
+            }
+            None => found.problems.push((
+                address,
+                "its list_id names no cloudflare_list of the configuration".into(),
+            )),
+        }
+    }
+    (report.diagnostics.len() == before).then_some(found)
+}
+
+/// The evaluation context of the module at `prefix`: functions, `var`, `local`, references
+/// to its resources, and its module calls' outputs.
+fn module_context<'a>(
+    prefix: &str,
+    contexts: &BTreeMap<String, BTreeMap<String, Value>>,
+    refs: &BTreeMap<String, hcl::Map<String, Value>>,
+    modules: &BTreeMap<String, hcl::Map<String, Value>>,
+) -> Context<'a> {
+    let mut ctx = context_with_functions();
+    let mut vars = contexts.get(prefix).cloned().unwrap_or_default();
+    let locals = vars.remove("__locals").unwrap_or(Value::Null);
+    ctx.declare_var("var", Value::Object(vars.into_iter().collect()));
+    ctx.declare_var("local", locals);
+    for (kind, objs) in refs {
+        if let Some(k) = kind.strip_prefix(prefix)
+            && !k.contains('.')
+        {
+            ctx.declare_var(k, Value::Object(objs.clone()));
+        }
+    }
+    if let Some(m) = modules.get(prefix) {
+        ctx.declare_var("module", Value::Object(m.clone()));
+    }
+    ctx
+}
+
+fn report_text<'a>(report: &'a Report, file: &Path) -> &'a str {
+    report.sources.get(file).map_or("", String::as_str)
+}
+
+fn unresolved(report: &Report, file: &Path, at: usize, address: &str, why: &str) -> Diagnostic {
+    let pos = (at > 0).then(|| Pos::at(report_text(report, file), at, 8));
+    Diagnostic::new(file, pos, format!("{address}: cannot be resolved statically: {}", first_line(why)))
+        .hint("rulegate resolves literals, heredocs, var.*, local.*, common functions, dynamic blocks, for_each and count; for anything else point terraform: at `terraform show -json` output (the plan route)")
+}
+
+/// Variable values: defaults, then terraform.tfvars and *.auto.tfvars (root module only),
+/// then `TF_VAR_name` (root only), then a module call's inputs.
+fn variables(
+    dir: &Path,
+    m: &Module,
+    inputs: &BTreeMap<String, Value>,
+    root: bool,
+    report: &mut Report,
+) -> BTreeMap<String, Value> {
+    let ctx = context_with_functions();
+    let mut vars = BTreeMap::new();
+    for (name, default) in &m.variables {
+        if let Some(d) = default
+            && let Ok(v) = d.evaluate(&ctx)
+        {
+            vars.insert(name.clone(), v);
+        }
+    }
+    if root {
+        let mut files = vec![dir.join("terraform.tfvars")];
+        files.extend(tf_files(dir, ".auto.tfvars"));
+        for f in files.into_iter().filter(|f| f.is_file()) {
+            let Ok(text) = crate::diag::read_text(&f) else {
+                continue;
+            };
+            match hcl::parse(&text) {
+                Ok(body) => {
+                    for a in body.attributes() {
+                        if let Ok(v) = a.expr.evaluate(&ctx) {
+                            vars.insert(a.key().to_string(), v);
+                        }
+                    }
+                }
+                Err(e) => report.push(Diagnostic::new(
+                    &f,
+                    None,
+                    format!("invalid HCL: {}", first_line(&e.to_string())),
+                )),
+            }
+        }
+        for name in m.variables.keys() {
+            if let Ok(raw) = std::env::var(format!("TF_VAR_{name}")) {
+                let v = hcl::parse(&format!("v = {raw}"))
+                    .ok()
+                    .and_then(|b| {
+                        b.attributes()
+                            .next()
+                            .and_then(|a| a.expr.evaluate(&ctx).ok())
+                    })
+                    .unwrap_or_else(|| Value::from(raw.clone()));
+                vars.insert(name.clone(), v);
+            }
+        }
+    }
+    for (k, v) in inputs {
+        vars.insert(k.clone(), v.clone());
+    }
+    vars
+}
+
+/// Locals, evaluated until nothing more resolves (they may refer to each other in any order).
+fn locals(m: &Module, ctx: &Context, report: &mut Report) -> BTreeMap<String, Value> {
+    let mut done: BTreeMap<String, Value> = BTreeMap::new();
+    let mut pending: Vec<&(String, Expression, PathBuf, usize)> = m.locals.iter().collect();
+    loop {
+        let mut c = ctx.clone();
+        c.declare_var("local", Value::Object(done.clone().into_iter().collect()));
+        let before = pending.len();
+        pending.retain(|(name, expr, _, _)| match expr.evaluate(&c) {
+            Ok(v) => {
+                done.insert(name.clone(), v);
+                false
+            }
+            Err(_) => true,
+        });
+        if pending.is_empty() || pending.len() == before {
+            break;
+        }
+    }
+    for (name, expr, file, at) in pending {
+        let mut c = ctx.clone();
+        c.declare_var("local", Value::Object(done.clone().into_iter().collect()));
+        let why = expr
+            .evaluate(&c)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        let d = unresolved(report, file, *at, &format!("local.{name}"), &why);
+        report.push(d);
+    }
+    done
+}
