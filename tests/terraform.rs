@@ -1,14 +1,20 @@
-//! Terraform as a ruleset source, the plan/state route: a `terraform show -json` plan read
-//! through `terraform:` in rulegate.yaml or `--terraform`, with module resources, a list item
-//! attached through the plan's references, an `execute` whose target id is unknown until
-//! apply (resolved through a module output), v5 attributes and v4 blocks.
+//! Terraform as a ruleset source, both routes: a `terraform show -json` plan or state, and
+//! the `.tf` files themselves (the example in `examples/terraform`), through `terraform:` in
+//! rulegate.yaml or `--terraform`: module resources, list items, an `execute` whose target id
+//! is unknown until apply, v5 attributes and v4 blocks, positions, and errors.
 
 use std::path::{Path, PathBuf};
 
+/// A file of the Terraform example (`examples/terraform`) or of the test fixtures: the v5
+/// plan, the suite and the v5 `.tf` files are the example's; the v4 ones are fixtures.
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/terraform")
-        .join(name)
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    match name {
+        "plan-v5.json" => root.join("examples/terraform/plan.json"),
+        "shop.yaml" => root.join("examples/terraform/shop.yaml"),
+        "hcl" => root.join("examples/terraform/tf"),
+        other => root.join("tests/fixtures/terraform").join(other),
+    }
 }
 
 fn run(args: &[&str]) -> (Option<i32>, String, String) {

@@ -4,7 +4,8 @@
 //! attributes (objects) and v4 blocks (single-element lists in JSON, `headers` as a list of
 //! named blocks) normalize to the same shape.
 //!
-//! Routes: a plan or state as JSON ([`plan`]), or the `*.tf` files of a directory ([`hcl`]).
+//! Routes: a plan or state as JSON ([`plan`]), or the `*.tf` files of a directory ([`hcl`]);
+//! both produce a [`Found`] of API-shaped values with their addresses.
 //!
 //! Identity: a rule without an `id` (none has one before apply) is named
 //! `ADDRESS#N`, its resource address and 1-based position (`cloudflare_ruleset.waf#2`,
