@@ -67,6 +67,7 @@ impl Settings {
     pub(crate) fn resolve(flags: &Flags) -> Result<Settings, Report> {
         let loaded = load_config(&flags.dir)?;
         let mut cfg = loaded.config;
+        cfg.cli_vars = flags.vars.iter().cloned().collect();
         if let Some(tf) = flags.terraform {
             // A flag's path is relative to where the command runs, not to the project.
             cfg.terraform = Some(std::path::absolute(tf).unwrap_or_else(|_| tf.to_path_buf()));

@@ -290,6 +290,23 @@ fn variables_come_from_defaults_tfvars_and_the_environment() {
         out.contains("---- shop::bots on login are challenged ----"),
         "{out}"
     );
+    // --var wins over TF_VAR_, as Terraform's -var does: the threshold is back to 30.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_rulegate"))
+        .args([
+            "test",
+            dir.path().to_str().unwrap(),
+            "--var",
+            "bot_threshold=30",
+        ])
+        .env("TF_VAR_bot_threshold", "1")
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     // Without terraform.tfvars the account id is unknown: an error at the variable's use.
     std::fs::remove_file(dir.path().join("tf/terraform.tfvars")).unwrap();
     let (code, _, err) = run(&["check", dir.path().to_str().unwrap()]);

@@ -25,8 +25,13 @@ pub(crate) struct ProjectConfig {
     pub(crate) rulesets: Option<PathBuf>,
     /// Directory of list JSON files (default `lists`).
     pub(crate) lists: Option<PathBuf>,
-    /// Terraform source of rulesets and lists: a plan or state as JSON (`terraform show -json`).
+    /// Terraform source of rulesets and lists: a root module's directory or a plan/state as
+    /// JSON (`terraform show -json`).
     pub(crate) terraform: Option<PathBuf>,
+    /// `--var NAME=VALUE` from the command line: also the Terraform root module's variables
+    /// (they win over `TF_VAR_`, as Terraform's `-var` does). Never read from the file.
+    #[serde(skip)]
+    pub(crate) cli_vars: BTreeMap<String, String>,
     /// The origin's status when no rule ends the request (default 200).
     #[serde(default, deserialize_with = "status")]
     pub(crate) origin_status: Option<i64>,

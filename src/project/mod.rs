@@ -90,7 +90,7 @@ pub(crate) fn load_project(dir: &Path, config: &ProjectConfig) -> Result<Project
     let mut tf_rulesets: Vec<(PathBuf, Ruleset)> = Vec::new();
     if let Some(tf) = &config.terraform {
         let path = dir.join(tf);
-        if let Some(found) = terraform::load(&path, &mut report) {
+        if let Some(found) = terraform::load(&path, &config.cli_vars, &mut report) {
             for (address, v) in found.lists {
                 match serde_json::from_value::<ListFile>(v) {
                     Ok(l) => list_inputs.push((path.clone(), l)),

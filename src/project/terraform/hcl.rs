@@ -428,7 +428,11 @@ fn instances(r: &Resource, ctx: &Context) -> Result<Vec<Instance>, String> {
 }
 
 /// Reads the root module in `dir` with its local modules.
-pub(super) fn read(dir: &Path, report: &mut Report) -> Option<Found> {
+pub(super) fn read(
+    dir: &Path,
+    cli_vars: &BTreeMap<String, String>,
+    report: &mut Report,
+) -> Option<Found> {
     let mut found = Found::default();
     let before = report.diagnostics.len();
     let mut modules: Vec<(PathBuf, String, BTreeMap<String, Value>)> =
@@ -442,7 +446,7 @@ pub(super) fn read(dir: &Path, report: &mut Report) -> Option<Found> {
         seen += 1;
         let mut m = Module::default();
         parse_module(&mdir, &prefix, report, &mut m);
-        let vars = variables(&mdir, &m, &inputs, prefix.is_empty(), report);
+        let vars = variables(&mdir, &m, &inputs, prefix.is_empty(), cli_vars, report);
         let mut ctx = context_with_functions();
         ctx.declare_var("var", Value::Object(vars.clone().into_iter().collect()));
         let locals = locals(&m, &ctx, report);
@@ -651,13 +655,15 @@ fn unresolved(report: &Report, file: &Path, at: usize, address: &str, why: &str)
         .hint("rulegate resolves literals, heredocs, var.*, local.*, common functions, dynamic blocks, for_each and count; for anything else point terraform: at `terraform show -json` output (the plan route)")
 }
 
-/// Variable values: defaults, then terraform.tfvars and *.auto.tfvars (root module only),
-/// then `TF_VAR_name` (root only), then a module call's inputs.
+/// Variable values: defaults, then terraform.tfvars and *.auto.tfvars, `TF_VAR_name` and
+/// `--var` (root module only, in that order, as Terraform reads them), then a module call's
+/// inputs.
 fn variables(
     dir: &Path,
     m: &Module,
     inputs: &BTreeMap<String, Value>,
     root: bool,
+    cli: &BTreeMap<String, String>,
     report: &mut Report,
 ) -> BTreeMap<String, Value> {
     let ctx = context_with_functions();
@@ -691,17 +697,23 @@ fn variables(
                 )),
             }
         }
+        let value = |raw: &str| {
+            hcl::parse(&format!("v = {raw}"))
+                .ok()
+                .and_then(|b| {
+                    b.attributes()
+                        .next()
+                        .and_then(|a| a.expr.evaluate(&ctx).ok())
+                })
+                .unwrap_or_else(|| Value::from(raw.to_string()))
+        };
         for name in m.variables.keys() {
             if let Ok(raw) = std::env::var(format!("TF_VAR_{name}")) {
-                let v = hcl::parse(&format!("v = {raw}"))
-                    .ok()
-                    .and_then(|b| {
-                        b.attributes()
-                            .next()
-                            .and_then(|a| a.expr.evaluate(&ctx).ok())
-                    })
-                    .unwrap_or_else(|| Value::from(raw.clone()));
-                vars.insert(name.clone(), v);
+                vars.insert(name.clone(), value(&raw));
+            }
+            // `--var` wins, as Terraform's `-var` does.
+            if let Some(raw) = cli.get(name) {
+                vars.insert(name.clone(), value(raw));
             }
         }
     }

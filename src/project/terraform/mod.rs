@@ -217,9 +217,13 @@ pub(super) fn select_zone(
 
 /// Reads the Terraform source at `path` (a plan or state JSON file), recording its text in
 /// `report`'s sources; problems become diagnostics at the file, naming the address.
-pub(super) fn load(path: &Path, report: &mut Report) -> Option<Found> {
+pub(super) fn load(
+    path: &Path,
+    cli_vars: &std::collections::BTreeMap<String, String>,
+    report: &mut Report,
+) -> Option<Found> {
     if path.is_dir() {
-        let found = hcl::read(path, report)?;
+        let found = hcl::read(path, cli_vars, report)?;
         for (address, problem) in &found.problems {
             report.push(Diagnostic::new(path, None, format!("{address}: {problem}")));
         }
