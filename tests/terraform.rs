@@ -103,7 +103,7 @@ fn several_zones_need_the_project_to_say_which() {
     std::fs::write(dir.path().join("plan-v5.json"), plan.to_string()).unwrap();
     let (code, _, err) = run(&["check", dir.path().to_str().unwrap()]);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("holds rulesets of 2 zones"), "{err}");
+    assert!(err.contains("holds zone entry points of 2 zones"), "{err}");
     // Naming the zone selects its rulesets.
     std::fs::write(
         dir.path().join("rulegate.yaml"),
@@ -112,6 +112,34 @@ fn several_zones_need_the_project_to_say_which() {
     .unwrap();
     let (code, out, err) = run(&["test", dir.path().to_str().unwrap()]);
     assert_eq!(code, Some(0), "{out}{err}");
+    // Or by the reference the configuration writes it with.
+    std::fs::write(
+        dir.path().join("rulegate.yaml"),
+        "terraform: plan-v5.json\nzone_id: var.zone_id\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(&["test", dir.path().to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}{err}");
+}
+
+#[test]
+fn the_hcl_route_names_the_zone_by_reference_too() {
+    let dir = hcl_project("hcl");
+    let main = dir.path().join("tf/main.tf");
+    let mut text = std::fs::read_to_string(&main).unwrap();
+    text.push_str("\nresource \"cloudflare_ruleset\" \"other_zone\" {\n  zone_id = \"99999999999999999999999999999999\"\n  kind    = \"zone\"\n  name    = \"default\"\n  phase   = \"http_request_firewall_custom\"\n  rules   = []\n}\n");
+    std::fs::write(&main, text).unwrap();
+    let (code, _, err) = run(&["check", dir.path().to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("zone entry points of 2 zones"), "{err}");
+    std::fs::write(
+        dir.path().join("rulegate.yaml"),
+        "terraform: tf\nzone_id: var.zone_id\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(&["test", dir.path().to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("6 passed"), "{out}");
 }
 
 /// A trace without ruleset ids and module prefixes: a plan names a ruleset not yet created

@@ -577,6 +577,10 @@ pub(super) fn read(
                     let mut rs = super::normalize(&value);
                     if let Some(o) = rs.as_object_mut() {
                         o.insert("id".into(), J::String(address.clone()));
+                        if let Some(z) = r.body.attributes().find(|a| a.key() == "zone_id") {
+                            let text = z.expr.to_string();
+                            o.insert(super::ZONE_REFS.into(), serde_json::json!([text]));
+                        }
                         if let Some(rules) = o.get_mut("rules").and_then(J::as_array_mut) {
                             for (i, rule) in rules.iter_mut().enumerate() {
                                 super::rule_identity(rule, &address, i);

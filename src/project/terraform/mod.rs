@@ -173,35 +173,50 @@ pub(super) fn select_zone(
     config: &crate::project::ProjectConfig,
     report: &mut Report,
 ) -> Vec<(std::path::PathBuf, crate::ruleset::model::Ruleset)> {
+    let entry = |v: &Value| v.get("kind").and_then(Value::as_str) == Some("zone");
     let zone_of = |v: &Value| v.get("zone_id").and_then(Value::as_str).map(String::from);
-    let zones: std::collections::BTreeSet<String> =
-        rulesets.iter().filter_map(|(_, v)| zone_of(v)).collect();
-    let wanted = match (&config.zone_id, zones.len()) {
-        (Some(z), _) => Some(z.clone()),
-        (None, 0 | 1) => None,
-        (None, _) => {
-            report.push(
-                Diagnostic::new(
-                    path,
-                    None,
-                    format!(
-                        "the Terraform configuration holds rulesets of {} zones: {}",
-                        zones.len(),
-                        zones.iter().cloned().collect::<Vec<_>>().join(", ")
-                    ),
-                )
-                .hint("say which one this project tests with `zone_id:` in rulegate.yaml"),
-            );
-            return Vec::new();
-        }
+    let refs_of = |v: &Value| -> Vec<String> {
+        v.get(ZONE_REFS)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect()
     };
+    let zones: std::collections::BTreeSet<String> = rulesets
+        .iter()
+        .filter(|(_, v)| entry(v))
+        .filter_map(|(_, v)| zone_of(v))
+        .collect();
+    if config.zone_id.is_none() && zones.len() > 1 {
+        report.push(
+            Diagnostic::new(
+                path,
+                None,
+                format!(
+                    "the Terraform configuration holds zone entry points of {} zones: {}",
+                    zones.len(),
+                    zones.iter().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            )
+            .hint("say which one this project tests with `zone_id:` in rulegate.yaml: the zone's id, or the reference its rulesets use (`cloudflare_zone.shop.id`, `var.zone_id`)"),
+        );
+        return Vec::new();
+    }
     let mut out = Vec::new();
-    for (i, (address, v)) in rulesets.into_iter().enumerate() {
+    for (i, (address, mut v)) in rulesets.into_iter().enumerate() {
         let file = files.get(i).cloned().unwrap_or_else(|| path.to_path_buf());
-        if let (Some(w), Some(z)) = (&wanted, zone_of(&v))
-            && *w != z
+        // Only zone entry points are per zone; custom rulesets run where they are executed.
+        if let Some(w) = &config.zone_id
+            && entry(&v)
+            && zone_of(&v).as_deref() != Some(w.as_str())
+            && !refs_of(&v).contains(w)
         {
             continue;
+        }
+        if let Some(o) = v.as_object_mut() {
+            o.remove(ZONE_REFS);
         }
         match serde_json::from_value(v) {
             Ok(rs) => out.push((file, rs)),
@@ -214,6 +229,10 @@ pub(super) fn select_zone(
     }
     out
 }
+
+/// A key the routes add to a ruleset's value: the reference text its `zone_id` was written
+/// with (`cloudflare_zone.shop.id`, `var.zone_id`), so a project can name its zone that way.
+pub(super) const ZONE_REFS: &str = "__rulegate_zone_refs";
 
 /// Reads the Terraform source at `path` (a plan or state JSON file), recording its text in
 /// `report`'s sources; problems become diagnostics at the file, naming the address.

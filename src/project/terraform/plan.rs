@@ -181,8 +181,13 @@ pub(super) fn read(plan: &Value) -> Result<Found, String> {
         let obj = rs.as_object_mut().expect("normalize keeps objects");
         let id = ruleset_ids[&config_address(&r.address)].clone();
         obj.insert("id".into(), Value::String(id));
-        // Executes whose target id is unknown until apply: the configuration's references.
         let exprs = config.get(&config_address(&r.address));
+        if let Some(refs) = exprs.map(|e| e["zone_id"]["references"].clone())
+            && refs.is_array()
+        {
+            obj.insert(super::ZONE_REFS.into(), refs);
+        }
+        // Executes whose target id is unknown until apply: the configuration's references.
         if let Some(rules) = obj.get_mut("rules").and_then(Value::as_array_mut) {
             for (i, rule) in rules.iter_mut().enumerate() {
                 super::rule_identity(rule, &r.address, i);
