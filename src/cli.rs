@@ -252,6 +252,16 @@ pub(crate) struct TestArgs {
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
 
+    /// Also run every selected case against the rulesets as of git revision REV (`main`,
+    /// `origin/main`, a SHA, `HEAD~1`), or against the live API (`live`), and report each case
+    /// whose behaviour differs.
+    #[arg(long, value_name = "REV|live")]
+    pub baseline: Option<String>,
+
+    /// With --baseline: write the behaviour changes as JSON to FILE.
+    #[arg(long, value_name = "FILE", requires = "baseline")]
+    pub changes: Option<PathBuf>,
+
     /// Seconds one offline trace may evaluate before it is an error [default: 10].
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub trace_budget: Option<f64>,

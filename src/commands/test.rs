@@ -8,9 +8,10 @@ use crate::backend::BackendKind;
 use crate::cli::TestArgs;
 use crate::diag::{Diagnostic, Report};
 use crate::exit::Exit;
-use crate::report::junit;
+use crate::project::baseline::{self, Snapshot};
+use crate::report::{changes, junit};
 use crate::runner::{self, RunOptions};
-use crate::settings::Flags;
+use crate::settings::{Flags, Settings};
 use crate::suite::Suite;
 
 pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
@@ -41,6 +42,10 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
     if let Some(path) = &settings.junit {
         junit::check_writable(path).map_err(|e| Diagnostic::usage(e.to_string()))?;
     }
+    let baseline = match &args.baseline {
+        Some(rev) => Some(Baseline::prepare(rev, &settings)?),
+        None => None,
+    };
     let backend = backend(&settings, loaded.project.as_ref())?;
     let opts = RunOptions {
         concurrency: settings.concurrency,
@@ -54,8 +59,37 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
         ),
     };
     let run = runner::run(&loaded.suites, &backend, &largs, &opts);
-    for w in backend.warnings() {
+    let warnings = backend.warnings();
+    for w in &warnings {
         eprintln!("warning: {w}");
+    }
+    let mut exit = run.exit();
+    if let Some(base) = &baseline {
+        let names = runner::selected(&loaded.suites, &largs);
+        let before = runner::behaviours(&loaded.suites, &names, &base.backend, &opts);
+        for w in base
+            .backend
+            .warnings()
+            .iter()
+            .filter(|w| !warnings.contains(w))
+        {
+            eprintln!("warning: baseline: {w}");
+        }
+        let comparison = changes::compare(&loaded.suites, &run, &before, base.describe());
+        let text = format!("\nbehaviour changes:\n\n{}", comparison.render());
+        if matches!(args.format, Some(libtest_mimic::FormatSetting::Json)) {
+            eprint!("{text}");
+        } else {
+            super::say(&text)?;
+        }
+        if let Some(path) = &args.changes {
+            comparison.write_json(path).map_err(|e| {
+                Diagnostic::could_not_run(format!("cannot write {}: {e}", path.display()))
+            })?;
+        }
+        if !comparison.baseline_errors.is_empty() {
+            exit = Exit::CouldNotRun;
+        }
     }
     if let Some(path) = &settings.junit {
         let meta = junit::Meta {
@@ -66,7 +100,58 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
         junit::write_file(path, &loaded.suites, &run, &meta)
             .map_err(|e| Diagnostic::could_not_run(e.to_string()))?;
     }
-    Ok(run.exit())
+    Ok(exit)
+}
+
+/// The other side of `--baseline`: the local engine over the project as of a git revision
+/// (kept checked out while the run lasts), or the live API.
+struct Baseline {
+    backend: crate::backend::Backend,
+    snapshot: Option<Snapshot>,
+}
+
+impl Baseline {
+    fn prepare(rev: &str, settings: &Settings) -> Result<Baseline, Report> {
+        if rev == "live" {
+            if settings.backend == BackendKind::Cloudflare {
+                return Err(Diagnostic::usage(
+                    "--baseline live compares the live API with the local engine, but the run already uses --backend cloudflare",
+                )
+                .hint("drop --backend cloudflare, or name a git revision as the baseline")
+                .into());
+            }
+            let live = Settings {
+                backend: BackendKind::Cloudflare,
+                ..settings.clone()
+            };
+            return Ok(Baseline {
+                backend: backend(&live, None)?,
+                snapshot: None,
+            });
+        }
+        let snapshot = baseline::snapshot(&settings.dir, rev)?;
+        let project = snapshot.load(&settings.config).map_err(|mut r| {
+            if let Some(first) = r.diagnostics.first_mut() {
+                first.title = format!("baseline {rev}: {}", first.title);
+            }
+            r
+        })?;
+        let local = Settings {
+            backend: BackendKind::Local,
+            ..settings.clone()
+        };
+        Ok(Baseline {
+            backend: backend(&local, Some(&project))?,
+            snapshot: Some(snapshot),
+        })
+    }
+
+    fn describe(&self) -> String {
+        match &self.snapshot {
+            Some(s) => format!("{} ({})", s.rev, s.short()),
+            None => "the live API".to_string(),
+        }
+    }
 }
 
 /// A run that selects no case gates nothing: unless `--allow-no-cases`, that is exit 2 with

@@ -1,8 +1,9 @@
 //! A project directory: `rulegate.yaml` ([`config`]), the ruleset and list files it names,
 //! read ([`files`]), checked and compiled ([`rulesets`], [`lists`]) into a [`Project`] whose
 //! [`Rulebook`] the local engine, `serve` and `check` share; and the checks of suites against
-//! the project ([`validate`]).
+//! the project ([`validate`]); the project as of a git revision ([`baseline`]).
 
+pub(crate) mod baseline;
 pub(crate) mod config;
 mod files;
 mod lists;

@@ -217,6 +217,7 @@ mod tests {
                 (
                     "s::a".to_string(),
                     CaseResult {
+                        behaviour: None,
                         outcome: Outcome::Passed,
                         duration: StdDuration::from_millis(5),
                     },
@@ -224,6 +225,7 @@ mod tests {
                 (
                     "s::b".to_string(),
                     CaseResult {
+                        behaviour: None,
                         outcome: Outcome::Skipped {
                             reason: "later".into(),
                         },

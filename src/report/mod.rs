@@ -1,3 +1,5 @@
-//! Reports: pure functions from a run's outcomes to a writer. Today: JUnit XML ([`junit`]).
+//! Reports: pure functions from a run's outcomes to a writer: JUnit XML ([`junit`]) and the
+//! behaviour changes against a baseline ([`changes`]).
 
+pub(crate) mod changes;
 pub(crate) mod junit;

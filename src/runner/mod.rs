@@ -15,7 +15,7 @@ use crate::cloudflare::TraceError;
 use crate::exit::Exit;
 use crate::expect::{self, Mismatch, diff};
 use crate::suite::{Case, Suite};
-use crate::trace::TraceView;
+use crate::trace::{Behaviour, TraceView};
 
 /// How one case ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +41,8 @@ pub(crate) enum Outcome {
 pub(crate) struct CaseResult {
     pub outcome: Outcome,
     pub duration: Duration,
+    /// What the trace did, when the case was traced (for a comparison with a baseline).
+    pub behaviour: Option<Behaviour>,
 }
 
 /// What a run produced, for the reports and the exit code.
@@ -83,6 +85,15 @@ impl RunResult {
     }
 }
 
+/// The runtime traces run on (two workers: a trace waits on the network or costs
+/// microseconds; `--concurrency` bounds how many are in flight).
+fn trace_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+}
+
 /// Runs the selected cases of `suites` and prints libtest-style output.
 pub(crate) fn run(
     suites: &[Suite],
@@ -90,11 +101,7 @@ pub(crate) fn run(
     args: &Arguments,
     opts: &RunOptions,
 ) -> RunResult {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match trace_runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -125,6 +132,7 @@ pub(crate) fn run(
                             reason: reason.clone(),
                         },
                         duration: Duration::ZERO,
+                        behaviour: None,
                     },
                 );
             }
@@ -144,6 +152,75 @@ pub(crate) fn run(
         unexplained_failures: conclusion.num_failed.saturating_sub(explained),
         results,
     }
+}
+
+/// The full names of the cases of `suites` that `args` selects to run.
+pub(crate) fn selected(suites: &[Suite], args: &Arguments) -> Vec<String> {
+    suites
+        .iter()
+        .flat_map(|s| s.cases.iter())
+        .filter(|case| {
+            let probe = Trial::test(case.full_name.clone(), || Ok(()))
+                .with_ignored_flag(case.ignore.is_some());
+            !args.is_filtered_out(&probe) && !args.is_ignored(&probe)
+        })
+        .map(|c| c.full_name.clone())
+        .collect()
+}
+
+/// Traces the cases named in `names` against `backend` without checking expectations or
+/// printing anything: what each did, or why it could not be traced. For a baseline.
+pub(crate) fn behaviours(
+    suites: &[Suite],
+    names: &[String],
+    backend: &Backend,
+    opts: &RunOptions,
+) -> BTreeMap<String, Result<Behaviour, TraceError>> {
+    let wanted: std::collections::HashSet<&str> = names.iter().map(String::as_str).collect();
+    let mut out = BTreeMap::new();
+    let runtime = match trace_runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            for n in names {
+                out.insert(
+                    n.clone(),
+                    Err(TraceError {
+                        kind: crate::cloudflare::TraceErrorKind::Transport,
+                        message: format!("cannot start the async runtime: {e}"),
+                        hint: None,
+                        attempts: 0,
+                    }),
+                );
+            }
+            return out;
+        }
+    };
+    let semaphore = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+    let slots: Vec<(String, Slot)> = suites
+        .iter()
+        .flat_map(|s| s.cases.iter())
+        .filter(|c| wanted.contains(c.full_name.as_str()))
+        .map(|c| {
+            let slot = spawn_trace(&runtime, backend, &semaphore, c, &opts.aliases);
+            (c.full_name.clone(), slot)
+        })
+        .collect();
+    for (name, slot) in slots {
+        let result = runtime.block_on(slot).map_or_else(
+            |_| {
+                Err(TraceError {
+                    kind: crate::cloudflare::TraceErrorKind::Transport,
+                    message: "the trace task stopped unexpectedly".to_string(),
+                    hint: None,
+                    attempts: 1,
+                })
+            },
+            |(r, _)| r.map(|v| Behaviour::of(&v)),
+        );
+        out.insert(name, result);
+    }
+    runtime.shutdown_background();
+    out
 }
 
 fn spawn_trace(
@@ -198,6 +275,7 @@ fn trial(
                 Duration::ZERO,
             )
         });
+        let behaviour = result.as_ref().ok().map(Behaviour::of);
         let (outcome, msg) = match result {
             Err(error) => {
                 let msg = format!("could not run: {error}");
@@ -232,10 +310,14 @@ fn trial(
                 }
             }
         };
-        results
-            .lock()
-            .expect("results lock")
-            .insert(name.clone(), CaseResult { outcome, duration });
+        results.lock().expect("results lock").insert(
+            name.clone(),
+            CaseResult {
+                outcome,
+                duration,
+                behaviour,
+            },
+        );
         match msg {
             None => Ok(()),
             Some(m) => Err(Failed::from(m)),

@@ -1,10 +1,13 @@
 //! The Request Trace API's wire types ([`wire`]) and the normalized [`view::TraceView`] that
-//! expectations read, whatever the nesting of the trace.
+//! expectations read, whatever the nesting of the trace, and the [`Behaviour`] a review
+//! compares.
 
+pub(crate) mod behaviour;
 pub(crate) mod validate;
 pub(crate) mod view;
 mod wire;
 
+pub(crate) use behaviour::Behaviour;
 pub(crate) use view::{Step, TraceView};
 pub use wire::{
     ApiMessage, Envelope, Extras, Geoloc, Origin, TraceBody, TraceContext, TraceItem, TraceRequest,

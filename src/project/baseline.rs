@@ -1,0 +1,187 @@
+//! A project as of a git revision, for any command that compares against a baseline: the
+//! repository's tree at the revision is written to a temporary directory through a private
+//! index (`git read-tree` + `git checkout-index` with `GIT_INDEX_FILE`), so neither the working
+//! tree nor the repository's index is touched, and the whole tree is there for Terraform's
+//! relative module sources. [`Snapshot::load`] then reads it as [`load_project`] reads the
+//! working tree, with the revision's own `rulegate.yaml`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use super::{Project, load_config, load_project};
+use crate::diag::{Diagnostic, Report};
+
+/// The tree of one revision, checked out for reading; removed when dropped.
+#[derive(Debug)]
+pub(crate) struct Snapshot {
+    /// The revision as the user named it.
+    pub(crate) rev: String,
+    /// The commit it names.
+    pub(crate) commit: String,
+    /// The repository's top level in the working tree.
+    toplevel: PathBuf,
+    /// The project directory inside the snapshot.
+    pub(crate) project_dir: PathBuf,
+    /// The snapshot's root (the repository's top level at `rev`).
+    root: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn git(dir: &Path, args: &[&str]) -> Result<Output, Diagnostic> {
+    Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .map_err(|e| {
+            Diagnostic::could_not_run(format!("cannot run `git`: {e}"))
+                .hint("--baseline reads the rulesets as of a git revision, which needs git on PATH")
+        })
+}
+
+fn stdout_line(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout)
+        .trim_end_matches(['\n', '\r'])
+        .to_string()
+}
+
+/// Checks out the tree of `rev` of the repository that holds `project_dir`.
+pub(crate) fn snapshot(project_dir: &Path, rev: &str) -> Result<Snapshot, Diagnostic> {
+    let dir = if project_dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        project_dir
+    };
+    let top = git(dir, &["rev-parse", "--show-toplevel"])?;
+    if !top.status.success() {
+        return Err(Diagnostic::usage(format!(
+            "--baseline {rev}: {} is not inside a git repository",
+            dir.display()
+        ))
+        .hint(
+            "the baseline is the project as of a git revision; run from a clone of the repository",
+        ));
+    }
+    let toplevel = PathBuf::from(stdout_line(&top));
+    let prefix = stdout_line(&git(dir, &["rev-parse", "--show-prefix"])?);
+    if rev.starts_with('-') {
+        return Err(Diagnostic::usage(format!(
+            "--baseline {rev}: not a git revision"
+        )));
+    }
+    let spec = format!("{rev}^{{commit}}");
+    let found = git(dir, &["rev-parse", "--verify", "--quiet", &spec])?;
+    if !found.status.success() {
+        let shallow = stdout_line(&git(dir, &["rev-parse", "--is-shallow-repository"])?) == "true";
+        let hint = if shallow {
+            format!(
+                "this is a shallow clone, which does not hold it: fetch it (`git fetch --deepen=50`, `git fetch origin {rev}`), or check out with full history (actions/checkout: `fetch-depth: 0`)"
+            )
+        } else {
+            format!(
+                "fetch it (`git fetch origin {}`), or name a branch, tag or commit that exists here",
+                rev.trim_start_matches("origin/")
+            )
+        };
+        return Err(Diagnostic::usage(format!(
+            "--baseline {rev}: no such revision in {}",
+            toplevel.display()
+        ))
+        .hint(hint));
+    }
+    let commit = stdout_line(&found);
+    let tmp = tempfile::Builder::new()
+        .prefix("rulegate-baseline-")
+        .tempdir()
+        .map_err(|e| {
+            Diagnostic::could_not_run(format!("cannot create a temporary directory: {e}"))
+        })?;
+    let root = tmp.path().join("tree");
+    let index = tmp.path().join("index");
+    let with_index = |args: &[&str]| -> Result<(), Diagnostic> {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(&toplevel)
+            .args(args)
+            .env("GIT_INDEX_FILE", &index)
+            .output()
+            .map_err(|e| Diagnostic::could_not_run(format!("cannot run `git`: {e}")))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(Diagnostic::could_not_run(format!(
+                "--baseline {rev}: `git {}` failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )))
+        }
+    };
+    with_index(&["read-tree", &commit])?;
+    let prefix_arg = format!("--prefix={}/", root.display());
+    with_index(&["checkout-index", "--all", "--force", &prefix_arg])?;
+    Ok(Snapshot {
+        rev: rev.to_string(),
+        commit,
+        project_dir: root.join(&prefix),
+        toplevel: toplevel.clone(),
+        root,
+        _dir: tmp,
+    })
+}
+
+impl Snapshot {
+    /// The abbreviated commit, for reports.
+    pub(crate) fn short(&self) -> &str {
+        &self.commit[..self.commit.len().min(12)]
+    }
+
+    /// Loads the project at the revision: its `rulegate.yaml` there, with `current`'s values
+    /// that come from the command line (`--var`, and `--terraform` mapped into the snapshot
+    /// when it points inside the repository). Problems name files as `REV:path`.
+    pub(crate) fn load(&self, current: &super::ProjectConfig) -> Result<Project, Report> {
+        let mut config = load_config(&self.project_dir)
+            .map_err(|r| self.relabel(r))?
+            .config;
+        config.cli_vars.clone_from(&current.cli_vars);
+        if let Some(tf) = &current.terraform
+            && tf.is_absolute()
+        {
+            config.terraform = Some(self.map_in(tf));
+        }
+        load_project(&self.project_dir, &config).map_err(|r| self.relabel(r))
+    }
+
+    /// A working-tree path's counterpart in the snapshot (unchanged when outside the repo).
+    fn map_in(&self, path: &Path) -> PathBuf {
+        let canon = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        let top = self
+            .toplevel
+            .canonicalize()
+            .unwrap_or_else(|_| self.toplevel.clone());
+        match canon.strip_prefix(&top) {
+            Ok(rel) => self.root.join(rel),
+            Err(_) => path.to_path_buf(),
+        }
+    }
+
+    /// `REV:path/in/repo` for a path in the snapshot.
+    pub(crate) fn display(&self, path: &Path) -> PathBuf {
+        match path.strip_prefix(&self.root) {
+            Ok(rel) => PathBuf::from(format!("{}:{}", self.rev, rel.display())),
+            Err(_) => path.to_path_buf(),
+        }
+    }
+
+    fn relabel(&self, mut report: Report) -> Report {
+        for d in &mut report.diagnostics {
+            if let Some(f) = &d.file {
+                d.file = Some(self.display(f));
+            }
+        }
+        report.sources = std::mem::take(&mut report.sources)
+            .into_iter()
+            .map(|(p, t)| (self.display(&p), t))
+            .collect();
+        report
+    }
+}

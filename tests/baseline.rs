@@ -1,0 +1,301 @@
+//! `rulegate test --baseline`: a git repository built in a temp dir whose last commit changes
+//! one rule; the run lists exactly the cases whose behaviour changed, leaves the working tree
+//! and index alone, and fails closed on a revision it cannot read. `--baseline live` compares
+//! a `rulegate serve` (standing in for what is deployed) with the local candidate.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::{Serve, bin};
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let o = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.email=t@example.com", "-c", "user.name=t"])
+        .args([
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(o.status.success(), "git {args:?}: {}", text(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+const WAF: &str = "project/rulesets/zone-http_request_firewall_custom.json";
+
+/// Turns the login rule's managed challenge into a block.
+fn challenge_to_block(root: &Path) {
+    let path = root.join(WAF);
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let rules = v["rules"].as_array_mut().unwrap();
+    let login = rules
+        .iter_mut()
+        .find(|r| r["action"] == "managed_challenge")
+        .expect("the example has a managed challenge rule");
+    login["action"] = "block".into();
+    std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+}
+
+/// A repository holding the example project under `project/`: the first commit as it is, the
+/// second with the login rule blocking instead of challenging.
+fn repo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("suites");
+    copy_dir(&src, &dir.path().join("project"));
+    git(dir.path(), &["init", "-q"]);
+    git(dir.path(), &["add", "."]);
+    git(dir.path(), &["commit", "-qm", "the example project"]);
+    challenge_to_block(dir.path());
+    git(
+        dir.path(),
+        &["commit", "-qam", "login: block instead of challenge"],
+    );
+    dir
+}
+
+fn test_in(project: &Path, args: &[&str]) -> Output {
+    bin()
+        .current_dir(project)
+        .env_remove("GITHUB_ACTIONS")
+        .args(["test", "."])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn changes(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+const CHANGED: [&str; 2] = [
+    "waf::a bot posting to login gets a managed challenge",
+    "waf::skip_challenge lets the trace continue past a challenge",
+];
+
+#[test]
+fn the_last_commit_changes_exactly_the_cases_it_affects() {
+    let repo = repo();
+    let project = repo.path().join("project");
+    let out_dir = tempfile::tempdir().unwrap();
+    let json = out_dir.path().join("changes.json");
+    let status_before = git(repo.path(), &["status", "--porcelain"]);
+    let o = test_in(
+        &project,
+        &["--baseline", "HEAD~1", "--changes", json.to_str().unwrap()],
+    );
+    // The working tree's expectations still decide: the challenge cases now fail.
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let table: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("case "))
+        .skip(2)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert_eq!(table.len(), 2, "{out}");
+    for (row, case) in table.iter().zip(CHANGED) {
+        let cells: Vec<&str> = row.split(" | ").map(str::trim).collect();
+        assert_eq!(cells[0], case, "{out}");
+        assert!(cells[1].contains("managed_challenge"), "{row}");
+        assert!(cells[2].contains("403 block by"), "{row}");
+    }
+    let head = git(repo.path(), &["rev-parse", "HEAD~1"]);
+    assert!(
+        out.contains(&format!(
+            "2 of 45 cases change behaviour against HEAD~1 ({}): 2 newly blocked",
+            &head.trim()[..12]
+        )),
+        "{out}"
+    );
+    let v = changes(&json);
+    assert_eq!(v["compared"], 45);
+    let listed: Vec<&str> = v["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["case"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, CHANGED);
+    let first = &v["changes"][0];
+    assert_eq!(first["kind"], "newly blocked");
+    assert_eq!(first["before"]["action"], "managed_challenge");
+    assert_eq!(first["after"]["action"], "block");
+    assert_eq!(first["before"]["status"], 403);
+    assert!(first["file"].as_str().unwrap().ends_with("waf.yaml"));
+    assert!(first["line"].as_u64().unwrap() > 0);
+    // Neither the working tree nor the index was touched.
+    assert_eq!(git(repo.path(), &["status", "--porcelain"]), status_before);
+}
+
+#[test]
+fn a_baseline_equal_to_the_tree_changes_nothing() {
+    let repo = repo();
+    let project = repo.path().join("project");
+    let json = repo.path().join("changes.json");
+    // Pick the run's own failures out: only compare the passing waf cases.
+    let o = test_in(
+        &project,
+        &["--baseline", "HEAD", "--changes", json.to_str().unwrap()],
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("0 of 45 cases change behaviour against HEAD ("),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        !out.contains("case "),
+        "no table when nothing changed: {out}"
+    );
+    assert_eq!(changes(&json)["changes"], serde_json::json!([]));
+}
+
+#[test]
+fn a_filter_limits_the_comparison_to_the_selected_cases() {
+    let repo = repo();
+    let project = repo.path().join("project");
+    let o = test_in(
+        &project,
+        &["--baseline", "HEAD~1", "--", "managed challenge"],
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("1 of 1 case changes behaviour against HEAD~1"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn a_revision_the_clone_lacks_is_a_usage_error_that_says_to_fetch() {
+    let repo = repo();
+    let shallow = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", repo.path().display());
+    let o = Command::new("git")
+        .args(["clone", "-q", "--depth", "1", &url])
+        .arg(shallow.path().join("c"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let project = shallow.path().join("c/project");
+    let o = test_in(&project, &["--baseline", "HEAD~1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--baseline HEAD~1: no such revision"), "{err}");
+    assert!(err.contains("shallow clone"), "{err}");
+    assert!(err.contains("fetch"), "{err}");
+    assert!(o.stdout.is_empty(), "nothing runs: {}", text(&o));
+
+    let o = test_in(
+        &repo.path().join("project"),
+        &["--baseline", "no-such-branch"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("no such revision"), "{err}");
+    assert!(err.contains("git fetch origin no-such-branch"), "{err}");
+}
+
+#[test]
+fn outside_a_git_repository_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("suites"),
+        dir.path(),
+    );
+    let o = bin()
+        .current_dir(dir.path())
+        .env("GIT_CEILING_DIRECTORIES", dir.path().parent().unwrap())
+        .args(["test", ".", "--baseline", "main"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("is not inside a git repository"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn a_broken_baseline_names_its_file_at_the_revision() {
+    let repo = repo();
+    std::fs::write(repo.path().join(WAF), "{ not json").unwrap();
+    git(repo.path(), &["commit", "-qam", "break it"]);
+    // The working tree holds a valid file again; only the baseline (HEAD) is broken.
+    git(repo.path(), &["checkout", "-q", "HEAD~1", "--", WAF]);
+    let o = test_in(&repo.path().join("project"), &["--baseline", "HEAD"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("baseline HEAD: invalid JSON"), "{err}");
+    assert!(err.contains(&format!("HEAD:{WAF}:1:")), "{err}");
+}
+
+#[test]
+fn baseline_live_compares_what_is_deployed_with_the_candidate() {
+    // What is deployed: the first commit, served as the Trace API.
+    let repo = repo();
+    let deployed = tempfile::tempdir().unwrap();
+    let o = Command::new("git")
+        .args(["clone", "-q"])
+        .arg(repo.path())
+        .arg(deployed.path().join("d"))
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    git(&deployed.path().join("d"), &["checkout", "-q", "HEAD~1"]);
+    let serve = Serve::start(&deployed.path().join("d/project"), &[]);
+    let json: PathBuf = repo.path().join("changes.json");
+    let o = bin()
+        .current_dir(repo.path().join("project"))
+        .env("CLOUDFLARE_API_TOKEN", "test-token")
+        .args(["test", ".", "--baseline", "live", "--api-url", &serve.api])
+        .args(["--changes", json.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("2 of 45 cases change behaviour against the live API: 2 newly blocked"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(changes(&json)["baseline"], "the live API");
+
+    let o = bin()
+        .current_dir(repo.path().join("project"))
+        .env("CLOUDFLARE_API_TOKEN", "test-token")
+        .args(["test", ".", "--baseline", "live", "--backend", "cloudflare"])
+        .args(["--api-url", &serve.api])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
