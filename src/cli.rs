@@ -258,6 +258,11 @@ pub(crate) struct TestArgs {
     #[arg(long, value_name = "REV|live")]
     pub baseline: Option<String>,
 
+    /// With the live API: make cases with offline-only `fields`/`origin` errors instead of
+    /// skipping them.
+    #[arg(long)]
+    pub strict_live: bool,
+
     /// With --baseline: write the behaviour changes as JSON to FILE.
     #[arg(long, value_name = "FILE", requires = "baseline")]
     pub changes: Option<PathBuf>,

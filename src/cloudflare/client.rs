@@ -110,10 +110,7 @@ impl Client {
 
     /// True when the endpoint is Cloudflare's own API (not `rulegate serve` or a test server).
     pub(crate) fn is_live_cloudflare(&self) -> bool {
-        url::Url::parse(&self.cfg.api_url)
-            .ok()
-            .and_then(|u| u.host_str().map(|h| h.ends_with("cloudflare.com")))
-            .unwrap_or(false)
+        is_live_url(&self.cfg.api_url)
     }
 
     /// Traces one request, retrying as the policy allows. Offline-only `extras` go to a
@@ -443,4 +440,15 @@ fn http_hint(status: u16) -> Option<String> {
         500..=599 => Some("Cloudflare's API failed; try again later".into()),
         _ => None,
     }
+}
+
+/// True when `api_url` is Cloudflare's own API, which takes no offline-only `fields`/`origin`.
+pub(crate) fn is_live_url(api_url: &str) -> bool {
+    url::Url::parse(api_url)
+        .ok()
+        .and_then(|u| {
+            u.host_str()
+                .map(|h| h == "cloudflare.com" || h.ends_with(".cloudflare.com"))
+        })
+        .unwrap_or(false)
 }

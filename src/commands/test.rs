@@ -36,8 +36,11 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
         let _ = libtest_mimic::run(&largs, list_trials(&loaded.suites));
         return Ok(Exit::Success);
     }
+    let live = settings.backend == BackendKind::Cloudflare
+        && crate::cloudflare::client::is_live_url(&settings.api.url);
+    let skip_offline_only = live && !args.strict_live;
     if !args.allow_no_cases {
-        no_cases_selected(&loaded.suites, &largs)?;
+        no_cases_selected(&loaded.suites, &largs, skip_offline_only)?;
     }
     if let Some(path) = &settings.junit {
         junit::check_writable(path).map_err(|e| Diagnostic::usage(e.to_string()))?;
@@ -57,6 +60,7 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
                 .map(|p| p.book.refs.clone())
                 .unwrap_or_default(),
         ),
+        skip_offline_only,
     };
     let run = runner::run(&loaded.suites, &backend, &largs, &opts);
     let warnings = backend.warnings();
@@ -65,7 +69,12 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
     }
     let mut exit = run.exit();
     if let Some(base) = &baseline {
-        let names = runner::selected(&loaded.suites, &largs);
+        // Against a live baseline, offline-only cases are left out unless --strict-live.
+        let base_opts = RunOptions {
+            skip_offline_only: skip_offline_only || (base.live && !args.strict_live),
+            ..opts.clone()
+        };
+        let names = runner::selected(&loaded.suites, &largs, &base_opts);
         let before = runner::behaviours(&loaded.suites, &names, &base.backend, &opts);
         for w in base
             .backend
@@ -108,6 +117,8 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
 struct Baseline {
     backend: crate::backend::Backend,
     snapshot: Option<Snapshot>,
+    /// The baseline is Cloudflare's own API.
+    live: bool,
 }
 
 impl Baseline {
@@ -127,6 +138,7 @@ impl Baseline {
             return Ok(Baseline {
                 backend: backend(&live, None)?,
                 snapshot: None,
+                live: crate::cloudflare::client::is_live_url(&settings.api.url),
             });
         }
         let snapshot = baseline::snapshot(&settings.dir, rev)?;
@@ -143,6 +155,7 @@ impl Baseline {
         Ok(Baseline {
             backend: backend(&local, Some(&project))?,
             snapshot: Some(snapshot),
+            live: false,
         })
     }
 
@@ -156,8 +169,12 @@ impl Baseline {
 
 /// A run that selects no case gates nothing: unless `--allow-no-cases`, that is exit 2 with
 /// how many cases the filters and `ignore:` left out.
-fn no_cases_selected(suites: &[Suite], largs: &Arguments) -> Result<(), Diagnostic> {
-    let (mut total, mut filtered, mut ignored) = (0usize, 0usize, 0usize);
+fn no_cases_selected(
+    suites: &[Suite],
+    largs: &Arguments,
+    skip_offline_only: bool,
+) -> Result<(), Diagnostic> {
+    let (mut total, mut filtered, mut ignored, mut offline) = (0usize, 0usize, 0usize, 0usize);
     for c in suites.iter().flat_map(|s| s.cases.iter()) {
         total += 1;
         let probe = libtest_mimic::Trial::test(c.full_name.clone(), || Ok(()))
@@ -166,9 +183,11 @@ fn no_cases_selected(suites: &[Suite], largs: &Arguments) -> Result<(), Diagnost
             filtered += 1;
         } else if largs.is_ignored(&probe) {
             ignored += 1;
+        } else if skip_offline_only && !c.extras.is_empty() {
+            offline += 1;
         }
     }
-    if total > filtered + ignored {
+    if total > filtered + ignored + offline {
         return Ok(());
     }
     let mut why = Vec::new();
@@ -183,6 +202,11 @@ fn no_cases_selected(suites: &[Suite], largs: &Arguments) -> Result<(), Diagnost
     if ignored > 0 {
         why.push(format!(
             "{ignored} ignored (`ignore:`; --ignored or --include-ignored runs them)"
+        ));
+    }
+    if offline > 0 {
+        why.push(format!(
+            "{offline} skipped as offline-only (`fields`/`origin`, which the live API cannot take)"
         ));
     }
     Err(Diagnostic::usage(format!(

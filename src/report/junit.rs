@@ -88,7 +88,12 @@ pub(crate) fn write(
                     b
                 }
                 Outcome::Skipped { reason } => {
-                    TestCaseBuilder::skipped_with_cause(&case.name, "ignored", reason)
+                    let kind = if reason == crate::runner::OFFLINE_ONLY {
+                        "offline_only"
+                    } else {
+                        "ignored"
+                    };
+                    TestCaseBuilder::skipped_with_cause(&case.name, kind, reason)
                 }
             };
             tc.set_classname(&suite.id);

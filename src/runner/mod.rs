@@ -60,6 +60,22 @@ pub(crate) struct RunOptions {
     pub color: bool,
     /// Rule `ref` → id, so selectors may name rules by ref.
     pub aliases: Arc<std::collections::HashMap<String, String>>,
+    /// Skip cases with offline-only `fields`/`origin` (the backend is the live API, and
+    /// `--strict-live` is off).
+    pub skip_offline_only: bool,
+}
+
+/// Why a case with offline-only parts is skipped against the live API.
+pub(crate) const OFFLINE_ONLY: &str = "sets `fields` or `origin`, which the live API cannot take (offline only; --strict-live makes this an error)";
+
+impl RunOptions {
+    /// Why `case` is not run by default: its `ignore:` reason, or that it is offline-only
+    /// against the live API.
+    pub(crate) fn skip_reason(&self, case: &Case) -> Option<String> {
+        case.ignore.clone().or_else(|| {
+            (self.skip_offline_only && !case.extras.is_empty()).then(|| OFFLINE_ONLY.to_string())
+        })
+    }
 }
 
 type Slot = oneshot::Receiver<(Result<TraceView, TraceError>, Duration)>;
@@ -116,14 +132,16 @@ pub(crate) fn run(
     let mut trials = Vec::new();
     for suite in suites {
         for case in &suite.cases {
-            let probe = Trial::test(case.full_name.clone(), || Ok(()))
-                .with_ignored_flag(case.ignore.is_some());
+            let skip = opts.skip_reason(case);
+            let offline_only = skip.is_some() && case.ignore.is_none();
+            let probe =
+                Trial::test(case.full_name.clone(), || Ok(())).with_ignored_flag(skip.is_some());
             let selected = !args.is_filtered_out(&probe) && !args.is_ignored(&probe);
-            let slot =
-                selected.then(|| spawn_trace(&runtime, backend, &semaphore, case, &opts.aliases));
-            if let Some(reason) = &case.ignore
+            let slot = (selected && !offline_only)
+                .then(|| spawn_trace(&runtime, backend, &semaphore, case, &opts.aliases));
+            if let Some(reason) = &skip
                 && !args.is_filtered_out(&probe)
-                && args.is_ignored(&probe)
+                && (args.is_ignored(&probe) || offline_only)
             {
                 results.lock().expect("results lock").insert(
                     case.full_name.clone(),
@@ -135,6 +153,11 @@ pub(crate) fn run(
                         behaviour: None,
                     },
                 );
+            }
+            if offline_only {
+                // Never traced, even with --include-ignored: the live API cannot take it.
+                trials.push(Trial::test(case.full_name.clone(), || Ok(())).with_ignored_flag(true));
+                continue;
             }
             let at = format!("{}:{}", suite.file.display(), case.line);
             trials.push(trial(case, at, slot, results.clone(), opts.color));
@@ -155,14 +178,16 @@ pub(crate) fn run(
 }
 
 /// The full names of the cases of `suites` that `args` selects to run.
-pub(crate) fn selected(suites: &[Suite], args: &Arguments) -> Vec<String> {
+pub(crate) fn selected(suites: &[Suite], args: &Arguments, opts: &RunOptions) -> Vec<String> {
     suites
         .iter()
         .flat_map(|s| s.cases.iter())
         .filter(|case| {
-            let probe = Trial::test(case.full_name.clone(), || Ok(()))
-                .with_ignored_flag(case.ignore.is_some());
-            !args.is_filtered_out(&probe) && !args.is_ignored(&probe)
+            let skip = opts.skip_reason(case);
+            let offline_only = skip.is_some() && case.ignore.is_none();
+            let probe =
+                Trial::test(case.full_name.clone(), || Ok(())).with_ignored_flag(skip.is_some());
+            !offline_only && !args.is_filtered_out(&probe) && !args.is_ignored(&probe)
         })
         .map(|c| c.full_name.clone())
         .collect()
