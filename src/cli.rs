@@ -228,6 +228,15 @@ pub(crate) struct CheckArgs {
     pub suites: SuiteArgs,
 }
 
+/// Which CI's inline annotations a run prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Annotations {
+    /// GitHub Actions workflow commands (`::error file=…,line=…::…`).
+    Github,
+    /// None, even on GitHub Actions.
+    None,
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct TestArgs {
     #[command(flatten)]
@@ -257,6 +266,15 @@ pub(crate) struct TestArgs {
     /// whose behaviour differs.
     #[arg(long, value_name = "REV|live")]
     pub baseline: Option<String>,
+
+    /// Inline annotations for a CI [default: github when GITHUB_ACTIONS=true, else none].
+    #[arg(long, value_enum, value_name = "github|none")]
+    pub annotations: Option<Annotations>,
+
+    /// Write a Markdown summary (totals, failures with diffs, behaviour changes) to FILE; on
+    /// GitHub Actions it is also appended to GITHUB_STEP_SUMMARY.
+    #[arg(long, value_name = "FILE.md")]
+    pub summary: Option<PathBuf>,
 
     /// With the live API: make cases with offline-only `fields`/`origin` errors instead of
     /// skipping them.

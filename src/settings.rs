@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::backend::BackendKind;
-use crate::cli::ApiArgs;
+use crate::cli::{Annotations, ApiArgs};
 use crate::cloudflare::{self, ClientConfig, Credentials, RateLimit, RetryPolicy, Secret};
 use crate::diag::{Diagnostic, Report};
 use crate::limits;
@@ -28,6 +28,37 @@ pub(crate) struct Flags<'a> {
     pub(crate) trace_budget: Option<f64>,
     /// `--terraform`: wins over rulegate.yaml's `terraform`.
     pub(crate) terraform: Option<&'a Path>,
+    /// `--annotations`: wins over `GITHUB_ACTIONS`.
+    pub(crate) annotations: Option<Annotations>,
+    /// `--summary FILE.md`.
+    pub(crate) summary: Option<&'a Path>,
+}
+
+/// What a run reports to its CI, resolved from flags and the CI's environment.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CiSettings {
+    /// Print GitHub workflow commands: `--annotations github`, or `GITHUB_ACTIONS=true`.
+    pub(crate) github_annotations: bool,
+    /// The repository root annotation paths are relative to (`GITHUB_WORKSPACE`).
+    pub(crate) workspace: Option<PathBuf>,
+    /// Where the Markdown summary goes: `--summary`, and `GITHUB_STEP_SUMMARY` (appended).
+    pub(crate) summary_file: Option<PathBuf>,
+    pub(crate) step_summary: Option<PathBuf>,
+}
+
+impl CiSettings {
+    fn resolve(flags: &Flags) -> CiSettings {
+        let on_github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+        CiSettings {
+            github_annotations: match flags.annotations {
+                Some(a) => a == Annotations::Github,
+                None => on_github,
+            },
+            workspace: env_nonempty("GITHUB_WORKSPACE").map(PathBuf::from),
+            summary_file: flags.summary.map(Path::to_path_buf),
+            step_summary: env_nonempty("GITHUB_STEP_SUMMARY").map(PathBuf::from),
+        }
+    }
 }
 
 /// How the live API is reached (no credentials: see [`Settings::client_config`]).
@@ -56,6 +87,7 @@ pub(crate) struct Settings {
     /// How long one local trace may evaluate.
     pub(crate) trace_budget: Duration,
     pub(crate) api: ApiSettings,
+    pub(crate) ci: CiSettings,
 }
 
 fn env_nonempty(name: &str) -> Option<String> {
@@ -116,6 +148,7 @@ impl Settings {
                 .max(1),
             junit,
             trace_budget,
+            ci: CiSettings::resolve(flags),
             api: ApiSettings {
                 url,
                 account_id: api

@@ -299,3 +299,38 @@ fn baseline_live_compares_what_is_deployed_with_the_candidate() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
+
+#[test]
+fn behaviour_changes_are_notices_and_a_summary_table() {
+    let repo = repo();
+    let out_dir = tempfile::tempdir().unwrap();
+    let md = out_dir.path().join("summary.md");
+    let o = test_in(
+        &repo.path().join("project"),
+        &[
+            "--baseline",
+            "HEAD~1",
+            "--annotations",
+            "github",
+            "--summary",
+            md.to_str().unwrap(),
+        ],
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    let notices: Vec<&str> = out.lines().filter(|l| l.starts_with("::notice ")).collect();
+    assert_eq!(notices.len(), 2, "{out}");
+    assert!(
+        notices[0].starts_with("::notice file=waf.yaml,line="),
+        "{}",
+        notices[0]
+    );
+    assert!(notices[0].contains("title=behaviour change (newly blocked)%3A waf%3A%3A"));
+    let text = std::fs::read_to_string(&md).unwrap();
+    assert!(text.contains("### Behaviour changes"), "{text}");
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("| `waf::")).count(),
+        2,
+        "{text}"
+    );
+    assert!(text.contains("2 of 45 cases change behaviour against HEAD~1"));
+}

@@ -9,7 +9,7 @@ use crate::cli::TestArgs;
 use crate::diag::{Diagnostic, Report};
 use crate::exit::Exit;
 use crate::project::baseline::{self, Snapshot};
-use crate::report::{changes, junit};
+use crate::report::{changes, github, junit};
 use crate::runner::{self, RunOptions};
 use crate::settings::{Flags, Settings};
 use crate::suite::Suite;
@@ -25,6 +25,8 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
         concurrency: args.concurrency,
         junit: args.junit.as_deref(),
         trace_budget: args.trace_budget,
+        annotations: args.annotations,
+        summary: args.summary.as_deref(),
     })?;
     // The project's rulesets are needed offline, and give ref aliases to any backend.
     let with_project = !args.list
@@ -68,6 +70,7 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
         eprintln!("warning: {w}");
     }
     let mut exit = run.exit();
+    let mut comparison = None;
     if let Some(base) = &baseline {
         // Against a live baseline, offline-only cases are left out unless --strict-live.
         let base_opts = RunOptions {
@@ -84,22 +87,31 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
         {
             eprintln!("warning: baseline: {w}");
         }
-        let comparison = changes::compare(&loaded.suites, &run, &before, base.describe());
-        let text = format!("\nbehaviour changes:\n\n{}", comparison.render());
+        let compared = changes::compare(&loaded.suites, &run, &before, base.describe());
+        let text = format!("\nbehaviour changes:\n\n{}", compared.render());
         if matches!(args.format, Some(libtest_mimic::FormatSetting::Json)) {
             eprint!("{text}");
         } else {
             super::say(&text)?;
         }
         if let Some(path) = &args.changes {
-            comparison.write_json(path).map_err(|e| {
+            compared.write_json(path).map_err(|e| {
                 Diagnostic::could_not_run(format!("cannot write {}: {e}", path.display()))
             })?;
         }
-        if !comparison.baseline_errors.is_empty() {
+        if !compared.baseline_errors.is_empty() {
             exit = Exit::CouldNotRun;
         }
+        comparison = Some(compared);
     }
+    ci_reports(
+        &settings,
+        &loaded.suites,
+        &run,
+        comparison.as_ref(),
+        &backend.describe(),
+        args,
+    )?;
     if let Some(path) = &settings.junit {
         let meta = junit::Meta {
             backend: backend.describe(),
@@ -110,6 +122,44 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
             .map_err(|e| Diagnostic::could_not_run(e.to_string()))?;
     }
     Ok(exit)
+}
+
+/// GitHub annotations and the Markdown summary, as the settings ask.
+fn ci_reports(
+    settings: &Settings,
+    suites: &[Suite],
+    run: &runner::RunResult,
+    comparison: Option<&changes::Comparison>,
+    backend: &str,
+    args: &TestArgs,
+) -> Result<(), Report> {
+    let ci = &settings.ci;
+    if ci.github_annotations {
+        let list = github::annotations(suites, run, comparison, ci.workspace.as_deref());
+        let text = github::render_annotations(&list);
+        if matches!(args.format, Some(libtest_mimic::FormatSetting::Json)) {
+            eprint!("{text}");
+        } else {
+            super::say(&text)?;
+        }
+    }
+    if ci.summary_file.is_none() && ci.step_summary.is_none() {
+        return Ok(());
+    }
+    let md = github::summary(suites, run, comparison, backend);
+    let fail = |p: &std::path::Path, e: std::io::Error| {
+        Report::from(Diagnostic::could_not_run(format!(
+            "cannot write the summary to {}: {e}",
+            p.display()
+        )))
+    };
+    if let Some(p) = &ci.summary_file {
+        std::fs::write(p, &md).map_err(|e| fail(p, e))?;
+    }
+    if let Some(p) = &ci.step_summary {
+        github::append(p, &md).map_err(|e| fail(p, e))?;
+    }
+    Ok(())
 }
 
 /// The other side of `--baseline`: the local engine over the project as of a git revision

@@ -1,0 +1,343 @@
+//! CI-native output: GitHub Actions workflow commands (`::error` per failed case at its line,
+//! `::notice` per behaviour change, within GitHub's per-step limits) and a Markdown job summary
+//! (totals, each failure's diff, the behaviour changes) for `GITHUB_STEP_SUMMARY` or any file.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::changes::{Comparison, cells};
+use crate::runner::{Outcome, RunResult};
+use crate::suite::Suite;
+
+/// GitHub shows at most this many annotations of each level per step; the rest are printed
+/// as plain log lines and counted.
+pub(crate) const MAX_PER_LEVEL: usize = 10;
+
+/// Escapes a workflow command's message (GitHub's rules: `%`, `\r`, `\n`).
+pub(crate) fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escapes a workflow command's property value (also `:` and `,`).
+pub(crate) fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// One annotation: level, where, title, message.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Annotation {
+    pub(crate) level: &'static str,
+    pub(crate) file: String,
+    pub(crate) line: usize,
+    pub(crate) title: String,
+    pub(crate) message: String,
+}
+
+impl Annotation {
+    fn command(&self) -> String {
+        format!(
+            "::{} file={},line={},title={}::{}",
+            self.level,
+            escape_property(&self.file),
+            self.line,
+            escape_property(&self.title),
+            escape_data(&self.message)
+        )
+    }
+
+    fn plain(&self) -> String {
+        format!(
+            "{}: {}:{}: {}: {}",
+            self.level,
+            self.file,
+            self.line,
+            self.title,
+            self.message.lines().next().unwrap_or("")
+        )
+    }
+}
+
+/// A suite file as GitHub wants it: relative to the workspace when it lies inside it.
+fn repo_path(file: &Path, workspace: Option<&Path>) -> String {
+    let abs = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+    let rel: PathBuf = workspace
+        .and_then(|w| abs.strip_prefix(w).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| file.to_path_buf());
+    if rel.is_absolute() {
+        return rel.to_string_lossy().into_owned();
+    }
+    let parts: Vec<String> = rel
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    parts.join("/")
+}
+
+/// The annotations of a run: an error per failed or unrunnable case, a notice per behaviour
+/// change, in suite order.
+pub(crate) fn annotations(
+    suites: &[Suite],
+    run: &RunResult,
+    comparison: Option<&Comparison>,
+    workspace: Option<&Path>,
+) -> Vec<Annotation> {
+    let mut out = Vec::new();
+    for suite in suites {
+        let file = repo_path(&suite.file, workspace);
+        for case in &suite.cases {
+            let Some(result) = run.results.get(&case.full_name) else {
+                continue;
+            };
+            let message = match &result.outcome {
+                Outcome::Failed { mismatches, .. } => mismatches
+                    .first()
+                    .map_or_else(|| "expectations not met".to_string(), |m| m.message.clone()),
+                Outcome::Error { error } => format!("could not run: {error}"),
+                Outcome::Passed | Outcome::Skipped { .. } => continue,
+            };
+            out.push(Annotation {
+                level: "error",
+                file: file.clone(),
+                line: case.line,
+                title: format!("rulegate: {}", case.full_name),
+                message,
+            });
+        }
+    }
+    if let Some(c) = comparison {
+        for change in &c.changes {
+            let (before, after) = cells(&change.before, &change.after);
+            out.push(Annotation {
+                level: "notice",
+                file: repo_path(Path::new(&change.file), workspace),
+                line: change.line,
+                title: format!("behaviour change ({}): {}", change.kind, change.case),
+                message: format!("before ({}): {before}\nafter: {after}", c.baseline),
+            });
+        }
+    }
+    out
+}
+
+/// The text to print: up to [`MAX_PER_LEVEL`] workflow commands per level, then the rest as
+/// plain lines and one line per level saying how many were not annotated.
+pub(crate) fn render_annotations(list: &[Annotation]) -> String {
+    let mut out = String::new();
+    for level in ["error", "warning", "notice"] {
+        let of: Vec<&Annotation> = list.iter().filter(|a| a.level == level).collect();
+        for a in of.iter().take(MAX_PER_LEVEL) {
+            out.push_str(&a.command());
+            out.push('\n');
+        }
+        if of.len() > MAX_PER_LEVEL {
+            let rest = &of[MAX_PER_LEVEL..];
+            for a in rest {
+                out.push_str(&a.plain());
+                out.push('\n');
+            }
+            let _ = writeln!(
+                out,
+                "{} more {level}(s) not annotated (GitHub shows at most {MAX_PER_LEVEL} per step); they are listed above and in the job summary",
+                rest.len()
+            );
+        }
+    }
+    out
+}
+
+/// Counts of a run's outcomes.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Totals {
+    pub(crate) passed: usize,
+    pub(crate) failed: usize,
+    pub(crate) errors: usize,
+    pub(crate) skipped: usize,
+}
+
+pub(crate) fn totals(run: &RunResult) -> Totals {
+    let mut t = Totals::default();
+    for r in run.results.values() {
+        match r.outcome {
+            Outcome::Passed => t.passed += 1,
+            Outcome::Failed { .. } => t.failed += 1,
+            Outcome::Error { .. } => t.errors += 1,
+            Outcome::Skipped { .. } => t.skipped += 1,
+        }
+    }
+    t
+}
+
+/// A Markdown table cell: no line breaks, `|` escaped.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace(['\r', '\n'], " ")
+}
+
+/// A fence longer than any run of backticks in `body`.
+fn fence(body: &str) -> String {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in body.chars() {
+        if c == '`' {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    "`".repeat((longest + 1).max(3))
+}
+
+/// Escapes text for HTML (inside `<summary>`).
+fn html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The Markdown job summary.
+pub(crate) fn summary(
+    suites: &[Suite],
+    run: &RunResult,
+    comparison: Option<&Comparison>,
+    backend: &str,
+) -> String {
+    let t = totals(run);
+    let verdict = if t.errors > 0 {
+        "could not run"
+    } else if t.failed > 0 {
+        "failed"
+    } else {
+        "passed"
+    };
+    let mut md = String::new();
+    let _ = writeln!(md, "## rulegate: {verdict}\n");
+    let _ = writeln!(
+        md,
+        "| passed | failed | could not run | skipped |\n|---:|---:|---:|---:|\n| {} | {} | {} | {} |\n",
+        t.passed, t.failed, t.errors, t.skipped
+    );
+    let _ = writeln!(md, "Backend: {}\n", cell(backend));
+    let mut failures = String::new();
+    let mut skipped = String::new();
+    for suite in suites {
+        for case in &suite.cases {
+            let Some(result) = run.results.get(&case.full_name) else {
+                continue;
+            };
+            let at = format!("{}:{}", suite.file.display(), case.line);
+            let body = match &result.outcome {
+                Outcome::Failed { mismatches, diff } => {
+                    let mut b: String = mismatches
+                        .iter()
+                        .map(|m| format!("{}\n", m.message))
+                        .collect();
+                    b.push('\n');
+                    b.push_str(diff);
+                    b
+                }
+                Outcome::Error { error } => format!("could not run: {error}\n"),
+                Outcome::Skipped { reason } => {
+                    let _ = writeln!(skipped, "- `{}`: {}", case.full_name, cell(reason));
+                    continue;
+                }
+                Outcome::Passed => continue,
+            };
+            let f = fence(&body);
+            let _ = write!(
+                failures,
+                "<details><summary><code>{}</code> ({})</summary>\n\n{f}text\n{}{}{f}\n\n</details>\n\n",
+                html(&case.full_name),
+                html(&at),
+                body,
+                if body.ends_with('\n') { "" } else { "\n" }
+            );
+        }
+    }
+    if !failures.is_empty() {
+        md.push_str("### Failures\n\n");
+        md.push_str(&failures);
+    }
+    if let Some(c) = comparison {
+        let _ = writeln!(md, "### Behaviour changes\n");
+        if !c.changes.is_empty() {
+            md.push_str("| case | before | after |\n|---|---|---|\n");
+            for change in &c.changes {
+                let (b, a) = cells(&change.before, &change.after);
+                let _ = writeln!(
+                    md,
+                    "| `{}` | {} | {} |",
+                    cell(&change.case),
+                    cell(&b),
+                    cell(&a)
+                );
+            }
+            md.push('\n');
+        }
+        let _ = writeln!(md, "{}\n", cell(&c.totals()));
+    }
+    if !skipped.is_empty() {
+        md.push_str("### Skipped\n\n");
+        md.push_str(&skipped);
+        md.push('\n');
+    }
+    md
+}
+
+/// Appends `text` to `path` (GitHub's summary file collects every step's output).
+pub(crate) fn append(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    f.write_all(text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_follows_githubs_rules() {
+        assert_eq!(escape_data("100% a\r\nb: c, d"), "100%25 a%0D%0Ab: c, d");
+        assert_eq!(
+            escape_property("waf::a, b\n100%"),
+            "waf%3A%3Aa%2C b%0A100%25"
+        );
+    }
+
+    fn err(n: usize) -> Annotation {
+        Annotation {
+            level: "error",
+            file: "s.yaml".into(),
+            line: n,
+            title: format!("rulegate: s::c{n}"),
+            message: "status: expected 403\nmore".into(),
+        }
+    }
+
+    #[test]
+    fn at_most_ten_per_level_the_rest_listed_and_counted() {
+        let list: Vec<Annotation> = (1..=12).map(err).collect();
+        let text = render_annotations(&list);
+        let commands = text.lines().filter(|l| l.starts_with("::error ")).count();
+        assert_eq!(commands, 10, "{text}");
+        assert!(text.contains("error: s.yaml:11: rulegate: s::c11: status: expected 403\n"));
+        assert!(text.contains("2 more error(s) not annotated"), "{text}");
+        assert!(text.starts_with(
+            "::error file=s.yaml,line=1,title=rulegate%3A s%3A%3Ac1::status: expected 403%0Amore\n"
+        ));
+        assert!(!render_annotations(&list[..3]).contains("more error"));
+    }
+
+    #[test]
+    fn markdown_cells_and_fences_hold_any_text() {
+        assert_eq!(cell("a|b\nc"), "a\\|b c");
+        assert_eq!(fence("plain"), "```");
+        assert_eq!(fence("has ```` four"), "`````");
+        assert_eq!(html("<a & b>"), "&lt;a &amp; b&gt;");
+    }
+}
