@@ -276,6 +276,26 @@ pub(crate) struct TestArgs {
     #[arg(long, value_name = "FILE.md")]
     pub summary: Option<PathBuf>,
 
+    /// Print rule coverage: per ruleset, the cases that evaluated and matched each rule; the
+    /// rules no case matches or reaches, with file and line (local backend).
+    #[arg(long)]
+    pub coverage: bool,
+
+    /// Fail (exit 1) unless coverage meets REQ: `all` or a percentage [default: rulegate.yaml's
+    /// `coverage.require`, else all]. Implies --coverage.
+    #[arg(long, value_name = "REQ", num_args = 0..=1, default_missing_value = "")]
+    pub require_coverage: Option<String>,
+
+    /// Write rule coverage as an LCOV tracefile (Codecov, Coveralls, editors). Implies
+    /// --coverage.
+    #[arg(long, value_name = "FILE")]
+    pub coverage_lcov: Option<PathBuf>,
+
+    /// Write rule coverage as Cobertura XML (GitLab, Azure DevOps, Jenkins). Implies
+    /// --coverage.
+    #[arg(long, value_name = "FILE")]
+    pub coverage_cobertura: Option<PathBuf>,
+
     /// With the live API: make cases with offline-only `fields`/`origin` errors instead of
     /// skipping them.
     #[arg(long)]

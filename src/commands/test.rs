@@ -9,6 +9,7 @@ use crate::cli::TestArgs;
 use crate::diag::{Diagnostic, Report};
 use crate::exit::Exit;
 use crate::project::baseline::{self, Snapshot};
+use crate::report::coverage::{self, Coverage, Require};
 use crate::report::{changes, github, junit};
 use crate::runner::{self, RunOptions};
 use crate::settings::{Flags, Settings};
@@ -47,6 +48,7 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
     if let Some(path) = &settings.junit {
         junit::check_writable(path).map_err(|e| Diagnostic::usage(e.to_string()))?;
     }
+    let cov = CoverageAsk::resolve(args, &settings)?;
     let baseline = match &args.baseline {
         Some(rev) => Some(Baseline::prepare(rev, &settings)?),
         None => None,
@@ -63,6 +65,7 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
                 .unwrap_or_default(),
         ),
         skip_offline_only,
+        coverage: cov.on,
     };
     let run = runner::run(&loaded.suites, &backend, &largs, &opts);
     let warnings = backend.warnings();
@@ -104,11 +107,18 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
         }
         comparison = Some(compared);
     }
+    let coverage = match (&loaded.project, cov.on) {
+        (Some(p), true) => Some(report_coverage(&cov, p, &run, args, &mut exit)?),
+        _ => None,
+    };
     ci_reports(
         &settings,
         &loaded.suites,
         &run,
-        comparison.as_ref(),
+        CiExtras {
+            comparison: comparison.as_ref(),
+            coverage: coverage.as_ref(),
+        },
         &backend.describe(),
         args,
     )?;
@@ -124,18 +134,111 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
     Ok(exit)
 }
 
+/// What coverage the flags and rulegate.yaml ask for.
+struct CoverageAsk {
+    on: bool,
+    require: Option<Require>,
+    exempt: Vec<String>,
+}
+
+impl CoverageAsk {
+    fn resolve(args: &TestArgs, settings: &Settings) -> Result<CoverageAsk, Report> {
+        let cfg = settings.config.coverage.clone().unwrap_or_default();
+        let require = match args.require_coverage.as_deref() {
+            Some("") => Some(cfg.require.unwrap_or(Require::All)),
+            Some(s) => Some(Require::parse(s).map_err(Diagnostic::usage)?),
+            None => None,
+        };
+        let on = args.coverage
+            || require.is_some()
+            || args.coverage_lcov.is_some()
+            || args.coverage_cobertura.is_some();
+        if on && settings.backend != BackendKind::Local {
+            return Err(Diagnostic::usage(
+                "rule coverage is measured by the local engine, but this run uses --backend cloudflare",
+            )
+            .hint("drop the coverage flags for the live run, or run them with --backend local")
+            .into());
+        }
+        Ok(CoverageAsk {
+            on,
+            // A requirement in rulegate.yaml applies whenever coverage is measured.
+            require: require.or(if on { cfg.require } else { None }),
+            exempt: cfg.exempt,
+        })
+    }
+}
+
+/// Measures, prints and writes coverage; an unmet requirement turns a passing run into exit 1.
+fn report_coverage(
+    ask: &CoverageAsk,
+    project: &crate::project::Project,
+    run: &runner::RunResult,
+    args: &TestArgs,
+    exit: &mut Exit,
+) -> Result<Coverage, Report> {
+    let cov = coverage::measure(&project.book, run, &ask.exempt);
+    let text = format!("\n{}", cov.render());
+    if matches!(args.format, Some(libtest_mimic::FormatSetting::Json)) {
+        eprint!("{text}");
+    } else {
+        super::say(&text)?;
+    }
+    let write = |path: &std::path::Path, body: String| {
+        std::fs::write(path, body).map_err(|e| {
+            Report::from(Diagnostic::could_not_run(format!(
+                "cannot write {}: {e}",
+                path.display()
+            )))
+        })
+    };
+    if let Some(p) = &args.coverage_lcov {
+        write(p, cov.lcov())?;
+    }
+    if let Some(p) = &args.coverage_cobertura {
+        let source = std::path::absolute(".").unwrap_or_default();
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        write(p, cov.cobertura(&source, ms))?;
+    }
+    if let Some(req) = ask.require
+        && let Some(why) = cov.unmet(req)
+    {
+        eprintln!("error: {why}");
+        if *exit == Exit::Success {
+            *exit = Exit::Failed;
+        }
+    }
+    Ok(cov)
+}
+
+/// What a run adds to its CI reports besides the outcomes.
+#[derive(Clone, Copy)]
+struct CiExtras<'a> {
+    comparison: Option<&'a changes::Comparison>,
+    coverage: Option<&'a Coverage>,
+}
+
 /// GitHub annotations and the Markdown summary, as the settings ask.
 fn ci_reports(
     settings: &Settings,
     suites: &[Suite],
     run: &runner::RunResult,
-    comparison: Option<&changes::Comparison>,
+    extras: CiExtras,
     backend: &str,
     args: &TestArgs,
 ) -> Result<(), Report> {
     let ci = &settings.ci;
+    let comparison = extras.comparison;
     if ci.github_annotations {
-        let list = github::annotations(suites, run, comparison, ci.workspace.as_deref());
+        let list = github::annotations(
+            suites,
+            run,
+            comparison,
+            extras.coverage,
+            ci.workspace.as_deref(),
+        );
         let text = github::render_annotations(&list);
         if matches!(args.format, Some(libtest_mimic::FormatSetting::Json)) {
             eprint!("{text}");
@@ -146,7 +249,7 @@ fn ci_reports(
     if ci.summary_file.is_none() && ci.step_summary.is_none() {
         return Ok(());
     }
-    let md = github::summary(suites, run, comparison, backend);
+    let md = github::summary(suites, run, comparison, extras.coverage, backend);
     let fail = |p: &std::path::Path, e: std::io::Error| {
         Report::from(Diagnostic::could_not_run(format!(
             "cannot write the summary to {}: {e}",

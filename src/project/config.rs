@@ -55,6 +55,40 @@ pub(crate) struct ProjectConfig {
     pub(crate) zone_id: Option<String>,
     /// Write a JUnit report here unless `--junit` is given.
     pub(crate) junit: Option<PathBuf>,
+    /// Rule coverage: what `--require-coverage` demands, and the rules it exempts.
+    #[serde(default)]
+    pub(crate) coverage: Option<CoverageConfig>,
+}
+
+/// `coverage:` in rulegate.yaml.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CoverageConfig {
+    /// `all` or a percentage (`90%`); when set, every `test` run checks it (as
+    /// `--require-coverage` does).
+    #[serde(default, deserialize_with = "require")]
+    pub(crate) require: Option<crate::report::coverage::Require>,
+    /// Rules (by ref, id or description) that need no case, such as catch-all log rules.
+    #[serde(default)]
+    pub(crate) exempt: Vec<String>,
+}
+
+fn require<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<crate::report::coverage::Require>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        N(f64),
+        S(String),
+    }
+    let text = match Raw::deserialize(d)? {
+        Raw::N(n) => n.to_string(),
+        Raw::S(s) => s,
+    };
+    crate::report::coverage::Require::parse(&text)
+        .map(Some)
+        .map_err(D::Error::custom)
 }
 
 fn backend<'de, D: Deserializer<'de>>(d: D) -> Result<Option<BackendKind>, D::Error> {

@@ -64,6 +64,26 @@ fn rule_anchor(c: &FileCtx, rule: &Rule) -> usize {
         .unwrap_or(0)
 }
 
+/// Where `rule` stands in its file, at or after `from` (rules are in file order): by id, ref,
+/// description or expression (its first line, for a `.tf` heredoc).
+fn rule_offset(c: &FileCtx, rule: &Rule, from: usize) -> Option<usize> {
+    [
+        &rule.id,
+        &rule.reference,
+        &rule.description,
+        &rule.expression,
+    ]
+    .into_iter()
+    .flatten()
+    .find_map(|s| c.find(s, from))
+    .or_else(|| {
+        let first = rule.expression.as_deref()?.lines().next()?.trim();
+        (!first.is_empty())
+            .then(|| c.text.get(from..)?.find(first).map(|i| from + i))
+            .flatten()
+    })
+}
+
 /// Compiles `rs`; `ids` are every ruleset id of the project (execute targets).
 pub(super) fn compile_ruleset(
     path: &Path,
@@ -103,7 +123,15 @@ pub(super) fn compile_ruleset(
     let phase_checked = if managed { None } else { rs.phase.as_deref() };
     let mut seen_ids = HashSet::new();
     let mut rules = Vec::new();
+    let mut placed_from = 0;
     for (i, rule) in rs.rules.iter().enumerate() {
+        let line = match rule_offset(c, rule, placed_from) {
+            Some(at) => {
+                placed_from = at;
+                crate::text::line_col(c.text, at).0
+            }
+            None => 0,
+        };
         let label = format!("`{}`", rule.step_name(i));
         let anchor = rule_anchor(c, rule);
         if let Some(id) = &rule.id
@@ -230,6 +258,7 @@ pub(super) fn compile_ruleset(
             rule: rule.clone(),
             filter,
             action,
+            line,
         });
     }
     CompiledRuleset {

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::changes::{Comparison, cells};
+use super::coverage::{self, Coverage};
 use crate::runner::{Outcome, RunResult};
 use crate::suite::Suite;
 
@@ -82,6 +83,7 @@ pub(crate) fn annotations(
     suites: &[Suite],
     run: &RunResult,
     comparison: Option<&Comparison>,
+    coverage: Option<&Coverage>,
     workspace: Option<&Path>,
 ) -> Vec<Annotation> {
     let mut out = Vec::new();
@@ -104,6 +106,24 @@ pub(crate) fn annotations(
                 line: case.line,
                 title: format!("rulegate: {}", case.full_name),
                 message,
+            });
+        }
+    }
+    if let Some(cov) = coverage {
+        for u in cov.uncovered() {
+            out.push(Annotation {
+                level: "warning",
+                file: repo_path(u.file, workspace),
+                line: u.rule.line.max(1),
+                title: format!("uncovered rule: {}", u.rule.label()),
+                message: if u.reached {
+                    format!(
+                        "no case matches this rule of ruleset {} (evaluated by {} case(s))",
+                        u.ruleset, u.rule.evaluated
+                    )
+                } else {
+                    format!("no case reaches this rule of ruleset {}", u.ruleset)
+                },
             });
         }
     }
@@ -202,6 +222,7 @@ pub(crate) fn summary(
     suites: &[Suite],
     run: &RunResult,
     comparison: Option<&Comparison>,
+    coverage: Option<&Coverage>,
     backend: &str,
 ) -> String {
     let t = totals(run);
@@ -277,6 +298,50 @@ pub(crate) fn summary(
             md.push('\n');
         }
         let _ = writeln!(md, "{}\n", cell(&c.totals()));
+    }
+    if let Some(cov) = coverage {
+        let (counted, covered) = cov.totals();
+        let _ = writeln!(
+            md,
+            "### Rule coverage\n\n{covered} of {counted} rules matched by some case ({:.1}%).\n",
+            cov.percent()
+        );
+        md.push_str("| ruleset | file | rules | matched | evaluated only | not reached |\n|---|---|---:|---:|---:|---:|\n");
+        for rs in &cov.rulesets {
+            let counted: Vec<_> = rs.rules.iter().filter(|r| r.apart.is_none()).collect();
+            if counted.is_empty() {
+                continue;
+            }
+            let _ = writeln!(
+                md,
+                "| `{}` | {} | {} | {} | {} | {} |",
+                cell(&rs.id),
+                cell(&coverage::show(&rs.file)),
+                counted.len(),
+                counted.iter().filter(|r| r.matched > 0).count(),
+                counted
+                    .iter()
+                    .filter(|r| r.matched == 0 && r.evaluated > 0)
+                    .count(),
+                counted.iter().filter(|r| r.evaluated == 0).count()
+            );
+        }
+        md.push('\n');
+        let uncovered = cov.uncovered();
+        if !uncovered.is_empty() {
+            md.push_str("Rules no case matches:\n\n");
+            for u in uncovered {
+                let _ = writeln!(
+                    md,
+                    "- `{}` at {}:{}{}",
+                    cell(u.rule.label()),
+                    cell(&coverage::show(u.file)),
+                    u.rule.line,
+                    if u.reached { "" } else { " (never reached)" }
+                );
+            }
+            md.push('\n');
+        }
     }
     if !skipped.is_empty() {
         md.push_str("### Skipped\n\n");

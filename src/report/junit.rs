@@ -223,6 +223,7 @@ mod tests {
                     "s::a".to_string(),
                     CaseResult {
                         behaviour: None,
+                        rules: Vec::new(),
                         outcome: Outcome::Passed,
                         duration: StdDuration::from_millis(5),
                     },
@@ -231,6 +232,7 @@ mod tests {
                     "s::b".to_string(),
                     CaseResult {
                         behaviour: None,
+                        rules: Vec::new(),
                         outcome: Outcome::Skipped {
                             reason: "later".into(),
                         },

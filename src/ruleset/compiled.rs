@@ -34,6 +34,8 @@ pub(crate) struct CompiledRule {
     /// `None`: no expression (a managed rule whose expression is not public): never matches.
     pub(crate) filter: Option<Filter>,
     pub(crate) action: Action,
+    /// The rule's line in its ruleset file (JSON or `.tf`); 0 when it cannot be placed.
+    pub(crate) line: usize,
 }
 
 #[derive(Debug, Clone)]

@@ -43,6 +43,8 @@ pub(crate) struct CaseResult {
     pub duration: Duration,
     /// What the trace did, when the case was traced (for a comparison with a baseline).
     pub behaviour: Option<Behaviour>,
+    /// With coverage on: each evaluated rule as (ruleset id, rule step name, matched).
+    pub rules: Vec<(String, String, bool)>,
 }
 
 /// What a run produced, for the reports and the exit code.
@@ -63,6 +65,8 @@ pub(crate) struct RunOptions {
     /// Skip cases with offline-only `fields`/`origin` (the backend is the live API, and
     /// `--strict-live` is off).
     pub skip_offline_only: bool,
+    /// Record which rules each case evaluated and matched.
+    pub coverage: bool,
 }
 
 /// Why a case with offline-only parts is skipped against the live API.
@@ -151,6 +155,7 @@ pub(crate) fn run(
                         },
                         duration: Duration::ZERO,
                         behaviour: None,
+                        rules: Vec::new(),
                     },
                 );
             }
@@ -160,7 +165,7 @@ pub(crate) fn run(
                 continue;
             }
             let at = format!("{}:{}", suite.file.display(), case.line);
-            trials.push(trial(case, at, slot, results.clone(), opts.color));
+            trials.push(trial(case, at, slot, results.clone(), opts));
         }
     }
     let conclusion = libtest_mimic::run(args, trials);
@@ -274,13 +279,29 @@ fn spawn_trace(
     rx
 }
 
+/// The rule steps of a trace: (ruleset id, rule step name, matched).
+fn rule_steps(view: &TraceView) -> Vec<(String, String, bool)> {
+    view.steps
+        .iter()
+        .filter(|s| s.item.kind_of_step.as_deref() == Some("rule"))
+        .filter_map(|s| {
+            Some((
+                s.path.last()?.clone(),
+                s.item.step_name.clone()?,
+                s.matched(),
+            ))
+        })
+        .collect()
+}
+
 fn trial(
     case: &Case,
     at: String,
     slot: Option<Slot>,
     results: Arc<Mutex<BTreeMap<String, CaseResult>>>,
-    color: bool,
+    opts: &RunOptions,
 ) -> Trial {
+    let (color, coverage) = (opts.color, opts.coverage);
     let name = case.full_name.clone();
     let expect = case.expect.clone();
     Trial::test(name.clone(), move || {
@@ -301,6 +322,10 @@ fn trial(
             )
         });
         let behaviour = result.as_ref().ok().map(Behaviour::of);
+        let rules = match (&result, coverage) {
+            (Ok(view), true) => rule_steps(view),
+            _ => Vec::new(),
+        };
         let (outcome, msg) = match result {
             Err(error) => {
                 let msg = format!("could not run: {error}");
@@ -341,6 +366,7 @@ fn trial(
                 outcome,
                 duration,
                 behaviour,
+                rules,
             },
         );
         match msg {
