@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::bin;
+use common::{bin, copy_dir, outcome as text};
 
 /// The example's one rule no case reaches (a managed stand-in's "Web shell upload").
 const UNREACHED: &str = "c19906c6557513f8efde80d06f2e4ce0";
@@ -27,15 +27,6 @@ fn run(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\n{}\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// The line of `file` that holds `needle`.
@@ -112,18 +103,6 @@ fn require_coverage_fails_on_an_uncovered_rule_and_passes_when_it_is_exempt() {
     // Without a coverage flag, nothing is measured.
     let o = run(dir.path(), &[]);
     assert!(!String::from_utf8_lossy(&o.stdout).contains("rule coverage"));
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            copy_dir(&p, &to.join(e.file_name()));
-        } else {
-            std::fs::copy(&p, to.join(e.file_name())).unwrap();
-        }
-    }
 }
 
 #[test]

@@ -3,6 +3,9 @@
 //! rulegate.yaml or `--terraform`: module resources, list items, an `execute` whose target id
 //! is unknown until apply, v5 attributes and v4 blocks, positions, and errors.
 
+mod common;
+
+use common::copy_dir;
 use std::path::{Path, PathBuf};
 
 /// A file of the Terraform example (`examples/terraform`) or of the test fixtures: the v5
@@ -201,17 +204,6 @@ fn hcl_project(name: &str) -> tempfile::TempDir {
     std::fs::copy(fixture("shop.yaml"), dir.path().join("shop.yaml")).unwrap();
     std::fs::write(dir.path().join("rulegate.yaml"), "terraform: tf\n").unwrap();
     dir
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
 }
 
 #[test]
