@@ -313,3 +313,38 @@ fn behaviour_changes_are_notices_and_a_summary_table() {
     );
     assert!(text.contains("2 of 45 cases change behaviour against HEAD~1"));
 }
+
+#[test]
+fn a_terraform_project_is_compared_at_the_revision_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/terraform");
+    copy_dir(&src, &dir.path().join("shop"));
+    git(dir.path(), &["init", "-q"]);
+    git(dir.path(), &["add", "."]);
+    git(dir.path(), &["commit", "-qm", "terraform example"]);
+    let main = dir.path().join("shop/tf/main.tf");
+    let text = std::fs::read_to_string(&main).unwrap();
+    assert!(text.contains("\"managed_challenge\""));
+    std::fs::write(
+        &main,
+        text.replacen("\"managed_challenge\"", "\"block\"", 1),
+    )
+    .unwrap();
+    git(dir.path(), &["commit", "-qam", "challenge to block"]);
+    let out_dir = tempfile::tempdir().unwrap();
+    let json = out_dir.path().join("changes.json");
+    let o = bin()
+        .current_dir(dir.path().join("shop"))
+        .env_remove("GITHUB_ACTIONS")
+        .args(["test", ".", "--baseline", "HEAD~1", "--changes"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    let v = changes(&json);
+    let list = v["changes"].as_array().unwrap();
+    assert!(!list.is_empty(), "{}", text(&o));
+    for c in list {
+        assert_eq!(c["before"]["action"], "managed_challenge", "{c}");
+        assert_eq!(c["after"]["action"], "block", "{c}");
+    }
+}
