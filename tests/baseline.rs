@@ -323,13 +323,9 @@ fn a_terraform_project_is_compared_at_the_revision_too() {
     git(dir.path(), &["add", "."]);
     git(dir.path(), &["commit", "-qm", "terraform example"]);
     let main = dir.path().join("shop/tf/main.tf");
-    let text = std::fs::read_to_string(&main).unwrap();
-    assert!(text.contains("\"managed_challenge\""));
-    std::fs::write(
-        &main,
-        text.replacen("\"managed_challenge\"", "\"block\"", 1),
-    )
-    .unwrap();
+    let tf = std::fs::read_to_string(&main).unwrap();
+    assert!(tf.contains("\"managed_challenge\""));
+    std::fs::write(&main, tf.replacen("\"managed_challenge\"", "\"block\"", 1)).unwrap();
     git(dir.path(), &["commit", "-qam", "challenge to block"]);
     let out_dir = tempfile::tempdir().unwrap();
     let json = out_dir.path().join("changes.json");
