@@ -160,3 +160,21 @@ fn github_shows_ten_errors_a_step_so_the_rest_are_listed_and_counted() {
     );
     assert!(out.contains("2 more error(s) not annotated"), "{out}");
 }
+
+#[test]
+fn the_summary_stays_under_githubs_one_mebibyte() {
+    let dir = project(4000);
+    let summary = dir.path().join("summary.md");
+    let o = run(dir.path(), &[], &["--summary", summary.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.len() < 1024 * 1024, "{} bytes", md.len());
+    assert!(md.contains("| 1 | 4000 | 0 | 0 |"));
+    let shown = md.matches("<details>").count();
+    assert!(shown > 100, "{shown}");
+    assert!(
+        md.contains(&format!("{} more failure(s) not shown here", 4000 - shown)),
+        "{}",
+        &md[md.len() - 300..]
+    );
+}

@@ -14,6 +14,10 @@ use crate::suite::Suite;
 /// as plain log lines and counted.
 pub(crate) const MAX_PER_LEVEL: usize = 10;
 
+/// GitHub rejects a step summary over 1 MiB; failure details stop short of it, leaving room
+/// for the tables.
+pub(crate) const MAX_FAILURE_DETAILS: usize = 768 * 1024;
+
 /// Escapes a workflow command's message (GitHub's rules: `%`, `\r`, `\n`).
 pub(crate) fn escape_data(s: &str) -> String {
     s.replace('%', "%25")
@@ -242,6 +246,7 @@ pub(crate) fn summary(
     );
     let _ = writeln!(md, "Backend: {}\n", cell(backend));
     let mut failures = String::new();
+    let mut omitted = 0usize;
     let mut skipped = String::new();
     for suite in suites {
         for case in &suite.cases {
@@ -266,6 +271,10 @@ pub(crate) fn summary(
                 }
                 Outcome::Passed => continue,
             };
+            if failures.len() + body.len() > MAX_FAILURE_DETAILS {
+                omitted += 1;
+                continue;
+            }
             let f = fence(&body);
             let _ = write!(
                 failures,
@@ -277,9 +286,15 @@ pub(crate) fn summary(
             );
         }
     }
-    if !failures.is_empty() {
+    if !failures.is_empty() || omitted > 0 {
         md.push_str("### Failures\n\n");
         md.push_str(&failures);
+        if omitted > 0 {
+            let _ = writeln!(
+                md,
+                "{omitted} more failure(s) not shown here (GitHub's summary limit is 1 MiB): see the log and the JUnit report.\n"
+            );
+        }
     }
     if let Some(c) = comparison {
         let _ = writeln!(md, "### Behaviour changes\n");
