@@ -344,3 +344,40 @@ fn a_terraform_project_is_compared_at_the_revision_too() {
         assert_eq!(c["after"]["action"], "block", "{c}");
     }
 }
+
+#[test]
+fn the_live_api_as_candidate_is_compared_with_the_revision_offline() {
+    // Deployed: the second commit (challenge turned to block), served as the Trace API; the
+    // baseline is the first commit, evaluated offline.
+    let repo = repo();
+    let serve = Serve::start(&repo.path().join("project"), &[]);
+    let out_dir = tempfile::tempdir().unwrap();
+    let json = out_dir.path().join("changes.json");
+    let o = bin()
+        .current_dir(repo.path().join("project"))
+        .env("CLOUDFLARE_API_TOKEN", "test-token")
+        .args([
+            "test",
+            ".",
+            "--backend",
+            "cloudflare",
+            "--api-url",
+            &serve.api,
+        ])
+        .args(["--baseline", "HEAD~1", "--changes", json.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("2 of 45 cases change behaviour against HEAD~1 ("),
+        "{}",
+        text(&o)
+    );
+    let listed: Vec<String> = changes(&json)["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["case"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(listed, CHANGED);
+}
