@@ -1,4 +1,5 @@
-//! Small text helpers every layer uses: positions in a text and "did you mean" suggestions.
+//! Small text helpers every layer uses: positions in a text, "did you mean" suggestions,
+//! and cutting a long value for a table cell.
 //! A leaf module: it depends on nothing else in the crate.
 
 /// 1-based line and column (in chars) of byte `offset` in `text` (clamped to a char boundary).
@@ -33,6 +34,17 @@ where
     I: IntoIterator<Item = &'a str>,
 {
     did_you_mean(word, candidates).map(|c| format!("did you mean `{c}`?"))
+}
+
+/// `s` cut to at most `max` chars, ending in `…` when cut.
+pub(crate) fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
 }
 
 #[cfg(test)]

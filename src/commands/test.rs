@@ -92,11 +92,7 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
         }
         let compared = changes::compare(&loaded.suites, &run, &before, base.describe());
         let text = format!("\nbehaviour changes:\n\n{}", compared.render());
-        if matches!(args.format, Some(libtest_mimic::FormatSetting::Json)) {
-            eprint!("{text}");
-        } else {
-            super::say(&text)?;
-        }
+        after_results(args, &text)?;
         if let Some(path) = &args.changes {
             compared.write_json(path).map_err(|e| {
                 Diagnostic::could_not_run(format!("cannot write {}: {e}", path.display()))
@@ -132,6 +128,17 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
             .map_err(|e| Diagnostic::could_not_run(e.to_string()))?;
     }
     Ok(exit)
+}
+
+/// Prints a report after the test results: on stdout, or on stderr when stdout carries
+/// libtest's JSON stream.
+fn after_results(args: &TestArgs, text: &str) -> Result<(), Report> {
+    if matches!(args.format, Some(libtest_mimic::FormatSetting::Json)) {
+        eprint!("{text}");
+        Ok(())
+    } else {
+        super::say(text)
+    }
 }
 
 /// What coverage the flags and rulegate.yaml ask for.
@@ -179,11 +186,7 @@ fn report_coverage(
 ) -> Result<Coverage, Report> {
     let cov = coverage::measure(&project.book, run, &ask.exempt);
     let text = format!("\n{}", cov.render());
-    if matches!(args.format, Some(libtest_mimic::FormatSetting::Json)) {
-        eprint!("{text}");
-    } else {
-        super::say(&text)?;
-    }
+    after_results(args, &text)?;
     let write = |path: &std::path::Path, body: String| {
         std::fs::write(path, body).map_err(|e| {
             Report::from(Diagnostic::could_not_run(format!(
@@ -240,11 +243,7 @@ fn ci_reports(
             ci.workspace.as_deref(),
         );
         let text = github::render_annotations(&list);
-        if matches!(args.format, Some(libtest_mimic::FormatSetting::Json)) {
-            eprint!("{text}");
-        } else {
-            super::say(&text)?;
-        }
+        after_results(args, &text)?;
     }
     if ci.summary_file.is_none() && ci.step_summary.is_none() {
         return Ok(());

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::cloudflare::TraceError;
 use crate::runner::RunResult;
 use crate::suite::Suite;
+use crate::text::cut;
 use crate::trace::Behaviour;
 use crate::trace::behaviour::change_kind;
 
@@ -183,21 +184,11 @@ pub(crate) fn cells(before: &Behaviour, after: &Behaviour) -> (String, String) {
 /// Cells wider than this are cut with `…`.
 const MAX_CELL: usize = 72;
 
-fn cut(s: &str) -> String {
-    if s.chars().count() <= MAX_CELL {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(MAX_CELL - 1).collect();
-        t.push('…');
-        t
-    }
-}
-
 /// A plain-text table with a header rule.
 fn table(head: &[&str; 3], rows: &[[String; 3]]) -> String {
     let rows: Vec<[String; 3]> = rows
         .iter()
-        .map(|r| [cut(&r[0]), cut(&r[1]), cut(&r[2])])
+        .map(|r| r.clone().map(|c| cut(&c, MAX_CELL)))
         .collect();
     let mut w = head.map(|h| h.chars().count());
     for r in &rows {

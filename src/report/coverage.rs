@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::ruleset::Rulebook;
 use crate::runner::RunResult;
+use crate::text::cut;
 
 /// What `--require-coverage` (or `coverage: require:`) demands.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -464,16 +465,6 @@ fn xml(s: &str) -> String {
 pub(crate) fn show(p: &Path) -> String {
     let s = p.to_string_lossy().replace('\\', "/");
     s.strip_prefix("./").map(str::to_string).unwrap_or(s)
-}
-
-fn cut(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(max - 1).collect();
-        t.push('…');
-        t
-    }
 }
 
 #[cfg(test)]
