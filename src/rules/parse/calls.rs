@@ -447,9 +447,34 @@ impl Parser<'_> {
         }
     }
 
+    /// `lhs op rhs` when a comparison operator follows `lhs`; otherwise `lhs` back, with the
+    /// position where `lhs` ended.
+    pub(super) fn cmp_after(&mut self, lhs: Lhs) -> R<Result<Expr, Lhs>> {
+        let save = self.pos;
+        self.ws();
+        let op_start = self.pos;
+        let Some(op) = self.cmp_op() else {
+            self.pos = save;
+            return Ok(Err(lhs));
+        };
+        let op_span = Span::new(op_start, self.pos);
+        self.ws();
+        let rhs = self.rhs(&lhs, op, op_span)?;
+        let shape = if lhs.each {
+            Shape::ArrayBool
+        } else {
+            Shape::Bool
+        };
+        let span = lhs.span.to(Span::new(op_start, self.pos));
+        Ok(Ok(Expr {
+            kind: ExprKind::Cmp(lhs, op, rhs),
+            shape,
+            span,
+        }))
+    }
+
     /// A function argument (reference §2.5 heuristics).
     pub(super) fn arg(&mut self) -> R<Arg> {
-        let start = self.pos;
         if self.at("\"") {
             return self.quoted().map(Arg::Bytes);
         }
@@ -472,27 +497,10 @@ impl Parser<'_> {
         }
         if self.at_ident_start() {
             let lhs = self.lhs()?;
-            let save = self.pos;
-            self.ws();
-            let op_start = self.pos;
-            if let Some(op) = self.cmp_op() {
-                let op_span = Span::new(op_start, self.pos);
-                self.ws();
-                let rhs = self.rhs(&lhs, op, op_span)?;
-                let shape = if lhs.each {
-                    Shape::ArrayBool
-                } else {
-                    Shape::Bool
-                };
-                let span = Span::new(start, self.pos);
-                return Ok(Arg::Expr(Expr {
-                    kind: ExprKind::Cmp(lhs, op, rhs),
-                    shape,
-                    span,
-                }));
-            }
-            self.pos = save;
-            return Ok(Arg::Lhs(lhs));
+            return Ok(match self.cmp_after(lhs)? {
+                Ok(cmp) => Arg::Expr(cmp),
+                Err(lhs) => Arg::Lhs(lhs),
+            });
         }
         // A bare literal: IP, integer, or hex bytes.
         let mut end = self.pos;

@@ -312,28 +312,9 @@ impl<'a> Parser<'a> {
             }
         }
         let lhs = self.lhs()?;
-        let save = self.pos;
-        self.ws();
-        let op_start = self.pos;
-        match self.cmp_op() {
-            Some(op) => {
-                let op_span = Span::new(op_start, self.pos);
-                self.ws();
-                let rhs = self.rhs(&lhs, op, op_span)?;
-                let shape = if lhs.each {
-                    Shape::ArrayBool
-                } else {
-                    Shape::Bool
-                };
-                let span = lhs.span.to(Span::new(op_start, self.pos));
-                Ok(Expr {
-                    kind: ExprKind::Cmp(lhs, op, rhs),
-                    shape,
-                    span,
-                })
-            }
-            None => {
-                self.pos = save;
+        match self.cmp_after(lhs)? {
+            Ok(cmp) => Ok(cmp),
+            Err(lhs) => {
                 let shape = match (&lhs.ty, lhs.each) {
                     (Type::Bool, false) => Shape::Bool,
                     (Type::Bool, true) => Shape::ArrayBool,
