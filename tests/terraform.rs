@@ -21,10 +21,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn run(args: &[&str]) -> (Option<i32>, String, String) {
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_rulegate"))
-        .args(args)
-        .output()
-        .unwrap();
+    let o = common::bin().args(args).output().unwrap();
     (
         o.status.code(),
         String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -299,7 +296,7 @@ fn unresolvable_values_are_errors_that_name_the_plan_route() {
 fn variables_come_from_defaults_tfvars_and_the_environment() {
     let dir = hcl_project("hcl");
     // TF_VAR_ wins over the default: a bot threshold of 1 lets the login case through.
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_rulegate"))
+    let o = common::bin()
         .args(["test", dir.path().to_str().unwrap()])
         .env("TF_VAR_bot_threshold", "1")
         .output()
@@ -311,7 +308,7 @@ fn variables_come_from_defaults_tfvars_and_the_environment() {
         "{out}"
     );
     // --var wins over TF_VAR_, as Terraform's -var does: the threshold is back to 30.
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_rulegate"))
+    let o = common::bin()
         .args([
             "test",
             dir.path().to_str().unwrap(),

@@ -66,6 +66,7 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
         ),
         skip_offline_only,
         coverage: cov.on,
+        behaviours: baseline.is_some(),
     };
     let run = runner::run(&loaded.suites, &backend, &largs, &opts);
     let warnings = backend.warnings();

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::ruleset::Rulebook;
-use crate::runner::RunResult;
+use crate::runner::{Outcome, RunResult};
 use crate::text::cut;
 
 /// What `--require-coverage` (or `coverage: require:`) demands.
@@ -99,7 +99,7 @@ pub(crate) fn measure(book: &Rulebook, run: &RunResult, exempt: &[String]) -> Co
     let mut counts: HashMap<(&str, &str), (usize, usize)> = HashMap::new();
     let mut cases = 0;
     for r in run.results.values() {
-        if r.behaviour.is_some() {
+        if matches!(r.outcome, Outcome::Passed | Outcome::Failed { .. }) {
             cases += 1;
         }
         // A rule evaluated twice in one trace counts once for that case.

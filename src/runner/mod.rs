@@ -41,7 +41,7 @@ pub(crate) enum Outcome {
 pub(crate) struct CaseResult {
     pub outcome: Outcome,
     pub duration: Duration,
-    /// What the trace did, when the case was traced (for a comparison with a baseline).
+    /// What the trace did, when the case was traced and `RunOptions::behaviours` asked.
     pub behaviour: Option<Behaviour>,
     /// With coverage on: each evaluated rule as (ruleset id, rule step name, matched).
     pub rules: Vec<(String, String, bool)>,
@@ -67,6 +67,8 @@ pub(crate) struct RunOptions {
     pub skip_offline_only: bool,
     /// Record which rules each case evaluated and matched.
     pub coverage: bool,
+    /// Keep each case's [`Behaviour`] (for a comparison with a baseline).
+    pub behaviours: bool,
 }
 
 /// Why a case with offline-only parts is skipped against the live API.
@@ -301,7 +303,7 @@ fn trial(
     results: Arc<Mutex<BTreeMap<String, CaseResult>>>,
     opts: &RunOptions,
 ) -> Trial {
-    let (color, coverage) = (opts.color, opts.coverage);
+    let (color, coverage, keep) = (opts.color, opts.coverage, opts.behaviours);
     let name = case.full_name.clone();
     let expect = case.expect.clone();
     Trial::test(name.clone(), move || {
@@ -321,7 +323,7 @@ fn trial(
                 Duration::ZERO,
             )
         });
-        let behaviour = result.as_ref().ok().map(Behaviour::of);
+        let behaviour = result.as_ref().ok().filter(|_| keep).map(Behaviour::of);
         let rules = match (&result, coverage) {
             (Ok(view), true) => rule_steps(view),
             _ => Vec::new(),
