@@ -267,3 +267,37 @@ fn uncovered_rules_are_github_warnings_at_their_line() {
         "{out}"
     );
 }
+
+#[test]
+fn terraform_rules_are_placed_at_their_own_lines() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = tempfile::tempdir().unwrap();
+    let path = out.path().join("tf.info");
+    let o = bin()
+        .current_dir(root)
+        .args(["test", "examples/terraform", "-q", "--coverage-lcov"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let info = std::fs::read_to_string(&path).unwrap();
+    let mut file = String::new();
+    let mut placed = 0;
+    for l in info.lines() {
+        if let Some(sf) = l.strip_prefix("SF:") {
+            assert!(!sf.contains("/./"), "{sf}");
+            file = std::fs::read_to_string(root.join(sf)).unwrap();
+        } else if let Some(da) = l.strip_prefix("DA:") {
+            let line: usize = da.split(',').next().unwrap().parse().unwrap();
+            let at = file.lines().nth(line - 1).unwrap().trim_start();
+            assert!(
+                at.starts_with("ref ")
+                    || at.starts_with("description ")
+                    || at.starts_with("expression "),
+                "line {line} is not inside a rule: {at}"
+            );
+            placed += 1;
+        }
+    }
+    assert_eq!(placed, 5, "{info}");
+}

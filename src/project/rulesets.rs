@@ -64,24 +64,43 @@ fn rule_anchor(c: &FileCtx, rule: &Rule) -> usize {
         .unwrap_or(0)
 }
 
+/// Where `value` stands as the value of `key` (`"key": "value"` in JSON, `key = "value"` in
+/// HCL) at or after `from`, so a rule is not placed at a label or variable of the same name.
+fn keyed_value(c: &FileCtx, key: &str, value: &str, from: usize) -> Option<usize> {
+    let mut at = from;
+    while let Some(found) = c.find(value, at) {
+        let before = c.text[..found.saturating_sub(1)].trim_end();
+        let before = before
+            .strip_suffix('=')
+            .or_else(|| before.strip_suffix(':'))
+            .map(str::trim_end);
+        if before.is_some_and(|b| b.ends_with(key) || b.ends_with(&format!("\"{key}\""))) {
+            return Some(found);
+        }
+        at = found;
+    }
+    None
+}
+
 /// Where `rule` stands in its file, at or after `from` (rules are in file order): by id, ref,
 /// description or expression (its first line, for a `.tf` heredoc).
 fn rule_offset(c: &FileCtx, rule: &Rule, from: usize) -> Option<usize> {
-    [
-        &rule.id,
-        &rule.reference,
-        &rule.description,
-        &rule.expression,
-    ]
-    .into_iter()
-    .flatten()
-    .find_map(|s| c.find(s, from))
-    .or_else(|| {
-        let first = rule.expression.as_deref()?.lines().next()?.trim();
-        (!first.is_empty())
-            .then(|| c.text.get(from..)?.find(first).map(|i| from + i))
-            .flatten()
-    })
+    let keyed = [
+        ("id", &rule.id),
+        ("ref", &rule.reference),
+        ("description", &rule.description),
+        ("expression", &rule.expression),
+    ];
+    keyed
+        .iter()
+        .find_map(|(key, v)| v.as_deref().and_then(|v| keyed_value(c, key, v, from)))
+        .or_else(|| keyed.iter().find_map(|(_, v)| c.find(v.as_deref()?, from)))
+        .or_else(|| {
+            let first = rule.expression.as_deref()?.lines().next()?.trim();
+            (!first.is_empty())
+                .then(|| c.text.get(from..)?.find(first).map(|i| from + i))
+                .flatten()
+        })
 }
 
 /// Compiles `rs`; `ids` are every ruleset id of the project (execute targets).

@@ -461,10 +461,19 @@ fn xml(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// A path as reports show it: `/`-separated, without a leading `./`.
+/// A path as reports show it: `/`-separated, without `.` components.
 pub(crate) fn show(p: &Path) -> String {
-    let s = p.to_string_lossy().replace('\\', "/");
-    s.strip_prefix("./").map(str::to_string).unwrap_or(s)
+    let parts: Vec<String> = p
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let joined = parts.join("/");
+    if p.has_root() {
+        joined.replacen("//", "/", 1)
+    } else {
+        joined
+    }
 }
 
 #[cfg(test)]
