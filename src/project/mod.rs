@@ -150,6 +150,8 @@ pub(crate) fn load_project(dir: &Path, config: &ProjectConfig) -> Result<Project
     }
     raw.extend(tf_rulesets);
     let ids: HashSet<String> = raw.iter().map(|(_, r)| r.id.clone()).collect();
+    // One compiler for the whole project: each distinct regex is built once.
+    let compiler = crate::rules::Compiler::new(&book.lists);
     for (path, rs) in raw {
         let text = report.sources.get(&path).cloned().unwrap_or_default();
         let mut c = FileCtx {
@@ -168,7 +170,7 @@ pub(crate) fn load_project(dir: &Path, config: &ProjectConfig) -> Result<Project
             continue;
         }
         let compiled =
-            rulesets::compile_ruleset(&path, rs, &book.lists, &ids, &mut c, &mut book.heavy);
+            rulesets::compile_ruleset(&path, rs, &compiler, &ids, &mut c, &mut book.heavy);
         let idx = book.rulesets.len();
         if let (Some(phase), Some(level)) = (
             compiled.ruleset.phase.clone(),

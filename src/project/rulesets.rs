@@ -8,7 +8,7 @@ use std::path::Path;
 use super::files::FileCtx;
 use crate::diag::Report;
 use crate::rules::functions::Usage;
-use crate::rules::{self, Filter, Lists, ValueProgram};
+use crate::rules::{self, Filter, ValueProgram};
 use crate::ruleset::action::{Action, RedirectFrom, Sink};
 use crate::ruleset::model::{Rule, Ruleset};
 use crate::ruleset::{CompiledRule, CompiledRuleset, Level, Rulebook, managed_name, phases};
@@ -22,7 +22,7 @@ struct RuleSink<'c, 'a> {
     c: &'c mut FileCtx<'a>,
     label: &'c str,
     anchor: usize,
-    lists: &'c Lists,
+    compiler: &'c rules::Compiler<'c>,
     /// The phase whose availability rules apply (`None` for managed rulesets).
     phase: Option<&'c str>,
     /// Set when a value expression holds a heavy regex.
@@ -39,7 +39,7 @@ impl Sink for RuleSink<'_, '_> {
 
     fn value_expr(&mut self, what: &str, e: &str) -> Option<ValueProgram> {
         let label = format!("{} ({what})", self.label);
-        match rules::parse_value(e, self.lists, &rules::Settings::default()) {
+        match self.compiler.parse_value(e) {
             Ok(v) => {
                 *self.heavy |= rules::cost::value_is_heavy(&v);
                 for err in rules::availability::value_availability(&v, Usage::Value, self.phase) {
@@ -107,7 +107,7 @@ fn rule_offset(c: &FileCtx, rule: &Rule, from: usize) -> Option<usize> {
 pub(super) fn compile_ruleset(
     path: &Path,
     rs: Ruleset,
-    lists: &Lists,
+    compiler: &rules::Compiler,
     ids: &HashSet<String>,
     c: &mut FileCtx,
     heavy: &mut bool,
@@ -183,7 +183,7 @@ pub(super) fn compile_ruleset(
             .hint = Some(hint);
         }
         let filter = match &rule.expression {
-            Some(e) => match rules::parse_filter(e, lists, &rules::Settings::default()) {
+            Some(e) => match compiler.parse_filter(e) {
                 Ok(ast) => {
                     *heavy |= rules::cost::is_heavy(&ast);
                     if !managed {
@@ -220,7 +220,7 @@ pub(super) fn compile_ruleset(
                 c,
                 label: &label,
                 anchor,
-                lists,
+                compiler,
                 phase: phase_checked,
                 heavy,
             },
@@ -228,7 +228,7 @@ pub(super) fn compile_ruleset(
         if let Action::Redirect(Some(from)) = &action
             && let RedirectFrom::List { name, .. } = from.as_ref()
         {
-            match lists.get(name) {
+            match compiler.lists().get(name) {
                 Some(l) if l.kind() == "redirect" => {}
                 Some(l) => {
                     c.error(
@@ -243,7 +243,7 @@ pub(super) fn compile_ruleset(
                 }
                 None => {
                     c.error(anchor, 1, format!("in rule {label}: from_list names `{name}`, which is no list in the project"))
-                        .hint = suggestion(name, lists.names());
+                        .hint = suggestion(name, compiler.lists().names());
                 }
             }
         }

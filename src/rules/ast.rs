@@ -155,11 +155,15 @@ impl CmpOp {
     }
 }
 
-/// A compiled regex that compares by its source.
+/// A compiled regex that compares by its source. The compiled program is shared by every rule
+/// of a [`Compiler`](crate::rules::Compiler) that uses the same source, and so is its search
+/// cache.
 #[derive(Debug, Clone)]
 pub struct RegexLit {
     pub src: String,
-    pub re: regex::bytes::Regex,
+    pub re: Arc<regex::bytes::Regex>,
+    /// Whether it compiles to more than [`HEAVY_REGEX_BYTES`](crate::rules::cost::HEAVY_REGEX_BYTES).
+    pub heavy: bool,
 }
 
 impl PartialEq for RegexLit {

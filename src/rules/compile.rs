@@ -52,6 +52,8 @@ impl ValueProgram {
     }
 }
 
+/// A Bool node. The common shapes (a comparison on a field's own value, a Bool field alone)
+/// have their own variants, which read one slot; the rest is boxed so that a node stays small.
 #[derive(Debug, Clone)]
 enum Node {
     And(Box<[Node]>),
@@ -59,8 +61,13 @@ enum Node {
     Xor(Box<[Node]>),
     Not(Box<Node>),
     Const(bool),
-    Cmp(Access, Test),
-    Bare(Access),
+    /// `field op literal`.
+    Field(u16, Test),
+    /// A Bool field alone.
+    Flag(u16),
+    /// A comparison on an indexed field or a call.
+    Cmp(Box<(Access, Test)>),
+    Bare(Box<Access>),
     Any(Box<ANode>),
     All(Box<ANode>),
 }
@@ -120,7 +127,7 @@ enum Test {
     BytesNe(Box<[u8]>),
     BytesOrd(CmpOp, Box<[u8]>),
     Contains(Box<memmem::Finder<'static>>),
-    Matches(Box<regex::bytes::Regex>),
+    Matches(Arc<regex::bytes::Regex>),
     Wildcard(Box<Pattern>, bool),
     BytesIn(Box<[Box<[u8]>]>),
     IntOrd(CmpOp, i64),
@@ -139,11 +146,14 @@ fn node(e: &Expr) -> Node {
     }
     match &e.kind {
         ExprKind::Logical(op, items) => {
-            let v: Box<[Node]> = items.iter().map(node).collect();
+            let mut v: Vec<Node> = items.iter().map(node).collect();
             match op {
-                LogicOp::And => Node::And(v),
-                LogicOp::Or => Node::Or(v),
-                LogicOp::Xor => Node::Xor(v),
+                LogicOp::And => Node::And(cheap_first(v)),
+                LogicOp::Or => Node::Or(cheap_first(v)),
+                LogicOp::Xor => {
+                    v.shrink_to_fit();
+                    Node::Xor(v.into())
+                }
             }
         }
         ExprKind::Not(i) => Node::Not(Box::new(node(i))),
@@ -151,9 +161,49 @@ fn node(e: &Expr) -> Node {
             let a = Box::new(anode(arg));
             if *all { Node::All(a) } else { Node::Any(a) }
         }
-        ExprKind::Cmp(l, op, r) => Node::Cmp(access(l), test(*op, r)),
-        ExprKind::Bare(l) => Node::Bare(access(l)),
+        ExprKind::Cmp(l, op, r) => {
+            let a = access(l);
+            let t = test(*op, r);
+            match a.field() {
+                Some(i) => Node::Field(i, t),
+                None => Node::Cmp(Box::new((a, t))),
+            }
+        }
+        ExprKind::Bare(l) => {
+            let a = access(l);
+            match a.field() {
+                Some(i) => Node::Flag(i),
+                None => Node::Bare(Box::new(a)),
+            }
+        }
         ExprKind::Lit(b) => Node::Const(*b),
+    }
+}
+
+/// The operands of an `and`/`or` ordered cheapest first (stable). Evaluation has no side
+/// effects and a missing value is just false, so the order cannot change the answer; it only
+/// decides how often an expensive operand (a regex, a function call) is reached before the
+/// short circuit.
+fn cheap_first(mut v: Vec<Node>) -> Box<[Node]> {
+    v.sort_by_cached_key(Node::cost);
+    v.into()
+}
+
+impl Node {
+    /// A rough, relative cost of evaluating the node once.
+    fn cost(&self) -> u32 {
+        match self {
+            Node::Const(_) => 0,
+            Node::Flag(_) => 1,
+            Node::Field(_, t) => t.cost(),
+            Node::Cmp(b) => 20 + b.1.cost(),
+            Node::Bare(_) => 20,
+            Node::Any(_) | Node::All(_) => 40,
+            Node::Not(n) => n.cost(),
+            Node::And(v) | Node::Or(v) | Node::Xor(v) => {
+                v.iter().map(Node::cost).fold(0, u32::saturating_add)
+            }
+        }
     }
 }
 
@@ -239,7 +289,7 @@ fn test(op: CmpOp, r: &Rhs) -> Test {
             Test::Contains(Box::new(memmem::Finder::new(b).into_owned()))
         }
         (op, Rhs::Bytes(b)) => Test::BytesOrd(op, b.clone().into()),
-        (_, Rhs::Regex(r)) => Test::Matches(Box::new(r.re.clone())),
+        (_, Rhs::Regex(r)) => Test::Matches(r.re.clone()),
         (op, Rhs::Wildcard(p)) => Test::Wildcard(Box::new(p.clone()), op == CmpOp::Wildcard),
         (_, Rhs::BytesSet(items)) => {
             let mut v: Vec<Box<[u8]>> = items.iter().map(|b| b.clone().into()).collect();
@@ -267,6 +317,9 @@ fn test(op: CmpOp, r: &Rhs) -> Test {
     }
 }
 
+/// Sets of strings this small are scanned; larger ones are searched.
+const SMALL_SET: usize = 8;
+
 fn ord<T: Ord + ?Sized>(op: CmpOp, a: &T, b: &T) -> bool {
     match op {
         CmpOp::Eq => a == b,
@@ -280,6 +333,21 @@ fn ord<T: Ord + ?Sized>(op: CmpOp, a: &T, b: &T) -> bool {
 }
 
 impl Test {
+    fn cost(&self) -> u32 {
+        match self {
+            Test::IntOrd(..) | Test::IntIn(_) | Test::BitAnd(_) | Test::IpEq(_) | Test::IpNe(_) => {
+                2
+            }
+            Test::BytesEq(_) | Test::BytesNe(_) | Test::BytesOrd(..) => 3,
+            Test::IpIn(_) => 4,
+            Test::BytesIn(set) if set.len() <= SMALL_SET => 4,
+            Test::BytesIn(_) | Test::List(_) => 6,
+            Test::Contains(_) => 8,
+            Test::Wildcard(..) => 12,
+            Test::Matches(_) => 50,
+        }
+    }
+
     #[inline]
     fn eval(&self, v: &Value) -> bool {
         match (self, v) {
@@ -289,6 +357,9 @@ impl Test {
             (Test::Contains(f), Value::Bytes(v)) => f.find(v).is_some(),
             (Test::Matches(re), Value::Bytes(v)) => re.is_match(v),
             (Test::Wildcard(p, ci), Value::Bytes(v)) => p.is_match(v, *ci),
+            (Test::BytesIn(set), Value::Bytes(v)) if set.len() <= SMALL_SET => {
+                set.iter().any(|x| x.len() == v.len() && **x == **v)
+            }
             (Test::BytesIn(set), Value::Bytes(v)) => {
                 set.binary_search_by(|x| (**x).cmp(v.as_slice())).is_ok()
             }
@@ -314,7 +385,9 @@ impl Node {
             Node::Xor(v) => v.iter().fold(false, |a, n| a ^ n.eval(ctx)),
             Node::Not(n) => !n.eval(ctx),
             Node::Const(b) => *b,
-            Node::Cmp(a, t) => a.with(ctx, |v| t.eval(v)).unwrap_or(false),
+            Node::Field(i, t) => ctx.slot(usize::from(*i)).is_some_and(|v| t.eval(v)),
+            Node::Flag(i) => matches!(ctx.slot(usize::from(*i)), Some(Value::Bool(true))),
+            Node::Cmp(b) => b.0.with(ctx, |v| b.1.eval(v)).unwrap_or(false),
             Node::Bare(a) => a
                 .with(ctx, |v| matches!(v, Value::Bool(true)))
                 .unwrap_or(false),
@@ -434,6 +507,14 @@ fn walk(v: &Value, steps: &[Step], f: &mut dyn FnMut(&Value) -> bool) -> bool {
 }
 
 impl Access {
+    /// The field, when this is a plain field with no index.
+    fn field(&self) -> Option<u16> {
+        match (&self.base, &*self.steps) {
+            (AccessBase::Field(i), []) => u16::try_from(*i).ok(),
+            _ => None,
+        }
+    }
+
     fn base<'a>(&'a self, ctx: &'a Context) -> Option<Cow<'a, Value>> {
         match &self.base {
             AccessBase::Field(i) => ctx.slot(*i).map(Cow::Borrowed),

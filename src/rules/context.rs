@@ -14,9 +14,22 @@ fn field(name: &str) -> Result<FieldId, FieldError> {
     })
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// The set fields' values, densely, and for every field of the scheme the position of its value
+/// (0: missing). A request sets a few dozen of the ~200 fields: building, cloning and dropping
+/// a context touches those and a 200-byte index, not a slot per field.
+#[derive(Debug, Clone)]
 pub struct Context {
-    values: Vec<Option<Value>>,
+    index: [u8; FIELDS.len()],
+    values: Vec<Value>,
+}
+
+// Positions are stored as u8 + 1.
+const _: () = assert!(FIELDS.len() < 256);
+
+impl PartialEq for Context {
+    fn eq(&self, other: &Self) -> bool {
+        (0..FIELDS.len()).all(|i| self.slot(i) == other.slot(i))
+    }
 }
 
 impl Default for Context {
@@ -29,28 +42,51 @@ impl Context {
     /// Every field missing.
     pub fn new() -> Self {
         Context {
-            values: vec![None; FIELDS.len()],
+            index: [0; FIELDS.len()],
+            values: Vec::new(),
         }
     }
 
     /// Every request field at its type's zero value (as Cloudflare fills them); response
     /// fields missing.
     pub fn request_defaults() -> Self {
-        static ZERO: std::sync::OnceLock<Vec<Option<Value>>> = std::sync::OnceLock::new();
-        let values = ZERO
-            .get_or_init(|| {
-                FIELDS
-                    .iter()
-                    .map(|(name, t)| (!super::scheme::is_response_field(name)).then(|| t.zero()))
-                    .collect()
-            })
-            .clone();
-        Context { values }
+        static ZERO: std::sync::OnceLock<Context> = std::sync::OnceLock::new();
+        ZERO.get_or_init(|| {
+            let mut ctx = Context::new();
+            ctx.values.reserve(FIELDS.len());
+            for (i, (name, t)) in FIELDS.iter().enumerate() {
+                if !super::scheme::is_response_field(name) {
+                    ctx.store(i, t.zero());
+                }
+            }
+            ctx
+        })
+        .clone()
     }
 
     #[inline]
     pub(crate) fn slot(&self, i: usize) -> Option<&Value> {
-        self.values.get(i).and_then(Option::as_ref)
+        match self.index.get(i) {
+            Some(&at) if at != 0 => self.values.get(usize::from(at) - 1),
+            _ => None,
+        }
+    }
+
+    /// Sets slot `i` (a field id known to exist).
+    #[inline]
+    fn store(&mut self, i: usize, v: Value) {
+        match self.index[i] {
+            0 => {
+                if self.values.capacity() == 0 {
+                    // A request sets a few dozen fields: one allocation instead of five.
+                    self.values.reserve(32);
+                }
+                self.values.push(v);
+                // At most FIELDS.len() < 256 values: one per field.
+                self.index[i] = self.values.len() as u8;
+            }
+            at => self.values[usize::from(at) - 1] = v,
+        }
     }
 
     pub fn get(&self, id: FieldId) -> Option<&Value> {
@@ -61,17 +97,34 @@ impl Context {
         Scheme::http().field(name).and_then(|id| self.get(id))
     }
 
+    /// The handle of the field called `name`, to set it with [`Context::set_field`] without
+    /// looking the name up for every request; an unknown name has a "did you mean".
+    pub fn field(name: &str) -> Result<FieldId, FieldError> {
+        field(name)
+    }
+
+    /// Sets a field through its handle after checking the value's type.
+    pub fn set_field(&mut self, id: FieldId, v: Value) -> Result<(), FieldError> {
+        if !id.t().admits(&v) {
+            return Err(FieldError::WrongType {
+                name: id.name().to_string(),
+                ty: id.ty().to_string(),
+            });
+        }
+        self.store(id.0 as usize, v);
+        Ok(())
+    }
+
     /// Sets a field after checking the value's type.
     pub fn set(&mut self, name: &str, v: Value) -> Result<(), FieldError> {
         let id = field(name)?;
-        let ty = id.ty();
-        if !v.has_type(&ty) {
+        if !id.t().admits(&v) {
             return Err(FieldError::WrongType {
                 name: name.to_string(),
-                ty: ty.to_string(),
+                ty: id.ty().to_string(),
             });
         }
-        self.values[id.0 as usize] = Some(v);
+        self.store(id.0 as usize, v);
         Ok(())
     }
 
@@ -79,7 +132,7 @@ impl Context {
     pub(crate) fn put(&mut self, name: &str, v: Value) {
         if let Some(id) = Scheme::http().field(name) {
             debug_assert!(v.has_type(&id.ty()), "{name}");
-            self.values[id.0 as usize] = Some(v);
+            self.store(id.0 as usize, v);
         }
     }
 
@@ -94,7 +147,7 @@ impl Context {
                 name: name.clone(),
                 reason,
             })?;
-            self.values[id.0 as usize] = Some(v);
+            self.store(id.0 as usize, v);
         }
         Ok(())
     }

@@ -23,7 +23,7 @@ struct Heavy(bool);
 impl Visitor for Heavy {
     fn visit_expr(&mut self, e: &Expr) {
         if let ExprKind::Cmp(_, _, Rhs::Regex(r)) = &e.kind
-            && heavy_regex(&r.src)
+            && r.heavy
         {
             self.0 = true;
         }

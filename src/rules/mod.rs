@@ -34,11 +34,58 @@ pub use context::Context;
 pub use error::{ErrorKind, FieldError, RequestError, RuleError, ValueError};
 pub use lists::{IpSet, List, Lists, RedirectItem};
 pub(crate) use parse::{Settings, parse_filter, parse_value};
+pub use scheme::FieldId;
 pub use types::{Type, Value};
 
 /// Parses and compiles a filter with the default settings.
 pub fn compile_filter(src: &str, lists: &Lists) -> Result<Filter, RuleError> {
     parse_filter(src, lists, &Settings::default()).map(|e| Filter::new(&e))
+}
+
+/// Compiles the expressions of one project against its lists, building each distinct regex
+/// once: rules that use the same regex share its compiled program and its search cache.
+#[derive(Debug)]
+pub struct Compiler<'l> {
+    lists: &'l Lists,
+    settings: Settings,
+    regexes: parse::RegexCache,
+}
+
+impl<'l> Compiler<'l> {
+    pub fn new(lists: &'l Lists) -> Self {
+        Compiler {
+            lists,
+            settings: Settings::default(),
+            regexes: parse::RegexCache::default(),
+        }
+    }
+
+    pub fn lists(&self) -> &'l Lists {
+        self.lists
+    }
+
+    /// Parses and compiles a filter.
+    pub fn filter(&self, src: &str) -> Result<Filter, RuleError> {
+        self.parse_filter(src).map(|e| Filter::new(&e))
+    }
+
+    /// Parses and compiles a value expression.
+    pub fn value(&self, src: &str) -> Result<ValueProgram, RuleError> {
+        self.parse_value(src).map(|v| ValueProgram::new(&v))
+    }
+
+    /// How many distinct regexes it has built.
+    pub fn regexes(&self) -> usize {
+        self.regexes.len()
+    }
+
+    pub(crate) fn parse_filter(&self, src: &str) -> Result<ast::Expr, RuleError> {
+        parse::parse_filter_with(src, self.lists, &self.settings, &self.regexes)
+    }
+
+    pub(crate) fn parse_value(&self, src: &str) -> Result<ast::ValueExpr, RuleError> {
+        parse::parse_value_with(src, self.lists, &self.settings, &self.regexes)
+    }
 }
 
 /// Parses and compiles a value expression with the default settings.

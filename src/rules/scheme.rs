@@ -46,6 +46,25 @@ impl T {
         }
     }
 
+    /// Whether `v` has this type (checked deeply), without building the `Type`.
+    pub(crate) fn admits(self, v: &crate::rules::Value) -> bool {
+        use crate::rules::Value;
+        let all = |a: &[Value], t: T| a.iter().all(|x| t.admits(x));
+        match (self, v) {
+            (T::B, Value::Bytes(_))
+            | (T::I, Value::Int(_))
+            | (T::Bo, Value::Bool(_))
+            | (T::Ip, Value::Ip(_)) => true,
+            (T::AB, Value::Array(a)) => all(a, T::B),
+            (T::AI, Value::Array(a)) => all(a, T::I),
+            (T::AAB, Value::Array(a)) => all(a, T::AB),
+            (T::MAB, Value::Map(m)) => m.values().all(|x| T::AB.admits(x)),
+            (T::MAI, Value::Map(m)) => m.values().all(|x| T::AI.admits(x)),
+            (T::MI, Value::Map(m)) => m.values().all(|x| T::I.admits(x)),
+            _ => false,
+        }
+    }
+
     pub(crate) fn ty(self) -> Type {
         match self {
             T::B => Type::Bytes,
@@ -296,6 +315,10 @@ impl FieldId {
 
     pub fn ty(self) -> Type {
         FIELDS[self.0 as usize].1.ty()
+    }
+
+    pub(crate) fn t(self) -> T {
+        FIELDS[self.0 as usize].1
     }
 }
 

@@ -394,7 +394,7 @@ impl Parser<'_> {
                 let (re_src, rs) = bytes(1).expect("checked literal");
                 let re_text = std::str::from_utf8(re_src)
                     .map_err(|_| RuleError::new(K::BadRegex, rs, "a regex must be valid UTF-8"))?;
-                let re = self.compile_regex(re_text, rs)?;
+                let (re, _) = self.compile_regex(re_text, rs)?;
                 let (rep, ps) = bytes(2).expect("checked literal");
                 let refs = functions::replacement_refs(rep)
                     .map_err(|m| RuleError::new(K::BadArgument, ps, m))?;

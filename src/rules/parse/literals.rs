@@ -1,15 +1,32 @@
 //! Right-hand-side literals, lexed by the type the left side expects: strings (quoted, raw,
 //! hex), regexes, wildcards, integers, IP addresses and ranges, sets, and `$list` references.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use super::*;
 use crate::rules::ast::*;
+use crate::rules::cost::HEAVY_REGEX_BYTES;
 use crate::rules::error::{ErrorKind as K, RuleError};
 use crate::rules::lists::List;
 use crate::rules::types::Type;
 use crate::rules::wildcard::Pattern;
 use crate::text::suggestion;
+
+/// The regexes a [`Compiler`](crate::rules::Compiler) has built, by source: a project's rules
+/// share one compiled program (and its lazy DFA cache) per distinct regex. Keyed by source alone,
+/// so one cache serves one [`Settings`].
+#[derive(Debug, Default)]
+pub(crate) struct RegexCache(RefCell<HashMap<String, (Arc<regex::bytes::Regex>, bool)>>);
+
+impl RegexCache {
+    /// How many distinct regexes it holds.
+    pub(crate) fn len(&self) -> usize {
+        self.0.borrow().len()
+    }
+}
 
 impl Parser<'_> {
     pub(super) fn bytes_lit(&mut self) -> R<Vec<u8>> {
@@ -270,38 +287,63 @@ impl Parser<'_> {
             )
             .hint("e.g. matches r\"^/api/v[0-9]+/\""));
         };
-        let re = self.compile_regex(&src, Span::new(start, self.pos))?;
-        Ok(RegexLit { src, re })
+        let (re, heavy) = self.compile_regex(&src, Span::new(start, self.pos))?;
+        Ok(RegexLit { src, re, heavy })
     }
 
-    pub(super) fn compile_regex(&self, src: &str, span: Span) -> R<regex::bytes::Regex> {
-        regex::bytes::RegexBuilder::new(src)
-            .unicode(false)
-            .size_limit(self.settings.regex_size_limit)
-            .dfa_size_limit(self.settings.regex_dfa_limit)
-            .build()
-            .map_err(|e| match e {
-                regex::Error::CompiledTooBig(limit) => RuleError::new(
+    /// The regex, compiled once per [`RegexCache`], and whether it is heavy.
+    pub(super) fn compile_regex(
+        &self,
+        src: &str,
+        span: Span,
+    ) -> R<(Arc<regex::bytes::Regex>, bool)> {
+        if let Some(hit) = self.regexes.0.borrow().get(src) {
+            return Ok(hit.clone());
+        }
+        let build = |limit: usize| {
+            regex::bytes::RegexBuilder::new(src)
+                .unicode(false)
+                .size_limit(limit)
+                .dfa_size_limit(self.settings.regex_dfa_limit)
+                .build()
+        };
+        // Built once at the heavy limit: almost every regex fits, and then it is not heavy.
+        let light = HEAVY_REGEX_BYTES.min(self.settings.regex_size_limit);
+        let built = match build(light) {
+            Ok(re) => Ok((re, false)),
+            Err(regex::Error::CompiledTooBig(_)) if light < self.settings.regex_size_limit => {
+                build(self.settings.regex_size_limit).map(|re| (re, true))
+            }
+            Err(e) => Err(e),
+        };
+        let (re, heavy) = built.map_err(|e| match e {
+            regex::Error::CompiledTooBig(limit) => RuleError::new(
+                K::BadRegex,
+                span,
+                format!("the regex compiles to more than {limit} bytes"),
+            )
+            .hint("simplify it, e.g. fewer or smaller repetitions"),
+            other => {
+                let text = other.to_string();
+                let last = text
+                    .lines()
+                    .rev()
+                    .find(|l| l.starts_with("error:"))
+                    .unwrap_or_else(|| text.lines().next().unwrap_or("invalid regex"));
+                RuleError::new(
                     K::BadRegex,
                     span,
-                    format!("the regex compiles to more than {limit} bytes"),
+                    format!("invalid regex: {}", last.trim_start_matches("error: ")),
                 )
-                .hint("simplify it, e.g. fewer or smaller repetitions"),
-                other => {
-                    let text = other.to_string();
-                    let last = text
-                        .lines()
-                        .rev()
-                        .find(|l| l.starts_with("error:"))
-                        .unwrap_or_else(|| text.lines().next().unwrap_or("invalid regex"));
-                    RuleError::new(
-                        K::BadRegex,
-                        span,
-                        format!("invalid regex: {}", last.trim_start_matches("error: ")),
-                    )
-                    .hint("the syntax is Rust's regex crate: no look-around, no back-references")
-                }
-            })
+                .hint("the syntax is Rust's regex crate: no look-around, no back-references")
+            }
+        })?;
+        let compiled = (Arc::new(re), heavy);
+        self.regexes
+            .0
+            .borrow_mut()
+            .insert(src.to_string(), compiled.clone());
+        Ok(compiled)
     }
 
     pub(super) fn wildcard_lit(&mut self) -> R<Pattern> {

@@ -7,6 +7,8 @@ mod calls;
 mod cursor;
 mod literals;
 
+pub(crate) use literals::RegexCache;
+
 use super::ast::*;
 use super::error::{ErrorKind as K, RuleError};
 use super::functions::FuncDef;
@@ -47,6 +49,7 @@ pub(crate) struct Parser<'a> {
     pos: usize,
     depth: usize,
     settings: &'a Settings,
+    regexes: &'a RegexCache,
     lists: &'a Lists,
     scheme: &'static Scheme,
     replace_calls: usize,
@@ -54,7 +57,17 @@ pub(crate) struct Parser<'a> {
 
 /// Parses a filter expression; its root must be Bool.
 pub(crate) fn parse_filter(src: &str, lists: &Lists, settings: &Settings) -> R<Expr> {
-    let mut p = Parser::new(src, lists, settings)?;
+    parse_filter_with(src, lists, settings, &RegexCache::default())
+}
+
+/// [`parse_filter`] with regexes from (and into) `regexes`.
+pub(crate) fn parse_filter_with(
+    src: &str,
+    lists: &Lists,
+    settings: &Settings,
+    regexes: &RegexCache,
+) -> R<Expr> {
+    let mut p = Parser::new(src, lists, settings, regexes)?;
     let e = p.or()?;
     p.finish()?;
     if e.shape != Shape::Bool {
@@ -70,7 +83,17 @@ pub(crate) fn parse_filter(src: &str, lists: &Lists, settings: &Settings) -> R<E
 
 /// Parses a value expression: one field or call, optionally indexed, of any type.
 pub(crate) fn parse_value(src: &str, lists: &Lists, settings: &Settings) -> R<ValueExpr> {
-    let mut p = Parser::new(src, lists, settings)?;
+    parse_value_with(src, lists, settings, &RegexCache::default())
+}
+
+/// [`parse_value`] with regexes from (and into) `regexes`.
+pub(crate) fn parse_value_with(
+    src: &str,
+    lists: &Lists,
+    settings: &Settings,
+    regexes: &RegexCache,
+) -> R<ValueExpr> {
+    let mut p = Parser::new(src, lists, settings, regexes)?;
     p.ws();
     if p.at_ident_start() {
         let lhs = p.lhs()?;
@@ -115,7 +138,12 @@ const OPS: &[&str] = &[
 ];
 
 impl<'a> Parser<'a> {
-    fn new(src: &'a str, lists: &'a Lists, settings: &'a Settings) -> R<Self> {
+    fn new(
+        src: &'a str,
+        lists: &'a Lists,
+        settings: &'a Settings,
+        regexes: &'a RegexCache,
+    ) -> R<Self> {
         if src.len() > settings.max_len {
             return Err(RuleError::new(
                 K::TooLong,
@@ -143,6 +171,7 @@ impl<'a> Parser<'a> {
             pos: start,
             depth: 0,
             settings,
+            regexes,
             lists,
             scheme: Scheme::http(),
             replace_calls: 0,
