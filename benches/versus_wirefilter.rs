@@ -7,12 +7,14 @@
 //! ordering, `contains`, `matches`, sets of strings, integers, addresses and CIDRs, `and`/`or`/
 //! `xor`/`not`); before timing anything both engines evaluate every pair and must produce the
 //! same match matrix, or the bench stops and lists the pairs that differ. The engines then take
-//! turns over several rounds (the first engine alternates) and the medians and the medians of the
-//! per-round ratios are printed:
+//! turns over several rounds: within a round every phase goes chunk by chunk (100 expressions,
+//! 500 requests) and the engines alternate on each chunk, the first one alternating between
+//! rounds, so that the rest of the machine's load falls on both alike. Printed: each round, the
+//! medians, and the median of the per-round ratios:
 //!
-//! - compile: ms to parse and compile the 1,000 expressions (best of 3 passes);
+//! - compile: ms to parse and compile the 1,000 expressions (shortest of 3 passes);
 //! - context: µs to build one request's execution context from the request, 25 fields set
-//!   (best of 3 passes over the 10,000 requests);
+//!   (shortest of 3 passes over the 10,000 requests);
 //! - evaluate: evaluations per second against contexts built beforehand;
 //! - evaluate+context: evaluations per second when each request's context is built first.
 //!
@@ -614,7 +616,10 @@ impl Gate {
     }
 
     fn compile(&self, exprs: &[String]) -> Vec<rules::Filter> {
-        let compiler = rules::Compiler::new(&self.lists);
+        self.compile_with(&rules::Compiler::new(&self.lists), exprs)
+    }
+
+    fn compile_with(&self, compiler: &rules::Compiler, exprs: &[String]) -> Vec<rules::Filter> {
         exprs
             .iter()
             .map(|e| {
@@ -679,71 +684,141 @@ fn secs(start: Instant) -> f64 {
     start.elapsed().as_secs_f64()
 }
 
-/// The shortest of `n` timings of `f`, in seconds: compile and context passes are short, and
-/// the shortest is the one least disturbed by the rest of the machine.
-fn best_of<T>(n: usize, mut f: impl FnMut() -> T) -> (f64, T) {
-    let mut best = f64::MAX;
-    let mut out = None;
-    for _ in 0..n {
-        let start = Instant::now();
-        let v = f();
-        best = best.min(secs(start));
-        out = Some(v);
-    }
-    (best, out.expect("n > 0"))
-}
-
 const PASSES: usize = 3;
+const EXPR_CHUNK: usize = 100;
+const REQ_CHUNK: usize = 500;
 
-fn run_wire(wire: &Wire, exprs: &[String], reqs: &[Request]) -> Figures {
-    let (s, filters) = best_of(PASSES, || wire.compile(exprs));
-    let compile_ms = s * 1e3;
-
-    let (s, ()) = best_of(PASSES, || {
-        for req in reqs {
-            black_box(wire.context(black_box(req)));
+/// One round of both engines on the same work. Each phase goes chunk by chunk (100
+/// expressions, 500 requests) and within a chunk the engines take turns, `wire_first` deciding
+/// who starts, so that whatever else the machine does in the meantime falls on both alike.
+/// Compile and context passes are short: the shortest of three passes counts.
+fn round(
+    wire: &Wire,
+    gate: &Gate,
+    exprs: &[String],
+    reqs: &[Request],
+    wire_first: bool,
+) -> (Figures, Figures) {
+    let order: [usize; 2] = if wire_first { [0, 1] } else { [1, 0] };
+    let mut best_compile = [f64::MAX; 2];
+    let mut filters = (Vec::new(), Vec::new());
+    for _ in 0..PASSES {
+        let mut t = [0.0; 2];
+        let compiler = rules::Compiler::new(&gate.lists);
+        let (mut wf, mut gf) = (Vec::new(), Vec::new());
+        for chunk in exprs.chunks(EXPR_CHUNK) {
+            for e in order {
+                let start = Instant::now();
+                if e == 0 {
+                    wf.extend(wire.compile(chunk));
+                } else {
+                    gf.extend(gate.compile_with(&compiler, chunk));
+                }
+                t[e] += secs(start);
+            }
         }
-    });
-    let context_us = s * 1e6 / reqs.len() as f64;
+        for e in 0..2 {
+            best_compile[e] = best_compile[e].min(t[e]);
+        }
+        filters = (wf, gf);
+    }
+    let (wf, gf) = filters;
 
-    let contexts: Vec<_> = reqs.iter().map(|r| wire.context(r)).collect();
-    let evals = (filters.len() * reqs.len()) as f64;
-    let mut matched = 0u64;
-    let start = Instant::now();
-    for ctx in &contexts {
-        for f in &filters {
-            matched += u64::from(black_box(f).execute(black_box(ctx)).unwrap());
+    let mut best_context = [f64::MAX; 2];
+    for _ in 0..PASSES {
+        let mut t = [0.0; 2];
+        for chunk in reqs.chunks(REQ_CHUNK) {
+            for e in order {
+                let start = Instant::now();
+                for req in chunk {
+                    if e == 0 {
+                        black_box(wire.context(black_box(req)));
+                    } else {
+                        black_box(gate.context(black_box(req)));
+                    }
+                }
+                t[e] += secs(start);
+            }
+        }
+        for e in 0..2 {
+            best_context[e] = best_context[e].min(t[e]);
         }
     }
-    let evals_per_s = evals / secs(start);
-    drop(contexts);
 
-    let start = Instant::now();
-    for req in reqs {
-        let ctx = wire.context(black_box(req));
-        for f in &filters {
-            black_box(black_box(f).execute(&ctx).unwrap());
+    let wc: Vec<_> = reqs.iter().map(|r| wire.context(r)).collect();
+    let gc: Vec<_> = reqs.iter().map(|r| gate.context(r)).collect();
+    let mut evaluate = [0.0; 2];
+    let mut matched = [0u64; 2];
+    for (wchunk, gchunk) in wc.chunks(REQ_CHUNK).zip(gc.chunks(REQ_CHUNK)) {
+        for e in order {
+            let start = Instant::now();
+            if e == 0 {
+                for ctx in wchunk {
+                    for f in &wf {
+                        matched[0] += u64::from(black_box(f).execute(black_box(ctx)).unwrap());
+                    }
+                }
+            } else {
+                for ctx in gchunk {
+                    for f in &gf {
+                        matched[1] += u64::from(black_box(f).execute(black_box(ctx)));
+                    }
+                }
+            }
+            evaluate[e] += secs(start);
         }
     }
-    Figures {
-        compile_ms,
-        context_us,
-        evals_per_s,
-        evals_with_context_per_s: evals / secs(start),
-        matched,
+    drop((wc, gc));
+
+    let mut with_context = [0.0; 2];
+    for chunk in reqs.chunks(REQ_CHUNK) {
+        for e in order {
+            let start = Instant::now();
+            for req in chunk {
+                if e == 0 {
+                    let ctx = wire.context(black_box(req));
+                    for f in &wf {
+                        black_box(black_box(f).execute(&ctx).unwrap());
+                    }
+                } else {
+                    let ctx = gate.context(black_box(req));
+                    for f in &gf {
+                        black_box(black_box(f).execute(&ctx));
+                    }
+                }
+            }
+            with_context[e] += secs(start);
+        }
     }
+
+    let evals = (exprs.len() * reqs.len()) as f64;
+    let figures = |e: usize| Figures {
+        compile_ms: best_compile[e] * 1e3,
+        context_us: best_context[e] * 1e6 / reqs.len() as f64,
+        evals_per_s: evals / evaluate[e],
+        evals_with_context_per_s: evals / with_context[e],
+        matched: matched[e],
+    };
+    (figures(0), figures(1))
 }
 
+/// rulegate alone (the full mix), phase by phase.
 fn run_gate(gate: &Gate, exprs: &[String], reqs: &[Request]) -> Figures {
-    let (s, filters) = best_of(PASSES, || gate.compile(exprs));
-    let compile_ms = s * 1e3;
-
-    let (s, ()) = best_of(PASSES, || {
+    let mut compile = f64::MAX;
+    let mut filters = Vec::new();
+    for _ in 0..PASSES {
+        let start = Instant::now();
+        filters = gate.compile(exprs);
+        compile = compile.min(secs(start));
+    }
+    let mut context = f64::MAX;
+    for _ in 0..PASSES {
+        let start = Instant::now();
         for req in reqs {
             black_box(gate.context(black_box(req)));
         }
-    });
-    let context_us = s * 1e6 / reqs.len() as f64;
+        context = context.min(secs(start));
+    }
 
     let contexts: Vec<_> = reqs.iter().map(|r| gate.context(r)).collect();
     let evals = (filters.len() * reqs.len()) as f64;
@@ -765,8 +840,8 @@ fn run_gate(gate: &Gate, exprs: &[String], reqs: &[Request]) -> Figures {
         }
     }
     Figures {
-        compile_ms,
-        context_us,
+        compile_ms: compile * 1e3,
+        context_us: context * 1e6 / reqs.len() as f64,
         evals_per_s,
         evals_with_context_per_s: evals / secs(start),
         matched,
@@ -890,16 +965,10 @@ fn main() {
 
     let mut w_runs = Vec::new();
     let mut g_runs = Vec::new();
-    for round in 0..rounds {
-        println!("round {}:", round + 1);
-        let (w, g) = if round % 2 == 0 {
-            let w = run_wire(&wire, &shared, &reqs);
-            (w, run_gate(&gate, &shared, &reqs))
-        } else {
-            let g = run_gate(&gate, &shared, &reqs);
-            (run_wire(&wire, &shared, &reqs), g)
-        };
-        assert_eq!(w.matched, g.matched, "match counts differ in round {round}");
+    for r in 0..rounds {
+        println!("round {}:", r + 1);
+        let (w, g) = round(&wire, &gate, &shared, &reqs, r % 2 == 0);
+        assert_eq!(w.matched, g.matched, "match counts differ in round {r}");
         print_figures("wirefilter", &w);
         print_figures("rulegate", &g);
         w_runs.push(w);
