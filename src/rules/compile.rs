@@ -261,7 +261,27 @@ impl Short {
     fn is(&self, v: &[u8]) -> bool {
         v.len() == usize::from(self.len)
             && v.first().is_none_or(|b| *b == self.bytes[0])
-            && self.get() == v
+            && same_short(self.get(), v)
+    }
+}
+
+/// Equality of two slices of the same, short length, in at most three word compares instead
+/// of a call to `memcmp`.
+#[inline]
+fn same_short(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let w8 = |s: &[u8], at: usize| u64::from_ne_bytes(s[at..at + 8].try_into().unwrap_or([0; 8]));
+    let w4 = |s: &[u8], at: usize| u32::from_ne_bytes(s[at..at + 4].try_into().unwrap_or([0; 4]));
+    match n {
+        0 => true,
+        1..=3 => a.iter().zip(b).all(|(x, y)| x == y),
+        4..=7 => w4(a, 0) == w4(b, 0) && w4(a, n - 4) == w4(b, n - 4),
+        8..=16 => w8(a, 0) == w8(b, 0) && w8(a, n - 8) == w8(b, n - 8),
+        17..=24 => w8(a, 0) == w8(b, 0) && w8(a, 8) == w8(b, 8) && w8(a, n - 8) == w8(b, n - 8),
+        _ => a == b,
     }
 }
 
@@ -277,7 +297,7 @@ fn contains_short(hay: &[u8], needle: &[u8]) -> bool {
     let mut at = 0;
     while let Some(i) = memchr::memchr(first, &hay[at..=last]) {
         let p = at + i;
-        if &hay[p + 1..p + needle.len()] == rest {
+        if same_short(&hay[p + 1..p + needle.len()], rest) {
             return true;
         }
         at = p + 1;
@@ -540,7 +560,7 @@ impl Test {
             (Test::Matches(re), Value::Bytes(v)) => re.is_match(v),
             (Test::Wildcard(p, ci), Value::Bytes(v)) => p.is_match(v, *ci),
             (Test::BytesIn(set), Value::Bytes(v)) if set.len() <= SMALL_SET => {
-                set.iter().any(|x| x.len() == v.len() && **x == **v)
+                set.iter().any(|x| x.len() == v.len() && same_short(x, v))
             }
             (Test::BytesIn(set), Value::Bytes(v)) => {
                 set.binary_search_by(|x| (**x).cmp(v.as_slice())).is_ok()
@@ -760,6 +780,21 @@ mod tests {
     fn nodes_stay_small() {
         assert!(size_of::<Test>() <= 24, "{}", size_of::<Test>());
         assert!(size_of::<Op>() <= 32, "{}", size_of::<Op>());
+    }
+
+    #[test]
+    fn short_equality_agrees_with_slices() {
+        let text: Vec<u8> = (0..40u8).map(|i| b'a' + i % 26).collect();
+        for n in 0..=30 {
+            for at in 0..n {
+                let a = &text[..n];
+                let mut b = a.to_vec();
+                assert!(same_short(a, &b), "{n}");
+                b[at] ^= 1;
+                assert!(!same_short(a, &b), "{n} {at}");
+            }
+            assert!(!same_short(&text[..n], &text[..n + 1]));
+        }
     }
 
     #[test]

@@ -104,6 +104,7 @@ impl Context {
     }
 
     /// Sets a field through its handle after checking the value's type.
+    #[inline]
     pub fn set_field(&mut self, id: FieldId, v: Value) -> Result<(), FieldError> {
         if !id.t().admits(&v) {
             return Err(FieldError::WrongType {

@@ -47,6 +47,7 @@ impl T {
     }
 
     /// Whether `v` has this type (checked deeply), without building the `Type`.
+    #[inline]
     pub(crate) fn admits(self, v: &crate::rules::Value) -> bool {
         use crate::rules::Value;
         let all = |a: &[Value], t: T| a.iter().all(|x| t.admits(x));
@@ -317,6 +318,7 @@ impl FieldId {
         FIELDS[self.0 as usize].1.ty()
     }
 
+    #[inline]
     pub(crate) fn t(self) -> T {
         FIELDS[self.0 as usize].1
     }
