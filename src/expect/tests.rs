@@ -10,7 +10,9 @@ fn rule(id: &str, desc: &str, action: &str, matched: bool) -> TraceItem {
         description: Some(desc.into()),
         action: Some(action.into()),
         matched: Some(matched),
-        action_parameters: Some(json!({"response": {"status_code": 403, "content": "no"}})),
+        action_parameters: Some(std::sync::Arc::new(
+            json!({"response": {"status_code": 403, "content": "no"}}),
+        )),
         ..Default::default()
     }
 }
@@ -49,7 +51,9 @@ fn all_kinds_pass_on_a_matching_trace() {
             pattern(|p| p.step_name = Some("rs".into())),
             pattern(|p| {
                 p.action = Some("block".into());
-                p.action_parameters = Some(json!({"response": {"status_code": 403}}));
+                p.action_parameters = Some(std::sync::Arc::new(
+                    json!({"response": {"status_code": 403}}),
+                ));
             }),
         ],
     };
@@ -119,7 +123,9 @@ fn trace_order_is_a_subsequence() {
     );
     let params_differ = Expectations {
         trace: vec![pattern(|p| {
-            p.action_parameters = Some(json!({"response": {"status_code": 429}}));
+            p.action_parameters = Some(std::sync::Arc::new(
+                json!({"response": {"status_code": 429}}),
+            ));
         })],
         ..Default::default()
     };

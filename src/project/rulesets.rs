@@ -209,13 +209,11 @@ pub(super) fn compile_ruleset(
                 None
             }
         };
-        let params = rule
-            .action_parameters
-            .clone()
-            .unwrap_or(serde_json::Value::Null);
+        let null = serde_json::Value::Null;
+        let params = rule.action_parameters.as_deref().unwrap_or(&null);
         let action = Action::parse(
             &rule.action,
-            &params,
+            params,
             &mut RuleSink {
                 c,
                 label: &label,

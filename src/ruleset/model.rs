@@ -32,7 +32,8 @@ pub(crate) struct Rule {
     pub version: Option<String>,
     pub action: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub action_parameters: Option<Value>,
+    /// Shared with every trace step the rule emits.
+    pub action_parameters: Option<std::sync::Arc<Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expression: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

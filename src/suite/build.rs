@@ -548,7 +548,7 @@ impl<'a> Builder<'a> {
             description: t(&v.description),
             expression: t(&v.expression),
             action: t(&v.action),
-            action_parameters: v.action_parameters.clone(),
+            action_parameters: v.action_parameters.clone().map(std::sync::Arc::new),
             target_url: t(&v.target_url),
             trace: Vec::new(),
         };

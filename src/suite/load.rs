@@ -45,6 +45,7 @@ pub(crate) fn load_suites(
     }
     let mut loaded = Loaded::default();
     let mut ids: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut read = Vec::new();
     for f in found {
         if let Some(first) = ids.get(&f.id) {
             err.diagnostics.push(
@@ -59,21 +60,61 @@ pub(crate) fn load_suites(
             continue;
         }
         ids.insert(f.id.clone(), f.file.clone());
-        let text = match crate::diag::read_text(&f.file) {
-            Ok(t) => t,
-            Err(d) => {
-                err.diagnostics.push(d);
-                continue;
-            }
-        };
-        match load_source(&f.file, &f.id, &text, vars) {
+        match crate::diag::read_text(&f.file) {
+            Ok(text) => read.push((f, text)),
+            Err(d) => err.diagnostics.push(d),
+        }
+    }
+    let built = parse_all(&read, vars);
+    for ((f, text), result) in read.into_iter().zip(built) {
+        match result {
             Ok(suite) => loaded.suites.push(suite),
             Err(diags) => err.diagnostics.extend(diags),
         }
-        err.sources.insert(f.file.clone(), text.clone());
         loaded.sources.insert(f.file, text);
     }
-    if err.is_empty() { Ok(loaded) } else { Err(err) }
+    if err.is_empty() {
+        Ok(loaded)
+    } else {
+        err.sources.extend(loaded.sources);
+        Err(err)
+    }
+}
+
+/// [`load_source`] for every file, spread over the cores (YAML parsing is most of loading a
+/// large project); results in the files' order.
+fn parse_all(read: &[(Found, String)], vars: &Vars) -> Vec<Result<Suite, Vec<Diagnostic>>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(read.len());
+    if threads <= 1 {
+        return read
+            .iter()
+            .map(|(f, text)| load_source(&f.file, &f.id, text, vars))
+            .collect();
+    }
+    let per = read.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = read
+            .chunks(per)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|(f, text)| load_source(&f.file, &f.id, text, vars))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(v) => v,
+                // A panic while parsing is a bug; let it surface as one.
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
 }
 
 /// Parses and builds one suite from its text. `id` is the trial-name prefix.

@@ -1,6 +1,8 @@
 //! [`TraceView`]: the whole trace tree walked depth-first into a flat list of [`Step`]s, so
 //! expectations never depend on depth or exact layout (design §4). Unknown `type` values are kept.
 
+use std::sync::Arc;
+
 use super::wire::{TraceItem, TraceResult};
 
 /// Actions that end the request when their rule matches. Kept as data: if the live API shows
@@ -45,8 +47,8 @@ pub(crate) const KNOWN_ACTIONS: &[&str] = &[
 pub(crate) struct Step {
     /// Position in depth-first order, from 0.
     pub index: usize,
-    /// `step_name`s (or names) of the enclosing steps, outermost first.
-    pub path: Vec<String>,
+    /// `step_name`s (or names) of the enclosing steps, outermost first; shared by siblings.
+    pub path: Arc<[String]>,
     pub item: TraceItem,
 }
 
@@ -133,6 +135,7 @@ impl TraceView {
 }
 
 fn walk(items: Vec<TraceItem>, path: &mut Vec<String>, out: &mut Vec<Step>) {
+    let shared: Arc<[String]> = path.as_slice().into();
     for mut item in items {
         let children = std::mem::take(&mut item.trace);
         let id = (!children.is_empty()).then(|| {
@@ -143,7 +146,7 @@ fn walk(items: Vec<TraceItem>, path: &mut Vec<String>, out: &mut Vec<Step>) {
         });
         out.push(Step {
             index: out.len(),
-            path: path.clone(),
+            path: shared.clone(),
             item,
         });
         if let Some(id) = id {
@@ -205,7 +208,10 @@ mod tests {
             ids,
             ["http_request_firewall_custom", "rs1", "log1", "exec", "blk"]
         );
-        assert_eq!(view.steps[4].path, ["http_request_firewall_custom", "rs1"]);
+        assert_eq!(
+            &*view.steps[4].path,
+            ["http_request_firewall_custom", "rs1"]
+        );
         assert_eq!(view.action(), "block");
     }
 

@@ -169,7 +169,8 @@ pub struct TraceItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub action_parameters: Option<serde_json::Value>,
+    /// Shared with the rule it comes from: a local trace does not copy it per case.
+    pub action_parameters: Option<std::sync::Arc<serde_json::Value>>,
     /// The URL a matched redirect rule sends the visitor to. Emitted by rulegate's local engine;
     /// UNCERTAIN whether (and under which key) the live API reports it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
