@@ -608,13 +608,13 @@ impl Gate {
     pub(crate) fn context(&self, req: &Request) -> Context {
         let mut ctx = Context::new();
         for (id, raw) in self.fields.iter().zip(&req.fields) {
-            let v = match raw {
-                Raw::Bytes(s) => Value::Bytes(s.as_bytes().to_vec()),
-                Raw::Int(i) => Value::Int(i64::from(*i)),
-                Raw::Bool(b) => Value::Bool(*b),
-                Raw::Ip(ip) => Value::Ip(*ip),
-            };
-            ctx.set_field(*id, v).unwrap();
+            match raw {
+                Raw::Bytes(s) => ctx.set_bytes(*id, s.as_bytes()),
+                Raw::Int(i) => ctx.set_field(*id, Value::Int(i64::from(*i))),
+                Raw::Bool(b) => ctx.set_field(*id, Value::Bool(*b)),
+                Raw::Ip(ip) => ctx.set_field(*id, Value::Ip(*ip)),
+            }
+            .unwrap();
         }
         if let Some([headers, header_names, args, arg_names]) = self.rich {
             let (map, names) = pairs(&req.headers);

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use memchr::memmem;
 
 use super::ast::*;
-use super::context::Context;
+use super::context::{Context, Ref};
 use super::functions::{self, F, Prepared};
 use super::lists::{self, IpSet, List};
 use super::types::Value;
@@ -132,7 +132,11 @@ fn run(ops: &[Op], i: usize, ctx: &Context) -> bool {
         }
         Op::Not { .. } => !run(ops, i + 1, ctx),
         Op::Const(b) => *b,
-        Op::Field(f, t) => ctx.slot(usize::from(*f)).is_some_and(|v| t.eval(v)),
+        Op::Field(f, t) => match ctx.slot_ref(usize::from(*f)) {
+            Some(Ref::Bytes(b)) => t.eval_bytes(b),
+            Some(Ref::Value(v)) => t.eval(v),
+            None => false,
+        },
         Op::Flag(f) => matches!(ctx.slot(usize::from(*f)), Some(Value::Bool(true))),
         Op::Cmp(b) => b.0.with(ctx, |v| b.1.eval(v)).unwrap_or(false),
         Op::Bare(a) => a
@@ -550,21 +554,7 @@ impl Test {
     #[inline]
     fn eval(&self, v: &Value) -> bool {
         match (self, v) {
-            (Test::EqShort(s), Value::Bytes(v)) => s.is(v),
-            (Test::NeShort(s), Value::Bytes(v)) => !s.is(v),
-            (Test::ContainsShort(s), Value::Bytes(v)) => contains_short(v, s.get()),
-            (Test::BytesEq(b), Value::Bytes(v)) => **b == **v,
-            (Test::BytesNe(b), Value::Bytes(v)) => **b != **v,
-            (Test::BytesOrd(op, b), Value::Bytes(v)) => ord(*op, v.as_slice(), b),
-            (Test::Contains(f), Value::Bytes(v)) => f.find(v).is_some(),
-            (Test::Matches(re), Value::Bytes(v)) => re.is_match(v),
-            (Test::Wildcard(p, ci), Value::Bytes(v)) => p.is_match(v, *ci),
-            (Test::BytesIn(set), Value::Bytes(v)) if set.len() <= SMALL_SET => {
-                set.iter().any(|x| x.len() == v.len() && same_short(x, v))
-            }
-            (Test::BytesIn(set), Value::Bytes(v)) => {
-                set.binary_search_by(|x| (**x).cmp(v.as_slice())).is_ok()
-            }
+            (_, Value::Bytes(v)) => self.eval_bytes(v),
             (Test::IntOrd(op, i), Value::Int(v)) => ord(*op, v, i),
             (Test::IntIn(r), Value::Int(v)) => lists::int_ranges_contain(r, *v),
             (Test::BitAnd(i), Value::Int(v)) => v & i != 0,
@@ -573,7 +563,28 @@ impl Test {
             (Test::IpIn(s), Value::Ip(v)) => s.contains(v),
             (Test::List(l), Value::Ip(v)) => l.contains_ip(v),
             (Test::List(l), Value::Int(v)) => l.contains_int(*v),
-            (Test::List(l), Value::Bytes(v)) => l.contains_host(v),
+            _ => false,
+        }
+    }
+
+    /// The test on a Bytes value.
+    #[inline]
+    fn eval_bytes(&self, v: &[u8]) -> bool {
+        match self {
+            Test::EqShort(s) => s.is(v),
+            Test::NeShort(s) => !s.is(v),
+            Test::ContainsShort(s) => contains_short(v, s.get()),
+            Test::BytesEq(b) => **b == *v,
+            Test::BytesNe(b) => **b != *v,
+            Test::BytesOrd(op, b) => ord(*op, v, b),
+            Test::Contains(f) => f.find(v).is_some(),
+            Test::Matches(re) => re.is_match(v),
+            Test::Wildcard(p, ci) => p.is_match(v, *ci),
+            Test::BytesIn(set) if set.len() <= SMALL_SET => {
+                set.iter().any(|x| x.len() == v.len() && same_short(x, v))
+            }
+            Test::BytesIn(set) => set.binary_search_by(|x| (**x).cmp(v)).is_ok(),
+            Test::List(l) => l.contains_host(v),
             _ => false,
         }
     }

@@ -1,8 +1,10 @@
 //! The execution context: one slot per scheme field, indexed by field id, built once per
 //! request. An empty slot is a missing value.
 
+use std::sync::OnceLock;
+
 use super::error::FieldError;
-use super::scheme::{FIELDS, FieldId, Scheme};
+use super::scheme::{FIELDS, FieldId, Scheme, T};
 use super::types::Value;
 
 /// The field called `name`, or an error with a "did you mean".
@@ -16,11 +18,32 @@ fn field(name: &str) -> Result<FieldId, FieldError> {
 
 /// The set fields' values, densely, and for every field of the scheme the position of its value
 /// (0: missing). A request sets a few dozen of the ~200 fields: building, cloning and dropping
-/// a context touches those and a 200-byte index, not a slot per field.
+/// a context touches those and a 200-byte index, not a slot per field. Bytes set with
+/// [`Context::set_bytes`] are copied into one arena instead of one allocation each.
 #[derive(Debug, Clone)]
 pub struct Context {
     index: [u8; FIELDS.len()],
-    values: Vec<Value>,
+    values: Vec<Slot>,
+    arena: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+enum Slot {
+    Value(Value),
+    /// Bytes in the arena; made a `Value` only when something asks for one (a function call,
+    /// an index, [`Context::get`]): comparisons read the bytes in place.
+    Bytes {
+        start: usize,
+        end: usize,
+        value: OnceLock<Value>,
+    },
+}
+
+/// A field's value as a comparison reads it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Ref<'a> {
+    Bytes(&'a [u8]),
+    Value(&'a Value),
 }
 
 // Positions are stored as u8 + 1.
@@ -44,6 +67,7 @@ impl Context {
         Context {
             index: [0; FIELDS.len()],
             values: Vec::new(),
+            arena: Vec::new(),
         }
     }
 
@@ -56,7 +80,7 @@ impl Context {
             ctx.values.reserve(FIELDS.len());
             for (i, (name, t)) in FIELDS.iter().enumerate() {
                 if !super::scheme::is_response_field(name) {
-                    ctx.store(i, t.zero());
+                    ctx.store(i, Slot::Value(t.zero()));
                 }
             }
             ctx
@@ -65,16 +89,64 @@ impl Context {
     }
 
     #[inline]
-    pub(crate) fn slot(&self, i: usize) -> Option<&Value> {
+    fn entry(&self, i: usize) -> Option<&Slot> {
         match self.index.get(i) {
             Some(&at) if at != 0 => self.values.get(usize::from(at) - 1),
             _ => None,
         }
     }
 
+    #[inline]
+    pub(crate) fn slot(&self, i: usize) -> Option<&Value> {
+        match self.entry(i)? {
+            Slot::Value(v) => Some(v),
+            Slot::Bytes { start, end, value } => Some(value.get_or_init(|| {
+                Value::Bytes(self.arena.get(*start..*end).unwrap_or_default().to_vec())
+            })),
+        }
+    }
+
+    /// The value of field `i` for a comparison: Bytes as a slice wherever they are kept.
+    #[inline]
+    pub(crate) fn slot_ref(&self, i: usize) -> Option<Ref<'_>> {
+        match self.entry(i)? {
+            Slot::Value(Value::Bytes(b)) => Some(Ref::Bytes(b)),
+            Slot::Value(v) => Some(Ref::Value(v)),
+            Slot::Bytes { start, end, .. } => {
+                Some(Ref::Bytes(self.arena.get(*start..*end).unwrap_or_default()))
+            }
+        }
+    }
+
+    /// Sets a Bytes field through its handle, copying `b` into the context's arena.
+    #[inline]
+    pub fn set_bytes(&mut self, id: FieldId, b: &[u8]) -> Result<(), FieldError> {
+        if id.t() != T::B {
+            return Err(FieldError::WrongType {
+                name: id.name().to_string(),
+                ty: id.ty().to_string(),
+            });
+        }
+        if self.arena.capacity() == 0 {
+            self.arena.reserve(1024);
+        }
+        let start = self.arena.len();
+        self.arena.extend_from_slice(b);
+        let end = self.arena.len();
+        self.store(
+            id.0 as usize,
+            Slot::Bytes {
+                start,
+                end,
+                value: OnceLock::new(),
+            },
+        );
+        Ok(())
+    }
+
     /// Sets slot `i` (a field id known to exist).
     #[inline]
-    fn store(&mut self, i: usize, v: Value) {
+    fn store(&mut self, i: usize, v: Slot) {
         match self.index[i] {
             0 => {
                 if self.values.capacity() == 0 {
@@ -112,7 +184,7 @@ impl Context {
                 ty: id.ty().to_string(),
             });
         }
-        self.store(id.0 as usize, v);
+        self.store(id.0 as usize, Slot::Value(v));
         Ok(())
     }
 
@@ -125,7 +197,7 @@ impl Context {
                 ty: id.ty().to_string(),
             });
         }
-        self.store(id.0 as usize, v);
+        self.store(id.0 as usize, Slot::Value(v));
         Ok(())
     }
 
@@ -133,7 +205,7 @@ impl Context {
     pub(crate) fn put(&mut self, name: &str, v: Value) {
         if let Some(id) = Scheme::http().field(name) {
             debug_assert!(v.has_type(&id.ty()), "{name}");
-            self.store(id.0 as usize, v);
+            self.store(id.0 as usize, Slot::Value(v));
         }
     }
 
@@ -148,8 +220,49 @@ impl Context {
                 name: name.clone(),
                 reason,
             })?;
-            self.store(id.0 as usize, v);
+            self.store(id.0 as usize, Slot::Value(v));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::compile_filter;
+
+    #[test]
+    fn bytes_in_the_arena_read_like_values() {
+        let host = Context::field("http.host").unwrap();
+        let path = Context::field("http.request.uri.path").unwrap();
+        let mut a = Context::new();
+        a.set_bytes(host, b"www.example.com").unwrap();
+        a.set_bytes(path, b"/old").unwrap();
+        a.set_bytes(path, b"/admin/users").unwrap();
+        let mut b = Context::new();
+        b.set_field(path, Value::bytes("/admin/users")).unwrap();
+        b.set_field(host, Value::bytes("www.example.com")).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.get(path), Some(&Value::bytes("/admin/users")));
+        let lists = crate::rules::Lists::new();
+        for (expr, want) in [
+            (r#"http.host eq "www.example.com""#, true),
+            (r#"http.request.uri.path contains "admin""#, true),
+            (r#"http.request.uri.path eq "/old""#, false),
+            (r#"starts_with(http.request.uri.path, "/admin")"#, true),
+            (r#"lower(http.host) wildcard "*.EXAMPLE.com""#, true),
+        ] {
+            let f = compile_filter(expr, &lists).unwrap();
+            assert_eq!(f.execute(&a), want, "{expr}");
+            assert_eq!(f.execute(&b), want, "{expr}");
+        }
+    }
+
+    #[test]
+    fn set_bytes_refuses_other_types() {
+        let port = Context::field("cf.edge.server_port").unwrap();
+        let err = Context::new().set_bytes(port, b"443").unwrap_err();
+        assert!(err.to_string().contains("cf.edge.server_port"), "{err}");
+        assert!(Context::field("http.hots").is_err());
     }
 }
