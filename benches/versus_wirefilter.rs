@@ -24,6 +24,7 @@
 //!
 //!     cargo bench --bench versus_wirefilter
 //!     cargo bench --bench versus_wirefilter -- --rounds 9 --requests 2000 --exprs 500
+//!     cargo bench --bench versus_wirefilter -- --full-only    # the second part alone
 
 mod versus;
 
@@ -270,64 +271,69 @@ fn main() {
         (with, distinct.len())
     };
 
-    let wire = Wire::new();
-    let gate = Gate::new(false);
-    let (with, distinct) = count(&shared);
-    println!(
-        "shared subset: {} expressions ({with} with a regex, {distinct} distinct regexes) x {} requests, {} fields",
-        shared.len(),
-        reqs.len(),
-        FIELDS.len()
-    );
-    let matched = same_matrix(&wire, &gate, &shared, &reqs).unwrap_or_else(|differ| {
-        eprintln!("{differ}");
-        panic!("the match matrices differ")
-    });
-    println!(
-        "match matrices identical: {matched} matches in {} pairs ({:.1}%)",
-        shared.len() * reqs.len(),
-        matched as f64 * 100.0 / (shared.len() * reqs.len()) as f64
-    );
-
-    let mut w_runs = Vec::new();
-    let mut g_runs = Vec::new();
-    for r in 0..rounds {
-        println!("round {}:", r + 1);
-        let (w, g) = round(&wire, &gate, &shared, &reqs, r % 2 == 0);
-        assert_eq!(w.matched, g.matched, "match counts differ in round {r}");
-        print_figures("wirefilter", &w);
-        print_figures("rulegate", &g);
-        w_runs.push(w);
-        g_runs.push(g);
-    }
-
-    println!("\nmedians over {rounds} rounds (ratio = rulegate / wirefilter, range over rounds):");
-    let row = |name: &str, unit: &str, get: fn(&Figures) -> f64, better: &str| {
-        let w: Vec<f64> = w_runs.iter().map(get).collect();
-        let g: Vec<f64> = g_runs.iter().map(get).collect();
-        let ratios: Vec<f64> = g.iter().zip(&w).map(|(g, w)| g / w).collect();
-        let (lo, hi) = range(&ratios);
+    // --full-only: rulegate alone on the full mix (for profiling those paths).
+    if !args.iter().any(|a| a == "--full-only") {
+        let wire = Wire::new();
+        let gate = Gate::new(false);
+        let (with, distinct) = count(&shared);
         println!(
-            "  {name:<17} wirefilter {:9.2} {unit:<4} rulegate {:9.2} {unit:<4} ratio {:.2}x ({lo:.2}-{hi:.2}; {better})",
-            median(w),
-            median(g),
-            median(ratios.clone()),
+            "shared subset: {} expressions ({with} with a regex, {distinct} distinct regexes) x {} requests, {} fields",
+            shared.len(),
+            reqs.len(),
+            FIELDS.len()
         );
-    };
-    row("compile", "ms", |f| f.compile_ms, "below 1 is faster");
-    row("context", "µs", |f| f.context_us, "below 1 is faster");
-    row(
-        "evaluate",
-        "M/s",
-        |f| f.evals_per_s / 1e6,
-        "above 1 is faster",
-    );
-    row(
-        "evaluate+context",
-        "M/s",
-        |f| f.evals_with_context_per_s / 1e6,
-        "above 1 is faster",
-    );
+        let matched = same_matrix(&wire, &gate, &shared, &reqs).unwrap_or_else(|differ| {
+            eprintln!("{differ}");
+            panic!("the match matrices differ")
+        });
+        println!(
+            "match matrices identical: {matched} matches in {} pairs ({:.1}%)",
+            shared.len() * reqs.len(),
+            matched as f64 * 100.0 / (shared.len() * reqs.len()) as f64
+        );
+
+        let mut w_runs = Vec::new();
+        let mut g_runs = Vec::new();
+        for r in 0..rounds {
+            println!("round {}:", r + 1);
+            let (w, g) = round(&wire, &gate, &shared, &reqs, r % 2 == 0);
+            assert_eq!(w.matched, g.matched, "match counts differ in round {r}");
+            print_figures("wirefilter", &w);
+            print_figures("rulegate", &g);
+            w_runs.push(w);
+            g_runs.push(g);
+        }
+
+        println!(
+            "\nmedians over {rounds} rounds (ratio = rulegate / wirefilter, range over rounds):"
+        );
+        let row = |name: &str, unit: &str, get: fn(&Figures) -> f64, better: &str| {
+            let w: Vec<f64> = w_runs.iter().map(get).collect();
+            let g: Vec<f64> = g_runs.iter().map(get).collect();
+            let ratios: Vec<f64> = g.iter().zip(&w).map(|(g, w)| g / w).collect();
+            let (lo, hi) = range(&ratios);
+            println!(
+                "  {name:<17} wirefilter {:9.2} {unit:<4} rulegate {:9.2} {unit:<4} ratio {:.2}x ({lo:.2}-{hi:.2}; {better})",
+                median(w),
+                median(g),
+                median(ratios.clone()),
+            );
+        };
+        row("compile", "ms", |f| f.compile_ms, "below 1 is faster");
+        row("context", "µs", |f| f.context_us, "below 1 is faster");
+        row(
+            "evaluate",
+            "M/s",
+            |f| f.evals_per_s / 1e6,
+            "above 1 is faster",
+        );
+        row(
+            "evaluate+context",
+            "M/s",
+            |f| f.evals_with_context_per_s / 1e6,
+            "above 1 is faster",
+        );
+    }
 
     let gate = Gate::new(true);
     let (with, distinct) = count(&rich);

@@ -314,6 +314,14 @@ fn contains_short(hay: &[u8], needle: &[u8]) -> bool {
 
 #[derive(Debug, Clone)]
 enum Test {
+    /// `lower(field) eq/ne/contains/in` literals without capitals (see [`caseless`]).
+    CaselessEq(Short),
+    CaselessNe(Short),
+    CaselessContains(Short),
+    CaselessIn(Box<[Box<[u8]>]>),
+    /// `starts_with(field, …)` / `ends_with(field, …)` (see [`affix`]).
+    StartsWith(Short),
+    EndsWith(Short),
     EqShort(Short),
     NeShort(Short),
     ContainsShort(Short),
@@ -356,6 +364,9 @@ fn node(e: &Expr) -> Node {
             if *all { Node::All(a) } else { Node::Any(a) }
         }
         ExprKind::Cmp(l, op, r) => {
+            if let Some((slot, t)) = caseless(l, *op, r) {
+                return Node::Field(slot, t);
+            }
             let a = access(l);
             let t = test(*op, r);
             match a.field() {
@@ -364,6 +375,9 @@ fn node(e: &Expr) -> Node {
             }
         }
         ExprKind::Bare(l) => {
+            if let Some((slot, t)) = affix(l) {
+                return Node::Field(slot, t);
+            }
             let a = access(l);
             match a.field() {
                 Some(i) => Node::Flag(i),
@@ -372,6 +386,93 @@ fn node(e: &Expr) -> Node {
         }
         ExprKind::Lit(b) => Node::Const(*b),
     }
+}
+
+/// `lower(field) op "literal"` where the literal has no ASCII capitals, as a test on the field
+/// that ignores ASCII case: `lower` changes ASCII letters only, so the answer is the same, and no
+/// lowered copy is built per evaluation. The common way rules compare paths and agents.
+fn caseless(l: &Lhs, op: CmpOp, r: &Rhs) -> Option<(u16, Test)> {
+    let Base::Call(c) = &l.base else {
+        return None;
+    };
+    if c.func.f != F::Lower || c.mapped || !l.index.is_empty() {
+        return None;
+    }
+    let [Arg::Lhs(inner)] = c.args.as_slice() else {
+        return None;
+    };
+    let Base::Field(id) = inner.base else {
+        return None;
+    };
+    if !inner.index.is_empty() || inner.ty != super::types::Type::Bytes {
+        return None;
+    }
+    let slot = id.0;
+    let lower = |b: &[u8]| !b.iter().any(u8::is_ascii_uppercase);
+    let test = match (op, r) {
+        (CmpOp::Eq, Rhs::Bytes(b)) if lower(b) => Test::CaselessEq(Short::new(b)?),
+        (CmpOp::Ne, Rhs::Bytes(b)) if lower(b) => Test::CaselessNe(Short::new(b)?),
+        (CmpOp::Contains, Rhs::Bytes(b)) if lower(b) && !b.is_empty() => {
+            Test::CaselessContains(Short::new(b)?)
+        }
+        (CmpOp::In, Rhs::BytesSet(items))
+            if items.len() <= SMALL_SET && items.iter().all(|b| lower(b)) =>
+        {
+            Test::CaselessIn(items.iter().map(|b| b.clone().into()).collect())
+        }
+        _ => return None,
+    };
+    Some((slot, test))
+}
+
+/// `starts_with(field, "literal")` / `ends_with(…)` on a plain Bytes field, as a test on the
+/// field: no call, no argument list.
+fn affix(l: &Lhs) -> Option<(u16, Test)> {
+    let Base::Call(c) = &l.base else {
+        return None;
+    };
+    if c.mapped || !l.index.is_empty() {
+        return None;
+    }
+    let [Arg::Lhs(inner), Arg::Bytes(lit)] = c.args.as_slice() else {
+        return None;
+    };
+    let Base::Field(id) = inner.base else {
+        return None;
+    };
+    if !inner.index.is_empty() || inner.ty != super::types::Type::Bytes {
+        return None;
+    }
+    let slot = id.0;
+    let test = match c.func.f {
+        F::StartsWith => Test::StartsWith(Short::new(lit)?),
+        F::EndsWith => Test::EndsWith(Short::new(lit)?),
+        _ => return None,
+    };
+    Some((slot, test))
+}
+
+/// Whether `needle` (lowercase, not empty) occurs in `hay` ignoring ASCII case.
+#[inline]
+fn contains_caseless(hay: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    let Some(last) = hay.len().checked_sub(needle.len()) else {
+        return false;
+    };
+    let mut at = 0;
+    while let Some(i) = memchr::memchr2(first, first.to_ascii_uppercase(), &hay[at..=last]) {
+        let p = at + i;
+        if hay[p + 1..p + needle.len()].eq_ignore_ascii_case(rest) {
+            return true;
+        }
+        at = p + 1;
+        if at > last {
+            break;
+        }
+    }
+    false
 }
 
 /// The operands of an `and`/`or` ordered cheapest first (stable). Evaluation has no side
@@ -539,7 +640,10 @@ impl Test {
             Test::IntOrd(..) | Test::IntIn(_) | Test::BitAnd(_) | Test::IpEq(_) | Test::IpNe(_) => {
                 2
             }
-            Test::EqShort(_) | Test::NeShort(_) => 2,
+            Test::EqShort(_) | Test::NeShort(_) | Test::CaselessEq(_) | Test::CaselessNe(_) => 2,
+            Test::CaselessIn(_) => 5,
+            Test::StartsWith(_) | Test::EndsWith(_) => 3,
+            Test::CaselessContains(_) => 9,
             Test::BytesEq(_) | Test::BytesNe(_) | Test::BytesOrd(..) => 3,
             Test::ContainsShort(_) => 7,
             Test::IpIn(_) => 4,
@@ -571,6 +675,12 @@ impl Test {
     #[inline]
     fn eval_bytes(&self, v: &[u8]) -> bool {
         match self {
+            Test::StartsWith(s) => v.starts_with(s.get()),
+            Test::EndsWith(s) => v.ends_with(s.get()),
+            Test::CaselessEq(s) => s.get().eq_ignore_ascii_case(v),
+            Test::CaselessNe(s) => !s.get().eq_ignore_ascii_case(v),
+            Test::CaselessContains(s) => contains_caseless(v, s.get()),
+            Test::CaselessIn(set) => set.iter().any(|x| x.eq_ignore_ascii_case(v)),
             Test::EqShort(s) => s.is(v),
             Test::NeShort(s) => !s.is(v),
             Test::ContainsShort(s) => contains_short(v, s.get()),
@@ -805,6 +915,90 @@ mod tests {
                 assert!(!same_short(a, &b), "{n} {at}");
             }
             assert!(!same_short(&text[..n], &text[..n + 1]));
+        }
+    }
+
+    #[test]
+    fn lower_with_a_lowercase_literal_is_a_caseless_test_with_the_same_answers() {
+        use crate::rules::{Context, Lists, compile_filter};
+        let lists = Lists::new();
+        let agents: &[&str] = &[
+            "",
+            "curl/8",
+            "CURL/8",
+            "Mozilla Googlebot",
+            "BOT",
+            "xbo",
+            "b",
+        ];
+        let exprs = [
+            r#"lower(http.user_agent) eq "curl/8""#,
+            r#"lower(http.user_agent) ne "curl/8""#,
+            r#"lower(http.user_agent) contains "bot""#,
+            r#"lower(http.user_agent) contains "b""#,
+            r#"lower(http.user_agent) in {"bot" "curl/8"}"#,
+            r#"lower(http.user_agent) eq "CURL/8""#,
+        ];
+        for e in exprs {
+            let f = compile_filter(e, &lists).unwrap();
+            // The same comparison through the general path: the lowered value as a field.
+            let general =
+                compile_filter(&e.replace("lower(http.user_agent)", "http.host"), &lists).unwrap();
+            for ua in agents {
+                let mut ctx = Context::new();
+                ctx.set("http.user_agent", Value::bytes(*ua)).unwrap();
+                let mut lowered = Context::new();
+                lowered
+                    .set("http.host", Value::bytes(ua.to_ascii_lowercase()))
+                    .unwrap();
+                assert_eq!(f.execute(&ctx), general.execute(&lowered), "{e} on {ua:?}");
+            }
+        }
+        let f = compile_filter(r#"lower(http.user_agent) contains "bot""#, &lists).unwrap();
+        assert!(matches!(f.ops[0], Op::Field(_, Test::CaselessContains(_))));
+    }
+
+    #[test]
+    fn starts_and_ends_with_on_a_field_are_field_tests_with_the_same_answers() {
+        use crate::rules::{Context, Lists, compile_filter};
+        let lists = Lists::new();
+        for (e, path, want) in [
+            (
+                r#"starts_with(http.request.uri.path, "/api/")"#,
+                "/api/v1",
+                true,
+            ),
+            (
+                r#"starts_with(http.request.uri.path, "/api/")"#,
+                "/ap",
+                false,
+            ),
+            (
+                r#"ends_with(http.request.uri.path, ".php")"#,
+                "/x.php",
+                true,
+            ),
+            (
+                r#"ends_with(http.request.uri.path, ".php")"#,
+                "/x.phpx",
+                false,
+            ),
+            (r#"not ends_with(http.request.uri.path, "")"#, "/", false),
+        ] {
+            let f = compile_filter(e, &lists).unwrap();
+            assert!(
+                matches!(
+                    f.ops.last(),
+                    Some(Op::Field(_, Test::StartsWith(_) | Test::EndsWith(_)))
+                ),
+                "{e}"
+            );
+            let mut ctx = Context::new();
+            ctx.set("http.request.uri.path", Value::bytes(path))
+                .unwrap();
+            assert_eq!(f.execute(&ctx), want, "{e} on {path}");
+            // Missing field: false, as the call on a missing value is.
+            assert_eq!(f.execute(&Context::new()), e.starts_with("not "), "{e}");
         }
     }
 
