@@ -1,5 +1,5 @@
-//! The execution context: one slot per scheme field, indexed by field id, built once per
-//! request. An empty slot is a missing value.
+//! The execution context: the value of each field a request sets, found by field id, built
+//! once per request. A field not set is a missing value.
 
 use std::sync::OnceLock;
 
@@ -14,6 +14,13 @@ fn field(name: &str) -> Result<FieldId, FieldError> {
         name: name.to_string(),
         suggestion: crate::text::did_you_mean(name, scheme.names()).map(String::from),
     })
+}
+
+fn wrong_type(id: FieldId) -> FieldError {
+    FieldError::WrongType {
+        name: id.name().to_string(),
+        ty: id.ty().to_string(),
+    }
 }
 
 /// The set fields' values, densely, and for every field of the scheme the position of its value
@@ -122,10 +129,7 @@ impl Context {
     #[inline]
     pub fn set_bytes(&mut self, id: FieldId, b: &[u8]) -> Result<(), FieldError> {
         if id.t() != T::B {
-            return Err(FieldError::WrongType {
-                name: id.name().to_string(),
-                ty: id.ty().to_string(),
-            });
+            return Err(wrong_type(id));
         }
         if self.arena.capacity() == 0 {
             self.arena.reserve(1024);
@@ -179,26 +183,15 @@ impl Context {
     #[inline]
     pub fn set_field(&mut self, id: FieldId, v: Value) -> Result<(), FieldError> {
         if !id.t().admits(&v) {
-            return Err(FieldError::WrongType {
-                name: id.name().to_string(),
-                ty: id.ty().to_string(),
-            });
+            return Err(wrong_type(id));
         }
         self.store(id.0 as usize, Slot::Value(v));
         Ok(())
     }
 
-    /// Sets a field after checking the value's type.
+    /// Sets a field by name after checking the value's type.
     pub fn set(&mut self, name: &str, v: Value) -> Result<(), FieldError> {
-        let id = field(name)?;
-        if !id.t().admits(&v) {
-            return Err(FieldError::WrongType {
-                name: name.to_string(),
-                ty: id.ty().to_string(),
-            });
-        }
-        self.store(id.0 as usize, Slot::Value(v));
-        Ok(())
+        self.set_field(field(name)?, v)
     }
 
     /// Sets a field known to exist with a value of its type (for the request builder).
