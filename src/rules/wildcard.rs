@@ -95,7 +95,7 @@ impl Pattern {
 
     /// Matches the whole of `v`; `case_insensitive` folds ASCII letters only.
     pub fn is_match(&self, v: &[u8], case_insensitive: bool) -> bool {
-        self.spans(v, case_insensitive).is_some()
+        self.place(v, case_insensitive, |_, _| {})
     }
 
     /// Where each star's capture lies in `v`, if the pattern matches.
@@ -106,35 +106,49 @@ impl Pattern {
 
     /// The (start, end) of each literal segment in `v` when the pattern matches.
     fn spans(&self, v: &[u8], ci: bool) -> Option<Vec<(usize, usize)>> {
+        let mut out = Vec::with_capacity(self.segments.len());
+        self.place(v, ci, |start, end| out.push((start, end)))
+            .then_some(out)
+    }
+
+    /// Whether the pattern matches `v`, telling `at` where each literal segment lies, in order
+    /// (a match test passes a no-op and allocates nothing).
+    fn place(&self, v: &[u8], ci: bool, mut at: impl FnMut(usize, usize)) -> bool {
         let segs = if ci { &self.lower } else { &self.segments };
         let n = segs.len();
         let first = &segs[0];
         if !starts_with(v, first, ci) {
-            return None;
+            return false;
         }
         if n == 1 {
-            return (v.len() == first.len()).then(|| vec![(0, v.len())]);
+            if v.len() != first.len() {
+                return false;
+            }
+            at(0, v.len());
+            return true;
         }
         let last = &segs[n - 1];
         if v.len() < first.len() + last.len() || !ends_with(v, last, ci) {
-            return None;
+            return false;
         }
-        let mut out = Vec::with_capacity(n);
-        out.push((0, first.len()));
+        at(0, first.len());
         let mut pos = first.len();
         let limit = v.len() - last.len();
         for (k, seg) in segs.iter().enumerate().take(n - 1).skip(1) {
             let hay = &v[pos..limit];
-            let at = if ci {
+            let found = if ci {
                 find_ci(hay, seg)
             } else {
                 self.finders[k].find(hay)
-            }?;
-            out.push((pos + at, pos + at + seg.len()));
-            pos += at + seg.len();
+            };
+            let Some(found) = found else {
+                return false;
+            };
+            at(pos + found, pos + found + seg.len());
+            pos += found + seg.len();
         }
-        out.push((limit, v.len()));
-        Some(out)
+        at(limit, v.len());
+        true
     }
 }
 
