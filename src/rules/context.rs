@@ -32,18 +32,17 @@ pub struct Context {
     index: [u8; FIELDS.len()],
     values: Vec<Slot>,
     arena: Vec<u8>,
+    /// Arena Bytes made `Value`s, by field id: only when something asks for one (a function
+    /// call, an index, [`Context::get`]); comparisons read the bytes in place. Allocated on the
+    /// first such request.
+    made: OnceLock<Box<[OnceLock<Value>]>>,
 }
 
+/// A value, or Bytes in the arena (32 bytes either way).
 #[derive(Debug, Clone)]
 enum Slot {
     Value(Value),
-    /// Bytes in the arena; made a `Value` only when something asks for one (a function call,
-    /// an index, [`Context::get`]): comparisons read the bytes in place.
-    Bytes {
-        start: usize,
-        end: usize,
-        value: OnceLock<Value>,
-    },
+    Bytes { start: u32, end: u32 },
 }
 
 /// A field's value as a comparison reads it.
@@ -75,6 +74,7 @@ impl Context {
             index: [0; FIELDS.len()],
             values: Vec::new(),
             arena: Vec::new(),
+            made: OnceLock::new(),
         }
     }
 
@@ -107,9 +107,16 @@ impl Context {
     pub(crate) fn slot(&self, i: usize) -> Option<&Value> {
         match self.entry(i)? {
             Slot::Value(v) => Some(v),
-            Slot::Bytes { start, end, value } => Some(value.get_or_init(|| {
-                Value::Bytes(self.arena.get(*start..*end).unwrap_or_default().to_vec())
-            })),
+            Slot::Bytes { start, end } => {
+                let made = self
+                    .made
+                    .get_or_init(|| (0..FIELDS.len()).map(|_| OnceLock::new()).collect());
+                let bytes = self.arena.get(*start as usize..*end as usize);
+                Some(
+                    made.get(i)?
+                        .get_or_init(|| Value::Bytes(bytes.unwrap_or_default().to_vec())),
+                )
+            }
         }
     }
 
@@ -119,9 +126,11 @@ impl Context {
         match self.entry(i)? {
             Slot::Value(Value::Bytes(b)) => Some(Ref::Bytes(b)),
             Slot::Value(v) => Some(Ref::Value(v)),
-            Slot::Bytes { start, end, .. } => {
-                Some(Ref::Bytes(self.arena.get(*start..*end).unwrap_or_default()))
-            }
+            Slot::Bytes { start, end } => Some(Ref::Bytes(
+                self.arena
+                    .get(*start as usize..*end as usize)
+                    .unwrap_or_default(),
+            )),
         }
     }
 
@@ -135,22 +144,28 @@ impl Context {
             self.arena.reserve(1024);
         }
         let start = self.arena.len();
-        self.arena.extend_from_slice(b);
-        let end = self.arena.len();
-        self.store(
-            id.0 as usize,
-            Slot::Bytes {
-                start,
-                end,
-                value: OnceLock::new(),
-            },
-        );
+        let end = start + b.len();
+        // Offsets are u32: past 4 GiB of fields, a value of its own.
+        let slot = match (u32::try_from(start), u32::try_from(end)) {
+            (Ok(start), Ok(end)) => {
+                self.arena.extend_from_slice(b);
+                Slot::Bytes { start, end }
+            }
+            _ => Slot::Value(Value::Bytes(b.to_vec())),
+        };
+        self.store(id.0 as usize, slot);
         Ok(())
     }
 
     /// Sets slot `i` (a field id known to exist).
     #[inline]
     fn store(&mut self, i: usize, v: Slot) {
+        // A value made from the field's earlier Bytes is stale now.
+        if let Some(made) = self.made.get_mut()
+            && let Some(old) = made.get_mut(i)
+        {
+            *old = OnceLock::new();
+        }
         match self.index[i] {
             0 => {
                 if self.values.capacity() == 0 {
@@ -231,6 +246,8 @@ mod tests {
         let mut a = Context::new();
         a.set_bytes(host, b"www.example.com").unwrap();
         a.set_bytes(path, b"/old").unwrap();
+        // Made a Value before being set again: the new bytes are read.
+        assert_eq!(a.get(path), Some(&Value::bytes("/old")));
         a.set_bytes(path, b"/admin/users").unwrap();
         let mut b = Context::new();
         b.set_field(path, Value::bytes("/admin/users")).unwrap();
@@ -249,6 +266,11 @@ mod tests {
             assert_eq!(f.execute(&a), want, "{expr}");
             assert_eq!(f.execute(&b), want, "{expr}");
         }
+    }
+
+    #[test]
+    fn a_slot_is_no_larger_than_a_value() {
+        assert!(size_of::<Slot>() <= size_of::<Value>());
     }
 
     #[test]
