@@ -289,19 +289,37 @@ fn same_short(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
-/// Whether `needle` (short) occurs in `hay`: candidates by its first byte, then compared.
+/// Whether `needle` (short) occurs in `hay`: candidates by its first byte, then compared. With
+/// `caseless`, `needle` is lowercase and `hay` is compared ignoring ASCII case.
 #[inline]
-fn contains_short(hay: &[u8], needle: &[u8]) -> bool {
+fn contains_short(hay: &[u8], needle: &[u8], caseless: bool) -> bool {
     let Some((&first, rest)) = needle.split_first() else {
         return true;
     };
     let Some(last) = hay.len().checked_sub(needle.len()) else {
         return false;
     };
+    let upper = if caseless {
+        first.to_ascii_uppercase()
+    } else {
+        first
+    };
     let mut at = 0;
-    while let Some(i) = memchr::memchr(first, &hay[at..=last]) {
+    let find = |h: &[u8]| {
+        if upper == first {
+            memchr::memchr(first, h)
+        } else {
+            memchr::memchr2(first, upper, h)
+        }
+    };
+    while let Some(i) = find(&hay[at..=last]) {
         let p = at + i;
-        if same_short(&hay[p + 1..p + needle.len()], rest) {
+        let candidate = &hay[p + 1..p + needle.len()];
+        if caseless {
+            if candidate.eq_ignore_ascii_case(rest) {
+                return true;
+            }
+        } else if same_short(candidate, rest) {
             return true;
         }
         at = p + 1;
@@ -388,17 +406,16 @@ fn node(e: &Expr) -> Node {
     }
 }
 
-/// `lower(field) op "literal"` where the literal has no ASCII capitals, as a test on the field
-/// that ignores ASCII case: `lower` changes ASCII letters only, so the answer is the same, and no
-/// lowered copy is built per evaluation. The common way rules compare paths and agents.
-fn caseless(l: &Lhs, op: CmpOp, r: &Rhs) -> Option<(u16, Test)> {
+/// A call whose first argument is a plain Bytes field, not mapped and not indexed: the
+/// function, the field's slot and the other arguments.
+fn call_on_field(l: &Lhs) -> Option<(F, u16, &[Arg])> {
     let Base::Call(c) = &l.base else {
         return None;
     };
-    if c.func.f != F::Lower || c.mapped || !l.index.is_empty() {
+    if c.mapped || !l.index.is_empty() {
         return None;
     }
-    let [Arg::Lhs(inner)] = c.args.as_slice() else {
+    let (Arg::Lhs(inner), rest) = c.args.split_first()? else {
         return None;
     };
     let Base::Field(id) = inner.base else {
@@ -407,7 +424,19 @@ fn caseless(l: &Lhs, op: CmpOp, r: &Rhs) -> Option<(u16, Test)> {
     if !inner.index.is_empty() || inner.ty != super::types::Type::Bytes {
         return None;
     }
-    let slot = id.0;
+    Some((c.func.f, id.0, rest))
+}
+
+/// `lower(field) op "literal"` where the literal has no ASCII capitals, as a test on the field
+/// that ignores ASCII case: `lower` changes ASCII letters only, so the answer is the same, and no
+/// lowered copy is built per evaluation. The common way rules compare paths and agents.
+fn caseless(l: &Lhs, op: CmpOp, r: &Rhs) -> Option<(u16, Test)> {
+    let (f, slot, []) = call_on_field(l)? else {
+        return None;
+    };
+    if f != F::Lower {
+        return None;
+    }
     let lower = |b: &[u8]| !b.iter().any(u8::is_ascii_uppercase);
     let test = match (op, r) {
         (CmpOp::Eq, Rhs::Bytes(b)) if lower(b) => Test::CaselessEq(Short::new(b)?),
@@ -428,51 +457,15 @@ fn caseless(l: &Lhs, op: CmpOp, r: &Rhs) -> Option<(u16, Test)> {
 /// `starts_with(field, "literal")` / `ends_with(…)` on a plain Bytes field, as a test on the
 /// field: no call, no argument list.
 fn affix(l: &Lhs) -> Option<(u16, Test)> {
-    let Base::Call(c) = &l.base else {
+    let (f, slot, [Arg::Bytes(lit)]) = call_on_field(l)? else {
         return None;
     };
-    if c.mapped || !l.index.is_empty() {
-        return None;
-    }
-    let [Arg::Lhs(inner), Arg::Bytes(lit)] = c.args.as_slice() else {
-        return None;
-    };
-    let Base::Field(id) = inner.base else {
-        return None;
-    };
-    if !inner.index.is_empty() || inner.ty != super::types::Type::Bytes {
-        return None;
-    }
-    let slot = id.0;
-    let test = match c.func.f {
+    let test = match f {
         F::StartsWith => Test::StartsWith(Short::new(lit)?),
         F::EndsWith => Test::EndsWith(Short::new(lit)?),
         _ => return None,
     };
     Some((slot, test))
-}
-
-/// Whether `needle` (lowercase, not empty) occurs in `hay` ignoring ASCII case.
-#[inline]
-fn contains_caseless(hay: &[u8], needle: &[u8]) -> bool {
-    let Some((&first, rest)) = needle.split_first() else {
-        return true;
-    };
-    let Some(last) = hay.len().checked_sub(needle.len()) else {
-        return false;
-    };
-    let mut at = 0;
-    while let Some(i) = memchr::memchr2(first, first.to_ascii_uppercase(), &hay[at..=last]) {
-        let p = at + i;
-        if hay[p + 1..p + needle.len()].eq_ignore_ascii_case(rest) {
-            return true;
-        }
-        at = p + 1;
-        if at > last {
-            break;
-        }
-    }
-    false
 }
 
 /// The operands of an `and`/`or` ordered cheapest first (stable). Evaluation has no side
@@ -679,11 +672,11 @@ impl Test {
             Test::EndsWith(s) => v.ends_with(s.get()),
             Test::CaselessEq(s) => s.get().eq_ignore_ascii_case(v),
             Test::CaselessNe(s) => !s.get().eq_ignore_ascii_case(v),
-            Test::CaselessContains(s) => contains_caseless(v, s.get()),
+            Test::CaselessContains(s) => contains_short(v, s.get(), true),
             Test::CaselessIn(set) => set.iter().any(|x| x.eq_ignore_ascii_case(v)),
             Test::EqShort(s) => s.is(v),
             Test::NeShort(s) => !s.is(v),
-            Test::ContainsShort(s) => contains_short(v, s.get()),
+            Test::ContainsShort(s) => contains_short(v, s.get(), false),
             Test::BytesEq(b) => **b == *v,
             Test::BytesNe(b) => **b != *v,
             Test::BytesOrd(op, b) => ord(*op, v, b),
@@ -1009,7 +1002,7 @@ mod tests {
         for h in hays {
             for n in needles {
                 assert_eq!(
-                    contains_short(h, n),
+                    contains_short(h, n, false),
                     memmem::find(h, n).is_some(),
                     "{h:?} {n:?}"
                 );
