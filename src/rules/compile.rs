@@ -58,13 +58,7 @@ fn flatten(n: Node, out: &mut Vec<Op>) {
         Node::Or(items) => group(out, items, |n, end| Op::Or { n, end }),
         Node::Xor(items) => group(out, items, |n, end| Op::Xor { n, end }),
         Node::Not(item) => group(out, Box::new([*item]), |_, end| Op::Not { end }),
-        Node::Const(b) => out.push(Op::Const(b)),
-        Node::Field(i, t) => out.push(Op::Field(i, t)),
-        Node::Flag(i) => out.push(Op::Flag(i)),
-        Node::Cmp(b) => out.push(Op::Cmp(b)),
-        Node::Bare(a) => out.push(Op::Bare(a)),
-        Node::Any(a) => out.push(Op::Any(a)),
-        Node::All(a) => out.push(Op::All(a)),
+        Node::Leaf(op) => out.push(op),
     }
 }
 
@@ -72,13 +66,27 @@ fn flatten(n: Node, out: &mut Vec<Op>) {
 /// operands, each a whole subtree; `end` is the index just past the group's last operand.
 #[derive(Debug, Clone)]
 enum Op {
-    And { n: u32, end: u32 },
-    Or { n: u32, end: u32 },
-    Xor { n: u32, end: u32 },
-    Not { end: u32 },
+    And {
+        n: u32,
+        end: u32,
+    },
+    Or {
+        n: u32,
+        end: u32,
+    },
+    Xor {
+        n: u32,
+        end: u32,
+    },
+    Not {
+        end: u32,
+    },
     Const(bool),
+    /// `field op literal`: one slot read (the common shape).
     Field(u16, Test),
+    /// A Bool field alone.
     Flag(u16),
+    /// A comparison on an indexed field or a call (boxed, so that an op stays small).
     Cmp(Box<(Access, Test)>),
     Bare(Box<Access>),
     Any(Box<ANode>),
@@ -166,24 +174,16 @@ impl ValueProgram {
     }
 }
 
-/// A Bool node as compiled, before it is laid out as a [`Filter`]. The common shapes (a comparison on a field's own value, a Bool field alone)
-/// have their own variants, which read one slot; the rest is boxed so that a node stays small.
+/// A Bool node as compiled, before it is laid out as a [`Filter`]: the groups, whose operands
+/// are ordered and then laid out after them, and the leaves, already in their final form.
 #[derive(Debug, Clone)]
 enum Node {
     And(Box<[Node]>),
     Or(Box<[Node]>),
     Xor(Box<[Node]>),
     Not(Box<Node>),
-    Const(bool),
-    /// `field op literal`.
-    Field(u16, Test),
-    /// A Bool field alone.
-    Flag(u16),
-    /// A comparison on an indexed field or a call.
-    Cmp(Box<(Access, Test)>),
-    Bare(Box<Access>),
-    Any(Box<ANode>),
-    All(Box<ANode>),
+    /// `Const`, `Field`, `Flag`, `Cmp`, `Bare`, `Any` or `All`.
+    Leaf(Op),
 }
 
 /// Array<Bool> expressions.
@@ -362,7 +362,7 @@ enum Test {
 fn node(e: &Expr) -> Node {
     if e.shape == Shape::ArrayBool {
         // Only reachable inside a quantifier; kept total for safety.
-        return Node::Any(Box::new(anode(e)));
+        return Node::Leaf(Op::Any(Box::new(anode(e))));
     }
     match &e.kind {
         ExprKind::Logical(op, items) => {
@@ -379,30 +379,30 @@ fn node(e: &Expr) -> Node {
         ExprKind::Not(i) => Node::Not(Box::new(node(i))),
         ExprKind::Quant { all, arg } => {
             let a = Box::new(anode(arg));
-            if *all { Node::All(a) } else { Node::Any(a) }
+            Node::Leaf(if *all { Op::All(a) } else { Op::Any(a) })
         }
         ExprKind::Cmp(l, op, r) => {
             if let Some((slot, t)) = caseless(l, *op, r) {
-                return Node::Field(slot, t);
+                return Node::Leaf(Op::Field(slot, t));
             }
             let a = access(l);
             let t = test(*op, r);
             match a.field() {
-                Some(i) => Node::Field(i, t),
-                None => Node::Cmp(Box::new((a, t))),
+                Some(i) => Node::Leaf(Op::Field(i, t)),
+                None => Node::Leaf(Op::Cmp(Box::new((a, t)))),
             }
         }
         ExprKind::Bare(l) => {
             if let Some((slot, t)) = affix(l) {
-                return Node::Field(slot, t);
+                return Node::Leaf(Op::Field(slot, t));
             }
             let a = access(l);
             match a.field() {
-                Some(i) => Node::Flag(i),
-                None => Node::Bare(Box::new(a)),
+                Some(i) => Node::Leaf(Op::Flag(i)),
+                None => Node::Leaf(Op::Bare(Box::new(a))),
             }
         }
-        ExprKind::Lit(b) => Node::Const(*b),
+        ExprKind::Lit(b) => Node::Leaf(Op::Const(*b)),
     }
 }
 
@@ -481,12 +481,13 @@ impl Node {
     /// A rough, relative cost of evaluating the node once.
     fn cost(&self) -> u32 {
         match self {
-            Node::Const(_) => 0,
-            Node::Flag(_) => 1,
-            Node::Field(_, t) => t.cost(),
-            Node::Cmp(b) => 20 + b.1.cost(),
-            Node::Bare(_) => 20,
-            Node::Any(_) | Node::All(_) => 40,
+            Node::Leaf(Op::Const(_)) => 0,
+            Node::Leaf(Op::Flag(_)) => 1,
+            Node::Leaf(Op::Field(_, t)) => t.cost(),
+            Node::Leaf(Op::Cmp(b)) => 20 + b.1.cost(),
+            Node::Leaf(Op::Bare(_)) => 20,
+            // Quantifiers, and (never built) groups as leaves.
+            Node::Leaf(_) => 40,
             Node::Not(n) => n.cost(),
             Node::And(v) | Node::Or(v) | Node::Xor(v) => {
                 v.iter().map(Node::cost).fold(0, u32::saturating_add)
