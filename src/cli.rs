@@ -220,6 +220,11 @@ pub(crate) struct ApiArgs {
     /// Per-request timeout in seconds [default: 30].
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub timeout: Option<f64>,
+
+    /// Send credentials to an `http://` API URL that is not on this machine (they travel
+    /// unencrypted). Without it, plain HTTP is refused except on loopback.
+    #[arg(long)]
+    pub allow_plain_http: bool,
 }
 
 #[derive(Debug, Args)]

@@ -27,6 +27,18 @@ impl Exit {
     }
 }
 
+impl Exit {
+    /// The worse of two verdicts: could not run, then invalid, then failed, then success.
+    #[must_use]
+    pub(crate) fn worst(self, other: Exit) -> Exit {
+        if other.code() > self.code() {
+            other
+        } else {
+            self
+        }
+    }
+}
+
 impl From<Exit> for std::process::ExitCode {
     fn from(exit: Exit) -> Self {
         std::process::ExitCode::from(exit.code())

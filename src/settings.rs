@@ -69,6 +69,8 @@ pub(crate) struct ApiSettings {
     pub(crate) timeout: Duration,
     pub(crate) retry: RetryPolicy,
     pub(crate) rate: RateLimit,
+    /// `--allow-plain-http`: credentials may go to a non-loopback `http://` URL.
+    pub(crate) allow_plain_http: bool,
 }
 
 /// Everything a command needs to know, resolved.
@@ -102,7 +104,9 @@ impl Settings {
         cfg.cli_vars = flags.vars.iter().cloned().collect();
         if let Some(tf) = flags.terraform {
             // A flag's path is relative to where the command runs, not to the project.
-            cfg.terraform = Some(std::path::absolute(tf).unwrap_or_else(|_| tf.to_path_buf()));
+            let abs = std::path::absolute(tf).unwrap_or_else(|_| tf.to_path_buf());
+            cfg.trusted.push(abs.clone());
+            cfg.terraform = Some(abs);
         }
         let none = ApiArgs::default();
         let api = flags.api.unwrap_or(&none);
@@ -132,10 +136,28 @@ impl Settings {
             None => limits::DEFAULT_TRACE_BUDGET,
         }
         .max(Duration::from_millis(1));
-        let junit = flags
-            .junit
-            .map(Path::to_path_buf)
-            .or_else(|| cfg.junit.as_ref().map(|j| flags.dir.join(j)));
+        // `--junit` may point anywhere (the user typed it); rulegate.yaml's `junit:` only
+        // inside the repository.
+        let junit = match (flags.junit, &cfg.junit) {
+            (Some(j), _) => Some(j.to_path_buf()),
+            (None, Some(j)) => {
+                let path = flags.dir.join(j);
+                if let Err(why) = crate::confine::Confine::for_project(&flags.dir).check(&path) {
+                    let (file, text) = loaded.file.clone().unwrap_or_default();
+                    let at = text
+                        .find("junit:")
+                        .map(|i| crate::diag::Pos::at(&text, i, 6));
+                    let mut r = Report::from(
+                        Diagnostic::new(&file, at, format!("`junit:` {why}"))
+                            .hint(crate::confine::HINT),
+                    );
+                    r.sources.insert(file, text);
+                    return Err(r);
+                }
+                Some(path)
+            }
+            (None, None) => None,
+        };
         Ok(Settings {
             dir: flags.dir.clone(),
             backend: flags.backend.or(cfg.backend).unwrap_or(BackendKind::Local),
@@ -167,6 +189,7 @@ impl Settings {
                     ..RetryPolicy::default()
                 },
                 rate: api.rate_limit.or(cfg.rate_limit).unwrap_or_default(),
+                allow_plain_http: api.allow_plain_http,
             },
             config: cfg,
             config_file: loaded.file,
@@ -182,7 +205,24 @@ impl Settings {
     pub(crate) fn client_config(&self) -> Result<ClientConfig, Diagnostic> {
         let api = &self.api;
         match url::Url::parse(&api.url) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+            Ok(u) if u.scheme() == "https" => {}
+            // The token would travel unencrypted to a host the URL (maybe a pull request's
+            // rulegate.yaml) chose: only loopback (serve, tests) or an explicit flag.
+            Ok(u) if u.scheme() == "http" => {
+                let loopback = match u.host() {
+                    Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                    Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                    Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                    None => false,
+                };
+                if !loopback && !api.allow_plain_http {
+                    return Err(Diagnostic::usage(format!(
+                        "the API URL `{}` is plain http:// on another host: the credentials would travel unencrypted",
+                        crate::escape::visible(&api.url)
+                    ))
+                    .hint("use https://, or pass --allow-plain-http if this is really wanted (plain HTTP is accepted on loopback, e.g. rulegate serve)"));
+                }
+            }
             _ => {
                 return Err(Diagnostic::usage(format!(
                     "--api-url `{}` is not an http(s) URL",

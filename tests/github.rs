@@ -22,6 +22,11 @@ fn project(failing: usize) -> tempfile::TempDir {
         ));
     }
     std::fs::write(dir.path().join("suites/site.yaml"), yaml).unwrap();
+    std::fs::write(
+        dir.path().join("suites/rulegate.yaml"),
+        "no_rulesets: true\n",
+    )
+    .unwrap();
     dir
 }
 

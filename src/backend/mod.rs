@@ -56,14 +56,21 @@ impl Local {
             return self.trace(req, extras);
         }
         let (me, req, extras) = (self.clone(), req.clone(), extras.clone());
-        let job = tokio::task::spawn_blocking(move || me.trace(&req, &extras));
+        // Set when the budget runs out: the evaluation stops at its next rule.
+        let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = cancel.clone();
+        let job = tokio::task::spawn_blocking(move || me.trace_until(&req, &extras, &stop));
         let fail = |message: String| TraceError {
             kind: TraceErrorKind::Request,
             message,
             hint: None,
             attempts: 1,
         };
-        match tokio::time::timeout(self.budget, job).await {
+        let answer = tokio::time::timeout(self.budget, job).await;
+        if answer.is_err() {
+            cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        match answer {
             Ok(Ok(result)) => result,
             Ok(Err(e)) => Err(fail(format!("the trace stopped unexpectedly: {e}"))),
             Err(_) => Err(TraceError {
@@ -84,7 +91,17 @@ impl Local {
         req: &TraceRequest,
         extras: &Extras,
     ) -> Result<TraceResult, TraceError> {
-        match ruleset::evaluate(&self.book, req, extras) {
+        self.trace_until(req, extras, &std::sync::atomic::AtomicBool::new(false))
+    }
+
+    /// [`Local::trace`], stopped between rules once `cancel` is set.
+    fn trace_until(
+        &self,
+        req: &TraceRequest,
+        extras: &Extras,
+        cancel: &std::sync::atomic::AtomicBool,
+    ) -> Result<TraceResult, TraceError> {
+        match ruleset::evaluate_until(&self.book, req, extras, cancel) {
             Ok((result, warnings)) => {
                 if !warnings.is_empty() {
                     self.lock().extend(warnings);

@@ -56,12 +56,13 @@ pub(crate) struct TraceError {
 
 impl fmt::Display for TraceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.message)?;
+        // The message may quote a server's answer or a file: one line, controls visible.
+        write!(f, "{}", crate::escape::visible(&self.message))?;
         if self.attempts > 1 {
             write!(f, " (after {} attempts)", self.attempts)?;
         }
         if let Some(h) = &self.hint {
-            write!(f, "\n  hint: {h}")?;
+            write!(f, "\n  hint: {}", crate::escape::visible(h))?;
         }
         Ok(())
     }
@@ -141,7 +142,8 @@ impl Client {
         }
         let endpoint = self.endpoint.clone();
         // A POST never reads a 404 as "none": it is an error with the API's codes.
-        self.send::<TraceResult>(reqwest::Method::POST, &endpoint, Some(&body))
+        let result = self
+            .send::<TraceResult>(reqwest::Method::POST, &endpoint, Some(&body))
             .await?
             .ok_or_else(|| {
                 self.error(
@@ -149,7 +151,22 @@ impl Client {
                     "the API answered without a trace".into(),
                     None,
                 )
-            })
+            })?;
+        // Every trace ends with the status the client would get; an answer without one
+        // cannot be checked, so it is could-not-run, never a pass.
+        match result.status_code {
+            Some(code) if (100..=599).contains(&code) => Ok(result),
+            other => Err(self.error(
+                TraceErrorKind::Malformed,
+                match other {
+                    None => "the API answered a trace without a status code".to_string(),
+                    Some(c) => format!(
+                        "the API answered a trace with status code {c}, which is no HTTP status"
+                    ),
+                },
+                None,
+            )),
+        }
     }
 
     /// GETs `path` (below the API base URL) and returns the envelope's `result`; `None` on 404.

@@ -29,6 +29,7 @@ use crate::suite::{self, Skip, Suite};
 /// diagnostics, and returns the exit code.
 pub fn main() -> std::process::ExitCode {
     quiet_on_output_errors();
+    crate::escape::register_env_secrets();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -45,7 +46,7 @@ pub fn main() -> std::process::ExitCode {
     let exit = match dispatch(&cli) {
         Ok(exit) => exit,
         Err(report) => {
-            let _ = write!(std::io::stderr(), "{}", report.render());
+            let _ = write!(std::io::stderr(), "{}", scrub(&report.render()));
             report.exit()
         }
     };
@@ -74,10 +75,30 @@ fn quiet_on_output_errors() {
 
 /// Writes `text` to standard output; a failed write is could-not-run, never a panic.
 fn say(text: &str) -> Result<(), Report> {
+    write_out(&scrub(text))
+}
+
+/// Writes rulegate's own workflow commands (escaped by `report::github`): secrets scrubbed,
+/// but their `::` kept.
+fn say_commands(text: &str) -> Result<(), Report> {
+    write_out(&crate::escape::scrub(text))
+}
+
+fn write_out(text: &str) -> Result<(), Report> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
         .map_err(|e| Diagnostic::could_not_run(format!("cannot write the output: {e}")).into())
+}
+
+/// Text for the console: known secrets scrubbed, and no line a workflow command.
+fn scrub(text: &str) -> String {
+    crate::escape::console(&crate::escape::scrub(text)).into_owned()
+}
+
+/// A warning on standard error, made safe as [`say`]'s text is.
+fn warn(text: &str) {
+    let _ = writeln!(std::io::stderr(), "warning: {}", scrub(text));
 }
 
 fn dispatch(cli: &Cli) -> Result<Exit, Report> {
@@ -164,6 +185,15 @@ fn load(
     } else {
         None
     };
+    // A local run over no rules tests nothing: a typo'd directory or every ruleset at
+    // `count = 0` must not pass.
+    if let Some(p) = &project
+        && settings.backend == BackendKind::Local
+        && p.book.rulesets.is_empty()
+        && !settings.config.no_rulesets
+    {
+        report.push(no_rulesets(settings));
+    }
     // Only a project that holds rulesets knows its rules (a live-only project does not).
     if let (Some(s), Some(p)) = (&loaded, &project)
         && !p.book.rulesets.is_empty()
@@ -177,6 +207,28 @@ fn load(
         suites: loaded.unwrap_or_default(),
         project,
     })
+}
+
+/// The error for a project whose sources yield no ruleset, naming what was searched.
+fn no_rulesets(settings: &Settings) -> Diagnostic {
+    let mut searched = Vec::new();
+    let rulesets = settings.dir.join(settings.config.rulesets_dir());
+    searched.push(if rulesets.is_dir() {
+        format!("{} (no ruleset JSON files)", rulesets.display())
+    } else {
+        format!("{} (no such directory)", rulesets.display())
+    });
+    if let Some(tf) = &settings.config.terraform {
+        searched.push(format!(
+            "the Terraform source {} (no cloudflare_ruleset instance)",
+            settings.dir.join(tf).display()
+        ));
+    }
+    Diagnostic::usage(format!(
+        "the project holds no ruleset: searched {}",
+        searched.join(" and ")
+    ))
+    .hint("a gate over no rules tests nothing: check `rulesets:` / `terraform:` in rulegate.yaml (or --terraform); a project with deliberately no rulesets says `no_rulesets: true`")
 }
 
 /// The settings of a command over the project in `dir`.

@@ -45,10 +45,11 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
     if !args.allow_no_cases {
         no_cases_selected(&loaded.suites, &largs, skip_offline_only)?;
     }
-    if let Some(path) = &settings.junit {
-        junit::check_writable(path).map_err(|e| Diagnostic::usage(e.to_string()))?;
-    }
-    let cov = CoverageAsk::resolve(args, &settings)?;
+    let cov = CoverageAsk::resolve(args, &settings, &largs)?;
+    // Every output is checked before the first trace: a run must not trace every case and
+    // then fail to report. The previous run's JUnit goes now, so an interrupted run cannot
+    // leave a stale green report behind.
+    check_outputs(args, &settings)?;
     let baseline = match &args.baseline {
         Some(rev) => Some(Baseline::prepare(rev, &settings)?),
         None => None,
@@ -71,9 +72,9 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
     let run = runner::run(&loaded.suites, &backend, &largs, &opts);
     let warnings = backend.warnings();
     for w in &warnings {
-        eprintln!("warning: {w}");
+        super::warn(w);
     }
-    let mut exit = run.exit();
+    let mut verdict = Verdict::of(&run);
     let mut comparison = None;
     if let Some(base) = &baseline {
         // Against a live baseline, offline-only cases are left out unless --strict-live.
@@ -89,53 +90,148 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
             .iter()
             .filter(|w| !warnings.contains(w))
         {
-            eprintln!("warning: baseline: {w}");
+            super::warn(&format!("baseline: {w}"));
         }
         let compared = changes::compare(&loaded.suites, &run, &before, base.describe());
         let text = format!("\nbehaviour changes:\n\n{}", compared.render());
         after_results(args, &text)?;
-        if let Some(path) = &args.changes {
-            compared.write_json(path).map_err(|e| {
-                Diagnostic::could_not_run(format!("cannot write {}: {e}", path.display()))
-            })?;
-        }
         if !compared.baseline_errors.is_empty() {
-            exit = Exit::CouldNotRun;
+            verdict.add(
+                Exit::CouldNotRun,
+                format!(
+                    "the baseline {} could not trace {} case(s)",
+                    base.describe(),
+                    compared.baseline_errors.len()
+                ),
+            );
         }
         comparison = Some(compared);
     }
     let coverage = match (&loaded.project, cov.on) {
-        (Some(p), true) => Some(report_coverage(&cov, p, &run, args, &mut exit)?),
+        (Some(p), true) => Some(report_coverage(&cov, p, &run, args, &mut verdict)?),
         _ => None,
     };
-    ci_reports(
-        &settings,
-        &loaded.suites,
-        &run,
-        CiExtras {
-            comparison: comparison.as_ref(),
-            coverage: coverage.as_ref(),
-        },
-        &backend.describe(),
-        args,
-    )?;
+    // Why the verdict is worse than the cases' outcomes, on the console as in the summary.
+    for why in &verdict.reasons {
+        eprintln!(
+            "error: {} ({})",
+            super::scrub(why),
+            github::verdict_word(verdict.exit)
+        );
+    }
+    // JUnit first: whatever else cannot be written, the report CI reads is there.
+    let mut failed_outputs: Vec<String> = Vec::new();
     if let Some(path) = &settings.junit {
         let meta = junit::Meta {
             backend: backend.describe(),
             rulesets: backend.rulesets(),
             timestamp: junit::now(),
         };
-        junit::write_file(path, &loaded.suites, &run, &meta)
-            .map_err(|e| Diagnostic::could_not_run(e.to_string()))?;
+        if let Err(e) = junit::write_file(path, &loaded.suites, &run, &meta) {
+            failed_outputs.push(e.to_string());
+        }
     }
-    Ok(exit)
+    if let (Some(path), Some(c)) = (&args.changes, &comparison)
+        && let Err(e) = c.write_json(path)
+    {
+        failed_outputs.push(format!("cannot write {}: {e}", path.display()));
+    }
+    if let Some(cov) = &coverage {
+        failed_outputs.extend(write_coverage(cov, args));
+    }
+    failed_outputs.extend(ci_reports(
+        &settings,
+        &loaded.suites,
+        &run,
+        CiExtras {
+            comparison: comparison.as_ref(),
+            coverage: coverage.as_ref(),
+            verdict: &verdict,
+        },
+        &backend.describe(),
+        args,
+    )?);
+    if let Some(first) = failed_outputs.first() {
+        let mut report = Report::default();
+        report.push(Diagnostic::could_not_run(first.clone()));
+        for more in &failed_outputs[1..] {
+            report.push(Diagnostic::could_not_run(more.clone()));
+        }
+        return Err(report);
+    }
+    Ok(verdict.exit)
+}
+
+/// The run's one verdict: the worst of the cases' outcomes, the baseline comparison and the
+/// coverage requirement, with the reasons beyond the case outcomes. The exit code, the
+/// console's last line, the annotations and the summary's headline all read it.
+#[derive(Debug, Clone)]
+pub(super) struct Verdict {
+    pub(super) exit: Exit,
+    pub(super) reasons: Vec<String>,
+}
+
+impl Verdict {
+    fn of(run: &runner::RunResult) -> Verdict {
+        Verdict {
+            exit: run.exit(),
+            reasons: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, exit: Exit, why: String) {
+        self.exit = self.exit.worst(exit);
+        self.reasons.push(why);
+    }
+}
+
+/// Checks that every output the run will write can be written, before anything is traced,
+/// and removes the previous JUnit report.
+fn check_outputs(args: &TestArgs, settings: &Settings) -> Result<(), Report> {
+    let mut files: Vec<&std::path::Path> = Vec::new();
+    files.extend(args.changes.as_deref());
+    files.extend(args.coverage_lcov.as_deref());
+    files.extend(args.coverage_cobertura.as_deref());
+    files.extend(settings.ci.summary_file.as_deref());
+    let mut report = Report::default();
+    if let Some(path) = &settings.junit {
+        match junit::check_writable(path) {
+            Ok(()) => {
+                if path.is_file() {
+                    let _ = std::fs::remove_file(path);
+                }
+            }
+            Err(e) => report.push(Diagnostic::usage(e.to_string())),
+        }
+    }
+    for path in files {
+        if let Err(e) = junit::check_writable(path) {
+            report.push(Diagnostic::usage(e.to_string()));
+        }
+    }
+    if let Some(p) = &settings.ci.step_summary
+        && let Err(e) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+    {
+        report.push(Diagnostic::usage(format!(
+            "cannot write the step summary to {} (GITHUB_STEP_SUMMARY): {e}",
+            p.display()
+        )));
+    }
+    if report.is_empty() {
+        Ok(())
+    } else {
+        Err(report)
+    }
 }
 
 /// Prints a report after the test results: on stdout, or on stderr when stdout carries
 /// libtest's JSON stream.
 fn after_results(args: &TestArgs, text: &str) -> Result<(), Report> {
     if matches!(args.format, Some(libtest_mimic::FormatSetting::Json)) {
-        eprint!("{text}");
+        eprint!("{}", super::scrub(text));
         Ok(())
     } else {
         super::say(text)
@@ -150,71 +246,92 @@ struct CoverageAsk {
 }
 
 impl CoverageAsk {
-    fn resolve(args: &TestArgs, settings: &Settings) -> Result<CoverageAsk, Report> {
+    fn resolve(
+        args: &TestArgs,
+        settings: &Settings,
+        largs: &Arguments,
+    ) -> Result<CoverageAsk, Report> {
         let cfg = settings.config.coverage.clone().unwrap_or_default();
         let require = match args.require_coverage.as_deref() {
             Some("") => Some(cfg.require.unwrap_or(Require::All)),
             Some(s) => Some(Require::parse(s).map_err(Diagnostic::usage)?),
             None => None,
         };
-        let on = args.coverage
+        let asked = args.coverage
             || require.is_some()
             || args.coverage_lcov.is_some()
             || args.coverage_cobertura.is_some();
-        if on && settings.backend != BackendKind::Local {
+        if asked && settings.backend != BackendKind::Local {
             return Err(Diagnostic::usage(
                 "rule coverage is measured by the local engine, but this run uses --backend cloudflare",
             )
             .hint("drop the coverage flags for the live run, or run them with --backend local")
             .into());
         }
+        // rulegate.yaml's requirement holds on every unfiltered local run; a filtered run
+        // (a laptop's) cannot meet it and says so.
+        let filtered = largs.filter.is_some() || !largs.skip.is_empty() || largs.ignored;
+        let from_config = match cfg.require {
+            Some(r) if require.is_none() && settings.backend == BackendKind::Local => {
+                if filtered {
+                    eprintln!(
+                        "note: rulegate.yaml's coverage requirement ({}) is not checked: this run is filtered",
+                        r.label()
+                    );
+                    None
+                } else {
+                    Some(r)
+                }
+            }
+            _ => None,
+        };
+        let require = require.or(from_config);
         Ok(CoverageAsk {
-            on,
-            // A requirement in rulegate.yaml applies whenever coverage is measured.
-            require: require.or(if on { cfg.require } else { None }),
+            on: asked || require.is_some(),
+            require,
             exempt: cfg.exempt,
         })
     }
 }
 
-/// Measures, prints and writes coverage; an unmet requirement turns a passing run into exit 1.
+/// Measures and prints coverage; an unmet requirement fails the verdict.
 fn report_coverage(
     ask: &CoverageAsk,
     project: &crate::project::Project,
     run: &runner::RunResult,
     args: &TestArgs,
-    exit: &mut Exit,
+    verdict: &mut Verdict,
 ) -> Result<Coverage, Report> {
     let cov = coverage::measure(&project.book, run, &ask.exempt);
     let text = format!("\n{}", cov.render());
     after_results(args, &text)?;
-    let write = |path: &std::path::Path, body: String| {
-        std::fs::write(path, body).map_err(|e| {
-            Report::from(Diagnostic::could_not_run(format!(
-                "cannot write {}: {e}",
-                path.display()
-            )))
-        })
+    if let Some(req) = ask.require
+        && let Some(why) = cov.unmet(req)
+    {
+        verdict.add(Exit::Failed, why);
+    }
+    Ok(cov)
+}
+
+/// Writes the coverage reports the flags ask for; the problems, if any.
+fn write_coverage(cov: &Coverage, args: &TestArgs) -> Vec<String> {
+    let mut failed = Vec::new();
+    let mut write = |path: &std::path::Path, body: String| {
+        if let Err(e) = std::fs::write(path, crate::escape::scrub(&body).as_bytes()) {
+            failed.push(format!("cannot write {}: {e}", path.display()));
+        }
     };
     if let Some(p) = &args.coverage_lcov {
-        write(p, cov.lcov())?;
+        write(p, cov.lcov());
     }
     if let Some(p) = &args.coverage_cobertura {
         let source = std::path::absolute(".").unwrap_or_default();
         let ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis());
-        write(p, cov.cobertura(&source, ms))?;
+        write(p, cov.cobertura(&source, ms));
     }
-    if let Some(req) = ask.require
-        && let Some(why) = cov.unmet(req)
-    {
-        eprintln!("error: {why}");
-        if *exit == Exit::Success {
-            *exit = Exit::Failed;
-        }
-    }
-    Ok(cov)
+    failed
 }
 
 /// What a run adds to its CI reports besides the outcomes.
@@ -222,9 +339,11 @@ fn report_coverage(
 struct CiExtras<'a> {
     comparison: Option<&'a changes::Comparison>,
     coverage: Option<&'a Coverage>,
+    verdict: &'a Verdict,
 }
 
-/// GitHub annotations and the Markdown summary, as the settings ask.
+/// GitHub annotations and the Markdown summary, as the settings ask; the files that could
+/// not be written.
 fn ci_reports(
     settings: &Settings,
     suites: &[Suite],
@@ -232,37 +351,56 @@ fn ci_reports(
     extras: CiExtras,
     backend: &str,
     args: &TestArgs,
-) -> Result<(), Report> {
+) -> Result<Vec<String>, Report> {
     let ci = &settings.ci;
     let comparison = extras.comparison;
     if ci.github_annotations {
-        let list = github::annotations(
+        let mut list = github::annotations(
             suites,
             run,
             comparison,
             extras.coverage,
             ci.workspace.as_deref(),
         );
+        for why in &extras.verdict.reasons {
+            list.push(github::Annotation {
+                level: "error",
+                file: String::new(),
+                line: 0,
+                title: "rulegate".into(),
+                message: why.clone(),
+            });
+        }
         let text = github::render_annotations(&list);
-        after_results(args, &text)?;
+        if matches!(args.format, Some(libtest_mimic::FormatSetting::Json)) {
+            eprint!("{}", crate::escape::scrub(&text));
+        } else {
+            super::say_commands(&text)?;
+        }
     }
+    let mut failed = Vec::new();
     if ci.summary_file.is_none() && ci.step_summary.is_none() {
-        return Ok(());
+        return Ok(failed);
     }
-    let md = github::summary(suites, run, comparison, extras.coverage, backend);
-    let fail = |p: &std::path::Path, e: std::io::Error| {
-        Report::from(Diagnostic::could_not_run(format!(
-            "cannot write the summary to {}: {e}",
-            p.display()
-        )))
-    };
-    if let Some(p) = &ci.summary_file {
-        std::fs::write(p, &md).map_err(|e| fail(p, e))?;
+    let md = github::summary(
+        suites,
+        run,
+        comparison,
+        extras.coverage,
+        backend,
+        (extras.verdict.exit, &extras.verdict.reasons),
+    );
+    if let Some(p) = &ci.summary_file
+        && let Err(e) = std::fs::write(p, &md)
+    {
+        failed.push(format!("cannot write the summary to {}: {e}", p.display()));
     }
-    if let Some(p) = &ci.step_summary {
-        github::append(p, &md).map_err(|e| fail(p, e))?;
+    if let Some(p) = &ci.step_summary
+        && let Err(e) = github::append(p, &md)
+    {
+        failed.push(format!("cannot write the summary to {}: {e}", p.display()));
     }
-    Ok(())
+    Ok(failed)
 }
 
 /// The other side of `--baseline`: the local engine over the project as of a git revision

@@ -65,7 +65,7 @@ pub(super) fn run(a: &TraceArgs) -> Result<Exit, Report> {
     // A trace past its budget may still run on a blocking thread: do not wait for it.
     rt.shutdown_background();
     for w in backend.warnings() {
-        eprintln!("warning: {w}");
+        super::warn(&w);
     }
     let r = result.map_err(Diagnostic::from)?;
     if a.json {

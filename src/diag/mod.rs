@@ -187,10 +187,13 @@ impl Diagnostic {
     /// Renders the diagnostic; `source` is its file's text, if it could be read.
     pub(crate) fn render(&self, source: Option<&str>) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "error: {}", self.title);
+        // Titles, labels, hints and source lines may quote a hostile file: one line each,
+        // control characters visible.
+        let v = |s: &str| crate::escape::visible(s).into_owned();
+        let _ = writeln!(out, "error: {}", v(&self.title));
         let location = self.location();
         if !location.is_empty() {
-            let _ = writeln!(out, "  --> {location}");
+            let _ = writeln!(out, "  --> {}", v(&location));
         }
         let text = self.snippet.as_ref().map(|s| s.text.as_str()).or(source);
         if let (Some(p), Some(src)) = (self.pos, text)
@@ -198,7 +201,7 @@ impl Diagnostic {
         {
             let num = p.line.to_string();
             let pad = " ".repeat(num.len());
-            let shown: String = line.replace('\t', " ");
+            let shown: String = v(&line.replace('\t', " "));
             let col = p.col.max(1);
             let avail = shown.chars().count().saturating_sub(col - 1).max(1);
             let carets = "^".repeat(p.len.clamp(1, avail));
@@ -209,13 +212,13 @@ impl Diagnostic {
                 "{pad} | {}{carets}{}{}",
                 " ".repeat(col - 1),
                 if self.label.is_empty() { "" } else { " " },
-                self.label
+                v(&self.label)
             );
         } else if !self.label.is_empty() {
-            let _ = writeln!(out, "   = {}", self.label);
+            let _ = writeln!(out, "   = {}", v(&self.label));
         }
         if let Some(h) = &self.hint {
-            let _ = writeln!(out, "   = hint: {h}");
+            let _ = writeln!(out, "   = hint: {}", v(h));
         }
         out
     }
@@ -226,6 +229,23 @@ impl Diagnostic {
 pub(crate) fn read_text(path: &Path) -> Result<String, Diagnostic> {
     let bytes = std::fs::read(path)
         .map_err(|e| Diagnostic::new(path, None, format!("cannot read the file: {e}")))?;
+    // A NUL or another control character (but tab, line breaks and form feed) means the file
+    // is not text the project wrote: say where, and never print its lines.
+    if let Some(at) = bytes
+        .iter()
+        .position(|b| b.is_ascii_control() && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c))
+    {
+        let line = bytes[..at].iter().filter(|b| **b == b'\n').count() + 1;
+        return Err(Diagnostic::new(
+            path,
+            None,
+            format!(
+                "the file is not text: a control byte 0x{:02x} on line {line} (byte {at})",
+                bytes[at]
+            ),
+        )
+        .hint("rulegate reads suites, rulesets and Terraform as UTF-8 text"));
+    }
     String::from_utf8(bytes).map_err(|e| {
         let good = e.utf8_error().valid_up_to();
         let valid = String::from_utf8_lossy(&e.as_bytes()[..good]).into_owned();

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
+use crate::escape::visible;
 use crate::suite::Expectations;
 use crate::trace::{Step, TraceItem, TraceView};
 
@@ -20,6 +21,17 @@ pub(crate) struct Mismatch {
 
 /// Every mismatch between `expect` and `view`, in the order of the keys.
 pub(crate) fn check(expect: &Expectations, view: &TraceView) -> Vec<Mismatch> {
+    let mut out = check_raw(expect, view);
+    // Each message is one line: values from files and traces cannot start another.
+    for m in &mut out {
+        if let std::borrow::Cow::Owned(v) = crate::escape::visible(&m.message) {
+            m.message = v;
+        }
+    }
+    out
+}
+
+fn check_raw(expect: &Expectations, view: &TraceView) -> Vec<Mismatch> {
     let mut out = Vec::new();
     if let Some(allowed) = &expect.status {
         let ok = view.status_code.is_some_and(|s| allowed.contains(&s));
@@ -208,7 +220,8 @@ fn render_step(s: &TraceItem, keys: &[&str]) -> String {
             "matched" => s.matched.map(|m| m.to_string()),
             _ => None,
         };
-        out.push(format!("{key}: {}", v.unwrap_or_else(|| "~".into())));
+        let v = v.unwrap_or_else(|| "~".into());
+        out.push(format!("{key}: {}", visible(&v)));
     }
     out.join(", ")
 }
@@ -229,16 +242,16 @@ pub(crate) fn views(expect: &Expectations, view: &TraceView) -> (String, String)
         let _ = writeln!(a, "status: {shown}");
     }
     if let Some(want) = &expect.location {
-        let _ = writeln!(e, "location: {want}");
+        let _ = writeln!(e, "location: {}", visible(want));
         let got = view
             .terminating_step()
             .and_then(|s| s.item.target_url.as_deref())
             .unwrap_or("~");
-        let _ = writeln!(a, "location: {got}");
+        let _ = writeln!(a, "location: {}", visible(got));
     }
     if let Some(want) = &expect.action {
-        let _ = writeln!(e, "action: {want}");
-        let _ = writeln!(a, "action: {}", view.action());
+        let _ = writeln!(e, "action: {}", visible(want));
+        let _ = writeln!(a, "action: {}", visible(view.action()));
     }
     for (key, sels, want) in [
         ("matched", &expect.matched, true),
@@ -256,6 +269,7 @@ pub(crate) fn views(expect: &Expectations, view: &TraceView) -> (String, String)
             } else {
                 steps.iter().any(|s| s.matched()).to_string()
             };
+            let sel = visible(&sel.to_string()).into_owned();
             let _ = writeln!(e, "  {sel}: {want}");
             let _ = writeln!(a, "  {sel}: {got}");
         }

@@ -8,7 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use super::{Project, load_config, load_project};
+use super::{Project, load_config, load_project_in};
+use crate::confine::Confine;
 use crate::diag::{Diagnostic, Report};
 
 /// The tree of one revision, checked out for reading; removed when dropped.
@@ -22,6 +23,8 @@ pub(crate) struct Snapshot {
     toplevel: PathBuf,
     /// The project directory inside the snapshot.
     pub(crate) project_dir: PathBuf,
+    /// The project directory relative to the top level.
+    prefix: PathBuf,
     /// The snapshot's root (the repository's top level at `rev`).
     root: PathBuf,
     _dir: tempfile::TempDir,
@@ -123,6 +126,7 @@ pub(crate) fn snapshot(project_dir: &Path, rev: &str) -> Result<Snapshot, Diagno
         rev: rev.to_string(),
         commit,
         project_dir: root.join(&prefix),
+        prefix: PathBuf::from(&prefix),
         toplevel: toplevel.clone(),
         root,
         _dir: tmp,
@@ -139,6 +143,19 @@ impl Snapshot {
     /// that come from the command line (`--var`, and `--terraform` mapped into the snapshot
     /// when it points inside the repository). Problems name files as `REV:path`.
     pub(crate) fn load(&self, current: &super::ProjectConfig) -> Result<Project, Report> {
+        let missing = |what: &str, path: &Path| -> Report {
+            let shown = self.display(path);
+            Diagnostic::usage(format!(
+                "--baseline {}: {what} {} does not exist at that revision",
+                self.rev,
+                shown.display()
+            ))
+            .hint("it was added later, or is a submodule or a link the revision does not hold: pick a revision that has it, or run without --baseline")
+            .into()
+        };
+        if !self.project_dir.is_dir() {
+            return Err(missing("the project directory", &self.project_dir));
+        }
         let mut config = load_config(&self.project_dir)
             .map_err(|r| self.relabel(r))?
             .config;
@@ -148,7 +165,32 @@ impl Snapshot {
         {
             config.terraform = Some(self.map_in(tf));
         }
-        load_project(&self.project_dir, &config).map_err(|r| self.relabel(r))
+        // What the working tree's project reads must be there at the revision too: a missing
+        // directory would make the baseline an empty project and every case a change.
+        let here = self.toplevel.join(&self.prefix);
+        let named = [
+            ("the rulesets directory", config.rulesets_dir()),
+            ("the lists directory", config.lists_dir()),
+        ];
+        for (what, rel) in named {
+            if here.join(&rel).is_dir() && !self.project_dir.join(&rel).is_dir() {
+                return Err(missing(what, &self.project_dir.join(&rel)));
+            }
+        }
+        if let Some(tf) = &config.terraform {
+            let at = self.project_dir.join(tf);
+            if !at.exists() {
+                return Err(missing("the Terraform source", &at));
+            }
+        }
+        let mut confine = Confine::at(&self.root);
+        if let Some(tf) = &config.terraform
+            && tf.is_absolute()
+            && !tf.starts_with(&self.root)
+        {
+            confine.trust(tf);
+        }
+        load_project_in(&self.project_dir, &config, &confine).map_err(|r| self.relabel(r))
     }
 
     /// A working-tree path's counterpart in the snapshot (unchanged when outside the repo).

@@ -6,11 +6,13 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::confine::Confine;
 use crate::diag::{self, Diagnostic, Pos, Report};
 use crate::rules::RuleError;
 
-/// The `*.json` files of `dir`, sorted; a missing directory has none.
-pub(super) fn json_files(dir: &Path) -> Vec<PathBuf> {
+/// The `*.json` files of `dir`, sorted; a missing directory has none. A file (or a link)
+/// that leads outside the repository is an error, not read.
+pub(super) fn json_files(dir: &Path, confine: &Confine, report: &mut Report) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|rd| {
             rd.flatten()
@@ -20,6 +22,13 @@ pub(super) fn json_files(dir: &Path) -> Vec<PathBuf> {
         })
         .unwrap_or_default();
     out.sort();
+    out.retain(|p| match confine.check(p) {
+        Ok(()) => true,
+        Err(why) => {
+            report.push(Diagnostic::new(p, None, why).hint(crate::confine::HINT));
+            false
+        }
+    });
     out
 }
 

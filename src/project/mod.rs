@@ -17,7 +17,9 @@ use std::sync::Arc;
 
 pub(crate) use config::{CONFIG_FILES, ProjectConfig, load_config};
 
+use crate::confine::{self, Confine};
 use crate::diag::{Diagnostic, Report};
+use crate::escape::visible;
 use crate::ruleset::model::{ListFile, Ruleset};
 use crate::ruleset::{Level, Rulebook};
 use files::FileCtx;
@@ -48,7 +50,54 @@ impl Project {
 /// A rulesets or lists directory that `rulegate.yaml` names must exist; the default ones may
 /// be missing (a live-only project has none).
 pub(crate) fn load_project(dir: &Path, config: &ProjectConfig) -> Result<Project, Report> {
+    let mut confine = Confine::for_project(dir);
+    for t in &config.trusted {
+        confine.trust(t);
+    }
+    load_project_in(dir, config, &confine)
+}
+
+/// Where `key:` stands in the project's rulegate.yaml, for a diagnostic about its value.
+fn config_key(dir: &Path, key: &str, report: &mut Report) -> (PathBuf, Option<crate::diag::Pos>) {
+    for name in CONFIG_FILES {
+        let path = dir.join(name);
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            let needle = format!("{key}:");
+            let at = text
+                .match_indices(&needle)
+                .find(|(i, _)| *i == 0 || text.as_bytes()[i - 1] == b'\n')
+                .map(|(i, _)| crate::diag::Pos::at(&text, i + needle.len(), 1));
+            report.sources.insert(path.clone(), text);
+            return (path, at);
+        }
+    }
+    (dir.join(CONFIG_FILES[0]), None)
+}
+
+/// [`load_project`] with reads confined by `confine`.
+pub(crate) fn load_project_in(
+    dir: &Path,
+    config: &ProjectConfig,
+    confine: &Confine,
+) -> Result<Project, Report> {
     let mut report = Report::default();
+    // Every path the project names stays inside the repository.
+    let mut outside = false;
+    for (key, path) in [
+        ("rulesets", Some(dir.join(config.rulesets_dir()))),
+        ("lists", Some(dir.join(config.lists_dir()))),
+        ("terraform", config.terraform.as_ref().map(|t| dir.join(t))),
+    ] {
+        let Some(path) = path else { continue };
+        if let Err(why) = confine.check(&path) {
+            let (file, at) = config_key(dir, key, &mut report);
+            report.push(Diagnostic::new(&file, at, format!("`{key}:` {why}")).hint(confine::HINT));
+            outside = true;
+        }
+    }
+    if outside {
+        return Err(report);
+    }
     let mut book = Rulebook {
         origin_status: config.origin_status.unwrap_or(200),
         ..Rulebook::default()
@@ -73,7 +122,7 @@ pub(crate) fn load_project(dir: &Path, config: &ProjectConfig) -> Result<Project
 
     // Lists first: expressions need them. From list files, then from Terraform.
     let mut list_inputs: Vec<(PathBuf, ListFile)> = Vec::new();
-    for path in files::json_files(&dir.join(config.lists_dir())) {
+    for path in files::json_files(&dir.join(config.lists_dir()), confine, &mut report) {
         let Some(v) = files::read_json(&path, &mut report) else {
             continue;
         };
@@ -91,7 +140,7 @@ pub(crate) fn load_project(dir: &Path, config: &ProjectConfig) -> Result<Project
     let mut tf_rulesets: Vec<(PathBuf, Ruleset)> = Vec::new();
     if let Some(tf) = &config.terraform {
         let path = dir.join(tf);
-        if let Some(found) = terraform::load(&path, &config.cli_vars, &mut report) {
+        if let Some(found) = terraform::load(&path, &config.cli_vars, confine, &mut report) {
             for (address, v) in found.lists {
                 match serde_json::from_value::<ListFile>(v) {
                     Ok(l) => list_inputs.push((path.clone(), l)),
@@ -132,7 +181,7 @@ pub(crate) fn load_project(dir: &Path, config: &ProjectConfig) -> Result<Project
     }
 
     let mut raw: Vec<(PathBuf, Ruleset)> = Vec::new();
-    for path in files::json_files(&dir.join(config.rulesets_dir())) {
+    for path in files::json_files(&dir.join(config.rulesets_dir()), confine, &mut report) {
         let Some(v) = files::read_json(&path, &mut report) else {
             continue;
         };
@@ -194,6 +243,20 @@ pub(crate) fn load_project(dir: &Path, config: &ProjectConfig) -> Result<Project
         }
         for r in &compiled.rules {
             if let (Some(rf), Some(id)) = (&r.rule.reference, &r.rule.id) {
+                // A ref names one rule: a selector or coverage could not tell two apart.
+                if let Some(other) = book.refs.get(rf).filter(|o| *o != id) {
+                    let at = c.find(rf, 0).unwrap_or(0);
+                    c.error(
+                        at,
+                        rf.chars().count(),
+                        format!(
+                            "rule ref `{}` is also the ref of rule `{other}`",
+                            visible(rf)
+                        ),
+                    )
+                    .hint = Some("refs name one rule across the project: rename one".into());
+                    continue;
+                }
                 book.refs.insert(rf.clone(), id.clone());
             }
         }
@@ -201,6 +264,7 @@ pub(crate) fn load_project(dir: &Path, config: &ProjectConfig) -> Result<Project
         book.rulesets.push(compiled);
     }
     rulesets::check_executes(&book, &mut report);
+    ref_id_collisions(&book, &mut report);
     if !report.is_empty() {
         return Err(report);
     }
@@ -210,6 +274,49 @@ pub(crate) fn load_project(dir: &Path, config: &ProjectConfig) -> Result<Project
         book: Arc::new(book),
         list_files,
     })
+}
+
+/// A rule's ref that is another rule's id would let a selector (and coverage) take one rule
+/// for the other.
+fn ref_id_collisions(book: &Rulebook, report: &mut Report) {
+    let mut ids: BTreeMap<&str, &Path> = BTreeMap::new();
+    for rs in &book.rulesets {
+        for r in &rs.rules {
+            if let Some(id) = r.rule.id.as_deref() {
+                ids.insert(id, &rs.file);
+            }
+        }
+    }
+    for rs in &book.rulesets {
+        for r in &rs.rules {
+            let (Some(rf), Some(id)) = (r.rule.reference.as_deref(), r.rule.id.as_deref()) else {
+                continue;
+            };
+            if rf != id
+                && let Some(file) = ids.get(rf)
+            {
+                let text = report.sources.get(&rs.file).cloned().unwrap_or_default();
+                let c = FileCtx {
+                    file: &rs.file,
+                    text: &text,
+                    diags: &mut report.diagnostics,
+                };
+                let at = c.find(rf, 0).unwrap_or(0);
+                let mut c = c;
+                c.error(
+                    at,
+                    rf.chars().count(),
+                    format!(
+                        "rule ref `{}` is the id of another rule (in {})",
+                        visible(rf),
+                        file.display()
+                    ),
+                )
+                .hint =
+                    Some("a selector naming it could select either rule: change the ref".into());
+            }
+        }
+    }
 }
 
 /// Where in `path`'s text reading it as `T` fails, for a type error found on the parsed value.

@@ -260,6 +260,16 @@ pub(super) fn compile_ruleset(
                     .into(),
             );
         }
+        // Cloudflare refuses rate limiting parameters outside the rate limiting phase; taking
+        // them would evaluate the rule as a plain action there.
+        if !phase.is_empty() && phase != RATE_LIMIT_PHASE && !managed && rule.ratelimit.is_some() {
+            c.error(
+                anchor,
+                1,
+                format!("in rule {label}: `ratelimit` is only allowed in phase {RATE_LIMIT_PHASE}, not {phase}"),
+            )
+            .hint = Some("move the rule to a ruleset of phase http_ratelimit, or drop `ratelimit` to make it a plain rule".into());
+        }
         if phase == RATE_LIMIT_PHASE && !managed {
             let ok = rule.ratelimit.as_ref().is_some_and(|rl| {
                 rl.get("characteristics")

@@ -14,9 +14,10 @@ use crate::text::suggestion;
 pub(crate) fn unknown_selectors(suites: &[Suite], project: &Project) -> Vec<Diagnostic> {
     let mut known: HashSet<&str> = phases::all().collect();
     known.extend(MANAGED_RULESETS.iter().map(|(id, _)| *id));
+    // Exactly what a selector can select in a trace (`TraceView::selected`): a step's name
+    // (phase, ruleset id, rule id), a description, or a rule's ref; not a ruleset's name.
     for rs in &project.book.rulesets {
         known.insert(&rs.ruleset.id);
-        known.extend(rs.ruleset.name.as_deref());
         known.extend(rs.ruleset.description.as_deref());
         for r in &rs.rules {
             known.extend(r.rule.id.as_deref());

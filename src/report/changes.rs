@@ -154,7 +154,7 @@ impl Comparison {
     /// The changes as JSON, for `--changes`.
     pub(crate) fn write_json(&self, path: &Path) -> std::io::Result<()> {
         let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
-        std::fs::write(path, text + "\n")
+        std::fs::write(path, crate::escape::scrub(&text).into_owned() + "\n")
     }
 }
 
@@ -188,7 +188,10 @@ const MAX_CELL: usize = 72;
 fn table(head: &[&str; 3], rows: &[[String; 3]]) -> String {
     let rows: Vec<[String; 3]> = rows
         .iter()
-        .map(|r| r.clone().map(|c| cut(&c, MAX_CELL)))
+        .map(|r| {
+            r.clone()
+                .map(|c| cut(&crate::escape::visible(&c), MAX_CELL))
+        })
         .collect();
     let mut w = head.map(|h| h.chars().count());
     for r in &rows {

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use crate::escape::{one_line, visible};
 use crate::ruleset::Rulebook;
 use crate::runner::{Outcome, RunResult};
 use crate::text::cut;
@@ -32,6 +33,14 @@ impl Require {
             _ => Err(format!(
                 "`{s}` is not a coverage requirement: use `all` or a percentage such as `90%`"
             )),
+        }
+    }
+
+    /// The requirement in words: `all` or `90%`.
+    pub(crate) fn label(self) -> String {
+        match self {
+            Require::All => "all".into(),
+            Require::Percent(p) => format!("{p}%"),
         }
     }
 }
@@ -245,20 +254,20 @@ impl Coverage {
             let _ = writeln!(
                 out,
                 "ruleset {}{} ({})",
-                rs.id,
+                visible(&rs.id),
                 rs.name
                     .as_deref()
-                    .map(|n| format!(" \"{n}\""))
+                    .map(|n| format!(" \"{}\"", visible(n)))
                     .unwrap_or_default(),
-                show(&rs.file)
+                visible(&show(&rs.file))
             );
             let rows: Vec<[String; 4]> = rs
                 .rules
                 .iter()
                 .map(|r| {
                     [
-                        cut(r.label(), 34),
-                        cut(r.description.as_deref().unwrap_or(""), 44),
+                        cut(&visible(r.label()), 34),
+                        cut(&visible(r.description.as_deref().unwrap_or("")), 44),
                         match r.apart {
                             Some(Apart::Disabled) => "disabled".into(),
                             Some(Apart::Opaque) => "opaque".into(),
@@ -312,13 +321,13 @@ impl Coverage {
                 let _ = writeln!(
                     out,
                     "  {}:{}  `{}`{}",
-                    show(u.file),
+                    visible(&show(u.file)),
                     u.rule.line,
-                    u.rule.label(),
+                    visible(u.rule.label()),
                     u.rule
                         .description
                         .as_deref()
-                        .map(|d| format!(" ({d})"))
+                        .map(|d| format!(" ({})", visible(d)))
                         .unwrap_or_default()
                 );
             }
@@ -359,7 +368,8 @@ impl Coverage {
     pub(crate) fn lcov(&self) -> String {
         let mut out = String::new();
         for (file, lines) in self.lines() {
-            let _ = writeln!(out, "TN:rulegate\nSF:{file}");
+            // A file name is one line: a line break in it cannot start a record.
+            let _ = writeln!(out, "TN:rulegate\nSF:{}", one_line(&file));
             for (line, hits) in &lines {
                 let _ = writeln!(out, "DA:{line},{hits}");
             }
@@ -455,17 +465,25 @@ fn ratio(hit: usize, valid: usize) -> String {
 }
 
 fn xml(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    crate::escape::xml_escaped(s)
 }
 
-/// A path as reports show it: `/`-separated, without `.` components.
+/// A path as reports show it: `/`-separated, without `.` components, `dir/..` folded
+/// (GitHub attaches annotations only to normalized paths).
 pub(crate) fn show(p: &Path) -> String {
-    let parts: Vec<String> = p
-        .components()
-        .filter(|c| !matches!(c, std::path::Component::CurDir))
+    use std::path::Component;
+    let mut kept: Vec<Component> = Vec::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(kept.last(), Some(Component::Normal(_))) => {
+                kept.pop();
+            }
+            other => kept.push(other),
+        }
+    }
+    let parts: Vec<String> = kept
+        .iter()
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .collect();
     let joined = parts.join("/");

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use super::changes::{Comparison, cells};
 use super::coverage::{self, Coverage};
+use crate::escape;
+use crate::exit::Exit;
 use crate::runner::{Outcome, RunResult};
 use crate::suite::Suite;
 
@@ -15,8 +17,8 @@ use crate::suite::Suite;
 pub(crate) const MAX_PER_LEVEL: usize = 10;
 
 /// GitHub rejects a step summary over 1 MiB; failure details stop short of it, leaving room
-/// for the tables.
-pub(crate) const MAX_FAILURE_DETAILS: usize = 768 * 1024;
+/// for the other sections (each capped too).
+pub(crate) const MAX_FAILURE_DETAILS: usize = 640 * 1024;
 
 /// Escapes a workflow command's message (GitHub's rules: `%`, `\r`, `\n`).
 pub(crate) fn escape_data(s: &str) -> String {
@@ -42,25 +44,30 @@ pub(crate) struct Annotation {
 
 impl Annotation {
     fn command(&self) -> String {
-        format!(
-            "::{} file={},line={},title={}::{}",
+        let at = if self.file.is_empty() {
+            String::new()
+        } else {
+            format!("file={},line={},", escape_property(&self.file), self.line)
+        };
+        let text = format!(
+            "::{} {at}title={}::{}",
             self.level,
-            escape_property(&self.file),
-            self.line,
             escape_property(&self.title),
             escape_data(&self.message)
-        )
+        );
+        escape::scrub(&text).into_owned()
     }
 
     fn plain(&self) -> String {
-        format!(
+        let text = format!(
             "{}: {}:{}: {}: {}",
             self.level,
             self.file,
             self.line,
             self.title,
             self.message.lines().next().unwrap_or("")
-        )
+        );
+        escape::visible(&escape::scrub(&text)).into_owned()
     }
 }
 
@@ -194,9 +201,9 @@ pub(crate) fn totals(run: &RunResult) -> Totals {
     t
 }
 
-/// A Markdown table cell: no line breaks, `|` escaped.
+/// A Markdown table cell or list text: see [`escape::md_text`].
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace(['\r', '\n'], " ")
+    escape::md_text(s)
 }
 
 /// A fence longer than any run of backticks in `body`.
@@ -214,40 +221,91 @@ fn fence(body: &str) -> String {
     "`".repeat((longest + 1).max(3))
 }
 
-/// Escapes text for HTML (inside `<summary>`).
+/// Escapes text for HTML (inside `<summary>`): see [`escape::html`].
 fn html(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    escape::html(s)
 }
 
-/// The Markdown job summary.
+/// The run's verdict in the summary's headline: the same one the exit code carries.
+pub(crate) fn verdict_word(exit: Exit) -> &'static str {
+    match exit {
+        Exit::Success => "passed",
+        Exit::Failed => "failed",
+        Exit::Invalid => "invalid input",
+        Exit::CouldNotRun => "could not run",
+    }
+}
+
+/// A section of the summary that stops at `limit` bytes, counting the items it leaves out.
+struct Capped {
+    text: String,
+    limit: usize,
+    left: usize,
+}
+
+impl Capped {
+    fn new(limit: usize) -> Capped {
+        Capped {
+            text: String::new(),
+            limit,
+            left: 0,
+        }
+    }
+
+    fn push(&mut self, item: &str) {
+        if self.left > 0 || self.text.len() + item.len() > self.limit {
+            self.left += 1;
+        } else {
+            self.text.push_str(item);
+        }
+    }
+
+    /// The section's text, then a line counting what was left out (`what` names the items).
+    fn finish(self, md: &mut String, what: &str) {
+        md.push_str(&self.text);
+        if self.left > 0 {
+            let _ = writeln!(
+                md,
+                "\n{} more {what} not shown here (GitHub's summary limit is 1 MiB): see the log and the reports.\n",
+                self.left
+            );
+        }
+    }
+}
+
+/// Byte budgets of the summary's sections: together under GitHub's 1 MiB.
+const MAX_CHANGES: usize = 96 * 1024;
+const MAX_UNCOVERED: usize = 64 * 1024;
+const MAX_SKIPPED: usize = 64 * 1024;
+const MAX_COVERAGE_TABLE: usize = 32 * 1024;
+
+/// The Markdown job summary; `verdict` is the run's one verdict (what the exit code says),
+/// `reasons` why it is not a pass beyond the case outcomes (unmet coverage, baseline errors).
 pub(crate) fn summary(
     suites: &[Suite],
     run: &RunResult,
     comparison: Option<&Comparison>,
     coverage: Option<&Coverage>,
     backend: &str,
+    verdict: (Exit, &[String]),
 ) -> String {
     let t = totals(run);
-    let verdict = if t.errors > 0 {
-        "could not run"
-    } else if t.failed > 0 {
-        "failed"
-    } else {
-        "passed"
-    };
     let mut md = String::new();
-    let _ = writeln!(md, "## rulegate: {verdict}\n");
+    let _ = writeln!(md, "## rulegate: {}\n", verdict_word(verdict.0));
+    for why in verdict.1 {
+        let _ = writeln!(md, "- {}", cell(why));
+    }
+    if !verdict.1.is_empty() {
+        md.push('\n');
+    }
     let _ = writeln!(
         md,
         "| passed | failed | could not run | skipped |\n|---:|---:|---:|---:|\n| {} | {} | {} | {} |\n",
         t.passed, t.failed, t.errors, t.skipped
     );
     let _ = writeln!(md, "Backend: {}\n", cell(backend));
-    let mut failures = String::new();
-    let mut omitted = 0usize;
-    let mut skipped = String::new();
+    let mut failures = Capped::new(MAX_FAILURE_DETAILS);
+    let mut skipped = Capped::new(MAX_SKIPPED);
     for suite in suites {
         for case in &suite.cases {
             let Some(result) = run.results.get(&case.full_name) else {
@@ -266,50 +324,47 @@ pub(crate) fn summary(
                 }
                 Outcome::Error { error } => format!("could not run: {error}\n"),
                 Outcome::Skipped { reason } => {
-                    let _ = writeln!(skipped, "- `{}`: {}", case.full_name, cell(reason));
+                    skipped.push(&format!(
+                        "- {}: {}\n",
+                        escape::md_code(&case.full_name),
+                        cell(reason)
+                    ));
                     continue;
                 }
                 Outcome::Passed => continue,
             };
-            if failures.len() + body.len() > MAX_FAILURE_DETAILS {
-                omitted += 1;
-                continue;
-            }
+            // Inside the fence only a longer fence ends the block; control characters other
+            // than line breaks are made visible.
+            let body = escape::console(&body).into_owned();
             let f = fence(&body);
-            let _ = write!(
-                failures,
+            failures.push(&format!(
                 "<details><summary><code>{}</code> ({})</summary>\n\n{f}text\n{}{}{f}\n\n</details>\n\n",
                 html(&case.full_name),
                 html(&at),
                 body,
                 if body.ends_with('\n') { "" } else { "\n" }
-            );
+            ));
         }
     }
-    if !failures.is_empty() || omitted > 0 {
+    if !failures.text.is_empty() || failures.left > 0 {
         md.push_str("### Failures\n\n");
-        md.push_str(&failures);
-        if omitted > 0 {
-            let _ = writeln!(
-                md,
-                "{omitted} more failure(s) not shown here (GitHub's summary limit is 1 MiB): see the log and the JUnit report.\n"
-            );
-        }
+        failures.finish(&mut md, "failure(s)");
     }
     if let Some(c) = comparison {
         let _ = writeln!(md, "### Behaviour changes\n");
         if !c.changes.is_empty() {
             md.push_str("| case | before | after |\n|---|---|---|\n");
+            let mut rows = Capped::new(MAX_CHANGES);
             for change in &c.changes {
                 let (b, a) = cells(&change.before, &change.after);
-                let _ = writeln!(
-                    md,
-                    "| `{}` | {} | {} |",
-                    cell(&change.case),
+                rows.push(&format!(
+                    "| {} | {} | {} |\n",
+                    escape::md_code(&change.case),
                     cell(&b),
                     cell(&a)
-                );
+                ));
             }
+            rows.finish(&mut md, "behaviour change(s)");
             md.push('\n');
         }
         let _ = writeln!(md, "{}\n", cell(&c.totals()));
@@ -322,15 +377,15 @@ pub(crate) fn summary(
             cov.percent()
         );
         md.push_str("| ruleset | file | rules | matched | evaluated only | not reached |\n|---|---|---:|---:|---:|---:|\n");
+        let mut rows = Capped::new(MAX_COVERAGE_TABLE);
         for rs in &cov.rulesets {
             let counted: Vec<_> = rs.rules.iter().filter(|r| r.apart.is_none()).collect();
             if counted.is_empty() {
                 continue;
             }
-            let _ = writeln!(
-                md,
-                "| `{}` | {} | {} | {} | {} | {} |",
-                cell(&rs.id),
+            rows.push(&format!(
+                "| {} | {} | {} | {} | {} | {} |\n",
+                escape::md_code(&rs.id),
                 cell(&coverage::show(&rs.file)),
                 counted.len(),
                 counted.iter().filter(|r| r.matched > 0).count(),
@@ -339,31 +394,33 @@ pub(crate) fn summary(
                     .filter(|r| r.matched == 0 && r.evaluated > 0)
                     .count(),
                 counted.iter().filter(|r| r.evaluated == 0).count()
-            );
+            ));
         }
+        rows.finish(&mut md, "ruleset(s)");
         md.push('\n');
         let uncovered = cov.uncovered();
         if !uncovered.is_empty() {
             md.push_str("Rules no case matches:\n\n");
+            let mut list = Capped::new(MAX_UNCOVERED);
             for u in uncovered {
-                let _ = writeln!(
-                    md,
-                    "- `{}` at {}:{}{}",
-                    cell(u.rule.label()),
+                list.push(&format!(
+                    "- {} at {}:{}{}\n",
+                    escape::md_code(u.rule.label()),
                     cell(&coverage::show(u.file)),
                     u.rule.line,
                     if u.reached { "" } else { " (never reached)" }
-                );
+                ));
             }
+            list.finish(&mut md, "uncovered rule(s)");
             md.push('\n');
         }
     }
-    if !skipped.is_empty() {
+    if !skipped.text.is_empty() || skipped.left > 0 {
         md.push_str("### Skipped\n\n");
-        md.push_str(&skipped);
+        skipped.finish(&mut md, "skipped case(s)");
         md.push('\n');
     }
-    md
+    escape::scrub(&md).into_owned()
 }
 
 /// Appends `text` to `path` (GitHub's summary file collects every step's output).
@@ -415,7 +472,8 @@ mod tests {
 
     #[test]
     fn markdown_cells_and_fences_hold_any_text() {
-        assert_eq!(cell("a|b\nc"), "a\\|b c");
+        // `\n` shown as the two characters (the backslash escaped for Markdown).
+        assert_eq!(cell("a|b\nc"), "a\\|b\\\\nc");
         assert_eq!(fence("plain"), "```");
         assert_eq!(fence("has ```` four"), "`````");
         assert_eq!(html("<a & b>"), "&lt;a &amp; b&gt;");

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use junit_report::{Duration, OffsetDateTime, ReportBuilder, TestCaseBuilder, TestSuiteBuilder};
 
+use crate::escape::{cdata, scrub, visible, xml_text};
 use crate::runner::{Outcome, RunResult};
 use crate::suite::Suite;
 
@@ -52,9 +53,12 @@ pub(crate) fn write(
     meta: &Meta,
     out: impl Write,
 ) -> Result<(), JunitError> {
+    // Names and messages are attributes (the writer escapes markup; the characters XML forbids
+    // are made visible here); failure bodies and system-out are CDATA, which cannot hold `]]>`.
+    let x = |s: &str| xml_text(s).into_owned();
     let mut report = ReportBuilder::new();
     for suite in suites {
-        let mut ts = TestSuiteBuilder::new(&suite.id);
+        let mut ts = TestSuiteBuilder::new(&x(&suite.id));
         ts.set_timestamp(meta.timestamp);
         let mut any = false;
         for case in &suite.cases {
@@ -63,8 +67,9 @@ pub(crate) fn write(
             };
             any = true;
             let time = Duration::try_from(r.duration).unwrap_or(Duration::ZERO);
+            let name = x(&case.name);
             let mut tc = match &r.outcome {
-                Outcome::Passed => TestCaseBuilder::success(&case.name, time),
+                Outcome::Passed => TestCaseBuilder::success(&name, time),
                 Outcome::Failed { mismatches, diff } => {
                     let first = mismatches
                         .first()
@@ -76,15 +81,15 @@ pub(crate) fn write(
                         .collect();
                     text.push('\n');
                     text.push_str(diff);
-                    let mut b = TestCaseBuilder::failure(&case.name, time, "expectation", first);
-                    b.set_trace(&text);
+                    let mut b = TestCaseBuilder::failure(&name, time, "expectation", &x(first));
+                    b.set_trace(&cdata(&text));
                     b
                 }
                 Outcome::Error { error } => {
                     let message = error.to_string();
                     let first = message.lines().next().unwrap_or("could not run");
-                    let mut b = TestCaseBuilder::error(&case.name, time, "could_not_run", first);
-                    b.set_trace(&message);
+                    let mut b = TestCaseBuilder::error(&name, time, "could_not_run", &x(first));
+                    b.set_trace(&cdata(&message));
                     b
                 }
                 Outcome::Skipped { reason } => {
@@ -93,26 +98,32 @@ pub(crate) fn write(
                     } else {
                         "ignored"
                     };
-                    TestCaseBuilder::skipped_with_cause(&case.name, kind, reason)
+                    TestCaseBuilder::skipped_with_cause(&name, kind, &x(reason))
                 }
             };
-            tc.set_classname(&suite.id);
+            tc.set_classname(&x(&suite.id));
             ts.add_testcase(tc.build());
         }
         if any {
-            ts.set_system_out(&format!(
+            ts.set_system_out(&cdata(&format!(
                 "file: {}\nbackend: {}\nrulegate: {}\nrulesets: {}\n",
-                suite.file.display(),
+                visible(&suite.file.display().to_string()),
                 meta.backend,
                 env!("CARGO_PKG_VERSION"),
                 meta.rulesets
-            ));
+            )));
             report.add_testsuite(ts.build());
         }
     }
+    let mut buf = Vec::new();
     report
         .build()
-        .write_xml(out)
+        .write_xml(&mut buf)
+        .map_err(|e| JunitError::Xml(e.to_string()))?;
+    // Known secrets never reach the report (they hold no markup, so the XML stays valid).
+    let text = String::from_utf8_lossy(&buf);
+    let mut out = out;
+    out.write_all(scrub(&text).as_bytes())
         .map_err(|e| JunitError::Xml(e.to_string()))
 }
 

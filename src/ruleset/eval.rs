@@ -5,6 +5,7 @@
 //! request; response phases run when the case gives an origin response.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::action::{Action, HeaderOperation, Overrides, Redirect, RedirectFrom, Text};
 use super::compiled::{CompiledRule, CompiledRuleset, Level, Rulebook};
@@ -26,6 +27,9 @@ pub(crate) enum EvalError {
     Request(#[from] RequestError),
     #[error("execute nests deeper than {MAX_EXECUTE_DEPTH} rulesets: {}", .0.join(" → "))]
     TooDeep(Vec<String>),
+    /// The caller cancelled the evaluation (its time budget ran out); checked between rules.
+    #[error("the evaluation was stopped: its time budget ran out")]
+    Cancelled,
 }
 
 /// How the request ended.
@@ -55,6 +59,8 @@ struct State<'p> {
     executing: Vec<String>,
     /// Set when evaluation cannot go on; ends the request.
     failed: Option<EvalError>,
+    /// Set by the caller to stop the evaluation at the next rule.
+    cancel: &'p AtomicBool,
 }
 
 /// The action that applies to `rule` and whether it is enabled, after `ov`: rule >
@@ -100,10 +106,24 @@ fn apply<'a>(ov: &'a Overrides, cr: &'a CompiledRule) -> (&'a Action, bool) {
 
 /// Runs `req` through `book`. Returns the trace and warnings (managed rulesets that could
 /// not be evaluated).
+#[cfg(test)]
 pub(crate) fn evaluate(
     book: &Rulebook,
     req: &TraceRequest,
     extras: &Extras,
+) -> Result<(TraceResult, Vec<String>), EvalError> {
+    static NEVER: AtomicBool = AtomicBool::new(false);
+    evaluate_until(book, req, extras, &NEVER)
+}
+
+/// Runs `req` through `book`: the trace and warnings (managed rulesets that could not be
+/// evaluated). Stopped with [`EvalError::Cancelled`] at the next rule once `cancel` is set (a
+/// budget that ran out: the thread does not go on burning a core).
+pub(crate) fn evaluate_until(
+    book: &Rulebook,
+    req: &TraceRequest,
+    extras: &Extras,
+    cancel: &AtomicBool,
 ) -> Result<(TraceResult, Vec<String>), EvalError> {
     let ctx = request::context(req, extras.fields.as_ref())?;
     // The header list as the context built it (Host and cookies included), for rewrites.
@@ -137,6 +157,7 @@ pub(crate) fn evaluate(
         response: false,
         executing: Vec::new(),
         failed: None,
+        cancel,
     };
     let mut trace = Vec::new();
     for phase in phases::REQUEST_PHASES {
@@ -280,6 +301,11 @@ fn run_ruleset(
     let show_expression = rs.ruleset.kind != "managed";
     for (i, cr) in rs.rules.iter().enumerate() {
         if st.end.is_some() || st.skip_phase {
+            break;
+        }
+        if st.cancel.load(Ordering::Relaxed) {
+            st.failed = Some(EvalError::Cancelled);
+            st.end = Some(End { status: 0 });
             break;
         }
         let (action, enabled) = apply(ov, cr);

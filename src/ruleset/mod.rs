@@ -11,7 +11,9 @@ pub(crate) mod phases;
 pub(crate) mod shape;
 
 pub(crate) use compiled::{CompiledRule, CompiledRuleset, Level, Rulebook};
+#[cfg(test)]
 pub(crate) use eval::evaluate;
+pub(crate) use eval::evaluate_until;
 
 /// Managed rulesets whose ids are public (reference cloudflare-apis §4). Executing one
 /// without a stand-in traces an opaque step instead of failing `check`.

@@ -373,7 +373,9 @@ fn trial(
         );
         match msg {
             None => Ok(()),
-            Some(m) => Err(Failed::from(m)),
+            Some(m) => Err(Failed::from(
+                crate::escape::console(&crate::escape::scrub(&m)).into_owned(),
+            )),
         }
     })
     .with_ignored_flag(case.ignore.is_some())

@@ -487,7 +487,10 @@ pub(crate) async fn run(project: Arc<Project>, opts: Options) -> Result<(), Diag
     // Graceful shutdown with a deadline: a half-open connection cannot keep the server alive.
     let _ = tokio::time::timeout(limits::SERVE_SHUTDOWN_GRACE, graceful.shutdown()).await;
     for w in state.local.take_warnings() {
-        eprintln!("warning: {w}");
+        eprintln!(
+            "warning: {}",
+            crate::escape::console(&crate::escape::scrub(&w))
+        );
     }
     Ok(())
 }

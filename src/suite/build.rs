@@ -13,6 +13,7 @@ use crate::trace::validate::{self, Problem};
 use crate::trace::view::KNOWN_ACTIONS;
 use crate::trace::{Geoloc, TraceBody, TraceContext, TraceItem, TraceRequest};
 
+use super::model::IgnoreSpec;
 use super::model::{
     BodySpec, CaseSpec, ContextSpec, ExpectSpec, GeolocSpec, RequestSpec, S, StepSpec, StringList,
     SuiteFile,
@@ -73,6 +74,18 @@ impl<'a> Builder<'a> {
                                 "set the environment variable {name} or pass --var {name}=VALUE"
                             ));
                         }
+                        VarError::Credential { name, .. } => {
+                            let d = self.error(
+                                at,
+                                format!(
+                                    "`${{{name}}}` names a credential, which suites cannot use"
+                                ),
+                            );
+                            d.label = "a credential variable is never expanded".into();
+                            d.hint = Some(
+                                "suite values are printed and written to JUnit and summaries; write a placeholder value for the request instead".into(),
+                            );
+                        }
                         VarError::Malformed { .. } => {
                             let d = self.error(at, "malformed variable reference");
                             d.label = "`${` must be followed by NAME and `}`".into();
@@ -120,6 +133,17 @@ impl<'a> Builder<'a> {
             let cname = case.value.name.value.trim().to_string();
             if cname.is_empty() {
                 self.error(spos(&case.value.name), "a case name must not be empty");
+            } else if cname.chars().any(char::is_control) {
+                self.error(
+                    spos(&case.value.name),
+                    format!(
+                        "the case name `{}` holds a control character",
+                        crate::escape::visible(&cname)
+                    ),
+                )
+                .hint = Some(
+                    "case names are printed in logs and reports: write them on one line, without tabs or escapes".into(),
+                );
             } else if cname.chars().count() > crate::limits::MAX_CASE_NAME_CHARS {
                 self.error(
                     spos(&case.value.name),
@@ -158,6 +182,37 @@ impl<'a> Builder<'a> {
         })
     }
 
+    /// `ignore: true` or a reason ignores the case, `ignore: false` does not; anything that
+    /// only looks like a no (`no`, `off`, `0`, an empty string) is an error, not a guess.
+    fn ignore(&mut self, spec: &S<IgnoreSpec>) -> Option<Option<String>> {
+        let refused = |b: &mut Self, shown: String| {
+            let d = b.error(spos(spec), format!("`ignore: {shown}` is ambiguous"));
+            d.hint = Some(
+                "`ignore` takes `true` or a reason (`ignore: \"flaky upstream, #123\"`); to run the case, remove the key or write `ignore: false`".into(),
+            );
+            None
+        };
+        match &spec.value {
+            IgnoreSpec::Flag(true) => Some(Some("ignored".to_string())),
+            IgnoreSpec::Flag(false) => Some(None),
+            IgnoreSpec::Number(n) => refused(self, n.to_string()),
+            IgnoreSpec::Reason(r) => {
+                let t = r.trim();
+                let lower = t.to_ascii_lowercase();
+                if t.is_empty()
+                    || [
+                        "no", "n", "off", "false", "0", "yes", "y", "on", "true", "1",
+                    ]
+                    .contains(&lower.as_str())
+                {
+                    refused(self, format!("{r:?}"))
+                } else {
+                    Some(Some(crate::escape::visible(t).into_owned()))
+                }
+            }
+        }
+    }
+
     fn case(
         &mut self,
         c: &CaseSpec,
@@ -179,8 +234,13 @@ impl<'a> Builder<'a> {
                 None
             }
         };
-        let ignore = c.ignore.as_ref().map(|r| r.value.clone());
+        let ignore = match &c.ignore {
+            None => None,
+            Some(spec) => self.ignore(spec)?,
+        };
         let extras = self.extras(c, suite_fields);
+        // A credential's value never reaches a test name (printed by the harness itself).
+        let name = crate::escape::scrub(&name).into_owned();
         Some(Case {
             full_name: format!("{suite_id}::{name}"),
             name,

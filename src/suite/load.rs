@@ -47,6 +47,20 @@ pub(crate) fn load_suites(
     let mut ids: BTreeMap<String, PathBuf> = BTreeMap::new();
     let mut read = Vec::new();
     for f in found {
+        if f.id.chars().any(char::is_control) || f.id.starts_with(':') || f.id.contains("::") {
+            err.diagnostics.push(
+                Diagnostic::new(
+                    &f.file,
+                    None,
+                    format!(
+                        "the suite name `{}` (from its file name) holds a control character or `:`-prefix or `::`",
+                        crate::escape::visible(&f.id)
+                    ),
+                )
+                .hint("test names are `<path without extension>::<case>` and are printed in logs: rename the file"),
+            );
+            continue;
+        }
         if let Some(first) = ids.get(&f.id) {
             err.diagnostics.push(
                 Diagnostic::new(
@@ -66,9 +80,31 @@ pub(crate) fn load_suites(
         }
     }
     let built = parse_all(&read, vars);
+    // Full names are results' keys and JUnit's names: two cases may not share one.
+    let mut names: BTreeMap<String, (PathBuf, usize)> = BTreeMap::new();
     for ((f, text), result) in read.into_iter().zip(built) {
         match result {
-            Ok(suite) => loaded.suites.push(suite),
+            Ok(suite) => {
+                for case in &suite.cases {
+                    if let Some((file, line)) = names.get(&case.full_name) {
+                        err.diagnostics.push(
+                            Diagnostic::new(
+                                &suite.file,
+                                Some(crate::diag::Pos::new(case.line, 1, 1)),
+                                format!(
+                                    "the test name `{}` is also the name of a case in {}:{line}",
+                                    crate::escape::visible(&case.full_name),
+                                    file.display()
+                                ),
+                            )
+                            .hint("test names are `<suite path>::<case name>`; rename the case or the file"),
+                        );
+                    } else {
+                        names.insert(case.full_name.clone(), (suite.file.clone(), case.line));
+                    }
+                }
+                loaded.suites.push(suite);
+            }
             Err(diags) => err.diagnostics.extend(diags),
         }
         loaded.sources.insert(f.file, text);

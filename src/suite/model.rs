@@ -21,13 +21,22 @@ pub(crate) struct SuiteFile {
     pub cases: Vec<S<CaseSpec>>,
 }
 
+/// `ignore:` as written: `true`, `false`, a reason, or something else (an error).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum IgnoreSpec {
+    Flag(bool),
+    Reason(String),
+    Number(f64),
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CaseSpec {
     pub name: S<String>,
     pub request: S<RequestSpec>,
     pub expect: Option<S<ExpectSpec>>,
-    pub ignore: Option<S<String>>,
+    pub ignore: Option<S<IgnoreSpec>>,
     #[serde(default)]
     #[expect(
         dead_code,

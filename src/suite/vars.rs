@@ -18,6 +18,9 @@ pub(crate) enum VarError {
     Unset { name: String, offset: usize },
     /// `${` without a valid name and closing `}`.
     Malformed { offset: usize },
+    /// `${NAME}` names a credential (an API token or key): never expanded into a suite,
+    /// whose values are printed and written to reports.
+    Credential { name: String, offset: usize },
 }
 
 impl Vars {
@@ -68,6 +71,15 @@ impl Vars {
                 let end = body.find('}');
                 let name = end.map(|e| &body[..e]);
                 match name {
+                    Some(n) if is_name(n) && crate::escape::is_credential(n) => {
+                        errors.push(VarError::Credential {
+                            name: n.to_string(),
+                            offset: offset + i,
+                        });
+                        let used = 2 + n.len() + 1;
+                        rest = &after[used..];
+                        offset += i + used;
+                    }
                     Some(n) if is_name(n) => {
                         match self.get(n) {
                             Some(v) => out.push_str(&v),
@@ -129,6 +141,29 @@ mod tests {
             vars().expand("cost: $5 $${HOST}").unwrap(),
             "cost: $5 ${HOST}"
         );
+    }
+
+    #[test]
+    fn credentials_never_expand() {
+        let v = Vars::new(
+            BTreeMap::from([("CLOUDFLARE_API_TOKEN".into(), "tok".into())]),
+            true,
+        );
+        for name in [
+            "CLOUDFLARE_API_TOKEN",
+            "CLOUDFLARE_API_KEY",
+            "GITHUB_TOKEN",
+            "DB_PASSWORD",
+        ] {
+            let err = v.expand(&format!("Bearer ${{{name}}}")).unwrap_err();
+            assert_eq!(
+                err,
+                vec![VarError::Credential {
+                    name: name.into(),
+                    offset: 7
+                }]
+            );
+        }
     }
 
     #[test]

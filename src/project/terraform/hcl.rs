@@ -76,8 +76,18 @@ fn header_offset(text: &str, kind: &str, labels: &[&str]) -> usize {
     0
 }
 
-fn parse_module(dir: &Path, prefix: &str, report: &mut Report, out: &mut Module) {
+fn parse_module(
+    dir: &Path,
+    prefix: &str,
+    confine: &crate::confine::Confine,
+    report: &mut Report,
+    out: &mut Module,
+) {
     for file in tf_files(dir, ".tf") {
+        if let Err(why) = confine.check(&file) {
+            report.push(Diagnostic::new(&file, None, why).hint(crate::confine::HINT));
+            continue;
+        }
         let text = match crate::diag::read_text(&file) {
             Ok(t) => t,
             Err(d) => {
@@ -381,6 +391,121 @@ fn entries(v: &Value) -> Vec<(Value, Value)> {
     }
 }
 
+/// The `count` or `each` variable an instance sees.
+type Each = (&'static str, Value);
+
+/// A module instance's key (none, a `count` index, a `for_each` key) and the variable it sees.
+type ModuleKey = (Option<Value>, Option<Each>);
+
+/// The instances a module call makes: one (no key), `count` indexes, or `for_each` keys,
+/// each with the `count` / `each` variable its arguments see. An error names the attribute.
+fn module_keys(body: &Body, ctx: &Context) -> Result<Vec<ModuleKey>, (&'static str, String)> {
+    let attr = |k: &str| {
+        body.attributes()
+            .find(|a| a.key() == k)
+            .map(|a| a.expr.clone())
+    };
+    if let Some(fe) = attr("for_each") {
+        let v = fe.evaluate(ctx).map_err(|e| {
+            (
+                "for_each",
+                format!("for_each: {}", first_line(&e.to_string())),
+            )
+        })?;
+        return for_each_entries(&v)
+            .map_err(|why| ("for_each", why))
+            .map(|entries| {
+                entries
+                    .into_iter()
+                    .map(|(key, value)| {
+                        let mut each = hcl::Map::new();
+                        each.insert("key".to_string(), key.clone());
+                        each.insert("value".to_string(), value);
+                        (Some(key), Some(("each", Value::Object(each))))
+                    })
+                    .collect()
+            });
+    }
+    if let Some(count) = attr("count") {
+        let n = count_of(&count, ctx).map_err(|why| ("count", why))?;
+        return Ok((0..n)
+            .map(|i| {
+                let mut cm = hcl::Map::new();
+                cm.insert("index".to_string(), Value::from(i));
+                (Some(Value::from(i)), Some(("count", Value::Object(cm))))
+            })
+            .collect());
+    }
+    Ok(vec![(None, None)])
+}
+
+/// A `count` value: a whole number from 0 to [`MAX_INSTANCES`] (a string of digits converts,
+/// as Terraform converts it).
+fn count_of(expr: &Expression, ctx: &Context) -> Result<u64, String> {
+    let v = expr
+        .evaluate(ctx)
+        .map_err(|e| format!("count: {}", first_line(&e.to_string())))?;
+    let n = match &v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(t) => t.trim().parse::<u64>().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| format!("count is {}, not a whole number", to_json(&v)))?;
+    if n > MAX_INSTANCES {
+        return Err(format!(
+            "count = {n} is more than the {MAX_INSTANCES} instances rulegate evaluates"
+        ));
+    }
+    Ok(n)
+}
+
+/// A `for_each` value's (key, value) pairs: a map's entries or a set's strings, as Terraform
+/// takes them; anything else (a string, null, a list of non-strings) is an error.
+fn for_each_entries(v: &Value) -> Result<Vec<(Value, Value)>, String> {
+    let entries = match v {
+        Value::Object(_) => entries(v),
+        Value::Array(a) if a.iter().all(|x| matches!(x, Value::String(_))) => entries(v),
+        other => {
+            return Err(format!(
+                "for_each is {}, but Terraform takes a map or a set of strings",
+                match other {
+                    Value::Null => "null".to_string(),
+                    Value::String(_) => "a string".to_string(),
+                    Value::Array(_) => "a list that holds non-strings".to_string(),
+                    x => to_json(x).to_string(),
+                }
+            ));
+        }
+    };
+    if entries.len() as u64 > MAX_INSTANCES {
+        return Err(format!(
+            "for_each makes {} instances, more than the {MAX_INSTANCES} rulegate evaluates",
+            entries.len()
+        ));
+    }
+    Ok(entries)
+}
+
+/// Where attribute `key` of the block starting at byte `at` is written (its name), else `at`.
+fn attribute_offset(text: &str, at: usize, key: &str) -> usize {
+    let Some(rest) = text.get(at..) else {
+        return at;
+    };
+    let mut from = 0;
+    while let Some(i) = rest[from..].find(key) {
+        let start = from + i;
+        let before_ok = start == 0
+            || rest.as_bytes()[start - 1].is_ascii_whitespace()
+            || rest.as_bytes()[start - 1] == b'{';
+        let after = rest[start + key.len()..].trim_start();
+        if before_ok && after.starts_with('=') && !after.starts_with("==") {
+            return at + start;
+        }
+        from = start + key.len();
+    }
+    at
+}
+
 /// One instance of a resource: its address and the `each` / `count` variable it sees.
 type Instance = (String, Option<(&'static str, Value)>);
 
@@ -397,7 +522,7 @@ fn instances(r: &Resource, ctx: &Context) -> Result<Vec<Instance>, String> {
         let v = fe
             .evaluate(ctx)
             .map_err(|e| format!("for_each: {}", first_line(&e.to_string())))?;
-        return Ok(entries(&v)
+        return Ok(for_each_entries(&v)?
             .into_iter()
             .map(|(key, value)| {
                 let mut each = hcl::Map::new();
@@ -411,11 +536,7 @@ fn instances(r: &Resource, ctx: &Context) -> Result<Vec<Instance>, String> {
             .collect());
     }
     if let Some(count) = attr("count") {
-        let n = count
-            .evaluate(ctx)
-            .map_err(|e| format!("count: {}", first_line(&e.to_string())))?
-            .as_u64()
-            .ok_or("count is not a whole number")?;
+        let n = count_of(&count, ctx)?;
         return Ok((0..n)
             .map(|i| {
                 let mut cm = hcl::Map::new();
@@ -427,26 +548,55 @@ fn instances(r: &Resource, ctx: &Context) -> Result<Vec<Instance>, String> {
     Ok(vec![(addr, None)])
 }
 
+/// One instance of a module: where its files are, its address prefix, the inputs it was
+/// called with, and where it stands in its parent (for `module.NAME` outputs).
+#[derive(Clone)]
+struct ModuleInstance {
+    dir: PathBuf,
+    prefix: String,
+    inputs: BTreeMap<String, Value>,
+    /// The parent's prefix, the call's name, and the instance key (`count` index or
+    /// `for_each` key), for the root: none.
+    parent: Option<(String, String, Option<Value>)>,
+    /// The module directories from the root to this one (resolved), to find cycles.
+    chain: Vec<PathBuf>,
+}
+
+/// The most module instances one configuration may hold: Terraform has no such limit, but a
+/// configuration that needs more is not one rulegate can evaluate statically.
+const MAX_MODULES: usize = 1_000;
+
+/// The most instances one `count` or `for_each` may create.
+pub(super) const MAX_INSTANCES: u64 = 10_000;
+
 /// Reads the root module in `dir` with its local modules.
 pub(super) fn read(
     dir: &Path,
     cli_vars: &BTreeMap<String, String>,
+    confine: &crate::confine::Confine,
     report: &mut Report,
 ) -> Option<Found> {
     let mut found = Found::default();
     let before = report.diagnostics.len();
-    let mut modules: Vec<(PathBuf, String, BTreeMap<String, Value>)> =
-        vec![(dir.to_path_buf(), String::new(), BTreeMap::new())];
+    let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    let mut modules: Vec<ModuleInstance> = vec![ModuleInstance {
+        dir: dir.to_path_buf(),
+        prefix: String::new(),
+        inputs: BTreeMap::new(),
+        parent: None,
+        chain: vec![canon(dir)],
+    }];
     let mut all_resources = Vec::new();
     let mut contexts: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
-    let mut outputs: Vec<(String, Vec<(String, Expression)>)> = Vec::new();
+    let mut outputs: Vec<(ModuleInstance, Vec<(String, Expression)>)> = Vec::new();
     let mut seen = 0;
-    while seen < modules.len() && seen < 32 {
-        let (mdir, prefix, inputs) = modules[seen].clone();
+    while seen < modules.len() {
+        let inst = modules[seen].clone();
         seen += 1;
+        let (mdir, prefix) = (&inst.dir, &inst.prefix);
         let mut m = Module::default();
-        parse_module(&mdir, &prefix, report, &mut m);
-        let vars = variables(&mdir, &m, &inputs, prefix.is_empty(), cli_vars, report);
+        parse_module(mdir, prefix, confine, report, &mut m);
+        let vars = variables(mdir, &m, &inst.inputs, prefix.is_empty(), cli_vars, report);
         let mut ctx = context_with_functions();
         ctx.declare_var("var", Value::Object(vars.clone().into_iter().collect()));
         let locals = locals(&m, &ctx, report);
@@ -458,42 +608,146 @@ pub(super) fn read(
         );
         contexts.insert(prefix.clone(), names);
         for (name, body, file, at) in &m.calls {
-            let Some(src) = body
-                .attributes()
-                .find(|a| a.key() == "source")
-                .and_then(|a| a.expr.evaluate(&ctx).ok())
-                .and_then(|v| v.as_str().map(String::from))
-            else {
-                continue;
+            let text = report_text(report, file).to_string();
+            let attr_pos = |key: &str| {
+                body.attributes()
+                    .find(|a| a.key() == key)
+                    .map(|_| Pos::at(&text, attribute_offset(&text, *at, key), key.len()))
+                    .or_else(|| (*at > 0).then(|| Pos::at(&text, *at, 6)))
+            };
+            let call_error = |report: &mut Report, key: &str, title: String, hint: &str| {
+                report.push(Diagnostic::new(file, attr_pos(key), title).hint(hint));
+            };
+            let src = match body.attributes().find(|a| a.key() == "source") {
+                None => {
+                    call_error(
+                        report,
+                        "module",
+                        format!("module `{name}` has no `source`"),
+                        "Terraform requires `source` in every module block",
+                    );
+                    continue;
+                }
+                Some(a) => match a.expr.evaluate(&ctx) {
+                    Ok(Value::String(s)) => s,
+                    _ => {
+                        call_error(
+                            report,
+                            "source",
+                            format!("module `{name}`: `source` is not a literal string"),
+                            "Terraform requires a literal string as a module source",
+                        );
+                        continue;
+                    }
+                },
             };
             if !(src.starts_with("./") || src.starts_with("../")) {
-                report.push(
-                    Diagnostic::new(file, Some(Pos::at(report_text(report, file), *at, 6)), format!("module `{name}` comes from `{src}`, which is not a local directory"))
-                        .hint("only local modules (source = \"./…\") are read; use the plan route (terraform show -json) for others"),
+                call_error(
+                    report,
+                    "source",
+                    format!("module `{name}` comes from `{src}`, which is not a local directory"),
+                    "only local modules (source = \"./…\") are read; use the plan route (terraform show -json) for others",
                 );
                 continue;
             }
-            let mut inputs = BTreeMap::new();
-            for a in body
-                .attributes()
-                .filter(|a| !matches!(a.key(), "source" | "version" | "providers"))
-            {
-                match a.expr.evaluate(&ctx) {
-                    Ok(v) => {
-                        inputs.insert(a.key().to_string(), v);
-                    }
-                    Err(e) => report.push(unresolved(
-                        report,
-                        file,
-                        *at,
-                        &format!("module.{name}.{}", a.key()),
-                        &e.to_string(),
-                    )),
-                }
+            let child = mdir.join(&src);
+            if let Err(why) = confine.check(&child) {
+                call_error(
+                    report,
+                    "source",
+                    format!("module `{name}`: {why}"),
+                    crate::confine::HINT,
+                );
+                continue;
             }
-            modules.push((mdir.join(&src), format!("{prefix}module.{name}."), inputs));
+            if !child.is_dir() {
+                call_error(
+                    report,
+                    "source",
+                    format!(
+                        "module `{name}`: its source `{src}` is not a directory ({} does not exist)",
+                        child.display()
+                    ),
+                    "Terraform fails on a module whose source it cannot find (terraform init)",
+                );
+                continue;
+            }
+            let child_canon = canon(&child);
+            if inst.chain.contains(&child_canon) {
+                call_error(
+                    report,
+                    "source",
+                    format!(
+                        "module `{name}` calls `{src}`, which is already among its callers: a module cycle"
+                    ),
+                    "Terraform refuses module cycles; break the loop",
+                );
+                continue;
+            }
+            let keys = match module_keys(body, &ctx) {
+                Ok(k) => k,
+                Err((key, why)) => {
+                    call_error(
+                        report,
+                        key,
+                        format!("module `{name}`: {why}"),
+                        "`count` takes a whole number, `for_each` a map or a set of strings, as Terraform requires",
+                    );
+                    continue;
+                }
+            };
+            for (key, each) in keys {
+                if modules.len() >= MAX_MODULES {
+                    call_error(
+                        report,
+                        "source",
+                        format!(
+                            "the configuration holds more than {MAX_MODULES} module instances; rulegate stops here"
+                        ),
+                        "use the plan route (terraform show -json) for a configuration this large",
+                    );
+                    break;
+                }
+                let mut c = ctx.clone();
+                if let Some((var, v)) = &each {
+                    c.declare_var(*var, v.clone());
+                }
+                let mut inputs = BTreeMap::new();
+                for a in body.attributes().filter(|a| {
+                    !matches!(
+                        a.key(),
+                        "source" | "version" | "providers" | "count" | "for_each" | "depends_on"
+                    )
+                }) {
+                    match a.expr.evaluate(&c) {
+                        Ok(v) => {
+                            inputs.insert(a.key().to_string(), v);
+                        }
+                        Err(e) => report.push(unresolved(
+                            report,
+                            file,
+                            attribute_offset(&text, *at, a.key()),
+                            &format!("module.{name}.{}", a.key()),
+                            &e.to_string(),
+                        )),
+                    }
+                }
+                let shown = match &key {
+                    None => String::new(),
+                    Some(k) => format!("[{}]", to_json(k)),
+                };
+                let mut chain = inst.chain.clone();
+                chain.push(child_canon.clone());
+                modules.push(ModuleInstance {
+                    dir: child.clone(),
+                    prefix: format!("{prefix}module.{name}{shown}."),
+                    inputs,
+                    parent: Some((prefix.clone(), name.clone(), key)),
+                    chain,
+                });
+            }
         }
-        outputs.push((prefix.clone(), m.outputs));
+        outputs.push((inst.clone(), m.outputs));
         all_resources.extend(m.resources);
     }
     // Resource references resolve to addresses (ids are unknown before apply).
@@ -512,24 +766,45 @@ pub(super) fn read(
             .or_default()
             .insert(r.name.clone(), Value::Object(obj));
     }
-    // Module outputs, children first (they were found after their parents).
+    // Module outputs, children first (they were found after their parents). A module with
+    // `count` is a list of instances, one with `for_each` a map, as Terraform has them.
     let mut module_values: BTreeMap<String, hcl::Map<String, Value>> = BTreeMap::new();
-    for (prefix, outs) in outputs.iter().rev() {
-        let ctx = module_context(prefix, &contexts, &refs, &module_values);
+    for (inst, outs) in outputs.iter().rev() {
+        let ctx = module_context(&inst.prefix, &contexts, &refs, &module_values);
         let mut values = hcl::Map::new();
         for (name, expr) in outs {
             if let Ok(v) = expr.evaluate(&ctx) {
                 values.insert(name.clone(), v);
             }
         }
-        if let Some((parent, name)) = prefix
-            .strip_suffix('.')
-            .and_then(|p| p.rsplit_once("module."))
-        {
-            module_values
-                .entry(parent.to_string())
-                .or_default()
-                .insert(name.to_string(), Value::Object(values));
+        if let Some((parent, name, key)) = &inst.parent {
+            let slot = module_values.entry(parent.clone()).or_default();
+            let values = Value::Object(values);
+            match key {
+                None => {
+                    slot.insert(name.clone(), values);
+                }
+                Some(Value::Number(n)) => {
+                    let i = usize::try_from(n.as_u64().unwrap_or(0)).unwrap_or(0);
+                    let entry = slot
+                        .entry(name.clone())
+                        .or_insert_with(|| Value::Array(Vec::new()));
+                    if let Value::Array(a) = entry {
+                        if a.len() <= i {
+                            a.resize(i + 1, Value::Null);
+                        }
+                        a[i] = values;
+                    }
+                }
+                Some(k) => {
+                    let entry = slot
+                        .entry(name.clone())
+                        .or_insert_with(|| Value::Object(hcl::Map::new()));
+                    if let Value::Object(o) = entry {
+                        o.insert(s(k), values);
+                    }
+                }
+            }
         }
     }
     for r in &all_resources {

@@ -220,14 +220,40 @@ pub(super) fn select_zone(
         }
         match serde_json::from_value(v) {
             Ok(rs) => out.push((file, rs)),
-            Err(e) => report.push(Diagnostic::new(
-                path,
-                None,
-                format!("{address}: not a ruleset: {e}"),
-            )),
+            Err(e) => {
+                let at = report
+                    .sources
+                    .get(path)
+                    .and_then(|t| address_pos(t, &address));
+                report.push(Diagnostic::new(
+                    path,
+                    at,
+                    format!("{address}: not a ruleset: {e}"),
+                ));
+            }
         }
     }
     out
+}
+
+/// Where the resource `address` stands in a plan's text (its `"address": "…"` member), for
+/// problems found on the parsed value; a nested address (`….rules[0]….`) is placed at its
+/// resource.
+pub(super) fn address_pos(text: &str, address: &str) -> Option<crate::diag::Pos> {
+    let resource = address.split(".rules[").next().unwrap_or(address);
+    let quoted = serde_json::to_string(resource).ok()?;
+    let mut from = 0;
+    while let Some(i) = text[from..].find(&quoted) {
+        let at = from + i;
+        let before = text[..at].trim_end();
+        if let Some(b) = before.strip_suffix(':')
+            && b.trim_end().ends_with("\"address\"")
+        {
+            return Some(crate::diag::Pos::at(text, at + 1, resource.chars().count()));
+        }
+        from = at + quoted.len();
+    }
+    None
 }
 
 /// A key the routes add to a ruleset's value: the reference text its `zone_id` was written
@@ -239,10 +265,11 @@ pub(super) const ZONE_REFS: &str = "__rulegate_zone_refs";
 pub(super) fn load(
     path: &Path,
     cli_vars: &std::collections::BTreeMap<String, String>,
+    confine: &crate::confine::Confine,
     report: &mut Report,
 ) -> Option<Found> {
     if path.is_dir() {
-        let found = hcl::read(path, cli_vars, report)?;
+        let found = hcl::read(path, cli_vars, confine, report)?;
         for (address, problem) in &found.problems {
             report.push(Diagnostic::new(path, None, format!("{address}: {problem}")));
         }
@@ -270,8 +297,13 @@ pub(super) fn load(
     };
     match plan::read(&plan) {
         Ok(found) => {
+            let text = report.sources.get(path).cloned().unwrap_or_default();
             for (address, problem) in &found.problems {
-                report.push(Diagnostic::new(path, None, format!("{address}: {problem}")));
+                report.push(Diagnostic::new(
+                    path,
+                    address_pos(&text, address),
+                    format!("{address}: {problem}"),
+                ));
             }
             Some(found)
         }

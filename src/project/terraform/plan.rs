@@ -112,6 +112,18 @@ fn referenced(
     None
 }
 
+/// A JSON value's kind, in words.
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null or missing",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 /// Reads a plan or state; rulesets and lists in the API's shape, each with its address.
 pub(super) fn read(plan: &Value) -> Result<Found, String> {
     let root = if plan.get("planned_values").is_some() {
@@ -130,6 +142,16 @@ pub(super) fn read(plan: &Value) -> Result<Found, String> {
     let mut found = Found::default();
     // Lists first: list items attach to them.
     let mut list_by_addr: BTreeMap<String, usize> = BTreeMap::new();
+    for r in all
+        .iter()
+        .filter(|r| r.kind.starts_with("cloudflare_list") && !r.values.is_object())
+    {
+        found.problems.push((
+            r.address.clone(),
+            format!("its `values` is {}, not an object", kind_of(r.values)),
+        ));
+    }
+    all.retain(|r| !r.kind.starts_with("cloudflare_list") || r.values.is_object());
     for r in all.iter().filter(|r| r.kind == "cloudflare_list") {
         list_by_addr.insert(config_address(&r.address), found.lists.len());
         found.lists.push(super::list(&r.address, r.values));
@@ -178,7 +200,16 @@ pub(super) fn read(plan: &Value) -> Result<Found, String> {
     }
     for r in rulesets {
         let mut rs = normalize(r.values);
-        let obj = rs.as_object_mut().expect("normalize keeps objects");
+        let Some(obj) = rs.as_object_mut() else {
+            found.problems.push((
+                r.address.clone(),
+                format!(
+                    "its `values` is {}, not an object: the plan is not what `terraform show -json` writes",
+                    kind_of(r.values)
+                ),
+            ));
+            continue;
+        };
         let id = ruleset_ids[&config_address(&r.address)].clone();
         obj.insert("id".into(), Value::String(id));
         let exprs = config.get(&config_address(&r.address));

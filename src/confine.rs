@@ -1,0 +1,161 @@
+//! Confinement (a leaf module: it depends only on `escape`): suites, rulesets and Terraform come from pull requests, so every path a project
+//! file names (`terraform:`, `rulesets:`, `lists:`, `junit:`, a module `source`, a committed
+//! symlink) must stay inside the repository that holds the project (or the project directory
+//! when it is in none). Paths the user typed on the command line are trusted, with what lies
+//! under them. A path is judged by where it really leads (symlinks resolved), so neither `..`
+//! nor a link can reach `/proc/self/environ` or a file beside the checkout.
+
+use std::path::{Component, Path, PathBuf};
+
+/// The directories reads (and `junit:` writes) may reach.
+#[derive(Debug, Clone)]
+pub(crate) struct Confine {
+    /// The repository's top level (or the project directory), resolved.
+    root: PathBuf,
+    /// Paths given on the command line, resolved.
+    trusted: Vec<PathBuf>,
+}
+
+/// `path` resolved as far as it exists: its longest existing ancestor canonicalized, then the
+/// rest of its components with `.` dropped and `..` folded lexically.
+fn resolve(path: &Path) -> PathBuf {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    if let Ok(c) = abs.canonicalize() {
+        return c;
+    }
+    let mut rest: Vec<Component> = Vec::new();
+    let mut base = abs.as_path();
+    loop {
+        match base.parent() {
+            Some(parent) => {
+                if let Some(last) = base.components().next_back() {
+                    rest.push(last);
+                }
+                base = parent;
+                if let Ok(c) = base.canonicalize() {
+                    let mut out = c;
+                    for comp in rest.iter().rev() {
+                        match comp {
+                            Component::ParentDir => {
+                                out.pop();
+                            }
+                            Component::CurDir => {}
+                            other => out.push(other.as_os_str()),
+                        }
+                    }
+                    return out;
+                }
+            }
+            None => return abs,
+        }
+    }
+}
+
+/// The top level of the git work tree holding `dir` (a `.git` directory or file), if any.
+fn repository_of(dir: &Path) -> Option<PathBuf> {
+    let mut at = resolve(dir);
+    loop {
+        if at.join(".git").exists() {
+            return Some(at);
+        }
+        if !at.pop() {
+            return None;
+        }
+    }
+}
+
+impl Confine {
+    /// Reads confined to the repository holding `project_dir`, else to `project_dir` itself.
+    pub(crate) fn for_project(project_dir: &Path) -> Confine {
+        let dir = if project_dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            project_dir
+        };
+        Confine::at(&repository_of(dir).unwrap_or_else(|| resolve(dir)))
+    }
+
+    /// Reads confined to `root` (a baseline's checked-out tree).
+    pub(crate) fn at(root: &Path) -> Confine {
+        Confine {
+            root: resolve(root),
+            trusted: Vec::new(),
+        }
+    }
+
+    /// Trusts `path` (typed on the command line) and what lies under it.
+    pub(crate) fn trust(&mut self, path: &Path) {
+        let r = resolve(path);
+        let r = if r.is_file() {
+            r.parent().map_or(r.clone(), Path::to_path_buf)
+        } else {
+            r
+        };
+        self.trusted.push(r);
+    }
+
+    /// Whether `path`, resolved, lies inside the root or a trusted path.
+    pub(crate) fn allows(&self, path: &Path) -> bool {
+        let r = resolve(path);
+        r.starts_with(&self.root) || self.trusted.iter().any(|t| r.starts_with(t))
+    }
+
+    /// `Ok` when `path` may be read or written; else why not, in words, for a diagnostic whose
+    /// title names the path as the project file wrote it.
+    pub(crate) fn check(&self, path: &Path) -> Result<(), String> {
+        if self.allows(path) {
+            return Ok(());
+        }
+        let link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+        Err(format!(
+            "{} {} leads outside the repository ({})",
+            crate::escape::visible(&path.display().to_string()),
+            if link { "is a symbolic link that" } else { "" },
+            self.root.display()
+        )
+        .replace("  ", " "))
+    }
+}
+
+/// The hint every confinement error carries.
+pub(crate) const HINT: &str = "files a project names must be inside its repository: rulegate reads what pull requests commit, so a path may not reach outside it (paths given as command-line flags may)";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_outside_are_refused_even_through_links() {
+        let repo = tempfile::tempdir().unwrap();
+        std::fs::create_dir(repo.path().join(".git")).unwrap();
+        let project = repo.path().join("waf");
+        std::fs::create_dir_all(project.join("rulesets")).unwrap();
+        let c = Confine::for_project(&project);
+        assert!(c.allows(&project.join("rulesets")));
+        assert!(c.allows(&project.join("../infra/main.tf")));
+        assert!(c.allows(&project.join("not/yet/there.xml")));
+        assert!(!c.allows(Path::new("/proc/self/environ")));
+        assert!(!c.allows(&project.join("../../../etc/passwd")));
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink("/etc", project.join("rulesets/out")).unwrap();
+            assert!(!c.allows(&project.join("rulesets/out")));
+            let err = c.check(&project.join("rulesets/out")).unwrap_err();
+            assert!(
+                err.contains("is a symbolic link that leads outside"),
+                "{err}"
+            );
+        }
+        let mut t = c.clone();
+        t.trust(Path::new("/etc"));
+        assert!(t.allows(Path::new("/etc/hosts")));
+    }
+
+    #[test]
+    fn without_a_repository_the_project_is_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Confine::for_project(dir.path());
+        assert!(c.allows(&dir.path().join("a.json")));
+        assert!(!c.allows(&dir.path().join("../x")));
+    }
+}
