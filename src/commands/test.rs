@@ -466,11 +466,15 @@ fn no_cases_selected(
     skip_offline_only: bool,
 ) -> Result<(), Diagnostic> {
     let (mut total, mut filtered, mut ignored, mut offline) = (0usize, 0usize, 0usize, 0usize);
+    let mut not_ignored = 0usize;
     for c in suites.iter().flat_map(|s| s.cases.iter()) {
         total += 1;
         let probe = libtest_mimic::Trial::test(c.full_name.clone(), || Ok(()))
             .with_ignored_flag(c.ignore.is_some());
-        if largs.is_filtered_out(&probe) {
+        if largs.ignored && c.ignore.is_none() {
+            // --ignored runs only ignored cases: this one is left out by that, not a filter.
+            not_ignored += 1;
+        } else if largs.is_filtered_out(&probe) {
             filtered += 1;
         } else if largs.is_ignored(&probe) {
             ignored += 1;
@@ -478,10 +482,15 @@ fn no_cases_selected(
             offline += 1;
         }
     }
-    if total > filtered + ignored + offline {
+    if total > filtered + ignored + offline + not_ignored {
         return Ok(());
     }
     let mut why = Vec::new();
+    if not_ignored > 0 {
+        why.push(format!(
+            "{not_ignored} not ignored (--ignored runs only cases marked `ignore:`)"
+        ));
+    }
     if filtered > 0 {
         let by = match (&largs.filter, largs.skip.is_empty()) {
             (Some(f), true) => format!("the filter `{f}`"),

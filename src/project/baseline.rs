@@ -67,24 +67,53 @@ pub(crate) fn snapshot(project_dir: &Path, rev: &str) -> Result<Snapshot, Diagno
     }
     let toplevel = PathBuf::from(stdout_line(&top));
     let prefix = stdout_line(&git(dir, &["rev-parse", "--show-prefix"])?);
-    if rev.starts_with('-') {
+    // One commit, named: not an option, a negation (`^HEAD`) or a range (`a..b`).
+    if rev.is_empty()
+        || rev.starts_with('-')
+        || rev.starts_with('^')
+        || rev.contains("..")
+        || rev.chars().any(|c| c.is_control() || c.is_whitespace())
+    {
         return Err(Diagnostic::usage(format!(
-            "--baseline {rev}: not a git revision"
-        )));
+            "--baseline {}: not a revision naming one commit",
+            crate::escape::visible(rev)
+        ))
+        .hint("name a branch, tag or commit (`origin/main`, `HEAD~1`, `v1.2.0`), or `live`"));
     }
     let spec = format!("{rev}^{{commit}}");
     let found = git(dir, &["rev-parse", "--verify", "--quiet", &spec])?;
+    let commit = stdout_line(&found);
+    let is_commit_id =
+        matches!(commit.len(), 40 | 64) && commit.bytes().all(|b| b.is_ascii_hexdigit());
+    if found.status.success() && !is_commit_id {
+        return Err(Diagnostic::usage(format!(
+            "--baseline {rev}: git does not resolve it to one commit"
+        ))
+        .hint("name a branch, tag or commit (`origin/main`, `HEAD~1`, `v1.2.0`), or `live`"));
+    }
     if !found.status.success() {
+        // It may name an object that is no commit: a tree or a blob.
+        let kind = git(dir, &["cat-file", "-t", &format!("{rev}^{{}}")])
+            .map(|o| stdout_line(&o))
+            .unwrap_or_default();
+        if matches!(kind.as_str(), "tree" | "blob") {
+            return Err(Diagnostic::usage(format!(
+                "--baseline {rev}: names a {kind}, not a commit"
+            ))
+            .hint("the baseline is the project as of a commit: name a branch, tag or commit"));
+        }
         let shallow = stdout_line(&git(dir, &["rev-parse", "--is-shallow-repository"])?) == "true";
+        // `origin/main` is fetched as `git fetch origin main`.
+        let fetch = match rev.split_once('/') {
+            Some(("origin", branch)) => format!("git fetch origin {branch}"),
+            _ => format!("git fetch origin {rev}"),
+        };
         let hint = if shallow {
             format!(
-                "this is a shallow clone, which does not hold it: fetch it (`git fetch --deepen=50`, `git fetch origin {rev}`), or check out with full history (actions/checkout: `fetch-depth: 0`)"
+                "this is a shallow clone, which does not hold it: fetch it (`{fetch}`, or `git fetch --deepen=50` for older commits), or check out with full history (actions/checkout: `fetch-depth: 0`)"
             )
         } else {
-            format!(
-                "fetch it (`git fetch origin {}`), or name a branch, tag or commit that exists here",
-                rev.trim_start_matches("origin/")
-            )
+            format!("fetch it (`{fetch}`), or name a branch, tag or commit that exists here")
         };
         return Err(Diagnostic::usage(format!(
             "--baseline {rev}: no such revision in {}",
@@ -92,7 +121,6 @@ pub(crate) fn snapshot(project_dir: &Path, rev: &str) -> Result<Snapshot, Diagno
         ))
         .hint(hint));
     }
-    let commit = stdout_line(&found);
     let tmp = tempfile::Builder::new()
         .prefix("rulegate-baseline-")
         .tempdir()

@@ -50,7 +50,11 @@ fn tf_files(dir: &Path, ext: &str) -> Vec<PathBuf> {
     out
 }
 
-/// Where the block `kind "a" "b"` starts in `text` (for positions); 0 when not found.
+/// A byte offset that was not found in its file: no position.
+const NOT_FOUND: usize = usize::MAX;
+
+/// Where the block `kind "a" "b"` starts in `text` (for positions); [`NOT_FOUND`] when not
+/// found (a block at byte 0 is found at 0).
 fn header_offset(text: &str, kind: &str, labels: &[&str]) -> usize {
     let mut from = 0;
     while let Some(i) = text[from..].find(kind) {
@@ -73,7 +77,7 @@ fn header_offset(text: &str, kind: &str, labels: &[&str]) -> usize {
         }
         from = at + kind.len();
     }
-    0
+    NOT_FOUND
 }
 
 fn parse_module(
@@ -180,6 +184,12 @@ fn f_join(a: FuncArgs) -> Result<Value, String> {
     for list in a.iter().skip(1) {
         parts.extend(list.as_array().into_iter().flatten().map(s));
     }
+    let len = parts.iter().map(String::len).sum::<usize>() + sep.len() * parts.len();
+    if len > MAX_VALUE_UNITS {
+        return Err(format!(
+            "join would make a string of {len} bytes, more than the {MAX_VALUE_UNITS} rulegate evaluates"
+        ));
+    }
     Ok(Value::from(parts.join(&sep)))
 }
 
@@ -204,6 +214,12 @@ fn f_format(a: FuncArgs) -> Result<Value, String> {
 }
 
 fn f_concat(a: FuncArgs) -> Result<Value, String> {
+    let total: usize = a.iter().map(|l| l.as_array().map_or(0, Vec::len)).sum();
+    if total > MAX_VALUE_UNITS {
+        return Err(format!(
+            "concat would make {total} elements, more than the {MAX_VALUE_UNITS} rulegate evaluates"
+        ));
+    }
     Ok(Value::Array(
         a.iter()
             .flat_map(|l| l.as_array().cloned().unwrap_or_default())
@@ -220,7 +236,14 @@ fn f_upper(a: FuncArgs) -> Result<Value, String> {
 }
 
 fn f_replace(a: FuncArgs) -> Result<Value, String> {
-    Ok(Value::from(s(&a[0]).replace(&s(&a[1]), &s(&a[2]))))
+    let (text, from, to) = (s(&a[0]), s(&a[1]), s(&a[2]));
+    let grows = to.len().saturating_sub(from.len()) * text.matches(from.as_str()).count();
+    if !from.is_empty() && text.len() + grows > MAX_VALUE_UNITS {
+        return Err(format!(
+            "replace would make a string longer than the {MAX_VALUE_UNITS} bytes rulegate evaluates"
+        ));
+    }
+    Ok(Value::from(text.replace(&from, &to)))
 }
 
 fn f_trimspace(a: FuncArgs) -> Result<Value, String> {
@@ -305,10 +328,12 @@ fn context_with_functions<'a>() -> Context<'a> {
 fn body_json(body: &Body, ctx: &Context) -> Result<J, String> {
     let mut out = serde_json::Map::new();
     for a in body.attributes() {
+        check_nesting(&a.expr.to_string()).map_err(|why| format!("`{}`: {why}", a.key()))?;
         let v = a
             .expr
             .evaluate(ctx)
             .map_err(|e| format!("`{}`: {}", a.key(), first_line(&e.to_string())))?;
+        check_size(&v).map_err(|why| format!("`{}`: {why}", a.key()))?;
         out.insert(a.key().to_string(), to_json(&v));
     }
     for b in body.blocks() {
@@ -488,6 +513,9 @@ fn for_each_entries(v: &Value) -> Result<Vec<(Value, Value)>, String> {
 
 /// Where attribute `key` of the block starting at byte `at` is written (its name), else `at`.
 fn attribute_offset(text: &str, at: usize, key: &str) -> usize {
+    if at == NOT_FOUND {
+        return at;
+    }
     let Some(rest) = text.get(at..) else {
         return at;
     };
@@ -613,7 +641,7 @@ pub(super) fn read(
                 body.attributes()
                     .find(|a| a.key() == key)
                     .map(|_| Pos::at(&text, attribute_offset(&text, *at, key), key.len()))
-                    .or_else(|| (*at > 0).then(|| Pos::at(&text, *at, 6)))
+                    .or_else(|| (*at != NOT_FOUND).then(|| Pos::at(&text, *at, 6)))
             };
             let call_error = |report: &mut Report, key: &str, title: String, hint: &str| {
                 report.push(Diagnostic::new(file, attr_pos(key), title).hint(hint));
@@ -928,8 +956,23 @@ fn report_text<'a>(report: &'a Report, file: &Path) -> &'a str {
     report.sources.get(file).map_or("", String::as_str)
 }
 
+/// An expression that cannot be evaluated, placed on its attribute when the reason names one
+/// (`` `expression`: … ``, `count: …`, `for_each: …`), else on the block at `at`.
 fn unresolved(report: &Report, file: &Path, at: usize, address: &str, why: &str) -> Diagnostic {
-    let pos = (at > 0).then(|| Pos::at(report_text(report, file), at, 8));
+    let text = report_text(report, file);
+    let key = why
+        .strip_prefix('`')
+        .and_then(|r| r.split_once("`:"))
+        .map(|(k, _)| k)
+        .or_else(|| {
+            why.split_once(':')
+                .map(|(k, _)| k)
+                .filter(|k| matches!(*k, "count" | "for_each"))
+        });
+    let pos = (at != NOT_FOUND).then(|| match key {
+        Some(k) => Pos::at(text, attribute_offset(text, at, k), k.len()),
+        None => Pos::at(text, at, 8),
+    });
     Diagnostic::new(file, pos, format!("{address}: cannot be resolved statically: {}", first_line(why)))
         .hint("rulegate resolves literals, heredocs, var.*, local.*, common functions, dynamic blocks, for_each and count; for anything else point terraform: at `terraform show -json` output (the plan route)")
 }
@@ -1002,35 +1045,306 @@ fn variables(
     vars
 }
 
-/// Locals, evaluated until nothing more resolves (they may refer to each other in any order).
+/// The `local.NAME`s an expression's text refers to.
+fn local_refs(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(i) = text[from..].find("local.") {
+        let at = from + i;
+        let start = at + "local.".len();
+        let boundary = at == 0
+            || !(bytes[at - 1].is_ascii_alphanumeric() || matches!(bytes[at - 1], b'_' | b'.'));
+        let len = text[start..]
+            .bytes()
+            .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+            .count();
+        if boundary && len > 0 {
+            out.push(&text[start..start + len]);
+        }
+        from = start;
+    }
+    out
+}
+
+/// Locals in dependency order (each evaluated once, after the locals it refers to: linear in
+/// their number); a cycle is an error naming it, as Terraform's.
 fn locals(m: &Module, ctx: &Context, report: &mut Report) -> BTreeMap<String, Value> {
-    let mut done: BTreeMap<String, Value> = BTreeMap::new();
-    let mut pending: Vec<&(String, Expression, PathBuf, usize)> = m.locals.iter().collect();
-    loop {
-        let mut c = ctx.clone();
-        c.declare_var("local", Value::Object(done.clone().into_iter().collect()));
-        let before = pending.len();
-        pending.retain(|(name, expr, _, _)| match expr.evaluate(&c) {
-            Ok(v) => {
-                done.insert(name.clone(), v);
-                false
+    let by_name: BTreeMap<&str, usize> = m
+        .locals
+        .iter()
+        .enumerate()
+        .map(|(i, (name, ..))| (name.as_str(), i))
+        .collect();
+    let texts: Vec<String> = m.locals.iter().map(|(_, e, ..)| e.to_string()).collect();
+    let deps: Vec<Vec<usize>> = texts
+        .iter()
+        .map(|t| {
+            local_refs(t)
+                .into_iter()
+                .filter_map(|n| by_name.get(n).copied())
+                .collect()
+        })
+        .collect();
+    // Depth-first post-order; `state`: 0 new, 1 on the stack, 2 done.
+    let mut state = vec![0u8; m.locals.len()];
+    let mut order = Vec::with_capacity(m.locals.len());
+    let mut cyclic: Vec<usize> = Vec::new();
+    for root in 0..m.locals.len() {
+        if state[root] != 0 {
+            continue;
+        }
+        let mut stack: Vec<(usize, usize)> = vec![(root, 0)];
+        state[root] = 1;
+        while let Some(&mut (node, ref mut next)) = stack.last_mut() {
+            if let Some(&dep) = deps[node].get(*next) {
+                *next += 1;
+                match state[dep] {
+                    0 => {
+                        state[dep] = 1;
+                        stack.push((dep, 0));
+                    }
+                    1 if !cyclic.contains(&dep) => cyclic.push(dep),
+                    _ => {}
+                }
+            } else {
+                state[node] = 2;
+                order.push(node);
+                stack.pop();
             }
-            Err(_) => true,
-        });
-        if pending.is_empty() || pending.len() == before {
-            break;
         }
     }
-    for (name, expr, file, at) in pending {
-        let mut c = ctx.clone();
-        c.declare_var("local", Value::Object(done.clone().into_iter().collect()));
-        let why = expr
-            .evaluate(&c)
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        let d = unresolved(report, file, *at, &format!("local.{name}"), &why);
-        report.push(d);
+    let mut done: hcl::Map<String, Value> = hcl::Map::new();
+    let mut c = ctx.clone();
+    for i in order {
+        let (name, expr, file, at) = &m.locals[i];
+        let pos = attribute_offset(report_text(report, file), *at, name);
+        if cyclic.contains(&i) {
+            let d = unresolved(
+                report,
+                file,
+                pos,
+                &format!("local.{name}"),
+                "it refers to itself through other locals (a cycle, which Terraform refuses)",
+            );
+            report.push(d);
+            continue;
+        }
+        if let Err(why) = check_nesting(&texts[i]) {
+            let d = unresolved(report, file, pos, &format!("local.{name}"), &why);
+            report.push(d);
+            continue;
+        }
+        // Only the locals it refers to: cloning every local for each would be quadratic.
+        let visible: hcl::Map<String, Value> = deps[i]
+            .iter()
+            .filter_map(|&d| {
+                let n = &m.locals[d].0;
+                done.get(n).map(|v| (n.clone(), v.clone()))
+            })
+            .collect();
+        c.declare_var("local", Value::Object(visible));
+        match expr.evaluate(&c).map_err(|e| e.to_string()).and_then(|v| {
+            check_size(&v)?;
+            Ok(v)
+        }) {
+            Ok(v) => {
+                done.insert(name.clone(), v);
+            }
+            Err(why) => {
+                let d = unresolved(report, file, pos, &format!("local.{name}"), &why);
+                report.push(d);
+            }
+        }
     }
-    done
+    done.into_iter().collect()
+}
+
+/// The most nested `for` expressions one expression may hold: each level multiplies the work.
+const MAX_FOR_NESTING: usize = 3;
+
+/// The largest value one expression may make: elements and string bytes together.
+const MAX_VALUE_UNITS: usize = 1_000_000;
+
+/// Refuses an expression (as text) whose `for` expressions nest deeper than
+/// [`MAX_FOR_NESTING`]: eight levels over small lists already take minutes.
+fn check_nesting(text: &str) -> Result<(), String> {
+    let mut stack: Vec<bool> = Vec::new();
+    let mut fors = 0usize;
+    let mut deepest = 0usize;
+    let bytes = text.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'[' | b'{' | b'(' => {
+                let is_for = text[i + 1..].trim_start().starts_with("for ");
+                if is_for {
+                    fors += 1;
+                    deepest = deepest.max(fors);
+                }
+                stack.push(is_for);
+            }
+            b']' | b'}' | b')' if stack.pop() == Some(true) => fors -= 1,
+            _ => {}
+        }
+    }
+    if deepest > MAX_FOR_NESTING {
+        return Err(format!(
+            "it nests `for` expressions {deepest} deep; rulegate evaluates at most {MAX_FOR_NESTING}"
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a value larger than [`MAX_VALUE_UNITS`] (elements plus string bytes), so doubling
+/// locals or `concat` cannot exhaust memory.
+pub(super) fn check_size(v: &Value) -> Result<(), String> {
+    fn units(v: &Value, budget: &mut usize) -> bool {
+        let own = match v {
+            Value::String(s) => s.len(),
+            _ => 1,
+        };
+        if *budget < own {
+            return false;
+        }
+        *budget -= own;
+        match v {
+            Value::Array(a) => a.iter().all(|x| units(x, budget)),
+            Value::Object(o) => o.values().all(|x| units(x, budget)),
+            _ => true,
+        }
+    }
+    let mut budget = MAX_VALUE_UNITS;
+    if units(v, &mut budget) {
+        Ok(())
+    } else {
+        Err(format!(
+            "its value is larger than the {MAX_VALUE_UNITS} elements and string bytes rulegate evaluates"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Reads `main.tf` in a fresh directory; the rendered report when it fails.
+    fn load(tf: &str) -> Result<Found, String> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("main.tf"), tf).unwrap();
+        let confine = crate::confine::Confine::at(dir.path());
+        let mut report = Report::default();
+        read(dir.path(), &BTreeMap::new(), &confine, &mut report).ok_or_else(|| report.render())
+    }
+
+    fn ruleset(expr: &str) -> String {
+        format!(
+            "resource \"cloudflare_ruleset\" \"r\" {{\n  zone_id = \"z\"\n  name = \"r\"\n  kind = \"zone\"\n  phase = \"http_request_firewall_custom\"\n  rules = [{{ action = \"block\", expression = {expr} }}]\n}}\n"
+        )
+    }
+
+    #[test]
+    fn locals_resolve_in_dependency_order_and_cycles_are_named() {
+        // Declared last-first: each refers to the next one down.
+        let mut tf = String::from("locals {\n");
+        for i in (0..800).rev() {
+            if i == 0 {
+                tf.push_str("  l0 = \"true\"\n");
+            } else {
+                tf.push_str(&format!("  l{i} = local.l{}\n", i - 1));
+            }
+        }
+        tf.push_str("}\n");
+        tf.push_str(&ruleset("local.l799"));
+        let found = load(&tf).unwrap();
+        assert_eq!(found.rulesets[0].1["rules"][0]["expression"], "true");
+        let err = load(&format!(
+            "locals {{\n  a = local.b\n  b = local.a\n}}\n{}",
+            ruleset("\"true\"")
+        ))
+        .unwrap_err();
+        assert!(err.contains("a cycle"), "{err}");
+        assert!(
+            err.contains("main.tf:2:3") || err.contains("main.tf:3:3"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_block_at_the_first_byte_has_a_position() {
+        let err = load(&ruleset("var.nope")).unwrap_err();
+        assert!(err.contains("main.tf:6:"), "{err}");
+    }
+
+    #[test]
+    fn doubling_and_nesting_stop_with_an_error() {
+        let mut tf = String::from("locals {\n  d0 = [\"x\"]\n");
+        for i in 1..40 {
+            tf.push_str(&format!("  d{i} = concat(local.d{0}, local.d{0})\n", i - 1));
+        }
+        tf.push_str("}\n");
+        tf.push_str(&ruleset("\"true\""));
+        let err = load(&tf).unwrap_err();
+        assert!(err.contains("more than the 1000000"), "{err}");
+        let mut tf = String::from("locals {\n  s0 = \"xx\"\n");
+        for i in 1..40 {
+            tf.push_str(&format!(
+                "  s{i} = \"${{local.s{0}}}${{local.s{0}}}\"\n",
+                i - 1
+            ));
+        }
+        tf.push_str("}\n");
+        tf.push_str(&ruleset("\"true\""));
+        let err = load(&tf).unwrap_err();
+        assert!(err.contains("larger than the 1000000"), "{err}");
+        let fors = "[for a in [1,2,3,4,5,6,7,8,9,10] : [for b in [1,2,3,4,5,6,7,8,9,10] : [for c in [1,2,3,4,5,6,7,8,9,10] : [for d in [1,2,3,4,5,6,7,8,9,10] : [for e in [1,2,3,4,5,6,7,8,9,10] : [for f in [1,2,3,4,5,6,7,8,9,10] : [for g in [1,2,3,4,5,6,7,8,9,10] : [for h in [1,2,3,4,5,6,7,8,9,10] : h]]]]]]]]";
+        let err = load(&format!(
+            "locals {{\n  big = {fors}\n}}\n{}",
+            ruleset("\"true\"")
+        ))
+        .unwrap_err();
+        assert!(err.contains("nests `for` expressions 8 deep"), "{err}");
+        let err = load(&ruleset("length([for a in [1] : [for b in [1] : [for c in [1] : [for d in [1] : d]]]]) > 0 ? \"true\" : \"false\"")).unwrap_err();
+        assert!(err.contains("nests `for` expressions 4 deep"), "{err}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
+        /// Whatever the counts, nesting and doubling, reading ends with rulesets or errors,
+        /// within the limits: never a panic, never more instances than allowed.
+        #[test]
+        fn limits_hold_for_any_shape(
+            count in prop_oneof![0u64..4, Just(MAX_INSTANCES + 1), Just(u64::MAX >> 12)],
+            nesting in 0usize..6,
+            doublings in 0usize..22,
+        ) {
+            let mut inner = String::from("\"x\"");
+            for _ in 0..nesting {
+                inner = format!("[for i in [1, 2] : {inner}]");
+            }
+            let mut tf = format!("locals {{\n  n = {inner}\n  d0 = [\"x\"]\n");
+            for i in 1..=doublings {
+                tf.push_str(&format!("  d{i} = concat(local.d{0}, local.d{0})\n", i - 1));
+            }
+            tf.push_str("}\n");
+            tf.push_str(&format!(
+                "resource \"cloudflare_ruleset\" \"r\" {{\n  count = {count}\n  zone_id = \"z\"\n  name = \"r\"\n  kind = \"zone\"\n  phase = \"http_request_firewall_custom\"\n  rules = []\n}}\n"
+            ));
+            match load(&tf) {
+                Ok(found) => {
+                    prop_assert!(count <= MAX_INSTANCES);
+                    prop_assert!(nesting <= MAX_FOR_NESTING);
+                    prop_assert_eq!(found.rulesets.len() as u64, count);
+                }
+                Err(e) => {
+                    prop_assert!(
+                        count > MAX_INSTANCES || nesting > MAX_FOR_NESTING || (1usize << doublings) > MAX_VALUE_UNITS,
+                        "{}", e
+                    );
+                }
+            }
+        }
+    }
 }
