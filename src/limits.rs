@@ -52,6 +52,12 @@ pub(crate) const SERVE_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 /// `rulegate serve`: request headers accepted (431 past it).
 pub(crate) const SERVE_MAX_HEADERS: usize = 100;
 
+/// `rulegate serve`: the longest request URI (414 in the envelope past it).
+pub(crate) const SERVE_MAX_URI_BYTES: usize = 16 * 1024;
+
+/// `rulegate serve`: the most header bytes a request may carry (431 in the envelope past it).
+pub(crate) const SERVE_MAX_HEADER_BYTES: usize = 64 * 1024;
+
 /// `rulegate serve`: how long open connections get to finish after Ctrl-C.
 pub(crate) const SERVE_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 

@@ -203,6 +203,12 @@ impl Settings {
 
     /// The live client's configuration: checks the URL and account id and reads credentials.
     pub(crate) fn client_config(&self) -> Result<ClientConfig, Diagnostic> {
+        self.client_config_with(true)
+    }
+
+    /// [`Settings::client_config`]; credentials may be missing when not `required` and the
+    /// URL is not Cloudflare's own API (`rulegate serve` without `--token`).
+    pub(crate) fn client_config_with(&self, required: bool) -> Result<ClientConfig, Diagnostic> {
         let api = &self.api;
         match url::Url::parse(&api.url) {
             Ok(u) if u.scheme() == "https" => {}
@@ -231,10 +237,15 @@ impl Settings {
             }
         }
         let account_id = self.account_id()?;
+        let credentials = match credentials_from_env() {
+            Ok(c) => Some(c),
+            Err(e) if required || cloudflare::client::is_live_url(&api.url) => return Err(e),
+            Err(_) => None,
+        };
         Ok(ClientConfig {
             api_url: api.url.clone(),
             account_id,
-            credentials: Some(credentials_from_env()?),
+            credentials,
             timeout: api.timeout,
             retry: api.retry,
             rate: api.rate,
@@ -256,7 +267,7 @@ impl Settings {
 }
 
 /// Credentials from `CLOUDFLARE_API_TOKEN`, else `CLOUDFLARE_EMAIL` + `CLOUDFLARE_API_KEY`.
-pub(crate) fn credentials_from_env() -> Result<Credentials, Diagnostic> {
+fn credentials_from_env() -> Result<Credentials, Diagnostic> {
     if let Some(token) = env_nonempty("CLOUDFLARE_API_TOKEN") {
         return Ok(Credentials::Token(Secret::new(token.trim())));
     }

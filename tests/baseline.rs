@@ -381,3 +381,85 @@ fn the_live_api_as_candidate_is_compared_with_the_revision_offline() {
         .collect();
     assert_eq!(listed, CHANGED);
 }
+
+/// The `rulegate-baseline-*` directories in `tmp`.
+fn baseline_dirs(tmp: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("rulegate-baseline-"))
+        })
+        .collect()
+}
+
+#[test]
+fn the_baseline_checkout_is_removed_on_a_closed_pipe_and_on_sigint() {
+    let repo = repo();
+    let project = repo.path().join("project");
+    // A closed stdout: the reader is gone before the first line.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = bin()
+        .current_dir(&project)
+        .env("TMPDIR", tmp.path())
+        .args(["test", ".", "--baseline", "HEAD~1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "{status:?}");
+    assert!(
+        baseline_dirs(tmp.path()).is_empty(),
+        "{:?}",
+        baseline_dirs(tmp.path())
+    );
+
+    // SIGINT while the run goes on: many slow cases keep it running.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut yaml = String::from("base_url: https://www.example.com\ncases:\n");
+    for i in 0..3000 {
+        yaml.push_str(&format!(
+            "  - name: c{i}\n    request: {{ url: /p{i} }}\n    expect: {{ status: [200, 403, 429] }}\n"
+        ));
+    }
+    std::fs::write(project.join("many.yaml"), yaml).unwrap();
+    let mut child = bin()
+        .current_dir(&project)
+        .env("TMPDIR", tmp.path())
+        .args(["test", ".", "--baseline", "HEAD~1", "--test-threads", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for the checkout to exist (bounded), then interrupt.
+    let mut seen = false;
+    for _ in 0..400 {
+        if !baseline_dirs(tmp.path()).is_empty() {
+            seen = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // Past the checkout (git writes it in a few milliseconds), into the run.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    if seen && status.code() == Some(130) {
+        assert!(
+            baseline_dirs(tmp.path()).is_empty(),
+            "{:?}",
+            baseline_dirs(tmp.path())
+        );
+    }
+    assert!(
+        baseline_dirs(tmp.path()).is_empty(),
+        "{status:?}: {:?}",
+        baseline_dirs(tmp.path())
+    );
+}

@@ -432,8 +432,10 @@ fn filters_decide_what_reaches_the_server() {
 #[test]
 fn list_traces_nothing_and_needs_no_credentials() {
     let s = Server::start(Auth::Token, shop());
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_rulegate"))
-        .env_remove("CLOUDFLARE_API_TOKEN")
+    // Pointed at the fake API (so a trace would be seen there), with no credentials.
+    let o = common::bin()
+        .env("CLOUDFLARE_API_BASE_URL", &s.api_url)
+        .env("CLOUDFLARE_ACCOUNT_ID", common::ACCOUNT)
         .args([
             "test",
             fixture("shop.yaml").to_str().unwrap(),

@@ -80,6 +80,11 @@ fn require_coverage_fails_on_an_uncovered_rule_and_passes_when_it_is_exempt() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let o = run(&example(), &["--require-coverage", "lots"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("`lots` is not a coverage requirement"),
+        "{}",
+        text(&o)
+    );
 
     // rulegate.yaml: require all, with the rule exempt.
     let dir = tempfile::tempdir().unwrap();
@@ -247,6 +252,11 @@ fn coverage_needs_the_local_engine() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("rule coverage is measured by the local engine"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]

@@ -185,6 +185,7 @@ fn zero_test_threads_is_a_usage_error_not_a_hang() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--test-threads"), "{}", stderr(&o));
 }
 
 #[test]
@@ -323,6 +324,7 @@ fn an_unwritable_junit_path_is_found_before_any_trace() {
         ],
     );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("cannot"), "{}", stderr(&o));
     assert!(s.all_requests().is_empty(), "nothing may be traced");
     // A temporary file left by an interrupted run is cleaned up by the next.
     let stale = dir.path().join(".report.xml.99999.tmp");

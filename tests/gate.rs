@@ -648,3 +648,59 @@ fn module_calls_terraform_refuses_are_errors() {
         assert!(all(&o).contains("main.tf:"), "{call}\n{}", outcome(&o));
     }
 }
+
+#[test]
+fn a_refused_credential_stops_the_run_at_the_first_error() {
+    let server = Server::start(
+        Auth::Token,
+        Arc::new(|_, _| {
+            Reply::json(
+                403,
+                json!({"success": false, "errors": [{"code": 10000, "message": "Authentication error"}], "messages": [], "result": null}),
+            )
+        }),
+    );
+    let dir = tempdir();
+    let mut yaml = String::from("base_url: https://www.example.com\ncases:\n");
+    for i in 0..6 {
+        yaml.push_str(&format!(
+            "  - name: c{i}\n    request: {{ url: /{i} }}\n    expect: {{ status: 200 }}\n"
+        ));
+    }
+    write(dir.path(), "s.yaml", &yaml);
+    let o = common::rulegate(
+        &server,
+        Auth::Token,
+        &[dir.path().to_str().unwrap(), "--concurrency", "1"],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", outcome(&o));
+    assert_eq!(server.all_requests().len(), 1, "{}", outcome(&o));
+    let text = all(&o);
+    assert_eq!(text.matches("authentication failed").count(), 1, "{text}");
+    assert!(
+        text.contains("refused the credentials on an earlier case"),
+        "{text}"
+    );
+}
+
+#[test]
+fn pull_checks_credentials_before_any_request() {
+    let dir = tempdir();
+    let o = bin()
+        .args([
+            "pull",
+            "--zone",
+            "0123456789abcdef0123456789abcdef",
+            "--account-id",
+        ])
+        .arg("0123456789abcdef0123456789abcdef")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", outcome(&o));
+    assert!(
+        all(&o).contains("no Cloudflare credentials"),
+        "{}",
+        outcome(&o)
+    );
+}

@@ -197,3 +197,63 @@ fn unsafe_kill(pid: i32) -> i32 {
     // SAFETY: kill(2) with a child's pid and SIGINT has no memory effects.
     unsafe { libc::kill(pid, libc::SIGINT) }
 }
+
+/// A project with one plain rule, for answers that are not about cost.
+fn plain_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("rulesets")).unwrap();
+    let rs = json!({"id": "z", "name": "z", "kind": "zone", "phase": "http_request_firewall_custom",
+        "rules": [{"id": "r", "action": "block", "expression": "http.request.uri.path eq \"/admin\""}]});
+    std::fs::write(dir.path().join("rulesets/z.json"), rs.to_string()).unwrap();
+    dir
+}
+
+fn is_error_envelope(v: &Value) -> bool {
+    v["success"] == json!(false)
+        && v["errors"].as_array().is_some_and(|e| !e.is_empty())
+        && v.as_object()
+            .is_some_and(|o| o.get("result") == Some(&Value::Null))
+}
+
+#[test]
+fn every_error_answer_is_an_envelope_with_a_null_result() {
+    let dir = plain_project();
+    let serve = Serve::start(dir.path(), &[]);
+    // An origin status a suite refuses is refused here too.
+    let (status, v) = post(
+        &serve,
+        &trace_path(),
+        r#"{"method": "GET", "url": "https://a.example/", "rulegate": {"origin": {"status": 999}}}"#,
+    );
+    assert_eq!(status, 400, "{v}");
+    assert!(is_error_envelope(&v), "{v}");
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("origin status 999"),
+        "{v}"
+    );
+    // A URI past the limit: 414 in the envelope.
+    let long = format!("{}?{}", trace_path(), "a".repeat(20_000));
+    let (status, v) = post(
+        &serve,
+        &long,
+        r#"{"method": "GET", "url": "https://a.example/"}"#,
+    );
+    assert_eq!(status, 414, "{v}");
+    assert!(is_error_envelope(&v), "{v}");
+    // Header bytes past the limit: 431 in the envelope.
+    let big = "x".repeat(70_000);
+    let req = format!(
+        "POST {} HTTP/1.1\r\nHost: x\r\nX-Big: {big}\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}",
+        trace_path()
+    );
+    let (status, v) = raw(&serve, req.as_bytes());
+    assert_eq!(status, 431, "{v}");
+    assert!(is_error_envelope(&v), "{v}");
+    // A body that is not JSON: 400 in the envelope, `result: null`.
+    let (status, v) = post(&serve, &trace_path(), "{");
+    assert_eq!(status, 400, "{v}");
+    assert!(is_error_envelope(&v), "{v}");
+}

@@ -289,7 +289,8 @@ fn unresolvable_values_are_errors_that_name_the_plan_route() {
     );
     assert!(err.contains("data.cloudflare_zone.shop.id"), "{err}");
     assert!(err.contains("terraform show -json"), "{err}");
-    assert!(err.contains("tf/main.tf:28:1"), "{err}");
+    // On the attribute, not the block's header.
+    assert!(err.contains("tf/main.tf:29:3"), "{err}");
 }
 
 #[test]

@@ -76,6 +76,26 @@ pub(crate) struct Client {
     cfg: ClientConfig,
     limiter: Limiter,
     endpoint: String,
+    /// Set on the first answer that refuses the credentials: later requests are not sent
+    /// (the same refusal for every case would be noise, and hammer the API).
+    auth_refused: std::sync::atomic::AtomicBool,
+}
+
+impl TraceError {
+    /// Whether the API refused the credentials themselves (wrong, malformed or unauthorized
+    /// for the account), which no later request can change.
+    pub(crate) fn is_auth(&self) -> bool {
+        match &self.kind {
+            TraceErrorKind::Api { http_status, codes } => {
+                codes
+                    .iter()
+                    .any(|c| matches!(c, 10000 | 6003 | 6111 | 6102 | 6103 | 9109))
+                    || (codes.is_empty() && matches!(http_status, 401 | 403))
+            }
+            TraceErrorKind::Http(status) => matches!(status, 401 | 403),
+            _ => false,
+        }
+    }
 }
 
 impl Client {
@@ -101,6 +121,7 @@ impl Client {
             limiter: Limiter::new(cfg.rate),
             endpoint,
             cfg,
+            auth_refused: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -141,17 +162,30 @@ impl Client {
             }
         }
         let endpoint = self.endpoint.clone();
+        if self.auth_refused.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(self.error(
+                TraceErrorKind::Request,
+                "not traced: the API refused the credentials on an earlier case (its error says why)".into(),
+                None,
+            ));
+        }
         // A POST never reads a 404 as "none": it is an error with the API's codes.
-        let result = self
+        let sent = self
             .send::<TraceResult>(reqwest::Method::POST, &endpoint, Some(&body))
-            .await?
-            .ok_or_else(|| {
-                self.error(
-                    TraceErrorKind::Malformed,
-                    "the API answered without a trace".into(),
-                    None,
-                )
-            })?;
+            .await;
+        if let Err(e) = &sent
+            && e.is_auth()
+        {
+            self.auth_refused
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        let result = sent?.ok_or_else(|| {
+            self.error(
+                TraceErrorKind::Malformed,
+                "the API answered without a trace".into(),
+                None,
+            )
+        })?;
         // Every trace ends with the status the client would get; an answer without one
         // cannot be checked, so it is could-not-run, never a pass.
         match result.status_code {

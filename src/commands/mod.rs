@@ -66,6 +66,7 @@ fn quiet_on_output_errors() {
             .or_else(|| payload.downcast_ref::<&str>().copied())
             .unwrap_or("");
         if let Some(why) = msg.strip_prefix("failed printing to stdout: ") {
+            crate::exit::remove_temps();
             let _ = writeln!(std::io::stderr(), "error: cannot write the output: {why}");
             std::process::exit(i32::from(Exit::CouldNotRun.code()));
         }

@@ -9,12 +9,12 @@ use serde_json::Value;
 
 use super::{runtime, say, settings};
 use crate::cli::PullArgs;
-use crate::cloudflare::{Client, ClientConfig};
+use crate::cloudflare::Client;
 use crate::diag::{Diagnostic, Report};
 use crate::exit::Exit;
 use crate::project::ProjectConfig;
 use crate::ruleset::model::{ListFile, ListItem, Ruleset};
-use crate::settings::{Flags, credentials_from_env};
+use crate::settings::Flags;
 
 /// Why a pull stopped.
 #[derive(Debug, thiserror::Error)]
@@ -111,16 +111,9 @@ pub(super) fn run(a: &PullArgs) -> Result<Exit, Report> {
             Diagnostic::usage("no zone: pass --zone ZONE_ID or set zone_id in rulegate.yaml")
         })?;
     let account = settings.account_id()?;
-    // Credentials are optional: `rulegate serve` without --token needs none.
-    let client = Client::new(ClientConfig {
-        api_url: settings.api.url.clone(),
-        account_id: account.clone(),
-        credentials: credentials_from_env().ok(),
-        timeout: settings.api.timeout,
-        retry: settings.api.retry,
-        rate: settings.api.rate,
-    })
-    .map_err(Diagnostic::from)?;
+    // Credentials are checked before the first request (Cloudflare's API needs them);
+    // `rulegate serve` without --token needs none.
+    let client = Client::new(settings.client_config_with(false)?).map_err(Diagnostic::from)?;
     let summary = runtime(0)?
         .block_on(pull(&client, &zone, &account, &a.dir, &settings.config))
         .map_err(|e| Diagnostic::could_not_run(e.to_string()))?;

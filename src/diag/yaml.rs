@@ -74,6 +74,10 @@ pub(crate) fn yaml_diagnostic(file: &Path, e: &serde_saphyr::Error) -> Diagnosti
         return Diagnostic::new(file, pos, "duplicate key")
             .hint("a key appears once in a mapping; remove or rename one");
     }
+    if text.contains("multiple YAML documents") {
+        return Diagnostic::new(file, pos, "the file holds more than one YAML document (`---`)")
+            .hint("a suite or project file is one document: remove the `---` separator, or split the file in two");
+    }
     if text.contains("use Option<") {
         return Diagnostic::new(file, pos, "a value is missing here (null)")
             .hint("write a value, or remove the key");

@@ -147,6 +147,9 @@ pub(crate) fn snapshot(project_dir: &Path, rev: &str) -> Result<Snapshot, Diagno
             )))
         }
     };
+    // Removed on a signal or a closed pipe too, where `tmp`'s destructor would not run.
+    crate::exit::register_temp(tmp.path().to_path_buf());
+    crate::exit::watch_signals();
     with_index(&["read-tree", &commit])?;
     let prefix_arg = format!("--prefix={}/", root.display());
     with_index(&["checkout-index", "--all", "--force", &prefix_arg])?;
@@ -159,6 +162,13 @@ pub(crate) fn snapshot(project_dir: &Path, rev: &str) -> Result<Snapshot, Diagno
         root,
         _dir: tmp,
     })
+}
+
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        // The TempDir removes the tree; the early-end registry forgets it.
+        crate::exit::forget_temp(self._dir.path());
+    }
 }
 
 impl Snapshot {

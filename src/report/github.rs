@@ -71,21 +71,21 @@ impl Annotation {
     }
 }
 
-/// A suite file as GitHub wants it: relative to the workspace when it lies inside it.
+/// A file as GitHub wants it: relative to the workspace when it lies inside it, `/`-separated,
+/// with `.` and `dir/..` folded (GitHub attaches annotations only to such paths).
 fn repo_path(file: &Path, workspace: Option<&Path>) -> String {
     let abs = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
-    let rel: PathBuf = workspace
-        .and_then(|w| abs.strip_prefix(w).ok().map(Path::to_path_buf))
-        .unwrap_or_else(|| file.to_path_buf());
-    if rel.is_absolute() {
-        return rel.to_string_lossy().into_owned();
+    let abs = PathBuf::from(coverage::show(&abs));
+    let inside = workspace.and_then(|w| {
+        let w = std::path::absolute(w).unwrap_or_else(|_| w.to_path_buf());
+        abs.strip_prefix(coverage::show(&w))
+            .ok()
+            .map(Path::to_path_buf)
+    });
+    match inside {
+        Some(rel) => coverage::show(&rel),
+        None => coverage::show(file),
     }
-    let parts: Vec<String> = rel
-        .components()
-        .filter(|c| !matches!(c, std::path::Component::CurDir))
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect();
-    parts.join("/")
 }
 
 /// The annotations of a run: an error per failed or unrunnable case, a notice per behaviour
@@ -468,6 +468,18 @@ mod tests {
             "::error file=s.yaml,line=1,title=rulegate%3A s%3A%3Ac1::status: expected 403%0Amore\n"
         ));
         assert!(!render_annotations(&list[..3]).contains("more error"));
+    }
+
+    #[test]
+    fn annotation_paths_are_normalized() {
+        assert_eq!(
+            repo_path(
+                Path::new("/w/tests/../infra/./waf.tf"),
+                Some(Path::new("/w"))
+            ),
+            "infra/waf.tf"
+        );
+        assert_eq!(repo_path(Path::new("./a/../b.yaml"), None), "b.yaml");
     }
 
     #[test]

@@ -209,12 +209,18 @@ impl Context {
         self.set_field(field(name)?, v)
     }
 
-    /// Sets a field known to exist with a value of its type (for the request builder).
+    /// Sets a field the request builder names with a value of its type. The names and types
+    /// are the builder's own constants, so a miss is a bug: it stops the program in every
+    /// build (and the tests, which build every field), never a field silently left unset.
     pub(crate) fn put(&mut self, name: &str, v: Value) {
-        if let Some(id) = Scheme::http().field(name) {
-            debug_assert!(v.has_type(&id.ty()), "{name}");
-            self.store(id.0 as usize, Slot::Value(v));
-        }
+        let Some(id) = Scheme::http().field(name) else {
+            panic!("request builder bug: `{name}` is no field of the scheme");
+        };
+        assert!(
+            v.has_type(&id.ty()),
+            "request builder bug: `{name}` set with a value of the wrong type"
+        );
+        self.store(id.0 as usize, Slot::Value(v));
     }
 
     /// Sets fields from a JSON object of name → value (`rulegate eval --fields`).

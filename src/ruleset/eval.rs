@@ -11,7 +11,7 @@ use super::action::{Action, HeaderOperation, Overrides, Redirect, RedirectFrom, 
 use super::compiled::{CompiledRule, CompiledRuleset, Level, Rulebook};
 use super::{phases, shape};
 use crate::rules::request::{self, split_url};
-use crate::rules::{Context, RequestError, Value as RValue};
+use crate::rules::{Context, FieldError, RequestError, Value as RValue};
 use crate::trace::view::RATE_LIMIT_PHASE;
 use crate::trace::{Extras, Origin, TraceItem, TraceRequest, TraceResult};
 
@@ -27,6 +27,9 @@ pub(crate) enum EvalError {
     Request(#[from] RequestError),
     #[error("execute nests deeper than {MAX_EXECUTE_DEPTH} rulesets: {}", .0.join(" → "))]
     TooDeep(Vec<String>),
+    /// A response field could not be set (a field missing from the scheme: a bug).
+    #[error(transparent)]
+    Field(#[from] FieldError),
     /// The caller cancelled the evaluation (its time budget ran out); checked between rules.
     #[error("the evaluation was stopped: its time budget ran out")]
     Cancelled,
@@ -178,7 +181,7 @@ pub(crate) fn evaluate_until(
     if st.end.is_none()
         && let Some(origin) = &extras.origin
     {
-        set_response(&mut st.ctx, origin_status, origin);
+        set_response(&mut st.ctx, origin_status, origin)?;
         st.response = true;
         for phase in phases::RESPONSE_PHASES {
             if st.end.is_some() {
@@ -205,7 +208,7 @@ pub(crate) fn evaluate_until(
     ))
 }
 
-fn set_response(ctx: &mut Context, status: i64, o: &Origin) {
+fn set_response(ctx: &mut Context, status: i64, o: &Origin) -> Result<(), FieldError> {
     let pairs: Vec<(String, String)> = o
         .headers
         .iter()
@@ -234,27 +237,28 @@ fn set_response(ctx: &mut Context, status: i64, o: &Origin) {
         })
         .unwrap_or_default();
     for prefix in ["", "raw."] {
-        let _ = ctx.set(
+        ctx.set(
             &format!("{prefix}http.response.headers"),
             RValue::Map(map.clone()),
-        );
-        let _ = ctx.set(
+        )?;
+        ctx.set(
             &format!("{prefix}http.response.headers.names"),
             names.clone(),
-        );
-        let _ = ctx.set(
+        )?;
+        ctx.set(
             &format!("{prefix}http.response.headers.values"),
             values.clone(),
-        );
+        )?;
     }
-    let _ = ctx.set("http.response.code", RValue::Int(status));
-    let _ = ctx.set("http.response.headers.truncated", RValue::Bool(false));
-    let _ = ctx.set(
+    ctx.set("http.response.code", RValue::Int(status))?;
+    ctx.set("http.response.headers.truncated", RValue::Bool(false))?;
+    ctx.set(
         "http.response.content_type.media_type",
         RValue::bytes(media),
-    );
-    let _ = ctx.set("cf.response.1xxx_code", RValue::Int(0));
-    let _ = ctx.set("cf.response.error_type", RValue::bytes(""));
+    )?;
+    ctx.set("cf.response.1xxx_code", RValue::Int(0))?;
+    ctx.set("cf.response.error_type", RValue::bytes(""))?;
+    Ok(())
 }
 
 fn run_phase(st: &mut State, phase: &'static str) -> Option<TraceItem> {

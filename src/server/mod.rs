@@ -215,7 +215,12 @@ fn parse_trace_body(body: &[u8]) -> Result<(TraceRequest, Extras), String> {
     let req: TraceRequest =
         serde_json::from_value(v).map_err(|e| format!("Invalid trace request: {e}"))?;
     // The same checks the suite loader makes: serve accepts what a suite may say, no more.
-    let problems = crate::trace::validate::request(&req);
+    let mut problems = crate::trace::validate::request(&req);
+    if let Some(s) = extras.origin.as_ref().and_then(|o| o.status)
+        && let Err(p) = crate::trace::validate::origin_status(s)
+    {
+        problems.push(p);
+    }
     if !problems.is_empty() {
         let text: Vec<String> = problems.into_iter().map(|p| p.message).collect();
         return Err(format!("Invalid trace request: {}", text.join("; ")));
@@ -227,6 +232,33 @@ fn parse_trace_body(body: &[u8]) -> Result<(TraceRequest, Extras), String> {
 /// its time is 408, and an error that the HTTP layer produced as plain text (405, 413, a
 /// body that is not JSON) is answered in the v4 envelope like every other error.
 async fn envelope_layer(req: Request, next: Next) -> Response {
+    let uri_len = req.uri().to_string().len();
+    if uri_len > limits::SERVE_MAX_URI_BYTES {
+        // UNCERTAIN: the live API's code for an overlong URI.
+        return envelope_error(
+            StatusCode::URI_TOO_LONG,
+            6100,
+            format!(
+                "the request URI is {uri_len} bytes long (at most {})",
+                limits::SERVE_MAX_URI_BYTES
+            ),
+        );
+    }
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len())
+        .sum();
+    if header_bytes > limits::SERVE_MAX_HEADER_BYTES {
+        return envelope_error(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            6100,
+            format!(
+                "the request headers are {header_bytes} bytes (at most {})",
+                limits::SERVE_MAX_HEADER_BYTES
+            ),
+        );
+    }
     if req.headers().len() > limits::SERVE_MAX_HEADERS {
         return envelope_error(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -460,7 +492,10 @@ pub(crate) async fn run(project: Arc<Project>, opts: Options) -> Result<(), Diag
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits::SERVE_HEADER_TIMEOUT)
-        .max_headers(limits::SERVE_MAX_HEADERS * 4);
+        // Generous parser limits, so that what the limits refuse is answered by the envelope
+        // layer (431, 414 in the v4 envelope) rather than by hyper's bare errors.
+        .max_headers(limits::SERVE_MAX_HEADERS * 10)
+        .max_buf_size(1024 * 1024);
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     loop {

@@ -294,10 +294,9 @@ impl<'a> Builder<'a> {
         }
         if let Some(o) = &c.origin {
             if let Some(s) = o.value.status
-                && !(100..=599).contains(&s)
+                && let Err(p) = crate::trace::validate::origin_status(s)
             {
-                self.error(spos(o), format!("origin status {s} is not an HTTP status"))
-                    .hint = Some("use 100..=599".into());
+                self.error(spos(o), p.message).hint = p.hint;
             }
             out.origin = Some(crate::trace::Origin {
                 status: o.value.status,

@@ -162,10 +162,26 @@ pub(crate) fn load_source(
 ) -> Result<Suite, Vec<Diagnostic>> {
     match serde_saphyr::from_str::<super::model::SuiteFile>(text) {
         Ok(model) => {
+            let no_cases = model.cases.is_empty();
             let mut b = Builder::new(file, vars);
             match b.suite(model, id) {
                 Some(s) if b.diagnostics.is_empty() => Ok(s),
-                _ => Err(b.diagnostics),
+                _ => {
+                    // `cases: []` (or none) has no span of its own: point at the key, or at
+                    // the file's first line.
+                    if no_cases {
+                        let at = text
+                            .lines()
+                            .position(|l| l.starts_with("cases:"))
+                            .map_or(1, |i| i + 1);
+                        for d in &mut b.diagnostics {
+                            if d.pos.is_none() && d.title == "the suite has no cases" {
+                                d.pos = Some(crate::diag::Pos::new(at, 1, 6));
+                            }
+                        }
+                    }
+                    Err(b.diagnostics)
+                }
             }
         }
         Err(e) => Err(vec![yaml_diagnostic(file, &e)]),

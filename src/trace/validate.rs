@@ -126,6 +126,18 @@ pub(crate) fn threat_score(v: i64) -> Result<(), Problem> {
     score("threat_score", v, 0..=100)
 }
 
+/// The origin's status of an offline case (`origin.status`): an HTTP status.
+pub(crate) fn origin_status(v: i64) -> Result<(), Problem> {
+    if (100..=599).contains(&v) {
+        Ok(())
+    } else {
+        Err(problem(
+            format!("origin status {v} is not an HTTP status"),
+            Some("use 100..=599".into()),
+        ))
+    }
+}
+
 /// An absolute http(s) URL.
 pub(crate) fn url(v: &str) -> Result<(), Problem> {
     match url::Url::parse(v) {

@@ -85,7 +85,8 @@ pub struct Envelope<T> {
     pub errors: Vec<ApiMessage>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub messages: Vec<ApiMessage>,
-    #[serde(default = "none", skip_serializing_if = "Option::is_none")]
+    /// `null` in error answers, as the API's schema requires.
+    #[serde(default = "none")]
     pub result: Option<T>,
 }
 

@@ -373,6 +373,30 @@ fn validate_schema(path: &Path) {
     );
 }
 
+/// A file of `../shared/` (beside the checkout, never copied into the repository): its text,
+/// or `None` with the reason printed when shared/ is absent (a user's fresh clone). CI sets
+/// `RULEGATE_REQUIRE_SHARED=1`, which makes its absence a failure.
+pub(crate) fn shared_text(rel: &str) -> Option<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared")
+        .join(rel);
+    match std::fs::read_to_string(&path) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            assert!(
+                std::env::var_os("RULEGATE_REQUIRE_SHARED").is_none(),
+                "{}: {e}; RULEGATE_REQUIRE_SHARED is set, so shared/ must be beside the checkout",
+                path.display()
+            );
+            eprintln!(
+                "skipped: {} is absent ({e}); this test reads shared/ beside the checkout",
+                path.display()
+            );
+            None
+        }
+    }
+}
+
 pub(crate) fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
