@@ -176,6 +176,11 @@ pub(crate) struct EvalArgs {
     /// A project directory whose lists expressions may use as `$name`.
     #[arg(long, value_name = "DIR")]
     pub project: Option<PathBuf>,
+
+    /// How long one evaluation may take, in seconds [default: 10]; past it the answer is an
+    /// error and the run ends with exit 3.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub trace_budget: Option<f64>,
 }
 
 #[derive(Debug, Args)]

@@ -64,9 +64,10 @@ pub(crate) fn console(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Whether XML 1.0 allows `c` in a document.
+/// Whether XML 1.0 allows `c` in a document and gives it back as written (a carriage return
+/// would come back as a line feed, so it is made visible too).
 fn xml_char(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+    matches!(c, '\t' | '\n' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
 /// Text for an XML document (element text or an attribute, which the writer escapes): the

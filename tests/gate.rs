@@ -704,3 +704,185 @@ fn pull_checks_credentials_before_any_request() {
         outcome(&o)
     );
 }
+
+/// 1.5 MB of `a`/`b` in a fixed pseudo-random order: the input on which a small regex's lazy
+/// DFA gives up and the search costs its expanded size times the length.
+fn random_ab(len: usize) -> String {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            if x & 1 == 0 { 'a' } else { 'b' }
+        })
+        .collect()
+}
+
+#[test]
+fn a_small_regex_that_searches_slowly_is_held_to_the_budget() {
+    let dir = tempdir();
+    let rs = json!({"id": "z", "kind": "zone", "phase": "http_request_firewall_custom", "rules": [
+        {"id": "slow", "action": "block",
+         "expression": "http.request.body.raw matches \"(?:a|b)*a(?:a|b){300}c\""}]});
+    write(
+        dir.path(),
+        "rulesets/z.json",
+        &serde_json::to_string_pretty(&rs).unwrap(),
+    );
+    let body = random_ab(1_500_000);
+    write(
+        dir.path(),
+        "s.yaml",
+        &format!(
+            "base_url: https://www.example.com\ncases:\n  - name: big body\n    request:\n      method: POST\n      url: /\n      body: {{ plain_text: \"{body}\" }}\n    expect: {{ status: 200 }}\n"
+        ),
+    );
+    let o = run_in(dir.path(), &["test", ".", "--trace-budget", "0.3"]);
+    assert_eq!(o.status.code(), Some(3), "{}", outcome(&o));
+    assert!(
+        all(&o).contains("longer than its budget"),
+        "{}",
+        outcome(&o)
+    );
+}
+
+#[test]
+fn eval_batch_is_held_to_the_budget() {
+    let dir = tempdir();
+    let body = random_ab(400_000);
+    let line = json!({"expr": "http.request.body.raw matches \"(?:a|b)*a(?:a|b){300}c\"",
+        "fields": {"http.request.body.raw": body}});
+    let input = format!("{{\"expr\": \"true\"}}\n{line}\n{{\"expr\": \"false\"}}\n");
+    let path = write(dir.path(), "in.jsonl", &input);
+    let o = bin()
+        .args(["eval", "--trace-budget", "0.3", "--batch"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", outcome(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert_eq!(lines[0]["result"], true);
+    assert_eq!(lines[1]["kind"], "budget", "{out}");
+}
+
+#[test]
+fn rate_limiting_parameters_outside_the_rate_limiting_phase_are_refused() {
+    let dir = tempdir();
+    let rs = json!({"id": "zfc", "kind": "zone", "phase": "http_request_firewall_custom", "rules": [
+        {"id": "r1", "action": "block", "expression": "http.request.uri.path eq \"/login\"",
+         "ratelimit": {"characteristics": ["ip.src", "cf.colo.id"], "period": 60, "requests_per_period": 5, "mitigation_timeout": 600}}]});
+    write(
+        dir.path(),
+        "rulesets/z.json",
+        &serde_json::to_string_pretty(&rs).unwrap(),
+    );
+    write(dir.path(), "s.yaml", PASSING_SUITE);
+    let o = run_in(dir.path(), &["check", "."]);
+    assert_eq!(o.status.code(), Some(2), "{}", outcome(&o));
+    assert!(
+        all(&o).contains(
+            "`ratelimit` is only allowed in phase http_ratelimit, not http_request_firewall_custom"
+        ),
+        "{}",
+        outcome(&o)
+    );
+    assert!(all(&o).contains("z.json:"), "{}", outcome(&o));
+}
+
+#[test]
+fn a_plan_whose_ruleset_values_are_no_object_is_an_error_not_a_panic() {
+    for values in [json!(null), json!([1, 2]), json!("x"), json!(7)] {
+        let dir = tempdir();
+        let plan = json!({"format_version": "1.2", "planned_values": {"root_module": {"resources": [
+            {"address": "cloudflare_ruleset.waf", "mode": "managed", "type": "cloudflare_ruleset",
+             "name": "waf", "values": values}]}}});
+        write(
+            dir.path(),
+            "plan.json",
+            &serde_json::to_string_pretty(&plan).unwrap(),
+        );
+        write(dir.path(), "rulegate.yaml", "terraform: plan.json\n");
+        write(dir.path(), "s.yaml", PASSING_SUITE);
+        for cmd in ["check", "test"] {
+            let o = run_in(dir.path(), &[cmd, "."]);
+            let text = all(&o);
+            assert_eq!(o.status.code(), Some(2), "{values}: {}", outcome(&o));
+            assert!(!text.contains("panicked"), "{text}");
+            assert!(
+                text.contains("cloudflare_ruleset.waf: its `values` is"),
+                "{text}"
+            );
+            assert!(text.contains("plan.json:"), "{text}");
+        }
+    }
+    // Missing altogether.
+    let dir = tempdir();
+    let plan = json!({"planned_values": {"root_module": {"resources": [
+        {"address": "cloudflare_ruleset.waf", "mode": "managed", "type": "cloudflare_ruleset", "name": "waf"}]}}});
+    write(
+        dir.path(),
+        "plan.json",
+        &serde_json::to_string_pretty(&plan).unwrap(),
+    );
+    write(dir.path(), "rulegate.yaml", "terraform: plan.json\n");
+    write(dir.path(), "s.yaml", PASSING_SUITE);
+    let o = run_in(dir.path(), &["check", "."]);
+    assert_eq!(o.status.code(), Some(2), "{}", outcome(&o));
+    assert!(all(&o).contains("null or missing"), "{}", outcome(&o));
+}
+
+#[test]
+fn baseline_revisions_are_refused_for_what_they_are() {
+    let repo = tempdir();
+    let git = |args: &[&str]| {
+        let o = std::process::Command::new("git")
+            .arg("-C")
+            .arg(repo.path())
+            .args([
+                "-c",
+                "user.email=t@example.com",
+                "-c",
+                "user.name=t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", outcome(&o));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    git(&["init", "-q"]);
+    write(repo.path(), "p/rulesets/z.json", &serde_json::to_string(&json!({"id": "z", "kind": "zone", "phase": "http_request_firewall_custom", "rules": []})).unwrap());
+    write(repo.path(), "p/s.yaml", PASSING_SUITE);
+    git(&["add", "."]);
+    git(&["commit", "-qm", "one"]);
+    let tree = git(&["rev-parse", "HEAD^{tree}"]);
+    let p = repo.path().join("p");
+    for (rev, want) in [
+        ("^HEAD", "not a revision naming one commit"),
+        ("HEAD..HEAD", "not a revision naming one commit"),
+        (tree.as_str(), "names a tree, not a commit"),
+    ] {
+        let o = run_in(&p, &["test", ".", "--baseline", rev]);
+        assert_eq!(o.status.code(), Some(2), "{rev}: {}", outcome(&o));
+        assert!(all(&o).contains(want), "{rev}: {}", outcome(&o));
+    }
+    // The project did not exist at the revision: an error naming it, not an empty baseline.
+    write(repo.path(), "q/rulesets/z.json", &serde_json::to_string(&json!({"id": "z", "kind": "zone", "phase": "http_request_firewall_custom", "rules": []})).unwrap());
+    write(repo.path(), "q/s.yaml", PASSING_SUITE);
+    let o = run_in(&repo.path().join("q"), &["test", ".", "--baseline", "HEAD"]);
+    assert_eq!(o.status.code(), Some(2), "{}", outcome(&o));
+    assert!(
+        all(&o).contains("does not exist at that revision"),
+        "{}",
+        outcome(&o)
+    );
+    assert!(all(&o).contains("HEAD:q"), "{}", outcome(&o));
+}

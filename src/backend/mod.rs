@@ -52,7 +52,7 @@ impl Local {
         req: &TraceRequest,
         extras: &Extras,
     ) -> Result<TraceResult, TraceError> {
-        if !self.book.heavy {
+        if !self.book.cost.needs_budget(input_bytes(req, extras)) {
             return self.trace(req, extras);
         }
         let (me, req, extras) = (self.clone(), req.clone(), extras.clone());
@@ -128,6 +128,23 @@ impl Local {
     pub(crate) fn take_warnings(&self) -> Vec<String> {
         std::mem::take(&mut *self.lock()).into_iter().collect()
     }
+}
+
+/// How many bytes of request data a trace reads at most: what a regex may search.
+fn input_bytes(req: &TraceRequest, extras: &Extras) -> usize {
+    let body = req.body.as_ref().map_or(0, |b| {
+        b.plain_text.as_ref().map_or(0, String::len)
+            + b.base64.as_ref().map_or(0, String::len)
+            + b.json.as_ref().map_or(0, |j| j.to_string().len())
+    });
+    let pairs = |m: &std::collections::BTreeMap<String, String>| {
+        m.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+    };
+    let fields = extras
+        .fields
+        .as_ref()
+        .map_or(0, |f| serde_json::to_string(f).map_or(0, |t| t.len()));
+    req.url.len() + pairs(&req.headers) + pairs(&req.cookies) + body + fields
 }
 
 /// A configured backend, shared by every case of a run.

@@ -49,6 +49,14 @@ fn parse_json(what: &str, text: Option<&str>) -> Result<Option<J>, Diagnostic> {
 }
 
 pub(super) fn run(a: &EvalArgs) -> Result<Exit, Report> {
+    let budget = match a.trace_budget {
+        Some(s) => crate::limits::seconds(s)
+            .ok_or_else(|| {
+                Diagnostic::usage(format!("--trace-budget {s} is not a number of seconds"))
+            })?
+            .max(std::time::Duration::from_millis(1)),
+        None => crate::limits::DEFAULT_TRACE_BUDGET,
+    };
     let lists = match &a.project {
         Some(dir) => {
             let s = settings(Flags {
@@ -63,20 +71,68 @@ pub(super) fn run(a: &EvalArgs) -> Result<Exit, Report> {
         }
         None => Lists::new(),
     };
+    let lists = std::sync::Arc::new(lists);
     if let Some(path) = &a.batch {
-        return batch(path, &lists);
+        return batch(path, lists, budget);
     }
     let expr = a.expr.as_deref().unwrap_or_default();
     let fields = parse_json("fields", a.fields.as_deref())?;
     let request = parse_json("request", a.request.as_deref())?;
     let ctx =
         context(fields.as_ref(), request.as_ref()).map_err(|e| Diagnostic::usage(e.to_string()))?;
-    match evaluate(expr, &ctx, &lists) {
+    let owned = expr.to_string();
+    let answer = Evaluator::start(lists)
+        .answer(budget, move |lists| evaluate(&owned, &ctx, lists))
+        .ok_or_else(|| over_budget(budget))?;
+    match answer {
         Ok(answer) => {
             say(&format!("{}\n", answer.to_json()))?;
             Ok(Exit::Success)
         }
         Err(e) => Err(diag::expression(None, "expression", expr, &e).into()),
+    }
+}
+
+fn over_budget(budget: std::time::Duration) -> Diagnostic {
+    Diagnostic::could_not_run(format!(
+        "the evaluation took longer than its budget of {budget:?}"
+    ))
+    .hint("an expression is too costly for this input (a regex that backtracks over a long value?); raise --trace-budget or simplify it")
+}
+
+/// Evaluations on a worker thread, each awaited within a time budget: an expression that
+/// runs too long is abandoned (the command then ends, and the worker with it).
+struct Evaluator {
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+/// One evaluation handed to the worker.
+type Job = Box<dyn FnOnce(&Lists) + Send>;
+
+impl Evaluator {
+    fn start(lists: std::sync::Arc<Lists>) -> Evaluator {
+        let (jobs, rx) = std::sync::mpsc::channel::<Job>();
+        std::thread::spawn(move || {
+            for job in rx {
+                job(&lists);
+            }
+        });
+        Evaluator { jobs }
+    }
+
+    /// `f`'s answer, or `None` when it does not come within `budget`.
+    fn answer<T: Send + 'static>(
+        &self,
+        budget: std::time::Duration,
+        f: impl FnOnce(&Lists) -> T + Send + 'static,
+    ) -> Option<T> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.jobs
+            .send(Box::new(move |lists| {
+                let _ = tx.send(f(lists));
+            }))
+            .ok()?;
+        rx.recv_timeout(budget).ok()
     }
 }
 
@@ -102,7 +158,12 @@ fn batch_line(line: &str, lists: &Lists) -> J {
     }
 }
 
-fn batch(path: &std::path::Path, lists: &Lists) -> Result<Exit, Report> {
+fn batch(
+    path: &std::path::Path,
+    lists: std::sync::Arc<Lists>,
+    budget: std::time::Duration,
+) -> Result<Exit, Report> {
+    let worker = Evaluator::start(lists);
     let cannot_read =
         |e: std::io::Error| Diagnostic::usage(format!("cannot read {}: {e}", path.display()));
     let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
@@ -127,7 +188,22 @@ fn batch(path: &std::path::Path, lists: &Lists) -> Result<Exit, Report> {
         number += 1;
         let answer = match std::str::from_utf8(&buf) {
             Ok(line) if line.trim().is_empty() => continue,
-            Ok(line) => batch_line(line, lists),
+            Ok(line) => {
+                let line = line.to_string();
+                match worker.answer(budget, move |lists| batch_line(&line, lists)) {
+                    Some(a) => a,
+                    None => {
+                        // The worker is still busy with this line: answer it, then stop.
+                        let _ = writeln!(
+                            out,
+                            "{}",
+                            json!({"error": format!("line {number}: the evaluation took longer than its budget of {budget:?}"), "kind": "budget"})
+                        );
+                        let _ = out.flush();
+                        return Err(over_budget(budget).into());
+                    }
+                }
+            }
             Err(e) => json!({"error": format!("line {number} is not UTF-8 ({e})")}),
         };
         if writeln!(out, "{answer}").is_err() {

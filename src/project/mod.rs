@@ -219,7 +219,7 @@ pub(crate) fn load_project_in(
             continue;
         }
         let compiled =
-            rulesets::compile_ruleset(&path, rs, &compiler, &ids, &mut c, &mut book.heavy);
+            rulesets::compile_ruleset(&path, rs, &compiler, &ids, &mut c, &mut book.cost);
         let idx = book.rulesets.len();
         if let (Some(phase), Some(level)) = (
             compiled.ruleset.phase.clone(),

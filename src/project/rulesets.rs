@@ -25,8 +25,8 @@ struct RuleSink<'c, 'a> {
     compiler: &'c rules::Compiler<'c>,
     /// The phase whose availability rules apply (`None` for managed rulesets).
     phase: Option<&'c str>,
-    /// Set when a value expression holds a heavy regex.
-    heavy: &'c mut bool,
+    /// What the value expressions' regexes may cost.
+    cost: &'c mut rules::cost::Cost,
 }
 
 impl Sink for RuleSink<'_, '_> {
@@ -41,7 +41,7 @@ impl Sink for RuleSink<'_, '_> {
         let label = format!("{} ({what})", self.label);
         match self.compiler.parse_value(e) {
             Ok(v) => {
-                *self.heavy |= rules::cost::value_is_heavy(&v);
+                self.cost.add_value(&v);
                 for err in rules::availability::value_availability(&v, Usage::Value, self.phase) {
                     self.c.expr_error(&label, self.anchor, e, &err);
                 }
@@ -110,7 +110,7 @@ pub(super) fn compile_ruleset(
     compiler: &rules::Compiler,
     ids: &HashSet<String>,
     c: &mut FileCtx,
-    heavy: &mut bool,
+    cost: &mut rules::cost::Cost,
 ) -> CompiledRuleset {
     if !KINDS.contains(&rs.kind.as_str()) {
         let at = c.find(&rs.kind, 0).unwrap_or(0);
@@ -185,7 +185,7 @@ pub(super) fn compile_ruleset(
         let filter = match &rule.expression {
             Some(e) => match compiler.parse_filter(e) {
                 Ok(ast) => {
-                    *heavy |= rules::cost::is_heavy(&ast);
+                    cost.add_filter(&ast);
                     if !managed {
                         for err in rules::availability::availability(
                             &ast,
@@ -220,7 +220,7 @@ pub(super) fn compile_ruleset(
                 anchor,
                 compiler,
                 phase: phase_checked,
-                heavy,
+                cost,
             },
         );
         if let Action::Redirect(Some(from)) = &action

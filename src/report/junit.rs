@@ -276,4 +276,57 @@ mod tests {
             .count();
         assert_eq!(skipped, 1);
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Whatever a name, a message or a reason holds, the report parses, keeps exactly its
+        /// testcases, and gives back the text (controls made visible) as it was written.
+        #[test]
+        fn any_text_keeps_the_report_whole(
+            name in "\\PC{0,40}|[\\x00-\\x7f]{0,40}",
+            text in "\\PC{0,80}|[\\x00-\\x7f]{0,80}|.*\\]\\]>.*",
+            reason in "\\PC{0,40}|[\\x00-\\x7f]{0,40}",
+        ) {
+            let suites = [Suite {
+                file: PathBuf::from("s.yaml"),
+                id: "s".into(),
+                cases: vec![case(&name), case("other")],
+            }];
+            let failed = CaseResult {
+                behaviour: None,
+                rules: Vec::new(),
+                outcome: Outcome::Failed {
+                    mismatches: vec![crate::expect::Mismatch { key: "status", message: text.clone() }],
+                    diff: text.clone(),
+                },
+                duration: StdDuration::ZERO,
+            };
+            let skipped = CaseResult {
+                behaviour: None,
+                rules: Vec::new(),
+                outcome: Outcome::Skipped { reason: reason.clone() },
+                duration: StdDuration::ZERO,
+            };
+            let mut results = BTreeMap::from([("s::other".to_string(), skipped)]);
+            results.insert(format!("s::{name}"), failed);
+            let run = RunResult { results, unexplained_failures: 0 };
+            let meta = Meta {
+                backend: "local".into(),
+                rulesets: "r".into(),
+                timestamp: OffsetDateTime::from_unix_timestamp(0).unwrap(),
+            };
+            let mut buf = Vec::new();
+            write(&suites, &run, &meta, &mut buf).unwrap();
+            let xml = String::from_utf8(buf).unwrap();
+            let doc = roxmltree::Document::parse(&xml).unwrap();
+            let cases: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("testcase")).collect();
+            proptest::prop_assert_eq!(cases.len(), if name == "other" { 1 } else { 2 });
+            if name != "other" {
+                let failure = doc.descendants().find(|n| n.has_tag_name("failure")).unwrap();
+                let body: String = failure.descendants().filter_map(|n| n.text()).collect();
+                proptest::prop_assert!(body.contains(xml_text(&text).as_ref()));
+            }
+        }
+    }
 }

@@ -1,7 +1,11 @@
 //! Which expressions may be costly to evaluate. A regex that compiles to a large automaton (a
 //! big bounded repetition) can take seconds or minutes against a long value once the lazy DFA
 //! gives up; projects holding one get their traces evaluated off the async workers with a
-//! time budget. Everything else evaluates inline, where a trace costs microseconds.
+//! time budget. A small regex can be slow too: once its lazy DFA gives up (`(?:a|b)*a(?:a|b){30}c`
+//! against 1.5 MB of random `a`/`b` takes most of a second), a search costs about the pattern's
+//! expanded size times the input's length. [`Cost`] keeps the largest expanded size, so a
+//! trace whose input is long enough for that product to matter goes the bounded way too.
+//! Everything else evaluates inline, where a trace costs microseconds.
 
 use super::ast::{Arg, Call, Expr, ExprKind, Lhs, Rhs, ValueExpr, Visitor, walk_call, walk_expr};
 use super::functions::F;
@@ -17,15 +21,79 @@ fn heavy_regex(src: &str) -> bool {
         .is_err()
 }
 
+/// Above this product of a regex's expanded size and a request's size, a trace may take
+/// longer than a few milliseconds: it runs within the time budget.
+pub(crate) const INLINE_WORK: u64 = 20_000_000;
+
+/// What a project's expressions may cost to evaluate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Cost {
+    /// Some regex compiles to a large program: every trace needs the time budget.
+    pub(crate) heavy: bool,
+    /// The largest expanded size of any regex ([`regex_size`]).
+    pub(crate) regex: u64,
+}
+
+impl Cost {
+    /// Adds a filter's regexes.
+    pub(crate) fn add_filter(&mut self, e: &Expr) {
+        let mut v = Heavy::default();
+        v.visit_expr(e);
+        self.heavy |= v.heavy;
+        self.regex = self.regex.max(v.size);
+    }
+
+    /// Adds a value expression's regexes.
+    pub(crate) fn add_value(&mut self, e: &ValueExpr) {
+        let mut v = Heavy::default();
+        v.visit_lhs(&e.lhs);
+        self.heavy |= v.heavy;
+        self.regex = self.regex.max(v.size);
+    }
+
+    /// Whether a trace over `input_bytes` of request data must run within the time budget.
+    pub(crate) fn needs_budget(&self, input_bytes: usize) -> bool {
+        self.heavy || self.regex.saturating_mul(input_bytes as u64) > INLINE_WORK
+    }
+}
+
+/// A regex's expanded size: its literals and classes counted once per repetition they stand
+/// in (`a{900}` is 900, `(?:a|b){30}` is 30), unbounded repetitions counted once.
+pub(crate) fn regex_size(src: &str) -> u64 {
+    use regex_syntax::hir::{Hir, HirKind};
+    fn size(h: &Hir) -> u64 {
+        match h.kind() {
+            HirKind::Empty | HirKind::Look(_) => 0,
+            HirKind::Literal(l) => l.0.len() as u64,
+            HirKind::Class(_) => 1,
+            HirKind::Repetition(r) => {
+                let times = u64::from(r.max.unwrap_or(r.min).max(1));
+                size(&r.sub).saturating_mul(times)
+            }
+            HirKind::Capture(c) => size(&c.sub),
+            HirKind::Concat(v) | HirKind::Alternation(v) => {
+                v.iter().fold(0u64, |a, h| a.saturating_add(size(h)))
+            }
+        }
+    }
+    regex_syntax::ParserBuilder::new()
+        .utf8(false)
+        .build()
+        .parse(src)
+        .map_or(src.len() as u64, |h| size(&h))
+}
+
 #[derive(Default)]
-struct Heavy(bool);
+struct Heavy {
+    heavy: bool,
+    size: u64,
+}
 
 impl Visitor for Heavy {
     fn visit_expr(&mut self, e: &Expr) {
-        if let ExprKind::Cmp(_, _, Rhs::Regex(r)) = &e.kind
-            && r.heavy
-        {
-            self.0 = true;
+        if let ExprKind::Cmp(_, _, Rhs::Regex(r)) = &e.kind {
+            self.heavy |= r.heavy;
+            self.size = self.size.max(regex_size(&r.src));
         }
         walk_expr(self, e);
     }
@@ -33,26 +101,29 @@ impl Visitor for Heavy {
     fn visit_call(&mut self, _at: &Lhs, call: &Call) {
         if call.func.f == F::RegexReplace
             && let Some(Arg::Bytes(p)) = call.args.get(1)
-            && heavy_regex(&String::from_utf8_lossy(p))
         {
-            self.0 = true;
+            let p = String::from_utf8_lossy(p);
+            self.heavy |= heavy_regex(&p);
+            self.size = self.size.max(regex_size(&p));
         }
         walk_call(self, call);
     }
 }
 
 /// Whether the filter holds a heavy regex.
+#[cfg(test)]
 pub(crate) fn is_heavy(e: &Expr) -> bool {
-    let mut v = Heavy::default();
-    v.visit_expr(e);
-    v.0
+    let mut c = Cost::default();
+    c.add_filter(e);
+    c.heavy
 }
 
 /// Whether the value expression holds a heavy regex.
+#[cfg(test)]
 pub(crate) fn value_is_heavy(e: &ValueExpr) -> bool {
-    let mut v = Heavy::default();
-    v.visit_lhs(&e.lhs);
-    v.0
+    let mut c = Cost::default();
+    c.add_value(e);
+    c.heavy
 }
 
 #[cfg(test)]
@@ -75,5 +146,19 @@ mod tests {
         )
         .unwrap();
         assert!(value_is_heavy(&v));
+    }
+
+    #[test]
+    fn small_patterns_that_search_slowly_have_a_large_size() {
+        // `(?:a|b)` is one class.
+        assert_eq!(regex_size("(?:a|b)*a(?:a|b){30}c"), 1 + 1 + 30 + 1);
+        assert_eq!(regex_size("a{900}"), 900);
+        assert!(regex_size("(?i)(union|select).*from") < 40);
+        let c = Cost {
+            heavy: false,
+            regex: regex_size("(?:a|b)*a(?:a|b){30}c"),
+        };
+        assert!(!c.needs_budget(4 * 1024));
+        assert!(c.needs_budget(1_500_000));
     }
 }

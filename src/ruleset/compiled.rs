@@ -57,8 +57,8 @@ pub(crate) struct Rulebook {
     pub(crate) refs: HashMap<String, String>,
     /// The origin's status when no rule ends the request.
     pub(crate) origin_status: i64,
-    /// Some expression holds a heavy regex (`rules::cost`): traces need a time budget.
-    pub(crate) heavy: bool,
+    /// What the expressions may cost (`rules::cost`): which traces need a time budget.
+    pub(crate) cost: crate::rules::cost::Cost,
 }
 
 impl Default for Rulebook {
@@ -70,7 +70,7 @@ impl Default for Rulebook {
             lists: Lists::new(),
             refs: HashMap::new(),
             origin_status: 200,
-            heavy: false,
+            cost: crate::rules::cost::Cost::default(),
         }
     }
 }
