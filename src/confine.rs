@@ -94,6 +94,12 @@ impl Confine {
         self.trusted.push(r);
     }
 
+    /// Trusts `path` (typed on the command line) itself: a file, or a directory's own
+    /// location, but not links inside it that lead elsewhere (unlike [`Confine::trust`]).
+    pub(crate) fn trust_exactly(&mut self, path: &Path) {
+        self.trusted.push(resolve(path));
+    }
+
     /// Whether `path`, resolved, lies inside the root or a trusted path.
     pub(crate) fn allows(&self, path: &Path) -> bool {
         let r = resolve(path);

@@ -886,3 +886,53 @@ fn baseline_revisions_are_refused_for_what_they_are() {
     );
     assert!(all(&o).contains("HEAD:q"), "{}", outcome(&o));
 }
+
+#[test]
+fn committed_links_to_suites_or_tfvars_outside_are_refused() {
+    let repo = repo_with_project(block_admin());
+    let waf = repo.path().join("waf");
+    let outside = tempdir();
+    write(
+        outside.path(),
+        "secret.yaml",
+        &format!("cases:\n  - name: {SECRET}\n"),
+    );
+    std::os::unix::fs::symlink(outside.path().join("secret.yaml"), waf.join("leak.yaml")).unwrap();
+    let o = bin().arg("check").arg(&waf).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", outcome(&o));
+    assert!(
+        all(&o).contains("is a symbolic link that leads outside"),
+        "{}",
+        outcome(&o)
+    );
+    assert!(!all(&o).contains(SECRET), "{}", outcome(&o));
+    std::fs::remove_file(waf.join("leak.yaml")).unwrap();
+    // The same file named on the command line is the user's choice.
+    let o = bin()
+        .arg("check")
+        .arg(outside.path().join("secret.yaml"))
+        .output()
+        .unwrap();
+    assert!(!all(&o).contains("leads outside"), "{}", outcome(&o));
+
+    // terraform.tfvars linked out of the repository.
+    write(&waf, "rulegate.yaml", "terraform: tf\n");
+    write(
+        &waf,
+        "tf/main.tf",
+        "variable \"p\" { default = \"/x\" }\nresource \"cloudflare_ruleset\" \"z\" {\n  zone_id = \"z\"\n  name = \"z\"\n  kind = \"zone\"\n  phase = \"http_request_firewall_custom\"\n  rules = [{ action = \"block\", expression = \"http.request.uri.path eq \\\"${var.p}\\\"\" }]\n}\n",
+    );
+    write(outside.path(), "t.tfvars", "p = \"/admin\"\n");
+    std::os::unix::fs::symlink(
+        outside.path().join("t.tfvars"),
+        waf.join("tf/terraform.tfvars"),
+    )
+    .unwrap();
+    let o = bin().arg("check").arg(&waf).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", outcome(&o));
+    assert!(
+        all(&o).contains("terraform.tfvars is a symbolic link that leads outside"),
+        "{}",
+        outcome(&o)
+    );
+}

@@ -159,9 +159,16 @@ fn load(
         ..Report::default()
     };
     let dirs = [settings.config.rulesets_dir(), settings.config.lists_dir()];
+    // Suite files found under the given paths may not lead outside the repository (the
+    // paths themselves, typed by the user, may be anywhere).
+    let mut confine = crate::confine::Confine::for_project(&settings.dir);
+    for p in suites.iter().flat_map(|s| &s.paths) {
+        confine.trust_exactly(p);
+    }
     let skip = Skip {
         dirs: &dirs,
         files: CONFIG_FILES,
+        confine: Some(&confine),
     };
     let loaded = suites.and_then(
         |s| match suite::load_suites(&s.paths, &settings.vars, skip) {

@@ -16,6 +16,9 @@ use super::{Suite, Vars};
 pub(crate) struct Skip<'a> {
     pub(crate) dirs: &'a [PathBuf],
     pub(crate) files: &'a [&'a str],
+    /// Where found files may lead (a committed link may not leave the repository); the paths
+    /// given are trusted with what lies under them. `None`: anywhere.
+    pub(crate) confine: Option<&'a crate::confine::Confine>,
 }
 
 /// Everything the loader read: the suites, and the source text of each file (for rendering).
@@ -47,6 +50,13 @@ pub(crate) fn load_suites(
     let mut ids: BTreeMap<String, PathBuf> = BTreeMap::new();
     let mut read = Vec::new();
     for f in found {
+        if let Some(c) = skip.confine
+            && let Err(why) = c.check(&f.file)
+        {
+            err.diagnostics
+                .push(Diagnostic::new(&f.file, None, why).hint(crate::confine::HINT));
+            continue;
+        }
         if f.id.chars().any(char::is_control) || f.id.starts_with(':') || f.id.contains("::") {
             err.diagnostics.push(
                 Diagnostic::new(

@@ -300,6 +300,7 @@ fn discovery_is_sorted_skips_config_and_names_by_relative_path() {
         Skip {
             dirs: &[],
             files: crate::project::CONFIG_FILES,
+            confine: None,
         },
     )
     .unwrap();

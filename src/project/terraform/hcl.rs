@@ -624,7 +624,15 @@ pub(super) fn read(
         let (mdir, prefix) = (&inst.dir, &inst.prefix);
         let mut m = Module::default();
         parse_module(mdir, prefix, confine, report, &mut m);
-        let vars = variables(mdir, &m, &inst.inputs, prefix.is_empty(), cli_vars, report);
+        let vars = variables(
+            mdir,
+            &m,
+            &inst.inputs,
+            prefix.is_empty(),
+            cli_vars,
+            confine,
+            report,
+        );
         let mut ctx = context_with_functions();
         ctx.declare_var("var", Value::Object(vars.clone().into_iter().collect()));
         let locals = locals(&m, &ctx, report);
@@ -986,6 +994,7 @@ fn variables(
     inputs: &BTreeMap<String, Value>,
     root: bool,
     cli: &BTreeMap<String, String>,
+    confine: &crate::confine::Confine,
     report: &mut Report,
 ) -> BTreeMap<String, Value> {
     let ctx = context_with_functions();
@@ -1001,8 +1010,16 @@ fn variables(
         let mut files = vec![dir.join("terraform.tfvars")];
         files.extend(tf_files(dir, ".auto.tfvars"));
         for f in files.into_iter().filter(|f| f.is_file()) {
-            let Ok(text) = crate::diag::read_text(&f) else {
+            if let Err(why) = confine.check(&f) {
+                report.push(Diagnostic::new(&f, None, why).hint(crate::confine::HINT));
                 continue;
+            }
+            let text = match crate::diag::read_text(&f) {
+                Ok(t) => t,
+                Err(d) => {
+                    report.push(d);
+                    continue;
+                }
             };
             match hcl::parse(&text) {
                 Ok(body) => {
