@@ -9,11 +9,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use hcl::eval::{Context, Evaluate, FuncArgs, FuncDef, ParamType};
+use hcl::eval::{Context, Evaluate};
 use hcl::{Block, Body, Expression, Value};
 use serde_json::Value as J;
 
 use super::Found;
+use super::functions::{context_with_functions, s, to_json};
 use crate::diag::{Diagnostic, Pos, Report};
 
 /// A resource block of a module, where it stands, and its module's address prefix.
@@ -80,6 +81,89 @@ fn header_offset(text: &str, kind: &str, labels: &[&str]) -> usize {
     NOT_FOUND
 }
 
+/// hcl-rs keeps the escapes of a quoted template's text raw inside `%{ … }` directives
+/// (`\"` stays a backslash and a quote), where Terraform reads them as escapes: this
+/// unescapes such templates before they are evaluated.
+fn fix_directive_escapes(body: &mut Body) {
+    fn unescape(raw: &str) -> String {
+        let mut out = String::with_capacity(raw.len());
+        let mut chars = raw.chars();
+        while let Some(c) = chars.next() {
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            match chars.next() {
+                Some('"') => out.push('"'),
+                Some('\\') => out.push('\\'),
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some('r') => out.push('\r'),
+                Some(other) => {
+                    out.push('\\');
+                    out.push(other);
+                }
+                None => out.push('\\'),
+            }
+        }
+        out
+    }
+    fn expr(e: &mut Expression) {
+        use hcl::expr::{Operation, TemplateExpr, TraversalOperator};
+        match e {
+            Expression::TemplateExpr(t) => {
+                if let TemplateExpr::QuotedString(raw) = t.as_mut()
+                    && raw.contains("%{")
+                    && raw.contains('\\')
+                {
+                    *raw = unescape(raw);
+                }
+            }
+            Expression::Array(items) => items.iter_mut().for_each(expr),
+            Expression::Object(o) => o.values_mut().for_each(expr),
+            Expression::Traversal(t) => {
+                expr(&mut t.expr);
+                for op in &mut t.operators {
+                    if let TraversalOperator::Index(i) = op {
+                        expr(i);
+                    }
+                }
+            }
+            Expression::FuncCall(f) => f.args.iter_mut().for_each(expr),
+            Expression::Parenthesis(p) => expr(p),
+            Expression::Conditional(c) => {
+                expr(&mut c.cond_expr);
+                expr(&mut c.true_expr);
+                expr(&mut c.false_expr);
+            }
+            Expression::Operation(op) => match op.as_mut() {
+                Operation::Unary(u) => expr(&mut u.expr),
+                Operation::Binary(b) => {
+                    expr(&mut b.lhs_expr);
+                    expr(&mut b.rhs_expr);
+                }
+            },
+            Expression::ForExpr(f) => {
+                expr(&mut f.collection_expr);
+                if let Some(k) = &mut f.key_expr {
+                    expr(k);
+                }
+                expr(&mut f.value_expr);
+                if let Some(c) = &mut f.cond_expr {
+                    expr(c);
+                }
+            }
+            _ => {}
+        }
+    }
+    for a in body.attributes_mut() {
+        expr(&mut a.expr);
+    }
+    for b in body.blocks_mut() {
+        fix_directive_escapes(&mut b.body);
+    }
+}
+
 fn parse_module(
     dir: &Path,
     prefix: &str,
@@ -100,7 +184,10 @@ fn parse_module(
             }
         };
         let body = match hcl::parse(&text) {
-            Ok(b) => b,
+            Ok(mut b) => {
+                fix_directive_escapes(&mut b);
+                b
+            }
             Err(e) => {
                 let pos = match &e {
                     hcl::Error::Parse(p) => {
@@ -163,162 +250,6 @@ fn parse_module(
 
 fn first_line(s: &str) -> &str {
     s.lines().find(|l| !l.trim().is_empty()).unwrap_or(s)
-}
-
-fn to_json(v: &Value) -> J {
-    serde_json::to_value(v).unwrap_or(J::Null)
-}
-
-// ---- functions -------------------------------------------------------------------------
-
-fn s(v: &Value) -> String {
-    match v {
-        Value::String(x) => x.clone(),
-        other => to_json(other).to_string(),
-    }
-}
-
-fn f_join(a: FuncArgs) -> Result<Value, String> {
-    let sep = s(&a[0]);
-    let mut parts = Vec::new();
-    for list in a.iter().skip(1) {
-        parts.extend(list.as_array().into_iter().flatten().map(s));
-    }
-    let len = parts.iter().map(String::len).sum::<usize>() + sep.len() * parts.len();
-    if len > MAX_VALUE_UNITS {
-        return Err(format!(
-            "join would make a string of {len} bytes, more than the {MAX_VALUE_UNITS} rulegate evaluates"
-        ));
-    }
-    Ok(Value::from(parts.join(&sep)))
-}
-
-fn f_format(a: FuncArgs) -> Result<Value, String> {
-    let fmt = s(&a[0]);
-    let mut args = a.iter().skip(1);
-    let mut out = String::new();
-    let mut chars = fmt.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('%') => out.push('%'),
-            Some('s' | 'd' | 'v' | 'q') => out.push_str(&args.next().map(s).unwrap_or_default()),
-            Some(other) => return Err(format!("format verb %{other} is not supported")),
-            None => out.push('%'),
-        }
-    }
-    Ok(Value::from(out))
-}
-
-fn f_concat(a: FuncArgs) -> Result<Value, String> {
-    let total: usize = a.iter().map(|l| l.as_array().map_or(0, Vec::len)).sum();
-    if total > MAX_VALUE_UNITS {
-        return Err(format!(
-            "concat would make {total} elements, more than the {MAX_VALUE_UNITS} rulegate evaluates"
-        ));
-    }
-    Ok(Value::Array(
-        a.iter()
-            .flat_map(|l| l.as_array().cloned().unwrap_or_default())
-            .collect(),
-    ))
-}
-
-fn f_lower(a: FuncArgs) -> Result<Value, String> {
-    Ok(Value::from(s(&a[0]).to_lowercase()))
-}
-
-fn f_upper(a: FuncArgs) -> Result<Value, String> {
-    Ok(Value::from(s(&a[0]).to_uppercase()))
-}
-
-fn f_replace(a: FuncArgs) -> Result<Value, String> {
-    let (text, from, to) = (s(&a[0]), s(&a[1]), s(&a[2]));
-    let grows = to.len().saturating_sub(from.len()) * text.matches(from.as_str()).count();
-    if !from.is_empty() && text.len() + grows > MAX_VALUE_UNITS {
-        return Err(format!(
-            "replace would make a string longer than the {MAX_VALUE_UNITS} bytes rulegate evaluates"
-        ));
-    }
-    Ok(Value::from(text.replace(&from, &to)))
-}
-
-fn f_trimspace(a: FuncArgs) -> Result<Value, String> {
-    Ok(Value::from(s(&a[0]).trim().to_string()))
-}
-
-fn f_jsonencode(a: FuncArgs) -> Result<Value, String> {
-    Ok(Value::from(to_json(&a[0]).to_string()))
-}
-
-fn f_length(a: FuncArgs) -> Result<Value, String> {
-    Ok(Value::from(match &a[0] {
-        Value::Array(x) => x.len(),
-        Value::Object(o) => o.len(),
-        Value::String(x) => x.chars().count(),
-        _ => return Err("length takes a list, map or string".into()),
-    }))
-}
-
-fn f_tolist(a: FuncArgs) -> Result<Value, String> {
-    Ok(Value::Array(a[0].as_array().cloned().unwrap_or_default()))
-}
-
-fn f_toset(a: FuncArgs) -> Result<Value, String> {
-    let mut out: Vec<Value> = Vec::new();
-    for v in a[0].as_array().into_iter().flatten() {
-        if !out.contains(v) {
-            out.push(v.clone());
-        }
-    }
-    Ok(Value::Array(out))
-}
-
-fn context_with_functions<'a>() -> Context<'a> {
-    let mut ctx = Context::new();
-    let any = || ParamType::Any;
-    let list = || ParamType::array_of(ParamType::Any);
-    ctx.declare_func(
-        "join",
-        FuncDef::builder()
-            .param(any())
-            .variadic_param(list())
-            .build(f_join),
-    );
-    ctx.declare_func(
-        "format",
-        FuncDef::builder()
-            .param(any())
-            .variadic_param(any())
-            .build(f_format),
-    );
-    ctx.declare_func(
-        "concat",
-        FuncDef::builder().variadic_param(list()).build(f_concat),
-    );
-    ctx.declare_func("lower", FuncDef::builder().param(any()).build(f_lower));
-    ctx.declare_func("upper", FuncDef::builder().param(any()).build(f_upper));
-    ctx.declare_func(
-        "replace",
-        FuncDef::builder()
-            .params([any(), any(), any()])
-            .build(f_replace),
-    );
-    ctx.declare_func(
-        "trimspace",
-        FuncDef::builder().param(any()).build(f_trimspace),
-    );
-    ctx.declare_func(
-        "jsonencode",
-        FuncDef::builder().param(any()).build(f_jsonencode),
-    );
-    ctx.declare_func("length", FuncDef::builder().param(any()).build(f_length));
-    ctx.declare_func("tolist", FuncDef::builder().param(any()).build(f_tolist));
-    ctx.declare_func("toset", FuncDef::builder().param(any()).build(f_toset));
-    ctx
 }
 
 // ---- evaluation ------------------------------------------------------------------------
@@ -1007,8 +938,31 @@ fn variables(
         }
     }
     if root {
-        let mut files = vec![dir.join("terraform.tfvars")];
-        files.extend(tf_files(dir, ".auto.tfvars"));
+        let value = |raw: &str| {
+            hcl::parse(&format!("v = {raw}"))
+                .ok()
+                .and_then(|b| {
+                    b.attributes()
+                        .next()
+                        .and_then(|a| a.expr.evaluate(&ctx).ok())
+                })
+                .unwrap_or_else(|| Value::from(raw.to_string()))
+        };
+        // Terraform's order, later winning: the environment, terraform.tfvars,
+        // terraform.tfvars.json, *.auto.tfvars and *.auto.tfvars.json by file name, `--var`.
+        for name in m.variables.keys() {
+            if let Ok(raw) = std::env::var(format!("TF_VAR_{name}")) {
+                vars.insert(name.clone(), value(&raw));
+            }
+        }
+        let mut files = vec![
+            dir.join("terraform.tfvars"),
+            dir.join("terraform.tfvars.json"),
+        ];
+        let mut auto = tf_files(dir, ".auto.tfvars");
+        auto.extend(tf_files(dir, ".auto.tfvars.json"));
+        auto.sort_by_key(|p| p.file_name().map(std::ffi::OsStr::to_os_string));
+        files.extend(auto);
         for f in files.into_iter().filter(|f| f.is_file()) {
             if let Err(why) = confine.check(&f) {
                 report.push(Diagnostic::new(&f, None, why).hint(crate::confine::HINT));
@@ -1021,6 +975,28 @@ fn variables(
                     continue;
                 }
             };
+            if f.extension().is_some_and(|e| e == "json") {
+                match serde_json::from_str::<serde_json::Map<String, J>>(&text) {
+                    Ok(obj) => {
+                        for (k, v) in obj {
+                            if let Ok(v) = hcl::to_value(&v) {
+                                vars.insert(k, v);
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        let pos = Pos::new(e.line(), e.column(), 1);
+                        report.sources.insert(f.clone(), text);
+                        report.push(Diagnostic::new(
+                            &f,
+                            Some(pos),
+                            format!("not a variables file: {e}"),
+                        )
+                        .hint("a .tfvars.json file is one JSON object of variable name to value"));
+                    }
+                }
+                continue;
+            }
             match hcl::parse(&text) {
                 Ok(body) => {
                     for a in body.attributes() {
@@ -1036,20 +1012,7 @@ fn variables(
                 )),
             }
         }
-        let value = |raw: &str| {
-            hcl::parse(&format!("v = {raw}"))
-                .ok()
-                .and_then(|b| {
-                    b.attributes()
-                        .next()
-                        .and_then(|a| a.expr.evaluate(&ctx).ok())
-                })
-                .unwrap_or_else(|| Value::from(raw.to_string()))
-        };
         for name in m.variables.keys() {
-            if let Ok(raw) = std::env::var(format!("TF_VAR_{name}")) {
-                vars.insert(name.clone(), value(&raw));
-            }
             // `--var` wins, as Terraform's `-var` does.
             if let Some(raw) = cli.get(name) {
                 vars.insert(name.clone(), value(raw));
@@ -1181,7 +1144,7 @@ fn locals(m: &Module, ctx: &Context, report: &mut Report) -> BTreeMap<String, Va
 const MAX_FOR_NESTING: usize = 3;
 
 /// The largest value one expression may make: elements and string bytes together.
-const MAX_VALUE_UNITS: usize = 1_000_000;
+pub(super) const MAX_VALUE_UNITS: usize = 1_000_000;
 
 /// Refuses an expression (as text) whose `for` expressions nest deeper than
 /// [`MAX_FOR_NESTING`]: eight levels over small lists already take minutes.

@@ -13,6 +13,7 @@
 //! its address. Both are stable between runs; selectors may also use the rule's `ref` or
 //! description.
 
+mod functions;
 mod hcl;
 mod plan;
 
@@ -61,8 +62,76 @@ const SINGLE_BLOCKS: &[&str] = &[
     "algorithms",
 ];
 
+/// Attributes the provider's schema types as strings, numbers or booleans: Terraform converts
+/// a value of another primitive type to the attribute's (`expression = true` is `"true"`,
+/// `status_code = "302"` is 302), so rulegate does too, rather than misreading it.
+const STRING_KEYS: &[&str] = &[
+    "expression",
+    "action",
+    "description",
+    "ref",
+    "name",
+    "kind",
+    "phase",
+    "content",
+    "content_type",
+    "value",
+    "url",
+    "operation",
+    "mitigation_expression",
+    "counting_expression",
+    "score_response_header_name",
+    "host_header",
+    "sensitivity_level",
+    "ruleset",
+];
+const NUMBER_KEYS: &[&str] = &[
+    "status_code",
+    "period",
+    "requests_per_period",
+    "mitigation_timeout",
+    "score_per_period",
+    "score_threshold",
+    "port",
+    "default",
+];
+const BOOL_KEYS: &[&str] = &[
+    "enabled",
+    "requests_to_origin",
+    "preserve_query_string",
+    "include_subdomains",
+    "subpath_matching",
+    "preserve_path_suffix",
+    "cache",
+    "origin_error_page_passthru",
+    "respect_strong_etags",
+    "origin_cache_control",
+    "read_timeout",
+];
+
+/// `v` converted to the primitive type the schema gives `key`, as Terraform converts it; a
+/// value that does not convert stays as it is (the ruleset check then names the key).
+fn convert(key: &str, v: Value) -> Value {
+    match v {
+        Value::Bool(b) if STRING_KEYS.contains(&key) => Value::String(b.to_string()),
+        Value::Number(n) if STRING_KEYS.contains(&key) => Value::String(n.to_string()),
+        Value::String(s) if NUMBER_KEYS.contains(&key) => match s.trim().parse::<i64>() {
+            Ok(n) => Value::from(n),
+            Err(_) => match s.trim().parse::<f64>() {
+                Ok(f) if f.is_finite() => Value::from(f),
+                _ => Value::String(s),
+            },
+        },
+        Value::String(s) if BOOL_KEYS.contains(&key) && (s == "true" || s == "false") => {
+            Value::Bool(s == "true")
+        }
+        other => other,
+    }
+}
+
 /// A Terraform value in the API's shape: nulls and empty collections dropped, v4 single
-/// blocks unwrapped, v4 `headers` blocks keyed by name.
+/// blocks unwrapped, v4 `headers` blocks keyed by name, primitives converted to the schema's
+/// types ([`convert`]).
 pub(super) fn normalize(v: &Value) -> Value {
     match v {
         Value::Object(o) => {
@@ -88,6 +157,7 @@ pub(super) fn normalize(v: &Value) -> Value {
                     }
                     _ => normalize(x),
                 };
+                let x = convert(k, x);
                 let empty = match &x {
                     Value::Null => true,
                     Value::Array(a) => a.is_empty() && k != "rules" && k != "items",
