@@ -70,10 +70,13 @@ pub(crate) struct TraceArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Rulesets and lists from Terraform: a plan or state as JSON (`terraform show -json`)
-    /// [default: rulegate.yaml's `terraform`].
-    #[arg(long, value_name = "PLAN.json")]
-    pub terraform: Option<PathBuf>,
+    #[command(flatten)]
+    pub tf: TerraformArgs,
+
+    /// Set a Terraform root-module variable (as Terraform's `-var`; wins over tfvars files
+    /// and TF_VAR_). Repeatable.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
 
     /// Where the trace comes from [default: rulegate.yaml's `backend`, else local].
     #[arg(long, value_enum)]
@@ -97,10 +100,13 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787")]
     pub listen: String,
 
-    /// Rulesets and lists from Terraform: a plan or state as JSON (`terraform show -json`)
-    /// [default: rulegate.yaml's `terraform`].
-    #[arg(long, value_name = "PLAN.json")]
-    pub terraform: Option<PathBuf>,
+    #[command(flatten)]
+    pub tf: TerraformArgs,
+
+    /// Set a Terraform root-module variable (as Terraform's `-var`; wins over tfvars files
+    /// and TF_VAR_). Repeatable.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
 
     /// Demand `Authorization: Bearer TOKEN` (403, code 10000 otherwise).
     #[arg(
@@ -189,14 +195,29 @@ pub(crate) struct SuiteArgs {
     #[arg(value_name = "PATHS", default_value = "suites")]
     pub paths: Vec<PathBuf>,
 
-    /// Set a variable for `${NAME}` in suites (wins over the environment). Repeatable.
+    /// Set a variable for `${NAME}` in suites (wins over the environment) and for the
+    /// Terraform root module (as Terraform's `-var`). Repeatable.
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
     pub vars: Vec<(String, String)>,
 
-    /// Rulesets and lists from Terraform: a plan or state as JSON (`terraform show -json`)
-    /// [default: rulegate.yaml's `terraform`].
-    #[arg(long, value_name = "PLAN.json")]
+    #[command(flatten)]
+    pub tf: TerraformArgs,
+}
+
+/// Where rulesets and lists come from when Terraform holds them.
+#[derive(Debug, Args, Clone, Default)]
+pub(crate) struct TerraformArgs {
+    /// Rulesets and lists from Terraform: a root module's directory (its `*.tf` files,
+    /// evaluated offline with its local modules, tfvars and `--var`), or a plan or state as
+    /// JSON (`terraform show -json`) [default: rulegate.yaml's `terraform`].
+    #[arg(long, value_name = "DIR|PLAN.json")]
     pub terraform: Option<PathBuf>,
+
+    /// A Terraform variables file (`.tfvars` or `.tfvars.json`) for the directory route, read
+    /// after terraform.tfvars and *.auto.tfvars, before `--var` (as Terraform's `-var-file`).
+    /// Repeatable.
+    #[arg(long = "var-file", value_name = "FILE")]
+    pub var_files: Vec<PathBuf>,
 }
 
 /// How the live API is reached.

@@ -28,6 +28,8 @@ pub(crate) struct Flags<'a> {
     pub(crate) trace_budget: Option<f64>,
     /// `--terraform`: wins over rulegate.yaml's `terraform`.
     pub(crate) terraform: Option<&'a Path>,
+    /// `--var-file`: Terraform variables files.
+    pub(crate) var_files: &'a [PathBuf],
     /// `--annotations`: wins over `GITHUB_ACTIONS`.
     pub(crate) annotations: Option<Annotations>,
     /// `--summary FILE.md`.
@@ -102,6 +104,11 @@ impl Settings {
         let loaded = load_config(&flags.dir)?;
         let mut cfg = loaded.config;
         cfg.cli_vars = flags.vars.iter().cloned().collect();
+        for f in flags.var_files {
+            let abs = std::path::absolute(f).unwrap_or_else(|_| f.clone());
+            cfg.trusted.push(abs.clone());
+            cfg.cli_var_files.push(abs);
+        }
         if let Some(tf) = flags.terraform {
             // A flag's path is relative to where the command runs, not to the project.
             let abs = std::path::absolute(tf).unwrap_or_else(|_| tf.to_path_buf());

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::copy_dir;
+use common::{copy_dir, outcome as text};
 use std::path::{Path, PathBuf};
 
 /// A file of the Terraform example (`examples/terraform`) or of the test fixtures: the v5
@@ -276,21 +276,30 @@ fn a_broken_expression_in_a_heredoc_points_at_its_token_in_the_tf_file() {
 fn unresolvable_values_are_errors_that_name_the_plan_route() {
     let dir = hcl_project("hcl");
     let main = dir.path().join("tf/main.tf");
+    // A zone id known only after apply is still one zone: it loads.
     let text = std::fs::read_to_string(&main).unwrap().replace(
         "zone_id = var.zone_id\n  kind    = \"zone\"",
         "zone_id = data.cloudflare_zone.shop.id\n  kind    = \"zone\"",
+    );
+    std::fs::write(&main, &text).unwrap();
+    let (code, _, err) = run(&["check", dir.path().to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    // An expression that depends on one cannot be evaluated offline: an error at the
+    // attribute that names the value and the plan route.
+    let text = text.replace(
+        "expression  = \"true\"",
+        "expression  = \"ip.src in {${data.cloudflare_ip_ranges.cf.ipv4_cidrs}}\"",
     );
     std::fs::write(&main, text).unwrap();
     let (code, _, err) = run(&["check", dir.path().to_str().unwrap()]);
     assert_eq!(code, Some(2), "{err}");
     assert!(
-        err.contains("cloudflare_ruleset.zone_custom: cannot be resolved statically"),
+        err.contains("cloudflare_ruleset.zone_custom: `expression` depends on `data.cloudflare_ip_ranges.cf.ipv4_cidrs`, which is known only after apply"),
         "{err}"
     );
-    assert!(err.contains("data.cloudflare_zone.shop.id"), "{err}");
     assert!(err.contains("terraform show -json"), "{err}");
     // On the attribute, not the block's header.
-    assert!(err.contains("tf/main.tf:29:3"), "{err}");
+    assert!(err.contains("tf/main.tf:36:7"), "{err}");
 }
 
 #[test]
@@ -325,11 +334,15 @@ fn variables_come_from_defaults_tfvars_and_the_environment() {
         "{}",
         String::from_utf8_lossy(&o.stdout)
     );
-    // Without terraform.tfvars the account id is unknown: an error at the variable's use.
+    // Without terraform.tfvars the account id has no value: an error at its use that says so.
     std::fs::remove_file(dir.path().join("tf/terraform.tfvars")).unwrap();
     let (code, _, err) = run(&["check", dir.path().to_str().unwrap()]);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("cannot be resolved statically"), "{err}");
+    assert!(
+        err.contains("`account_id` needs variable `account_id`, which has no value"),
+        "{err}"
+    );
+    assert!(err.contains("--var account_id=VALUE"), "{err}");
 }
 
 mod mutated_hcl {
@@ -361,4 +374,314 @@ mod mutated_hcl {
             prop_assert!(!err.contains("panicked"), "{}", err);
         }
     }
+}
+
+/// What a reproduction of `../shared/terraform/repros/` must give.
+enum Want {
+    /// `trace` of (URL, headers) answers this status.
+    Status(&'static str, &'static [&'static str], u16),
+    /// `check` succeeds.
+    Loads,
+    /// `check` fails (exit 2) with a message holding each of these.
+    Error(&'static [&'static str]),
+    /// Not built yet: printed, not asserted (named in the README's Terraform section).
+    Gap(&'static str),
+}
+
+#[test]
+fn every_reproduction_gives_the_verdict_terraform_would_deploy() {
+    let Some(_) = common::shared_text("terraform/README.md") else {
+        return;
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/terraform/repros");
+    let table: &[(&str, &[Want])] = &[
+        (
+            "r01_lookup",
+            &[Want::Status("https://a.example/admin", &[], 403)],
+        ),
+        (
+            "r02_bool_to_string",
+            &[Want::Status("https://a.example/", &[], 403)],
+        ),
+        ("r03_v4_skip_rules_map", &[Want::Loads]),
+        (
+            "r04_local_refs_resource",
+            &[
+                Want::Status("https://a.example/", &["user-agent: sqlmap/1.7"], 403),
+                Want::Status("https://a.example/", &["user-agent: Mozilla/5.0"], 200),
+            ],
+        ),
+        (
+            "r05_module_to_module",
+            &[Want::Gap("a module argument from another module's output")],
+        ),
+        (
+            "r06_module_meta_args",
+            &[
+                Want::Status("https://a.example/admin", &[], 403),
+                Want::Status("https://www.example.com/", &[], 301),
+            ],
+        ),
+        (
+            "r06b_module_for_each",
+            &[Want::Status("https://a.example/admin", &[], 403)],
+        ),
+        (
+            "r07_unrelated_local",
+            &[Want::Status("https://a.example/admin", &[], 403)],
+        ),
+        (
+            "r08_optional_defaults",
+            &[Want::Status("https://a.example/admin", &[], 403)],
+        ),
+        (
+            "r09_string_status",
+            &[Want::Status("https://www.example.com/old", &[], 302)],
+        ),
+        (
+            "r09b_string_block_status",
+            &[Want::Status("https://a.example/admin", &[], 429)],
+        ),
+        (
+            "r11_offset0",
+            &[Want::Status("https://a.example/admin", &[], 403)],
+        ),
+        (
+            "r12_count_zero",
+            &[Want::Error(&[
+                "holds no ruleset",
+                "no cloudflare_ruleset instance",
+            ])],
+        ),
+        (
+            "r13_splat_object",
+            &[
+                Want::Status("https://a.example/admin", &[], 403),
+                Want::Status("https://a.example/api", &[], 200),
+            ],
+        ),
+        ("r14_template_directive", &[Want::Loads]),
+        (
+            "r14b_directive_escape",
+            &[
+                Want::Status("https://a.example/admin", &[], 403),
+                Want::Status("https://a.example/x", &[], 200),
+            ],
+        ),
+        (
+            "r15_list_item_external",
+            &[Want::Error(&[
+                "names no cloudflare_list of the configuration",
+                "main.tf:1:1",
+            ])],
+        ),
+        (
+            "r16_tfvars_json",
+            &[Want::Status("https://a.example/admin", &[], 403)],
+        ),
+        (
+            "r16b_tfvars_json_silent",
+            &[
+                Want::Status("https://a.example/admin", &[], 403),
+                Want::Status("https://a.example/default", &[], 200),
+            ],
+        ),
+        (
+            "r17_data_zone",
+            &[Want::Status("https://a.example/admin", &[], 403)],
+        ),
+        (
+            "r18_var_no_default",
+            &[Want::Error(&[
+                "needs variable `zone_id`, which has no value",
+                "--var zone_id=VALUE",
+                "main.tf:3:3",
+            ])],
+        ),
+        (
+            "r20_remote_module",
+            &[Want::Error(&[
+                "not a local directory",
+                "terraform show -json",
+                "main.tf:2:3",
+            ])],
+        ),
+        (
+            "r21_expr_error",
+            &[Want::Error(&[
+                "unknown field `http.request.uri.pth`",
+                "main.tf:8:39",
+            ])],
+        ),
+    ];
+    let mut folders: Vec<String> = std::fs::read_dir(&root)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    folders.sort();
+    let named: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
+    assert_eq!(folders, named, "every reproduction has a row");
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(project.path().join("rulegate.yaml"), "no_rulesets: false\n").unwrap();
+    for (name, wants) in table {
+        let tf = root.join(name);
+        for want in *wants {
+            match want {
+                Want::Status(url, headers, status) => {
+                    let mut cmd = common::bin();
+                    cmd.arg("trace")
+                        .arg(project.path())
+                        .arg("--terraform")
+                        .arg(&tf)
+                        .args(["--url", url]);
+                    for h in *headers {
+                        cmd.args(["-H", h]);
+                    }
+                    let o = cmd.output().unwrap();
+                    let out = String::from_utf8_lossy(&o.stdout);
+                    assert!(
+                        out.starts_with(&format!("status {status}")),
+                        "{name} {url}: {}",
+                        text(&o)
+                    );
+                }
+                Want::Loads => {
+                    let o = common::bin()
+                        .arg("check")
+                        .arg("--terraform")
+                        .arg(&tf)
+                        .arg(project.path())
+                        .output()
+                        .unwrap();
+                    let err = String::from_utf8_lossy(&o.stderr);
+                    // The empty project has no suite: only that may be wrong.
+                    assert!(
+                        !err.contains(".tf") && !err.contains("cloudflare_"),
+                        "{name}: {}",
+                        text(&o)
+                    );
+                }
+                Want::Error(parts) => {
+                    let o = common::bin()
+                        .arg("trace")
+                        .arg(project.path())
+                        .arg("--terraform")
+                        .arg(&tf)
+                        .args(["--url", "https://a.example/"])
+                        .output()
+                        .unwrap();
+                    assert_eq!(o.status.code(), Some(2), "{name}: {}", text(&o));
+                    let err = String::from_utf8_lossy(&o.stderr);
+                    for p in *parts {
+                        assert!(err.contains(p), "{name}: no `{p}` in\n{err}");
+                    }
+                }
+                Want::Gap(what) => eprintln!("not built yet: {name}: {what}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn var_and_var_file_on_every_command_that_reads_terraform() {
+    let Some(_) = common::shared_text("terraform/README.md") else {
+        return;
+    };
+    let tf =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/terraform/repros/r18_var_no_default");
+    let project = tempfile::tempdir().unwrap();
+    let vars = project.path().join("prod.tfvars.json");
+    std::fs::write(&vars, r#"{"zone_id": "023e105f4ecef8ad9ca31a8372d0c353"}"#).unwrap();
+    std::fs::write(
+        project.path().join("s.yaml"),
+        "cases:\n  - name: admin\n    request: { url: \"https://a.example/admin\" }\n    expect: { status: 403 }\n",
+    )
+    .unwrap();
+    for how in [
+        vec![
+            "--var".to_string(),
+            "zone_id=023e105f4ecef8ad9ca31a8372d0c353".to_string(),
+        ],
+        vec!["--var-file".to_string(), vars.display().to_string()],
+    ] {
+        for cmd in ["check", "test"] {
+            let o = common::bin()
+                .arg(cmd)
+                .arg(project.path())
+                .arg("--terraform")
+                .arg(&tf)
+                .args(&how)
+                .output()
+                .unwrap();
+            assert_eq!(o.status.code(), Some(0), "{cmd} {how:?}: {}", text(&o));
+        }
+        let o = common::bin()
+            .arg("trace")
+            .arg(project.path())
+            .arg("--terraform")
+            .arg(&tf)
+            .args(&how)
+            .args(["--url", "https://a.example/admin"])
+            .output()
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&o.stdout).starts_with("status 403"),
+            "trace {how:?}: {}",
+            text(&o)
+        );
+    }
+    let o = common::bin()
+        .arg("check")
+        .arg(project.path())
+        .arg("--terraform")
+        .arg(&tf)
+        .args(["--var-file", "/nonexistent/x.tfvars"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("--var-file /nonexistent/x.tfvars: no such file")
+    );
+}
+
+#[test]
+fn rules_built_from_a_map_deploy_in_lexical_order_of_its_keys() {
+    let project = tempfile::tempdir().unwrap();
+    let tf = project.path().join("tf");
+    std::fs::create_dir(&tf).unwrap();
+    std::fs::write(
+        tf.join("main.tf"),
+        r#"locals {
+  rules = {
+    z_block     = { action = "block", expression = "true" }
+    a_challenge = { action = "managed_challenge", expression = "true" }
+  }
+}
+resource "cloudflare_ruleset" "waf" {
+  zone_id = "023e105f4ecef8ad9ca31a8372d0c353"
+  name    = "waf"
+  kind    = "zone"
+  phase   = "http_request_firewall_custom"
+  rules   = [for k, r in local.rules : { action = r.action, expression = r.expression, description = k }]
+}
+"#,
+    )
+    .unwrap();
+    let o = common::bin()
+        .arg("trace")
+        .arg(project.path())
+        .arg("--terraform")
+        .arg(&tf)
+        .args(["--url", "https://a.example/"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.starts_with("status 403, action managed_challenge"),
+        "{}",
+        text(&o)
+    );
 }

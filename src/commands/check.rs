@@ -8,7 +8,8 @@ use crate::settings::Flags;
 
 pub(super) fn run(args: &CheckArgs) -> Result<Exit, Report> {
     let settings = settings(Flags {
-        terraform: args.suites.terraform.as_deref(),
+        terraform: args.suites.tf.terraform.as_deref(),
+        var_files: &args.suites.tf.var_files,
         dir: project_dir(&args.suites.paths),
         vars: &args.suites.vars,
         ..Flags::default()

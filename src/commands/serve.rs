@@ -24,7 +24,9 @@ pub(super) fn run(a: &ServeArgs) -> Result<Exit, Report> {
         ))
     })?;
     let settings = settings(Flags {
-        terraform: a.terraform.as_deref(),
+        terraform: a.tf.terraform.as_deref(),
+        var_files: &a.tf.var_files,
+        vars: &a.vars,
         dir: a.dir.clone(),
         trace_budget: a.trace_budget,
         ..Flags::default()

@@ -18,7 +18,8 @@ use crate::suite::Suite;
 pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
     let largs = libtest_arguments(args)?;
     let settings = settings(Flags {
-        terraform: args.suites.terraform.as_deref(),
+        terraform: args.suites.tf.terraform.as_deref(),
+        var_files: &args.suites.tf.var_files,
         dir: project_dir(&args.suites.paths),
         backend: args.backend,
         api: Some(&args.api),

@@ -51,7 +51,9 @@ pub(super) fn run(a: &TraceArgs) -> Result<Exit, Report> {
         origin: None,
     };
     let settings = settings(Flags {
-        terraform: a.terraform.as_deref(),
+        terraform: a.tf.terraform.as_deref(),
+        var_files: &a.tf.var_files,
+        vars: &a.vars,
         dir: a.dir.clone(),
         backend: a.backend,
         api: Some(&a.api),

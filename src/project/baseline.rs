@@ -198,6 +198,7 @@ impl Snapshot {
             .map_err(|r| self.relabel(r))?
             .config;
         config.cli_vars.clone_from(&current.cli_vars);
+        config.cli_var_files.clone_from(&current.cli_var_files);
         if let Some(tf) = &current.terraform
             && tf.is_absolute()
         {

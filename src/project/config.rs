@@ -40,6 +40,10 @@ pub(crate) struct ProjectConfig {
     /// keeps every path the file names inside the repository. Never read from the file.
     #[serde(skip)]
     pub(crate) trusted: Vec<PathBuf>,
+    /// `--var-file` from the command line: Terraform variables files, read after the root
+    /// module's own. Never read from the file.
+    #[serde(skip)]
+    pub(crate) cli_var_files: Vec<PathBuf>,
     /// The origin's status when no rule ends the request (default 200).
     #[serde(default, deserialize_with = "status")]
     pub(crate) origin_status: Option<i64>,

@@ -140,7 +140,13 @@ pub(crate) fn load_project_in(
     let mut tf_rulesets: Vec<(PathBuf, Ruleset)> = Vec::new();
     if let Some(tf) = &config.terraform {
         let path = dir.join(tf);
-        if let Some(found) = terraform::load(&path, &config.cli_vars, confine, &mut report) {
+        if let Some(found) = terraform::load(
+            &path,
+            &config.cli_vars,
+            &config.cli_var_files,
+            confine,
+            &mut report,
+        ) {
             for (address, v) in found.lists {
                 match serde_json::from_value::<ListFile>(v) {
                     Ok(l) => list_inputs.push((path.clone(), l)),

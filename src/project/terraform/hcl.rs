@@ -32,6 +32,8 @@ struct Resource {
 #[derive(Default)]
 struct Module {
     variables: BTreeMap<String, Option<Expression>>,
+    /// Variables' `type` constraints (for `optional(T, default)` and conversions).
+    types: BTreeMap<String, Expression>,
     locals: Vec<(String, Expression, PathBuf, usize)>,
     resources: Vec<Resource>,
     calls: Vec<(String, Body, PathBuf, usize)>,
@@ -209,12 +211,17 @@ fn parse_module(
             let at = header_offset(&text, block.identifier(), &labels);
             match (block.identifier(), labels.as_slice()) {
                 ("variable", [name]) => {
-                    let default = block
-                        .body()
-                        .attributes()
-                        .find(|a| a.key() == "default")
-                        .map(|a| a.expr.clone());
-                    out.variables.insert((*name).to_string(), default);
+                    let attr = |k: &str| {
+                        block
+                            .body()
+                            .attributes()
+                            .find(|a| a.key() == k)
+                            .map(|a| a.expr.clone())
+                    };
+                    out.variables.insert((*name).to_string(), attr("default"));
+                    if let Some(t) = attr("type") {
+                        out.types.insert((*name).to_string(), t);
+                    }
                 }
                 ("locals", []) => {
                     for a in block.body().attributes() {
@@ -338,10 +345,15 @@ fn dynamic_items(b: &Block, name: &str, ctx: &Context) -> Result<Vec<J>, String>
 /// element, element).
 fn entries(v: &Value) -> Vec<(Value, Value)> {
     match v {
-        Value::Object(o) => o
-            .iter()
-            .map(|(k, v)| (Value::from(k.clone()), v.clone()))
-            .collect(),
+        // Terraform walks a map in lexical order of its keys.
+        Value::Object(o) => {
+            let mut e: Vec<(Value, Value)> = o
+                .iter()
+                .map(|(k, v)| (Value::from(k.clone()), v.clone()))
+                .collect();
+            e.sort_by_key(|(k, _)| s(k));
+            e
+        }
         Value::Array(a) => a.iter().map(|x| (x.clone(), x.clone())).collect(),
         _ => Vec::new(),
     }
@@ -465,6 +477,19 @@ fn attribute_offset(text: &str, at: usize, key: &str) -> usize {
     at
 }
 
+/// A body's expressions as text (for the references they make).
+fn body_text(body: &Body) -> String {
+    let mut out = String::new();
+    for a in body.attributes() {
+        out.push_str(&a.expr.to_string());
+        out.push('\n');
+    }
+    for b in body.blocks() {
+        out.push_str(&body_text(b.body()));
+    }
+    out
+}
+
 /// One instance of a resource: its address and the `each` / `count` variable it sees.
 type Instance = (String, Option<(&'static str, Value)>);
 
@@ -507,6 +532,150 @@ fn instances(r: &Resource, ctx: &Context) -> Result<Vec<Instance>, String> {
     Ok(vec![(addr, None)])
 }
 
+/// A value known only after apply (a data source's attribute, a remote state's output): a
+/// string holding this prefix and the reference's text. A `zone_id` or `account_id` that is
+/// unknown is still one zone or account, named by its reference text; anywhere else it is an
+/// error at the attribute ([`unknowns`]).
+const UNKNOWN: &str = "\u{1}unknown:";
+
+/// A root-module variable nobody gave a value (Terraform would prompt for it): the prefix and
+/// the variable's name.
+const NO_VALUE: &str = "\u{1}novalue:";
+
+/// `data.TYPE.NAME.ATTR…` references in an expression's text, as their chains of names.
+fn data_refs(text: &str) -> Vec<Vec<&str>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(i) = text[from..].find("data.") {
+        let at = from + i;
+        from = at + 5;
+        if at > 0 && (bytes[at - 1].is_ascii_alphanumeric() || matches!(bytes[at - 1], b'_' | b'.'))
+        {
+            continue;
+        }
+        let len = text[at..]
+            .bytes()
+            .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+            .count();
+        let chain: Vec<&str> = text[at + 5..at + len]
+            .trim_end_matches('.')
+            .split('.')
+            .filter(|p| !p.is_empty())
+            .collect();
+        if chain.len() >= 2 {
+            out.push(chain);
+        }
+    }
+    out
+}
+
+/// The `data` object of a module: every data reference its texts make, each leaf an unknown
+/// value named by its reference.
+fn data_object(texts: &[String]) -> Value {
+    fn insert(node: &mut hcl::Map<String, Value>, chain: &[&str], full: &str) {
+        let Some((first, rest)) = chain.split_first() else {
+            return;
+        };
+        if rest.is_empty() {
+            node.entry((*first).to_string())
+                .or_insert_with(|| Value::from(format!("{UNKNOWN}{full}")));
+            return;
+        }
+        let child = node
+            .entry((*first).to_string())
+            .or_insert_with(|| Value::Object(hcl::Map::new()));
+        if !matches!(child, Value::Object(_)) {
+            *child = Value::Object(hcl::Map::new());
+        }
+        if let Value::Object(o) = child {
+            insert(o, rest, full);
+        }
+    }
+    let mut root = hcl::Map::new();
+    for t in texts {
+        for chain in data_refs(t) {
+            let full = format!("data.{}", chain.join("."));
+            insert(&mut root, &chain, &full);
+        }
+    }
+    Value::Object(root)
+}
+
+/// What references to `resources` evaluate to: `KIND.NAME.id` is the resource's address
+/// (its id before apply), a `cloudflare_list`'s `name` its literal name. Keyed by the
+/// module prefix and kind.
+fn resource_refs(resources: &[Resource]) -> BTreeMap<String, hcl::Map<String, Value>> {
+    let mut refs: BTreeMap<String, hcl::Map<String, Value>> = BTreeMap::new();
+    for r in resources {
+        let mut obj = hcl::Map::new();
+        let addr = format!("{}{}.{}", r.prefix, r.kind, r.name);
+        obj.insert("id".to_string(), Value::from(addr));
+        if r.kind == "cloudflare_list"
+            && let Some(n) = r.body.attributes().find(|a| a.key() == "name")
+            && let Expression::String(name) = &n.expr
+        {
+            obj.insert("name".to_string(), Value::from(name.clone()));
+        }
+        refs.entry(format!("{}{}", r.prefix, r.kind))
+            .or_default()
+            .insert(r.name.clone(), Value::Object(obj));
+    }
+    refs
+}
+
+/// Unknown and missing values in a resource's JSON: a `zone_id`/`account_id` that is unknown
+/// becomes its reference text; any other is a problem `(attribute, message, hint)`.
+fn unknowns(v: &mut J, key: &str, out: &mut Vec<(String, String, String)>) {
+    match v {
+        J::String(text) => {
+            if let Some(i) = text.find(NO_VALUE) {
+                let name = text[i + NO_VALUE.len()..]
+                    .split(|c: char| {
+                        !(c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
+                    })
+                    .next()
+                    .unwrap_or("")
+                    .trim_start_matches("var.")
+                    .to_string();
+                out.push((
+                    key.to_string(),
+                    format!("`{key}` needs variable `{name}`, which has no value"),
+                    format!(
+                        "pass --var {name}=VALUE, or set it in terraform.tfvars or TF_VAR_{name}"
+                    ),
+                ));
+            } else if let Some(i) = text.find(UNKNOWN) {
+                let reference = text[i + UNKNOWN.len()..]
+                    .split(|c: char| {
+                        !(c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
+                    })
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
+                if matches!(key, "zone_id" | "account_id")
+                    && *text == format!("{UNKNOWN}{reference}")
+                {
+                    *text = reference;
+                } else {
+                    out.push((
+                        key.to_string(),
+                        format!("`{key}` depends on `{reference}`, which is known only after apply"),
+                        "give the value as a literal or a variable (--var), or use the plan route (terraform show -json)".to_string(),
+                    ));
+                }
+            }
+        }
+        J::Array(a) => a.iter_mut().for_each(|x| unknowns(x, key, out)),
+        J::Object(o) => {
+            for (k, x) in o.iter_mut() {
+                unknowns(x, k, out);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// One instance of a module: where its files are, its address prefix, the inputs it was
 /// called with, and where it stands in its parent (for `module.NAME` outputs).
 #[derive(Clone)]
@@ -532,6 +701,7 @@ pub(super) const MAX_INSTANCES: u64 = 10_000;
 pub(super) fn read(
     dir: &Path,
     cli_vars: &BTreeMap<String, String>,
+    var_files: &[PathBuf],
     confine: &crate::confine::Confine,
     report: &mut Report,
 ) -> Option<Found> {
@@ -548,6 +718,8 @@ pub(super) fn read(
     let mut all_resources = Vec::new();
     let mut contexts: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
     let mut outputs: Vec<(ModuleInstance, Vec<(String, Expression)>)> = Vec::new();
+    // Locals that could not be evaluated, per module: an error only where a resource uses one.
+    let mut failed_locals: BTreeMap<String, BTreeMap<String, Diagnostic>> = BTreeMap::new();
     let mut seen = 0;
     while seen < modules.len() {
         let inst = modules[seen].clone();
@@ -560,19 +732,33 @@ pub(super) fn read(
             &m,
             &inst.inputs,
             prefix.is_empty(),
-            cli_vars,
+            (cli_vars, var_files),
             confine,
             report,
         );
         let mut ctx = context_with_functions();
         ctx.declare_var("var", Value::Object(vars.clone().into_iter().collect()));
-        let locals = locals(&m, &ctx, report);
+        // Locals may refer to the module's resources and to data sources (unknown values).
+        for (kind, objs) in resource_refs(&m.resources) {
+            if let Some(k) = kind.strip_prefix(prefix.as_str()) {
+                ctx.declare_var(k.to_string(), Value::Object(objs));
+            }
+        }
+        let mut texts: Vec<String> = m.locals.iter().map(|(_, e, ..)| e.to_string()).collect();
+        texts.extend(m.resources.iter().map(|r| body_text(&r.body)));
+        texts.extend(m.calls.iter().map(|(_, b, ..)| body_text(b)));
+        texts.extend(m.outputs.iter().map(|(_, e)| e.to_string()));
+        let data = data_object(&texts);
+        ctx.declare_var("data", data.clone());
+        let (locals, failed) = locals(&m, &ctx);
+        failed_locals.insert(prefix.clone(), failed);
         ctx.declare_var("local", Value::Object(locals.clone().into_iter().collect()));
         let mut names = vars.clone();
         names.insert(
             "__locals".into(),
             Value::Object(locals.into_iter().collect()),
         );
+        names.insert("__data".into(), data);
         contexts.insert(prefix.clone(), names);
         for (name, body, file, at) in &m.calls {
             let text = report_text(report, file).to_string();
@@ -718,21 +904,7 @@ pub(super) fn read(
         all_resources.extend(m.resources);
     }
     // Resource references resolve to addresses (ids are unknown before apply).
-    let mut refs: BTreeMap<String, hcl::Map<String, Value>> = BTreeMap::new();
-    for r in &all_resources {
-        let mut obj = hcl::Map::new();
-        let addr = format!("{}{}.{}", r.prefix, r.kind, r.name);
-        obj.insert("id".to_string(), Value::from(addr));
-        if r.kind == "cloudflare_list"
-            && let Some(n) = r.body.attributes().find(|a| a.key() == "name")
-            && let Expression::String(name) = &n.expr
-        {
-            obj.insert("name".to_string(), Value::from(name.clone()));
-        }
-        refs.entry(format!("{}{}", r.prefix, r.kind))
-            .or_default()
-            .insert(r.name.clone(), Value::Object(obj));
-    }
+    let refs = resource_refs(&all_resources);
     // Module outputs, children first (they were found after their parents). A module with
     // `count` is a list of instances, one with `for_each` a map, as Terraform has them.
     let mut module_values: BTreeMap<String, hcl::Map<String, Value>> = BTreeMap::new();
@@ -774,6 +946,8 @@ pub(super) fn read(
             }
         }
     }
+    let mut reported: std::collections::BTreeSet<(String, String)> =
+        std::collections::BTreeSet::new();
     for r in &all_resources {
         if !matches!(
             r.kind.as_str(),
@@ -782,16 +956,41 @@ pub(super) fn read(
             continue;
         }
         let ctx = module_context(&r.prefix, &contexts, &refs, &module_values);
+        // A local this resource uses that could not be evaluated is the root cause: report it
+        // (once) rather than the resource's cascade; locals nothing uses never matter.
+        let mut root_cause = |report: &mut Report| -> bool {
+            let Some(failed) = failed_locals.get_mut(&r.prefix) else {
+                return false;
+            };
+            let text = body_text(&r.body);
+            let used: Vec<String> = local_refs(&text)
+                .into_iter()
+                .filter(|n| failed.contains_key(*n))
+                .map(String::from)
+                .collect();
+            for n in &used {
+                if let Some(d) = failed.remove(n) {
+                    report.push(d);
+                    reported.insert((r.prefix.clone(), n.clone()));
+                }
+            }
+            !used.is_empty()
+                || local_refs(&text)
+                    .iter()
+                    .any(|n| reported.contains(&(r.prefix.clone(), (*n).to_string())))
+        };
         let instances = match instances(r, &ctx) {
             Ok(i) => i,
             Err(e) => {
-                report.push(unresolved(
-                    report,
-                    &r.file,
-                    r.at,
-                    &format!("{}{}.{}", r.prefix, r.kind, r.name),
-                    &e,
-                ));
+                if !root_cause(report) {
+                    report.push(unresolved(
+                        report,
+                        &r.file,
+                        r.at,
+                        &format!("{}{}.{}", r.prefix, r.kind, r.name),
+                        &e,
+                    ));
+                }
                 continue;
             }
         };
@@ -803,10 +1002,26 @@ pub(super) fn read(
             let mut value = match body_json(&r.body, &c) {
                 Ok(v) => v,
                 Err(e) => {
-                    report.push(unresolved(report, &r.file, r.at, &address, &e));
+                    if !root_cause(report) {
+                        report.push(unresolved(report, &r.file, r.at, &address, &e));
+                    }
                     continue;
                 }
             };
+            // Values known only after apply, and variables nobody set.
+            let mut problems = Vec::new();
+            unknowns(&mut value, "", &mut problems);
+            if !problems.is_empty() {
+                let text = report_text(report, &r.file).to_string();
+                for (key, message, hint) in problems {
+                    let at = attribute_offset(&text, r.at, &key);
+                    let pos = (at != NOT_FOUND).then(|| Pos::at(&text, at, key.len().max(1)));
+                    report.push(
+                        Diagnostic::new(&r.file, pos, format!("{address}: {message}")).hint(hint),
+                    );
+                }
+                continue;
+            }
             if let Some(o) = value.as_object_mut() {
                 o.remove("for_each");
                 o.remove("count");
@@ -858,7 +1073,9 @@ pub(super) fn read(
             }
             None => found.problems.push((
                 address,
-                "its list_id names no cloudflare_list of the configuration".into(),
+                format!(
+                    "its list_id `{list_id}` names no cloudflare_list of the configuration: the item is added to a list that lives elsewhere, whose other items cannot be known offline (add that list to the project as a list file, e.g. with rulegate pull, or to the configuration)"
+                ),
             )),
         }
     }
@@ -876,8 +1093,10 @@ fn module_context<'a>(
     let mut ctx = context_with_functions();
     let mut vars = contexts.get(prefix).cloned().unwrap_or_default();
     let locals = vars.remove("__locals").unwrap_or(Value::Null);
+    let data = vars.remove("__data").unwrap_or(Value::Null);
     ctx.declare_var("var", Value::Object(vars.into_iter().collect()));
     ctx.declare_var("local", locals);
+    ctx.declare_var("data", data);
     for (kind, objs) in refs {
         if let Some(k) = kind.strip_prefix(prefix)
             && !k.contains('.')
@@ -898,7 +1117,11 @@ fn report_text<'a>(report: &'a Report, file: &Path) -> &'a str {
 /// An expression that cannot be evaluated, placed on its attribute when the reason names one
 /// (`` `expression`: … ``, `count: …`, `for_each: …`), else on the block at `at`.
 fn unresolved(report: &Report, file: &Path, at: usize, address: &str, why: &str) -> Diagnostic {
-    let text = report_text(report, file);
+    unresolved_in(report_text(report, file), file, at, address, why)
+}
+
+/// [`unresolved`] with the file's text at hand.
+fn unresolved_in(text: &str, file: &Path, at: usize, address: &str, why: &str) -> Diagnostic {
     let key = why
         .strip_prefix('`')
         .and_then(|r| r.split_once("`:"))
@@ -924,7 +1147,7 @@ fn variables(
     m: &Module,
     inputs: &BTreeMap<String, Value>,
     root: bool,
-    cli: &BTreeMap<String, String>,
+    (cli, var_files): (&BTreeMap<String, String>, &[PathBuf]),
     confine: &crate::confine::Confine,
     report: &mut Report,
 ) -> BTreeMap<String, Value> {
@@ -963,6 +1186,17 @@ fn variables(
         auto.extend(tf_files(dir, ".auto.tfvars.json"));
         auto.sort_by_key(|p| p.file_name().map(std::ffi::OsStr::to_os_string));
         files.extend(auto);
+        // `--var-file`s, in command-line order; a missing one is an error, as in Terraform.
+        for f in var_files {
+            if f.is_file() {
+                files.push(f.clone());
+            } else {
+                report.push(
+                    Diagnostic::usage(format!("--var-file {}: no such file", f.display()))
+                        .hint("give a .tfvars or .tfvars.json file"),
+                );
+            }
+        }
         for f in files.into_iter().filter(|f| f.is_file()) {
             if let Err(why) = confine.check(&f) {
                 report.push(Diagnostic::new(&f, None, why).hint(crate::confine::HINT));
@@ -1017,12 +1251,120 @@ fn variables(
             if let Some(raw) = cli.get(name) {
                 vars.insert(name.clone(), value(raw));
             }
+            // Nobody gave it a value: Terraform would ask; an error where it is used.
+            if !vars.contains_key(name) {
+                vars.insert(name.clone(), Value::from(format!("{NO_VALUE}var.{name}")));
+            }
         }
     }
     for (k, v) in inputs {
         vars.insert(k.clone(), v.clone());
     }
+    // Type constraints: `optional(T, default)` attributes filled, primitives converted.
+    for (name, t) in &m.types {
+        if let Some(v) = vars.get_mut(name) {
+            apply_type(v, t, &ctx);
+        }
+    }
+    vars.values_mut().for_each(sort_maps);
     vars
+}
+
+/// Orders every map of `v` by key, as Terraform holds maps and objects: a `for` expression
+/// over one then yields its entries in lexical order (rules built from a map deploy in that
+/// order, not the file's).
+fn sort_maps(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            let mut entries: Vec<(String, Value)> = std::mem::take(o).into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            for (k, mut x) in entries {
+                sort_maps(&mut x);
+                o.insert(k, x);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(sort_maps),
+        _ => {}
+    }
+}
+
+/// Applies a variable's type constraint to its value as Terraform does: an object type's
+/// `optional(T, default)` attributes that are missing or null get the default (null without
+/// one), collections apply their element type, and primitives convert (`string` takes a
+/// number or bool, `number` a numeric string, `bool` `"true"`/`"false"`).
+fn apply_type(v: &mut Value, t: &Expression, ctx: &Context) {
+    use hcl::expr::ObjectKey;
+    match t {
+        Expression::Variable(name) => match (name.as_str(), &*v) {
+            ("string", Value::Bool(_) | Value::Number(_)) => *v = Value::from(s(v)),
+            ("number", Value::String(x)) => {
+                if let Ok(n) = x.trim().parse::<i64>() {
+                    *v = Value::from(n);
+                } else if let Ok(f) = x.trim().parse::<f64>() {
+                    *v = Value::from(f);
+                }
+            }
+            ("bool", Value::String(x)) if x == "true" || x == "false" => {
+                *v = Value::Bool(x == "true");
+            }
+            _ => {}
+        },
+        Expression::FuncCall(call) => {
+            let name = call.name.name.as_str();
+            match (name, call.args.first()) {
+                ("list" | "set", Some(elem)) => {
+                    if let Value::Array(items) = v {
+                        for x in items {
+                            apply_type(x, elem, ctx);
+                        }
+                    }
+                }
+                ("map", Some(elem)) => {
+                    if let Value::Object(o) = v {
+                        for x in o.values_mut() {
+                            apply_type(x, elem, ctx);
+                        }
+                    }
+                }
+                ("object", Some(Expression::Object(attrs))) => {
+                    let Value::Object(o) = v else { return };
+                    for (key, at) in attrs {
+                        let key = match key {
+                            ObjectKey::Identifier(i) => i.as_str().to_string(),
+                            ObjectKey::Expression(e) => match e.evaluate(ctx) {
+                                Ok(Value::String(k)) => k,
+                                _ => continue,
+                            },
+                            _ => continue,
+                        };
+                        let (inner, default) = match at {
+                            Expression::FuncCall(f) if f.name.name.as_str() == "optional" => {
+                                (f.args.first(), f.args.get(1))
+                            }
+                            other => (Some(other), None),
+                        };
+                        let missing = o.get(&key).is_none_or(Value::is_null);
+                        if missing {
+                            let is_optional = matches!(at, Expression::FuncCall(f) if f.name.name.as_str() == "optional");
+                            if is_optional {
+                                let filled = default
+                                    .and_then(|d| d.evaluate(ctx).ok())
+                                    .unwrap_or(Value::Null);
+                                o.insert(key.clone(), filled);
+                            }
+                        }
+                        if let (Some(inner), Some(x)) = (inner, o.get_mut(&key))
+                            && !x.is_null()
+                        {
+                            apply_type(x, inner, ctx);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The `local.NAME`s an expression's text refers to.
@@ -1049,7 +1391,8 @@ fn local_refs(text: &str) -> Vec<&str> {
 
 /// Locals in dependency order (each evaluated once, after the locals it refers to: linear in
 /// their number); a cycle is an error naming it, as Terraform's.
-fn locals(m: &Module, ctx: &Context, report: &mut Report) -> BTreeMap<String, Value> {
+fn locals(m: &Module, ctx: &Context) -> (BTreeMap<String, Value>, BTreeMap<String, Diagnostic>) {
+    let mut failed: BTreeMap<String, Diagnostic> = BTreeMap::new();
     let by_name: BTreeMap<&str, usize> = m
         .locals
         .iter()
@@ -1098,21 +1441,30 @@ fn locals(m: &Module, ctx: &Context, report: &mut Report) -> BTreeMap<String, Va
     let mut c = ctx.clone();
     for i in order {
         let (name, expr, file, at) = &m.locals[i];
-        let pos = attribute_offset(report_text(report, file), *at, name);
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        let pos = attribute_offset(&text, *at, name);
         if cyclic.contains(&i) {
-            let d = unresolved(
-                report,
+            let d = unresolved_in(
+                &text,
                 file,
                 pos,
                 &format!("local.{name}"),
                 "it refers to itself through other locals (a cycle, which Terraform refuses)",
             );
-            report.push(d);
+            failed.insert(name.clone(), d);
+            continue;
+        }
+        // A local that uses a failed one fails with it: the root cause is the one reported.
+        if let Some(root) = deps[i]
+            .iter()
+            .find_map(|&d| failed.get(&m.locals[d].0).cloned())
+        {
+            failed.insert(name.clone(), root);
             continue;
         }
         if let Err(why) = check_nesting(&texts[i]) {
-            let d = unresolved(report, file, pos, &format!("local.{name}"), &why);
-            report.push(d);
+            let d = unresolved_in(&text, file, pos, &format!("local.{name}"), &why);
+            failed.insert(name.clone(), d);
             continue;
         }
         // Only the locals it refers to: cloning every local for each would be quadratic.
@@ -1128,16 +1480,17 @@ fn locals(m: &Module, ctx: &Context, report: &mut Report) -> BTreeMap<String, Va
             check_size(&v)?;
             Ok(v)
         }) {
-            Ok(v) => {
+            Ok(mut v) => {
+                sort_maps(&mut v);
                 done.insert(name.clone(), v);
             }
             Err(why) => {
-                let d = unresolved(report, file, pos, &format!("local.{name}"), &why);
-                report.push(d);
+                let d = unresolved_in(&text, file, pos, &format!("local.{name}"), &why);
+                failed.insert(name.clone(), d);
             }
         }
     }
-    done.into_iter().collect()
+    (done.into_iter().collect(), failed)
 }
 
 /// The most nested `for` expressions one expression may hold: each level multiplies the work.
@@ -1215,7 +1568,8 @@ mod tests {
         std::fs::write(dir.path().join("main.tf"), tf).unwrap();
         let confine = crate::confine::Confine::at(dir.path());
         let mut report = Report::default();
-        read(dir.path(), &BTreeMap::new(), &confine, &mut report).ok_or_else(|| report.render())
+        read(dir.path(), &BTreeMap::new(), &[], &confine, &mut report)
+            .ok_or_else(|| report.render())
     }
 
     fn ruleset(expr: &str) -> String {
@@ -1239,9 +1593,15 @@ mod tests {
         tf.push_str(&ruleset("local.l799"));
         let found = load(&tf).unwrap();
         assert_eq!(found.rulesets[0].1["rules"][0]["expression"], "true");
-        let err = load(&format!(
+        // Locals nothing uses never matter; one a rule uses is an error at the local.
+        load(&format!(
             "locals {{\n  a = local.b\n  b = local.a\n}}\n{}",
             ruleset("\"true\"")
+        ))
+        .unwrap();
+        let err = load(&format!(
+            "locals {{\n  a = local.b\n  b = local.a\n}}\n{}",
+            ruleset("local.a")
         ))
         .unwrap_err();
         assert!(err.contains("a cycle"), "{err}");
@@ -1264,7 +1624,7 @@ mod tests {
             tf.push_str(&format!("  d{i} = concat(local.d{0}, local.d{0})\n", i - 1));
         }
         tf.push_str("}\n");
-        tf.push_str(&ruleset("\"true\""));
+        tf.push_str(&ruleset("length(local.d39) > 0 ? \"true\" : \"false\""));
         let err = load(&tf).unwrap_err();
         assert!(err.contains("more than the 1000000"), "{err}");
         let mut tf = String::from("locals {\n  s0 = \"xx\"\n");
@@ -1275,13 +1635,13 @@ mod tests {
             ));
         }
         tf.push_str("}\n");
-        tf.push_str(&ruleset("\"true\""));
+        tf.push_str(&ruleset("local.s39"));
         let err = load(&tf).unwrap_err();
         assert!(err.contains("larger than the 1000000"), "{err}");
         let fors = "[for a in [1,2,3,4,5,6,7,8,9,10] : [for b in [1,2,3,4,5,6,7,8,9,10] : [for c in [1,2,3,4,5,6,7,8,9,10] : [for d in [1,2,3,4,5,6,7,8,9,10] : [for e in [1,2,3,4,5,6,7,8,9,10] : [for f in [1,2,3,4,5,6,7,8,9,10] : [for g in [1,2,3,4,5,6,7,8,9,10] : [for h in [1,2,3,4,5,6,7,8,9,10] : h]]]]]]]]";
         let err = load(&format!(
             "locals {{\n  big = {fors}\n}}\n{}",
-            ruleset("\"true\"")
+            ruleset("length(local.big) > 0 ? \"true\" : \"false\"")
         ))
         .unwrap_err();
         assert!(err.contains("nests `for` expressions 8 deep"), "{err}");
@@ -1310,17 +1670,19 @@ mod tests {
             }
             tf.push_str("}\n");
             tf.push_str(&format!(
-                "resource \"cloudflare_ruleset\" \"r\" {{\n  count = {count}\n  zone_id = \"z\"\n  name = \"r\"\n  kind = \"zone\"\n  phase = \"http_request_firewall_custom\"\n  rules = []\n}}\n"
+                "resource \"cloudflare_ruleset\" \"r\" {{\n  count = {count}\n  zone_id = \"z\"\n  name = \"r${{length(local.n)}}-${{length(local.d{doublings})}}\"\n  kind = \"zone\"\n  phase = \"http_request_firewall_custom\"\n  rules = []\n}}\n"
             ));
             match load(&tf) {
+                // With no instance, the locals it would use are never evaluated.
                 Ok(found) => {
                     prop_assert!(count <= MAX_INSTANCES);
-                    prop_assert!(nesting <= MAX_FOR_NESTING);
+                    prop_assert!(count == 0 || nesting <= MAX_FOR_NESTING);
                     prop_assert_eq!(found.rulesets.len() as u64, count);
                 }
                 Err(e) => {
                     prop_assert!(
-                        count > MAX_INSTANCES || nesting > MAX_FOR_NESTING || (1usize << doublings) > MAX_VALUE_UNITS,
+                        count > MAX_INSTANCES
+                            || (count > 0 && (nesting > MAX_FOR_NESTING || (1usize << doublings) > MAX_VALUE_UNITS)),
                         "{}", e
                     );
                 }

@@ -158,6 +158,27 @@ pub(super) fn normalize(v: &Value) -> Value {
                     _ => normalize(x),
                 };
                 let x = convert(k, x);
+                // v4's skip `rules`: a map of ruleset id to comma-separated rule ids.
+                let x = match (k.as_str(), x) {
+                    ("rules", Value::Object(m)) if m.values().all(Value::is_string) => {
+                        Value::Object(
+                            m.into_iter()
+                                .map(|(id, list)| {
+                                    let ids = list
+                                        .as_str()
+                                        .unwrap_or_default()
+                                        .split(',')
+                                        .map(str::trim)
+                                        .filter(|s| !s.is_empty())
+                                        .map(|s| Value::String(s.to_string()))
+                                        .collect();
+                                    (id, Value::Array(ids))
+                                })
+                                .collect(),
+                        )
+                    }
+                    (_, x) => x,
+                };
                 let empty = match &x {
                     Value::Null => true,
                     Value::Array(a) => a.is_empty() && k != "rules" && k != "items",
@@ -306,6 +327,16 @@ pub(super) fn select_zone(
     out
 }
 
+/// The resource type and name of an address (`module.a.cloudflare_list_item.x["k"]` →
+/// `("cloudflare_list_item", "x")`).
+fn address_block(address: &str) -> Option<(String, String)> {
+    let plain = address.split('[').next()?;
+    let mut parts = plain.rsplit('.');
+    let name = parts.next()?;
+    let kind = parts.next()?;
+    Some((kind.to_string(), name.to_string()))
+}
+
 /// Where the resource `address` stands in a plan's text (its `"address": "…"` member), for
 /// problems found on the parsed value; a nested address (`….rules[0]….`) is placed at its
 /// resource.
@@ -335,13 +366,28 @@ pub(super) const ZONE_REFS: &str = "__rulegate_zone_refs";
 pub(super) fn load(
     path: &Path,
     cli_vars: &std::collections::BTreeMap<String, String>,
+    var_files: &[std::path::PathBuf],
     confine: &crate::confine::Confine,
     report: &mut Report,
 ) -> Option<Found> {
     if path.is_dir() {
-        let found = hcl::read(path, cli_vars, confine, report)?;
+        let found = hcl::read(path, cli_vars, var_files, confine, report)?;
         for (address, problem) in &found.problems {
-            report.push(Diagnostic::new(path, None, format!("{address}: {problem}")));
+            // At the resource's block, in whichever file of the source declares it.
+            let placed = address_block(address).and_then(|(kind, name)| {
+                let header = format!("resource \"{kind}\" \"{name}\"");
+                report.sources.iter().find_map(|(file, text)| {
+                    text.find(&header)
+                        .map(|i| (file.clone(), crate::diag::Pos::at(text, i, header.len())))
+                })
+            });
+            let d = match placed {
+                Some((file, pos)) => {
+                    Diagnostic::new(&file, Some(pos), format!("{address}: {problem}"))
+                }
+                None => Diagnostic::new(path, None, format!("{address}: {problem}")),
+            };
+            report.push(d);
         }
         return Some(found);
     }
