@@ -705,6 +705,45 @@ pub(super) fn read(
     confine: &crate::confine::Confine,
     report: &mut Report,
 ) -> Option<Found> {
+    // A module argument may use another module's output, known only once that module is
+    // read: passes repeat with the outputs the previous one found, until none is missing.
+    let mut known: ModuleValues = BTreeMap::new();
+    let start = report.diagnostics.len();
+    for pass in 0..MAX_PASSES {
+        let last = pass + 1 == MAX_PASSES;
+        let (found, values, deferred) =
+            read_pass(dir, (cli_vars, var_files), confine, report, &known, last);
+        if deferred == 0 || last || values == known {
+            if deferred > 0 && !last {
+                // No progress: one more pass reports what stays missing.
+                report.diagnostics.truncate(start);
+                return read_pass(dir, (cli_vars, var_files), confine, report, &values, true).0;
+            }
+            return found;
+        }
+        report.diagnostics.truncate(start);
+        known = values;
+    }
+    None
+}
+
+/// How many times module arguments are re-evaluated with the outputs found so far.
+const MAX_PASSES: usize = 8;
+
+/// Module outputs: per parent prefix, each call's value (an object, or a list or map of them).
+type ModuleValues = BTreeMap<String, hcl::Map<String, Value>>;
+
+/// One pass over the configuration with `known` module outputs; also returns the outputs it
+/// found and how many module arguments waited for one (reported only on the `last` pass).
+fn read_pass(
+    dir: &Path,
+    (cli_vars, var_files): (&BTreeMap<String, String>, &[PathBuf]),
+    confine: &crate::confine::Confine,
+    report: &mut Report,
+    known: &ModuleValues,
+    last: bool,
+) -> (Option<Found>, ModuleValues, usize) {
+    let mut deferred = 0usize;
     let mut found = Found::default();
     let before = report.diagnostics.len();
     let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
@@ -753,6 +792,9 @@ pub(super) fn read(
         let (locals, failed) = locals(&m, &ctx);
         failed_locals.insert(prefix.clone(), failed);
         ctx.declare_var("local", Value::Object(locals.clone().into_iter().collect()));
+        if let Some(m) = known.get(prefix.as_str()) {
+            ctx.declare_var("module", Value::Object(m.clone()));
+        }
         let mut names = vars.clone();
         names.insert(
             "__locals".into(),
@@ -876,6 +918,9 @@ pub(super) fn read(
                         Ok(v) => {
                             inputs.insert(a.key().to_string(), v);
                         }
+                        Err(_) if !last && a.expr.to_string().contains("module.") => {
+                            deferred += 1;
+                        }
                         Err(e) => report.push(unresolved(
                             report,
                             file,
@@ -907,7 +952,7 @@ pub(super) fn read(
     let refs = resource_refs(&all_resources);
     // Module outputs, children first (they were found after their parents). A module with
     // `count` is a list of instances, one with `for_each` a map, as Terraform has them.
-    let mut module_values: BTreeMap<String, hcl::Map<String, Value>> = BTreeMap::new();
+    let mut module_values: ModuleValues = BTreeMap::new();
     for (inst, outs) in outputs.iter().rev() {
         let ctx = module_context(&inst.prefix, &contexts, &refs, &module_values);
         let mut values = hcl::Map::new();
@@ -1079,7 +1124,8 @@ pub(super) fn read(
             )),
         }
     }
-    (report.diagnostics.len() == before).then_some(found)
+    let ok = report.diagnostics.len() == before;
+    (ok.then_some(found), module_values, deferred)
 }
 
 /// The evaluation context of the module at `prefix`: functions, `var`, `local`, references
