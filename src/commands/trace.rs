@@ -94,9 +94,13 @@ pub(super) fn tree(r: &TraceResult) -> String {
     let view = TraceView::new(r);
     let mut out = String::new();
     let status = r.status_code.map_or("none".to_string(), |s| s.to_string());
-    let _ = write!(out, "status {status}, action {}", view.action());
+    let _ = write!(
+        out,
+        "status {status}, action {}",
+        crate::escape::visible(view.action())
+    );
     if let Some(t) = view.terminating_step() {
-        let _ = write!(out, " by rule {}", t.label());
+        let _ = write!(out, " by rule {}", crate::escape::visible(&t.label()));
     }
     out.push('\n');
     fn walk(items: &[TraceItem], depth: usize, out: &mut String) {
@@ -107,23 +111,27 @@ pub(super) fn tree(r: &TraceResult) -> String {
             } else {
                 "[ ]"
             };
-            let id = i.step_name.as_deref().unwrap_or("?");
+            // Every value is from a ruleset or an API answer: one line each, controls visible.
+            let v = |x: Option<&str>, none: &'static str| {
+                crate::escape::visible(x.unwrap_or(none)).into_owned()
+            };
+            let id = v(i.step_name.as_deref(), "?");
             let _ = match i.kind_of_step.as_deref() {
                 Some("rule") => writeln!(
                     out,
                     "{pad}{mark} {:<18} {:<8}  {}",
-                    i.action.as_deref().unwrap_or("?"),
-                    short(id),
-                    i.description.as_deref().unwrap_or("")
+                    v(i.action.as_deref(), "?"),
+                    short(&id),
+                    v(i.description.as_deref(), "")
                 ),
                 Some("ruleset") => writeln!(
                     out,
                     "{pad}{mark} ruleset {} ({} {})",
-                    i.name.as_deref().unwrap_or("?"),
-                    i.kind.as_deref().unwrap_or("?"),
-                    short(id)
+                    v(i.name.as_deref(), "?"),
+                    v(i.kind.as_deref(), "?"),
+                    short(&id)
                 ),
-                Some(other) => writeln!(out, "{pad}{mark} {other} {id}"),
+                Some(other) => writeln!(out, "{pad}{mark} {} {id}", v(Some(other), "")),
                 None => writeln!(out, "{pad}{mark} {id}"),
             };
             walk(&i.trace, depth + 1, out);
