@@ -119,11 +119,8 @@ pub(crate) fn one_line(s: &str) -> Cow<'_, str> {
     visible(s)
 }
 
-/// An inline Markdown code span holding `s` exactly: a backtick fence longer than any run in
-/// `s`, padded when `s` starts or ends with a backtick; control characters visible, so a
-/// line break cannot end the span (or a table row, or an HTML block).
-pub(crate) fn md_code(s: &str) -> String {
-    let s = visible(s);
+/// The longest run of backticks in `s`: a Markdown code span or fence must be longer.
+pub(crate) fn longest_backtick_run(s: &str) -> usize {
     let mut longest = 0;
     let mut run = 0;
     for c in s.chars() {
@@ -134,7 +131,15 @@ pub(crate) fn md_code(s: &str) -> String {
             run = 0;
         }
     }
-    let fence = "`".repeat(longest + 1);
+    longest
+}
+
+/// An inline Markdown code span holding `s` exactly: a backtick fence longer than any run in
+/// `s`, padded when `s` starts or ends with a backtick; control characters visible, so a
+/// line break cannot end the span (or a table row, or an HTML block).
+pub(crate) fn md_code(s: &str) -> String {
+    let s = visible(s);
+    let fence = "`".repeat(longest_backtick_run(&s) + 1);
     let pad = if s.starts_with('`') || s.ends_with('`') || s.is_empty() {
         " "
     } else {

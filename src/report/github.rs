@@ -208,17 +208,7 @@ fn cell(s: &str) -> String {
 
 /// A fence longer than any run of backticks in `body`.
 fn fence(body: &str) -> String {
-    let mut longest = 0;
-    let mut run = 0;
-    for c in body.chars() {
-        if c == '`' {
-            run += 1;
-            longest = longest.max(run);
-        } else {
-            run = 0;
-        }
-    }
-    "`".repeat((longest + 1).max(3))
+    "`".repeat((escape::longest_backtick_run(body) + 1).max(3))
 }
 
 /// Escapes text for HTML (inside `<summary>`): see [`escape::html`].
