@@ -79,7 +79,10 @@ pub(crate) fn allowed_actions(phase: &str) -> Option<&'static [&'static str]> {
         "http_request_origin" => &["route"],
         "http_request_cache_settings" => &["set_cache_settings"],
         // UNCERTAIN: the provider's acceptance tests use set_cache_tags here.
-        "http_response_cache_settings" => &["set_cache_control", "set_cache_tags"],
+        // The provider's acceptance fixtures use set_cache_settings here too (strip_etags, …).
+        "http_response_cache_settings" => {
+            &["set_cache_control", "set_cache_tags", "set_cache_settings"]
+        }
         "http_response_compression" => &["compress_response"],
         "http_custom_errors" => &["serve_error"],
         "http_log_custom_fields" => &["log_custom_field"],
@@ -166,6 +169,20 @@ mod tests {
             "magic_transit_ratelimit",
         ] {
             assert!(is_known(p), "{p}");
+        }
+    }
+
+    /// The provider's acceptance fixtures set cache settings in the response phase.
+    #[test]
+    fn cache_settings_are_allowed_where_the_provider_uses_them() {
+        for phase in [
+            "http_request_cache_settings",
+            "http_response_cache_settings",
+        ] {
+            assert!(
+                allowed_actions(phase).is_some_and(|a| a.contains(&"set_cache_settings")),
+                "{phase}"
+            );
         }
     }
 }
