@@ -514,3 +514,29 @@ fn the_scheme_agrees_with_the_field_catalogue() {
     assert!(n > 180, "the snapshot has {n} fields");
     assert!(problems.is_empty(), "{problems:#?}");
 }
+
+#[test]
+fn not_between_a_field_and_in_says_how_to_negate() {
+    let e = parse_filter(
+        "ip.geoip.country not in {\"PL\" \"DE\"}",
+        &Lists::new(),
+        &Settings::default(),
+    )
+    .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Syntax);
+    assert_eq!((e.span.start, e.span.end), (17, 20));
+    assert!(
+        e.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("not ip.geoip.country in {…}")),
+        "{e:?}"
+    );
+    assert!(
+        parse_filter(
+            "not ip.geoip.country in {\"PL\" \"DE\"}",
+            &Lists::new(),
+            &Settings::default()
+        )
+        .is_ok()
+    );
+}

@@ -357,6 +357,24 @@ impl<'a> Parser<'a> {
                                 .position(|c| !is_ident(*c))
                                 .map_or(self.b.len(), |i| self.pos + i);
                             let word = String::from_utf8_lossy(&self.b[self.pos..end]).into_owned();
+                            // `x not in {…}` is written in real configurations, but the
+                            // language negates the whole condition (wirefilter refuses it too).
+                            let after =
+                                String::from_utf8_lossy(self.b.get(end..).unwrap_or_default())
+                                    .trim_start()
+                                    .to_string();
+                            if word == "not"
+                                && (after.starts_with("in ") || after.starts_with("in{"))
+                            {
+                                return Err(RuleError::new(
+                                    K::Syntax,
+                                    Span::new(self.pos, end),
+                                    "`not` cannot stand between a field and `in`",
+                                )
+                                .hint(format!(
+                                    "negate the whole condition: `not {lhs} in {{…}}`"
+                                )));
+                            }
                             if !["and", "or", "xor", "not"].contains(&word.as_str()) {
                                 return Err(RuleError::new(
                                     K::Syntax,
