@@ -200,7 +200,15 @@ pub(crate) fn html(s: &str) -> String {
 static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 
 /// Shortest value scrubbed: shorter ones would mangle ordinary text and are no real secret.
-const MIN_SECRET: usize = 6;
+const MIN_SECRET: usize = 8;
+
+/// Whether a credential variable's value looks like a secret rather than a setting: long
+/// enough, and either long or holding a digit or a symbol (so `TOKEN_CACHE=enabled` does not
+/// scrub the word "enabled" from every report).
+fn looks_secret(value: &str) -> bool {
+    value.len() >= MIN_SECRET
+        && (value.len() >= 20 || value.chars().any(|c| !c.is_ascii_alphabetic()))
+}
 
 /// What a secret is replaced with in output.
 pub(crate) const REDACTED: &str = "[redacted]";
@@ -244,7 +252,7 @@ pub(crate) fn register_env_secrets() {
 /// Adds a secret value to scrub from all output.
 pub(crate) fn register_secret(value: &str) {
     let value = value.trim();
-    if value.len() < MIN_SECRET {
+    if !looks_secret(value) {
         return;
     }
     if let Ok(mut s) = SECRETS.write()
@@ -315,6 +323,9 @@ mod tests {
         assert_eq!(scrub("nothing here"), "nothing here");
         register_secret("abc");
         assert_eq!(scrub("abc"), "abc");
+        // A setting, not a secret.
+        register_secret("enabled");
+        assert_eq!(scrub("rules enabled"), "rules enabled");
     }
 
     proptest! {
