@@ -684,4 +684,33 @@ resource "cloudflare_ruleset" "waf" {
         "{}",
         text(&o)
     );
+    // The same map written inline in the resource's own expression.
+    std::fs::write(
+        tf.join("main.tf"),
+        r#"resource "cloudflare_ruleset" "waf" {
+  zone_id = "023e105f4ecef8ad9ca31a8372d0c353"
+  name    = "waf"
+  kind    = "zone"
+  phase   = "http_request_firewall_custom"
+  rules = [for k, r in {
+    z_block     = { action = "block", expression = "true" }
+    a_challenge = { action = "managed_challenge", expression = "true" }
+  } : { action = r.action, expression = r.expression, description = k }]
+}
+"#,
+    )
+    .unwrap();
+    let o = common::bin()
+        .arg("trace")
+        .arg(project.path())
+        .arg("--terraform")
+        .arg(&tf)
+        .args(["--url", "https://a.example/"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&o.stdout).starts_with("status 403, action managed_challenge"),
+        "{}",
+        text(&o)
+    );
 }

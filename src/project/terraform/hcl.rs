@@ -83,9 +83,12 @@ fn header_offset(text: &str, kind: &str, labels: &[&str]) -> usize {
     NOT_FOUND
 }
 
-/// hcl-rs keeps the escapes of a quoted template's text raw inside `%{ … }` directives
-/// (`\"` stays a backslash and a quote), where Terraform reads them as escapes: this
-/// unescapes such templates before they are evaluated.
+/// Brings a parsed body to what Terraform reads. hcl-rs keeps the escapes of a quoted
+/// template's text raw inside `%{ … }` directives (`\"` stays a backslash and a quote), where
+/// Terraform reads them as escapes: such templates are unescaped. And an object literal keeps
+/// its written order in hcl-rs, where Terraform iterates objects in lexical order of their
+/// keys (rules built by a `for` over `{ b = …, a = … }` deploy `a` first): entries whose keys
+/// are literal are sorted.
 fn fix_directive_escapes(body: &mut Body) {
     fn unescape(raw: &str) -> String {
         let mut out = String::with_capacity(raw.len());
@@ -122,7 +125,10 @@ fn fix_directive_escapes(body: &mut Body) {
                 }
             }
             Expression::Array(items) => items.iter_mut().for_each(expr),
-            Expression::Object(o) => o.values_mut().for_each(expr),
+            Expression::Object(o) => {
+                o.values_mut().for_each(expr);
+                sort_literal_keys(o);
+            }
             Expression::Traversal(t) => {
                 expr(&mut t.expr);
                 for op in &mut t.operators {
@@ -163,6 +169,39 @@ fn fix_directive_escapes(body: &mut Body) {
     }
     for b in body.blocks_mut() {
         fix_directive_escapes(&mut b.body);
+    }
+}
+
+/// Sorts an object literal's entries by key when every key is literal (an identifier or a
+/// plain string); computed keys keep the written order.
+fn sort_literal_keys(o: &mut hcl::expr::Object<hcl::expr::ObjectKey, Expression>) {
+    use hcl::expr::{ObjectKey, TemplateExpr};
+    fn literal(k: &ObjectKey) -> Option<String> {
+        match k {
+            ObjectKey::Identifier(i) => Some(i.as_str().to_string()),
+            ObjectKey::Expression(Expression::String(s)) => Some(s.clone()),
+            ObjectKey::Expression(Expression::TemplateExpr(t)) => match t.as_ref() {
+                TemplateExpr::QuotedString(s) if !s.contains("${") && !s.contains("%{") => {
+                    Some(s.clone())
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+    let keys: Option<Vec<String>> = o.keys().map(literal).collect();
+    let Some(keys) = keys else { return };
+    if keys.windows(2).all(|w| w[0] <= w[1]) {
+        return;
+    }
+    let mut entries: Vec<(String, ObjectKey, Expression)> = std::mem::take(o)
+        .into_iter()
+        .zip(keys)
+        .map(|((k, v), name)| (name, k, v))
+        .collect();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    for (_, k, v) in entries {
+        o.insert(k, v);
     }
 }
 
