@@ -1,5 +1,5 @@
-//! Confinement (a leaf module: it depends only on `escape`): suites, rulesets and Terraform come from pull requests, so every path a project
-//! file names (`terraform:`, `rulesets:`, `lists:`, `junit:`, a module `source`, a committed
+//! Confinement (a leaf module: it depends only on `escape`): suites, rulesets and Terraform
+//! come from pull requests, so every path a project file names (`terraform:`, `rulesets:`, `lists:`, `junit:`, a module `source`, a committed
 //! symlink) must stay inside the repository that holds the project (or the project directory
 //! when it is in none). Paths the user typed on the command line are trusted, with what lies
 //! under them. A path is judged by where it really leads (symlinks resolved), so neither `..`
@@ -114,12 +114,11 @@ impl Confine {
         }
         let link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
         Err(format!(
-            "{} {} leads outside the repository ({})",
+            "{} {}leads outside the repository ({})",
             crate::escape::visible(&path.display().to_string()),
-            if link { "is a symbolic link that" } else { "" },
-            self.root.display()
-        )
-        .replace("  ", " "))
+            if link { "is a symbolic link that " } else { "" },
+            crate::escape::visible(&self.root.display().to_string())
+        ))
     }
 }
 

@@ -43,6 +43,16 @@ pub(crate) const SERVE_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// on a huge value comes near this.
 pub(crate) const DEFAULT_TRACE_BUDGET: Duration = Duration::from_secs(10);
 
+/// The trace budget from a flag or file value (default [`DEFAULT_TRACE_BUDGET`]), at least a
+/// millisecond; `Err` with the value when it is no number of seconds.
+pub(crate) fn trace_budget(seconds_given: Option<f64>) -> Result<Duration, f64> {
+    match seconds_given {
+        Some(s) => seconds(s).ok_or(s),
+        None => Ok(DEFAULT_TRACE_BUDGET),
+    }
+    .map(|d| d.max(Duration::from_millis(1)))
+}
+
 /// `rulegate serve`: connections open at once; more wait to be accepted.
 pub(crate) const SERVE_MAX_CONNECTIONS: usize = 256;
 

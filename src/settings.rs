@@ -136,13 +136,10 @@ impl Settings {
             })?,
             None => RetryPolicy::default().base,
         };
-        let trace_budget = match flags.trace_budget.or(cfg.trace_budget) {
-            Some(s) => limits::seconds(s).ok_or_else(|| {
+        let trace_budget =
+            limits::trace_budget(flags.trace_budget.or(cfg.trace_budget)).map_err(|s| {
                 Diagnostic::usage(format!("trace budget {s} is not a number of seconds"))
-            })?,
-            None => limits::DEFAULT_TRACE_BUDGET,
-        }
-        .max(Duration::from_millis(1));
+            })?;
         // `--junit` may point anywhere (the user typed it); rulegate.yaml's `junit:` only
         // inside the repository.
         let junit = match (flags.junit, &cfg.junit) {

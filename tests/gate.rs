@@ -936,3 +936,57 @@ fn committed_links_to_suites_or_tfvars_outside_are_refused() {
         outcome(&o)
     );
 }
+
+#[test]
+fn a_baseline_revision_is_as_confined_as_the_working_tree() {
+    let repo = tempdir();
+    let git = |args: &[&str]| {
+        let o = std::process::Command::new("git")
+            .arg("-C")
+            .arg(repo.path())
+            .args([
+                "-c",
+                "user.email=t@example.com",
+                "-c",
+                "user.name=t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", outcome(&o));
+    };
+    git(&["init", "-q"]);
+    let outside = tempdir();
+    write(
+        outside.path(),
+        "plan.json",
+        "{\"values\": {\"root_module\": {}}}",
+    );
+    write(repo.path(), "p/s.yaml", PASSING_SUITE);
+    write(repo.path(), "p/rulesets/z.json", &serde_json::to_string(&json!({"id": "z", "kind": "zone", "phase": "http_request_firewall_custom", "rules": []})).unwrap());
+    // The earlier revision's rulegate.yaml names a file outside the repository.
+    write(
+        repo.path(),
+        "p/rulegate.yaml",
+        &format!(
+            "terraform: {}\n",
+            outside.path().join("plan.json").display()
+        ),
+    );
+    git(&["add", "."]);
+    git(&["commit", "-qm", "one"]);
+    std::fs::remove_file(repo.path().join("p/rulegate.yaml")).unwrap();
+    git(&["commit", "-qam", "two"]);
+    let o = run_in(
+        &repo.path().join("p"),
+        &["test", ".", "--baseline", "HEAD~1"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", outcome(&o));
+    assert!(
+        all(&o).contains("leads outside the repository"),
+        "{}",
+        outcome(&o)
+    );
+}

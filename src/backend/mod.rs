@@ -52,7 +52,7 @@ impl Local {
         req: &TraceRequest,
         extras: &Extras,
     ) -> Result<TraceResult, TraceError> {
-        if !self.book.cost.needs_budget(input_bytes(req, extras)) {
+        if !self.book.cost.needs_budget(|| input_bytes(req, extras)) {
             return self.trace(req, extras);
         }
         let (me, req, extras) = (self.clone(), req.clone(), extras.clone());

@@ -49,14 +49,8 @@ fn parse_json(what: &str, text: Option<&str>) -> Result<Option<J>, Diagnostic> {
 }
 
 pub(super) fn run(a: &EvalArgs) -> Result<Exit, Report> {
-    let budget = match a.trace_budget {
-        Some(s) => crate::limits::seconds(s)
-            .ok_or_else(|| {
-                Diagnostic::usage(format!("--trace-budget {s} is not a number of seconds"))
-            })?
-            .max(std::time::Duration::from_millis(1)),
-        None => crate::limits::DEFAULT_TRACE_BUDGET,
-    };
+    let budget = crate::limits::trace_budget(a.trace_budget)
+        .map_err(|s| Diagnostic::usage(format!("--trace-budget {s} is not a number of seconds")))?;
     let lists = match &a.project {
         Some(dir) => {
             let s = settings(Flags {

@@ -199,6 +199,9 @@ impl Snapshot {
             .config;
         config.cli_vars.clone_from(&current.cli_vars);
         config.cli_var_files.clone_from(&current.cli_var_files);
+        // Only what the command line named is trusted; the revision's own rulegate.yaml is
+        // as confined as the working tree's.
+        config.trusted = current.trusted.iter().map(|t| self.map_in(t)).collect();
         if let Some(tf) = &current.terraform
             && tf.is_absolute()
         {
@@ -223,11 +226,8 @@ impl Snapshot {
             }
         }
         let mut confine = Confine::at(&self.root);
-        if let Some(tf) = &config.terraform
-            && tf.is_absolute()
-            && !tf.starts_with(&self.root)
-        {
-            confine.trust(tf);
+        for t in &config.trusted {
+            confine.trust(t);
         }
         load_project_in(&self.project_dir, &config, &confine).map_err(|r| self.relabel(r))
     }

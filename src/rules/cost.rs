@@ -51,9 +51,11 @@ impl Cost {
         self.regex = self.regex.max(v.size);
     }
 
-    /// Whether a trace over `input_bytes` of request data must run within the time budget.
-    pub(crate) fn needs_budget(&self, input_bytes: usize) -> bool {
-        self.heavy || self.regex.saturating_mul(input_bytes as u64) > INLINE_WORK
+    /// Whether a trace over `input_bytes()` of request data must run within the time budget
+    /// (the size is only computed when the project holds a regex at all).
+    pub(crate) fn needs_budget(&self, input_bytes: impl FnOnce() -> usize) -> bool {
+        self.heavy
+            || (self.regex > 0 && self.regex.saturating_mul(input_bytes() as u64) > INLINE_WORK)
     }
 }
 
@@ -158,7 +160,8 @@ mod tests {
             heavy: false,
             regex: regex_size("(?:a|b)*a(?:a|b){30}c"),
         };
-        assert!(!c.needs_budget(4 * 1024));
-        assert!(c.needs_budget(1_500_000));
+        assert!(!c.needs_budget(|| 4 * 1024));
+        assert!(c.needs_budget(|| 1_500_000));
+        assert!(!Cost::default().needs_budget(|| unreachable!("no regex, no size")));
     }
 }

@@ -828,7 +828,7 @@ fn read_pass(
         texts.extend(m.outputs.iter().map(|(_, e)| e.to_string()));
         let data = data_object(&texts);
         ctx.declare_var("data", data.clone());
-        let (locals, failed) = locals(&m, &ctx);
+        let (locals, failed) = locals(&m, &ctx, &report.sources);
         failed_locals.insert(prefix.clone(), failed);
         ctx.declare_var("local", Value::Object(locals.clone().into_iter().collect()));
         if let Some(m) = known.get(prefix.as_str()) {
@@ -1476,7 +1476,11 @@ fn local_refs(text: &str) -> Vec<&str> {
 
 /// Locals in dependency order (each evaluated once, after the locals it refers to: linear in
 /// their number); a cycle is an error naming it, as Terraform's.
-fn locals(m: &Module, ctx: &Context) -> (BTreeMap<String, Value>, BTreeMap<String, Diagnostic>) {
+fn locals(
+    m: &Module,
+    ctx: &Context,
+    sources: &BTreeMap<PathBuf, String>,
+) -> (BTreeMap<String, Value>, BTreeMap<String, Diagnostic>) {
     let mut failed: BTreeMap<String, Diagnostic> = BTreeMap::new();
     let by_name: BTreeMap<&str, usize> = m
         .locals
@@ -1526,11 +1530,11 @@ fn locals(m: &Module, ctx: &Context) -> (BTreeMap<String, Value>, BTreeMap<Strin
     let mut c = ctx.clone();
     for i in order {
         let (name, expr, file, at) = &m.locals[i];
-        let text = std::fs::read_to_string(file).unwrap_or_default();
-        let pos = attribute_offset(&text, *at, name);
+        let text = sources.get(file).map_or("", String::as_str);
+        let pos = attribute_offset(text, *at, name);
         if cyclic.contains(&i) {
             let d = unresolved_in(
-                &text,
+                text,
                 file,
                 pos,
                 &format!("local.{name}"),
@@ -1548,7 +1552,7 @@ fn locals(m: &Module, ctx: &Context) -> (BTreeMap<String, Value>, BTreeMap<Strin
             continue;
         }
         if let Err(why) = check_nesting(&texts[i]) {
-            let d = unresolved_in(&text, file, pos, &format!("local.{name}"), &why);
+            let d = unresolved_in(text, file, pos, &format!("local.{name}"), &why);
             failed.insert(name.clone(), d);
             continue;
         }
@@ -1570,7 +1574,7 @@ fn locals(m: &Module, ctx: &Context) -> (BTreeMap<String, Value>, BTreeMap<Strin
                 done.insert(name.clone(), v);
             }
             Err(why) => {
-                let d = unresolved_in(&text, file, pos, &format!("local.{name}"), &why);
+                let d = unresolved_in(text, file, pos, &format!("local.{name}"), &why);
                 failed.insert(name.clone(), d);
             }
         }
