@@ -89,7 +89,7 @@ fn header_offset(text: &str, kind: &str, labels: &[&str]) -> usize {
 /// its written order in hcl-rs, where Terraform iterates objects in lexical order of their
 /// keys (rules built by a `for` over `{ b = …, a = … }` deploy `a` first): entries whose keys
 /// are literal are sorted.
-fn fix_directive_escapes(body: &mut Body) {
+fn read_as_terraform(body: &mut Body) {
     fn unescape(raw: &str) -> String {
         let mut out = String::with_capacity(raw.len());
         let mut chars = raw.chars();
@@ -168,7 +168,7 @@ fn fix_directive_escapes(body: &mut Body) {
         expr(&mut a.expr);
     }
     for b in body.blocks_mut() {
-        fix_directive_escapes(&mut b.body);
+        read_as_terraform(&mut b.body);
     }
 }
 
@@ -226,7 +226,7 @@ fn parse_module(
         };
         let body = match hcl::parse(&text) {
             Ok(mut b) => {
-                fix_directive_escapes(&mut b);
+                read_as_terraform(&mut b);
                 b
             }
             Err(e) => {
