@@ -294,7 +294,7 @@ fn unresolvable_values_are_errors_that_name_the_plan_route() {
     let (code, _, err) = run(&["check", dir.path().to_str().unwrap()]);
     assert_eq!(code, Some(2), "{err}");
     assert!(
-        err.contains("cloudflare_ruleset.zone_custom: `expression` depends on `data.cloudflare_ip_ranges.cf.ipv4_cidrs`, which is known only after apply"),
+        err.contains("cloudflare_ruleset.zone_custom: `expression` depends on a value rulegate cannot know: `data.cloudflare_ip_ranges.cf.ipv4_cidrs` is read when Terraform plans"),
         "{err}"
     );
     assert!(err.contains("terraform show -json"), "{err}");
@@ -710,6 +710,213 @@ resource "cloudflare_ruleset" "waf" {
         .unwrap();
     assert!(
         String::from_utf8_lossy(&o.stdout).starts_with("status 403, action managed_challenge"),
+        "{}",
+        text(&o)
+    );
+}
+
+/// Writes `files` into `<project>/tf` and traces `url` there (`trace PROJECT --terraform tf`).
+fn trace_tf(files: &[(&str, &str)], url: &str, extra: &[&str]) -> std::process::Output {
+    let project = tempfile::tempdir().unwrap();
+    let tf = project.path().join("tf");
+    for (name, body) in files {
+        let path = tf.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, body).unwrap();
+    }
+    common::bin()
+        .arg("trace")
+        .arg(project.path())
+        .arg("--terraform")
+        .arg(&tf)
+        .args(["--url", url])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+const WAF_HEADER: &str = r#"resource "cloudflare_ruleset" "waf" {
+  name    = "waf"
+  kind    = "zone"
+  phase   = "http_request_firewall_custom"
+"#;
+
+#[test]
+fn data_sources_and_other_providers_are_unknown_and_fail_only_where_the_verdict_needs_them() {
+    // A zone id from a data source, indexed and looked up as real configurations do; a
+    // description from another provider's resource; a ref from `random_uuid`: all unknown,
+    // none changes the verdict, so the configuration loads.
+    let main = format!(
+        r#"data "cloudflare_zones" "z" {{ name = "example.com" }}
+resource "random_uuid" "ref" {{}}
+locals {{
+  zone_id = lookup(data.cloudflare_zones.z.result[0], "id", "")
+  blocked = length(data.cloudflare_zones.z.result) > 0 ? "block" : "log"
+}}
+{WAF_HEADER}  zone_id = local.zone_id
+  rules = [{{
+    action      = "block"
+    expression  = "http.request.uri.path eq \"/admin\""
+    description = "owned by ${{random_uuid.ref.result}}"
+    ref         = random_uuid.ref.result
+  }}]
+}}
+"#
+    );
+    let o = trace_tf(&[("main.tf", &main)], "https://a.example/admin", &[]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).starts_with("status 403, action block"),
+        "{}",
+        text(&o)
+    );
+    // The action from a comparison with the data source: never a comparison with a
+    // placeholder's text; an error at `rules` naming the data source and the plan route.
+    let main = main.replace("action      = \"block\"", "action      = local.blocked");
+    let o = trace_tf(&[("main.tf", &main)], "https://a.example/admin", &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        err.contains("`action` depends on a value rulegate cannot know: `data.cloudflare_zones.z.result` is read when Terraform plans"),
+        "{err}"
+    );
+    // `count` from a data source: Terraform needs it to plan; rulegate names it.
+    let main = format!(
+        r#"data "cloudflare_zones" "z" {{ name = "example.com" }}
+{WAF_HEADER}  count   = length(data.cloudflare_zones.z.result)
+  zone_id = "023e105f4ecef8ad9ca31a8372d0c353"
+  rules = [{{ action = "block", expression = "true" }}]
+}}
+"#
+    );
+    let o = trace_tf(&[("main.tf", &main)], "https://a.example/", &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        err.contains("count depends on a value rulegate cannot know"),
+        "{err}"
+    );
+    assert!(
+        err.contains("main.tf:2:"),
+        "names the resource's file and line: {err}"
+    );
+}
+
+#[test]
+fn registry_modules_are_read_where_terraform_init_installed_them() {
+    let label = r#"variable "enabled" { default = true }
+output "enabled" { value = var.enabled }
+"#;
+    let main = format!(
+        r#"module "this" {{
+  source  = "cloudposse/label/null"
+  version = "0.25.0"
+}}
+module "unused" {{ source = "git::https://example.com/other.git" }}
+{WAF_HEADER}  count   = module.this.enabled ? 1 : 0
+  zone_id = "023e105f4ecef8ad9ca31a8372d0c353"
+  rules = [{{ action = "block", expression = "true" }}]
+}}
+"#
+    );
+    // Not installed: each is an error at its source (it may declare rulesets rulegate would
+    // not test), and the `count` that needs one says so.
+    let o = trace_tf(&[("main.tf", &main)], "https://a.example/", &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(err.contains("module `this` comes from `cloudposse/label/null`, which is not a local directory and not installed"), "{err}");
+    assert!(err.contains("module `unused` comes from"), "{err}");
+    assert!(err.contains("run `terraform init` first"), "{err}");
+    assert!(
+        err.contains("`module.this` comes from a module that is neither local nor installed"),
+        "{err}"
+    );
+    // Installed by `terraform init` (the unused one too): read from .terraform/modules.
+    let main = main.replace(
+        "module \"unused\" { source = \"git::https://example.com/other.git\" }\n",
+        "",
+    );
+    let manifest = r#"{"Modules":[{"Key":"","Source":"","Dir":"."},{"Key":"this","Source":"registry.terraform.io/cloudposse/label/null","Version":"0.25.0","Dir":".terraform/modules/this"}]}"#;
+    let o = trace_tf(
+        &[
+            ("main.tf", &main),
+            (".terraform/modules/modules.json", manifest),
+            (".terraform/modules/this/main.tf", label),
+        ],
+        "https://a.example/",
+        &[],
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stdout).starts_with("status 403, action block"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn try_can_files_and_templates_evaluate_as_in_terraform() {
+    let main = format!(
+        r#"locals {{
+  cfg   = jsondecode(file("${{path.module}}/rules.json"))
+  paths = try(local.cfg.paths, ["/fallback"])
+  extra = can(local.cfg.missing) ? "x" : "none"
+}}
+{WAF_HEADER}  zone_id = "023e105f4ecef8ad9ca31a8372d0c353"
+  rules = [{{
+    action      = local.extra == "none" ? "block" : "log"
+    expression  = templatefile("${{path.module}}/expr.tpl", {{ paths = local.paths }})
+  }}]
+}}
+"#
+    );
+    let files = [
+        ("main.tf", main.as_str()),
+        ("rules.json", r#"{"paths": ["/admin", "/login"]}"#),
+        (
+            "expr.tpl",
+            r#"http.request.uri.path in {%{ for p in paths }"${p}" %{ endfor }}"#,
+        ),
+    ];
+    let o = trace_tf(&files, "https://a.example/login", &[]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).starts_with("status 403, action block"),
+        "{}",
+        text(&o)
+    );
+    let o = trace_tf(&files, "https://a.example/other", &[]);
+    assert!(
+        !String::from_utf8_lossy(&o.stdout).contains("action block"),
+        "{}",
+        text(&o)
+    );
+    // A file outside the repository is refused, naming the function.
+    let main = main.replace("${path.module}/rules.json", "/etc/hostname");
+    let o = trace_tf(&[("main.tf", &main), files[2]], "https://a.example/", &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(err.contains("file(\"/etc/hostname\")"), "{err}");
+}
+
+#[test]
+fn an_encrypted_tfvars_file_is_skipped_and_its_variables_have_no_value() {
+    let main = format!(
+        r#"variable "action" {{ default = "log" }}
+{WAF_HEADER}  zone_id = "023e105f4ecef8ad9ca31a8372d0c353"
+  rules = [{{ action = var.action, expression = "true" }}]
+}}
+"#
+    );
+    // git-crypt output starts with a NUL; the default must not silently stand in for it.
+    let files = [
+        ("main.tf", main.as_str()),
+        ("secrets.auto.tfvars", "\0GITCRYPT\0binary"),
+    ];
+    let o = trace_tf(&files, "https://a.example/", &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(err.contains("needs variable `action`"), "{err}");
+    let o = trace_tf(&files, "https://a.example/", &["--var", "action=block"]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).starts_with("status 403, action block"),
         "{}",
         text(&o)
     );

@@ -9,11 +9,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use hcl::eval::{Context, Evaluate};
+use hcl::eval::Context;
 use hcl::{Block, Body, Expression, Value};
 use serde_json::Value as J;
 
 use super::Found;
+use super::eval::{NO_VALUE, UNKNOWN, eval, unknown_in, why_unknown};
 use super::functions::{context_with_functions, s, to_json};
 use crate::diag::{Diagnostic, Pos, Report};
 
@@ -38,6 +39,9 @@ struct Module {
     resources: Vec<Resource>,
     calls: Vec<(String, Body, PathBuf, usize)>,
     outputs: Vec<(String, Expression)>,
+    /// Every resource type the module declares (of any provider): their attributes are
+    /// computed at apply, unknown here, except what [`resource_refs`] knows.
+    kinds: std::collections::BTreeSet<String>,
 }
 
 fn tf_files(dir: &Path, ext: &str) -> Vec<PathBuf> {
@@ -268,7 +272,11 @@ fn parse_module(
                             .push((a.key().to_string(), a.expr.clone(), file.clone(), at));
                     }
                 }
-                ("resource", [kind, name]) if kind.starts_with("cloudflare_") => {
+                ("resource", [kind, _]) if !kind.starts_with("cloudflare_") => {
+                    out.kinds.insert((*kind).to_string());
+                }
+                ("resource", [kind, name]) => {
+                    out.kinds.insert((*kind).to_string());
                     out.resources.push(Resource {
                         kind: (*kind).to_string(),
                         name: (*name).to_string(),
@@ -306,10 +314,7 @@ fn body_json(body: &Body, ctx: &Context) -> Result<J, String> {
     let mut out = serde_json::Map::new();
     for a in body.attributes() {
         check_nesting(&a.expr.to_string()).map_err(|why| format!("`{}`: {why}", a.key()))?;
-        let v = a
-            .expr
-            .evaluate(ctx)
-            .map_err(|e| format!("`{}`: {}", a.key(), first_line(&e.to_string())))?;
+        let v = eval(&a.expr, ctx).map_err(|e| format!("`{}`: {e}", a.key()))?;
         check_size(&v).map_err(|why| format!("`{}`: {why}", a.key()))?;
         out.insert(a.key().to_string(), to_json(&v));
     }
@@ -352,18 +357,21 @@ fn dynamic_items(b: &Block, name: &str, ctx: &Context) -> Result<Vec<J>, String>
             _ => None,
         })
         .unwrap_or_else(|| name.to_string());
-    let for_each = body
-        .attributes()
-        .find(|a| a.key() == "for_each")
-        .ok_or_else(|| format!("dynamic \"{name}\" has no for_each"))?
-        .expr
-        .evaluate(ctx)
-        .map_err(|e| {
-            format!(
-                "dynamic \"{name}\" for_each: {}",
-                first_line(&e.to_string())
-            )
-        })?;
+    let for_each = eval(
+        &body
+            .attributes()
+            .find(|a| a.key() == "for_each")
+            .ok_or_else(|| format!("dynamic \"{name}\" has no for_each"))?
+            .expr,
+        ctx,
+    )
+    .map_err(|e| format!("dynamic \"{name}\" for_each: {e}"))?;
+    if let Some(u) = unknown_in(&for_each) {
+        return Err(format!(
+            "dynamic \"{name}\" for_each depends on a value rulegate cannot know: {}; Terraform too must know it to plan",
+            why_unknown(&u)
+        ));
+    }
     let content = body
         .blocks()
         .find(|c| c.identifier() == "content")
@@ -413,12 +421,7 @@ fn module_keys(body: &Body, ctx: &Context) -> Result<Vec<ModuleKey>, (&'static s
             .map(|a| a.expr.clone())
     };
     if let Some(fe) = attr("for_each") {
-        let v = fe.evaluate(ctx).map_err(|e| {
-            (
-                "for_each",
-                format!("for_each: {}", first_line(&e.to_string())),
-            )
-        })?;
+        let v = known("for_each", eval(&fe, ctx)).map_err(|e| ("for_each", e))?;
         return for_each_entries(&v)
             .map_err(|why| ("for_each", why))
             .map(|entries| {
@@ -446,12 +449,23 @@ fn module_keys(body: &Body, ctx: &Context) -> Result<Vec<ModuleKey>, (&'static s
     Ok(vec![(None, None)])
 }
 
+/// A `count` or `for_each` value, which Terraform must know to plan: an unknown one is an
+/// error naming what it depends on.
+fn known(what: &str, v: Result<Value, String>) -> Result<Value, String> {
+    let v = v.map_err(|e| format!("{what}: {e}"))?;
+    if super::eval::is_unknown(&v) {
+        return Err(format!(
+            "{what} depends on a value rulegate cannot know: {}; Terraform too must know {what} to plan (give it with --var or a literal, or use the plan route)",
+            why_unknown(&v)
+        ));
+    }
+    Ok(v)
+}
+
 /// A `count` value: a whole number from 0 to [`MAX_INSTANCES`] (a string of digits converts,
 /// as Terraform converts it).
 fn count_of(expr: &Expression, ctx: &Context) -> Result<u64, String> {
-    let v = expr
-        .evaluate(ctx)
-        .map_err(|e| format!("count: {}", first_line(&e.to_string())))?;
+    let v = known("count", eval(expr, ctx))?;
     let n = match &v {
         Value::Number(n) => n.as_u64(),
         Value::String(t) => t.trim().parse::<u64>().ok(),
@@ -542,9 +556,7 @@ fn instances(r: &Resource, ctx: &Context) -> Result<Vec<Instance>, String> {
             .map(|a| a.expr.clone())
     };
     if let Some(fe) = attr("for_each") {
-        let v = fe
-            .evaluate(ctx)
-            .map_err(|e| format!("for_each: {}", first_line(&e.to_string())))?;
+        let v = known("for_each", eval(&fe, ctx))?;
         return Ok(for_each_entries(&v)?
             .into_iter()
             .map(|(key, value)| {
@@ -571,24 +583,20 @@ fn instances(r: &Resource, ctx: &Context) -> Result<Vec<Instance>, String> {
     Ok(vec![(addr, None)])
 }
 
-/// A value known only after apply (a data source's attribute, a remote state's output): a
-/// string holding this prefix and the reference's text. A `zone_id` or `account_id` that is
-/// unknown is still one zone or account, named by its reference text; anywhere else it is an
-/// error at the attribute ([`unknowns`]).
-const UNKNOWN: &str = "\u{1}unknown:";
-
-/// A root-module variable nobody gave a value (Terraform would prompt for it): the prefix and
-/// the variable's name.
-const NO_VALUE: &str = "\u{1}novalue:";
-
 /// `data.TYPE.NAME.ATTR…` references in an expression's text, as their chains of names.
 fn data_refs(text: &str) -> Vec<Vec<&str>> {
+    refs_after(text, "data.", 2)
+}
+
+/// References starting with `head` (`data.`, `KIND.`) in a text, as the chains of names
+/// after it (at least `min` of them).
+fn refs_after<'t>(text: &'t str, head: &str, min: usize) -> Vec<Vec<&'t str>> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
     let mut from = 0;
-    while let Some(i) = text[from..].find("data.") {
+    while let Some(i) = text[from..].find(head) {
         let at = from + i;
-        from = at + 5;
+        from = at + head.len();
         if at > 0 && (bytes[at - 1].is_ascii_alphanumeric() || matches!(bytes[at - 1], b'_' | b'.'))
         {
             continue;
@@ -597,45 +605,92 @@ fn data_refs(text: &str) -> Vec<Vec<&str>> {
             .bytes()
             .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
             .count();
-        let chain: Vec<&str> = text[at + 5..at + len]
+        let chain: Vec<&str> = text[at + head.len()..at + len]
             .trim_end_matches('.')
             .split('.')
             .filter(|p| !p.is_empty())
             .collect();
-        if chain.len() >= 2 {
+        if chain.len() >= min {
             out.push(chain);
         }
     }
     out
 }
 
+/// What a module's texts reference of its resources (`KIND.NAME.ATTR…`, any provider): each
+/// leaf unknown, named by its reference, overlaid with what [`resource_refs`] knows (ids of
+/// Cloudflare resources, list names).
+fn resource_object(
+    texts: &[String],
+    kinds: &std::collections::BTreeSet<String>,
+    known: BTreeMap<String, hcl::Map<String, Value>>,
+) -> hcl::Map<String, Value> {
+    let mut root = hcl::Map::new();
+    for kind in kinds {
+        let head = format!("{kind}.");
+        let mut node = hcl::Map::new();
+        for t in texts {
+            for chain in refs_after(t, &head, 1) {
+                let full = format!("{kind}.{}", chain.join("."));
+                insert_unknown(&mut node, &chain, &full);
+            }
+        }
+        root.insert(kind.clone(), Value::Object(node));
+    }
+    for (kind, objs) in known {
+        let slot = root
+            .entry(kind)
+            .or_insert_with(|| Value::Object(hcl::Map::new()));
+        overlay(slot, Value::Object(objs));
+    }
+    root
+}
+
+/// `known` laid over `base`: objects merge, anything else replaces.
+fn overlay(base: &mut Value, known: Value) {
+    match (base, known) {
+        (Value::Object(b), Value::Object(k)) => {
+            for (key, v) in k {
+                match b.get_mut(&key) {
+                    Some(slot) => overlay(slot, v),
+                    None => {
+                        b.insert(key, v);
+                    }
+                }
+            }
+        }
+        (b, k) => *b = k,
+    }
+}
+
+fn insert_unknown(node: &mut hcl::Map<String, Value>, chain: &[&str], full: &str) {
+    let Some((first, rest)) = chain.split_first() else {
+        return;
+    };
+    if rest.is_empty() {
+        node.entry((*first).to_string())
+            .or_insert_with(|| Value::from(format!("{UNKNOWN}{full}")));
+        return;
+    }
+    let child = node
+        .entry((*first).to_string())
+        .or_insert_with(|| Value::Object(hcl::Map::new()));
+    if !matches!(child, Value::Object(_)) {
+        *child = Value::Object(hcl::Map::new());
+    }
+    if let Value::Object(o) = child {
+        insert_unknown(o, rest, full);
+    }
+}
+
 /// The `data` object of a module: every data reference its texts make, each leaf an unknown
 /// value named by its reference.
 fn data_object(texts: &[String]) -> Value {
-    fn insert(node: &mut hcl::Map<String, Value>, chain: &[&str], full: &str) {
-        let Some((first, rest)) = chain.split_first() else {
-            return;
-        };
-        if rest.is_empty() {
-            node.entry((*first).to_string())
-                .or_insert_with(|| Value::from(format!("{UNKNOWN}{full}")));
-            return;
-        }
-        let child = node
-            .entry((*first).to_string())
-            .or_insert_with(|| Value::Object(hcl::Map::new()));
-        if !matches!(child, Value::Object(_)) {
-            *child = Value::Object(hcl::Map::new());
-        }
-        if let Value::Object(o) = child {
-            insert(o, rest, full);
-        }
-    }
     let mut root = hcl::Map::new();
     for t in texts {
         for chain in data_refs(t) {
             let full = format!("data.{}", chain.join("."));
-            insert(&mut root, &chain, &full);
+            insert_unknown(&mut root, &chain, &full);
         }
     }
     Value::Object(root)
@@ -699,7 +754,10 @@ fn unknowns(v: &mut J, key: &str, out: &mut Vec<(String, String, String)>) {
                 } else {
                     out.push((
                         key.to_string(),
-                        format!("`{key}` depends on `{reference}`, which is known only after apply"),
+                        format!(
+                            "`{key}` depends on a value rulegate cannot know: {}",
+                            why_unknown(&Value::from(format!("{UNKNOWN}{reference}")))
+                        ),
                         "give the value as a literal or a variable (--var), or use the plan route (terraform show -json)".to_string(),
                     ));
                 }
@@ -707,6 +765,21 @@ fn unknowns(v: &mut J, key: &str, out: &mut Vec<(String, String, String)>) {
         }
         J::Array(a) => a.iter_mut().for_each(|x| unknowns(x, key, out)),
         J::Object(o) => {
+            // Labels that do not change a verdict may be unknown: a name or description
+            // reads as what it waits for, a `ref` is left to Cloudflare to assign.
+            let unknown = |x: &J| x.as_str().is_some_and(|s| s.contains('\u{1}'));
+            if o.get("ref").is_some_and(unknown) {
+                o.remove("ref");
+            }
+            for k in ["name", "description"] {
+                if let Some(x) = o.get_mut(k)
+                    && unknown(x)
+                    && let Some(u) =
+                        super::eval::unknown_in(&Value::from(x.as_str().unwrap_or_default()))
+                {
+                    *x = J::from(format!("({})", super::eval::why_unknown(&u)));
+                }
+            }
             for (k, x) in o.iter_mut() {
                 unknowns(x, k, out);
             }
@@ -748,6 +821,7 @@ pub(super) fn read(
     // read: passes repeat with the outputs the previous one found, until none is missing.
     let mut known: ModuleValues = BTreeMap::new();
     let start = report.diagnostics.len();
+    let _files = super::eval::FileAccess::enter(dir, confine);
     for pass in 0..MAX_PASSES {
         let last = pass + 1 == MAX_PASSES;
         let (found, values, deferred) =
@@ -794,6 +868,8 @@ fn read_pass(
         chain: vec![canon(dir)],
     }];
     let mut all_resources = Vec::new();
+    // Calls of modules that are neither local nor installed: (parent prefix, name).
+    let mut remote: Vec<(String, String)> = Vec::new();
     let mut contexts: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
     let mut outputs: Vec<(ModuleInstance, Vec<(String, Expression)>)> = Vec::new();
     // Locals that could not be evaluated, per module: an error only where a resource uses one.
@@ -816,30 +892,52 @@ fn read_pass(
         );
         let mut ctx = context_with_functions();
         ctx.declare_var("var", Value::Object(vars.clone().into_iter().collect()));
+        let path = path_object(dir, mdir);
+        ctx.declare_var("path", path.clone());
+        ctx.declare_var("terraform", terraform_object());
         // Locals may refer to the module's resources and to data sources (unknown values).
-        for (kind, objs) in resource_refs(&m.resources) {
-            if let Some(k) = kind.strip_prefix(prefix.as_str()) {
-                ctx.declare_var(k.to_string(), Value::Object(objs));
-            }
-        }
         let mut texts: Vec<String> = m.locals.iter().map(|(_, e, ..)| e.to_string()).collect();
         texts.extend(m.resources.iter().map(|r| body_text(&r.body)));
         texts.extend(m.calls.iter().map(|(_, b, ..)| body_text(b)));
         texts.extend(m.outputs.iter().map(|(_, e)| e.to_string()));
+        let known_refs = resource_refs(&m.resources)
+            .into_iter()
+            .filter_map(|(kind, objs)| {
+                Some((kind.strip_prefix(prefix.as_str())?.to_string(), objs))
+            })
+            .collect();
+        let res = resource_object(&texts, &m.kinds, known_refs);
+        for (kind, objs) in &res {
+            ctx.declare_var(kind.clone(), objs.clone());
+        }
         let data = data_object(&texts);
         ctx.declare_var("data", data.clone());
+        // Module outputs known so far; a module neither local nor installed has unknown ones.
+        let mut module_object = known.get(prefix.as_str()).cloned().unwrap_or_default();
+        for (name, body, ..) in &m.calls {
+            if let Some(a) = body.attributes().find(|a| a.key() == "source")
+                && let Expression::String(src) = &a.expr
+                && !(src.starts_with("./") || src.starts_with("../"))
+                && installed_module(dir, prefix, name).is_none()
+            {
+                module_object.insert(
+                    name.clone(),
+                    Value::from(format!("{UNKNOWN}{prefix}module.{name}")),
+                );
+            }
+        }
+        ctx.declare_var("module", Value::Object(module_object));
         let (locals, failed) = locals(&m, &ctx, &report.sources);
         failed_locals.insert(prefix.clone(), failed);
         ctx.declare_var("local", Value::Object(locals.clone().into_iter().collect()));
-        if let Some(m) = known.get(prefix.as_str()) {
-            ctx.declare_var("module", Value::Object(m.clone()));
-        }
         let mut names = vars.clone();
         names.insert(
             "__locals".into(),
             Value::Object(locals.into_iter().collect()),
         );
         names.insert("__data".into(), data);
+        names.insert("__path".into(), path);
+        names.insert("__resources".into(), Value::Object(res));
         contexts.insert(prefix.clone(), names);
         for (name, body, file, at) in &m.calls {
             let text = report_text(report, file).to_string();
@@ -862,7 +960,7 @@ fn read_pass(
                     );
                     continue;
                 }
-                Some(a) => match a.expr.evaluate(&ctx) {
+                Some(a) => match eval(&a.expr, &ctx) {
                     Ok(Value::String(s)) => s,
                     _ => {
                         call_error(
@@ -875,16 +973,29 @@ fn read_pass(
                     }
                 },
             };
-            if !(src.starts_with("./") || src.starts_with("../")) {
+            let local = src.starts_with("./") || src.starts_with("../");
+            // A registry or remote module: read where `terraform init` put it, else its
+            // outputs are unknown (an error only where a Cloudflare resource needs one).
+            let installed = if local {
+                None
+            } else {
+                installed_module(dir, prefix, name)
+            };
+            if !local && installed.is_none() {
+                // It may declare rulesets of its own: a gate that skipped them would pass
+                // untested rules. Its outputs stay unknown so its users do not cascade.
                 call_error(
                     report,
                     "source",
-                    format!("module `{name}` comes from `{src}`, which is not a local directory"),
-                    "only local modules (source = \"./…\") are read; use the plan route (terraform show -json) for others",
+                    format!(
+                        "module `{name}` comes from `{src}`, which is not a local directory and not installed: rulegate cannot see the rulesets it may declare"
+                    ),
+                    "run `terraform init` first (rulegate reads the modules it installs under .terraform/modules), or use the plan route (terraform show -json)",
                 );
+                remote.push((prefix.clone(), name.clone()));
                 continue;
             }
-            let child = mdir.join(&src);
+            let child = installed.unwrap_or_else(|| mdir.join(&src));
             if let Err(why) = confine.check(&child) {
                 call_error(
                     report,
@@ -953,7 +1064,7 @@ fn read_pass(
                         "source" | "version" | "providers" | "count" | "for_each" | "depends_on"
                     )
                 }) {
-                    match a.expr.evaluate(&c) {
+                    match eval(&a.expr, &c) {
                         Ok(v) => {
                             inputs.insert(a.key().to_string(), v);
                         }
@@ -965,7 +1076,7 @@ fn read_pass(
                             file,
                             attribute_offset(&text, *at, a.key()),
                             &format!("module.{name}.{}", a.key()),
-                            &e.to_string(),
+                            &e,
                         )),
                     }
                 }
@@ -987,16 +1098,20 @@ fn read_pass(
         outputs.push((inst.clone(), m.outputs));
         all_resources.extend(m.resources);
     }
-    // Resource references resolve to addresses (ids are unknown before apply).
-    let refs = resource_refs(&all_resources);
     // Module outputs, children first (they were found after their parents). A module with
     // `count` is a list of instances, one with `for_each` a map, as Terraform has them.
     let mut module_values: ModuleValues = BTreeMap::new();
+    for (parent, name) in &remote {
+        module_values.entry(parent.clone()).or_default().insert(
+            name.clone(),
+            Value::from(format!("{UNKNOWN}{parent}module.{name}")),
+        );
+    }
     for (inst, outs) in outputs.iter().rev() {
-        let ctx = module_context(&inst.prefix, &contexts, &refs, &module_values);
+        let ctx = module_context(&inst.prefix, &contexts, &module_values);
         let mut values = hcl::Map::new();
         for (name, expr) in outs {
-            if let Ok(v) = expr.evaluate(&ctx) {
+            if let Ok(v) = eval(expr, &ctx) {
                 values.insert(name.clone(), v);
             }
         }
@@ -1039,7 +1154,7 @@ fn read_pass(
         ) {
             continue;
         }
-        let ctx = module_context(&r.prefix, &contexts, &refs, &module_values);
+        let ctx = module_context(&r.prefix, &contexts, &module_values);
         // A local this resource uses that could not be evaluated is the root cause: report it
         // (once) rather than the resource's cascade; locals nothing uses never matter.
         let mut root_cause = |report: &mut Report| -> bool {
@@ -1172,27 +1287,88 @@ fn read_pass(
 fn module_context<'a>(
     prefix: &str,
     contexts: &BTreeMap<String, BTreeMap<String, Value>>,
-    refs: &BTreeMap<String, hcl::Map<String, Value>>,
     modules: &BTreeMap<String, hcl::Map<String, Value>>,
 ) -> Context<'a> {
     let mut ctx = context_with_functions();
     let mut vars = contexts.get(prefix).cloned().unwrap_or_default();
     let locals = vars.remove("__locals").unwrap_or(Value::Null);
     let data = vars.remove("__data").unwrap_or(Value::Null);
+    let path = vars.remove("__path").unwrap_or(Value::Null);
+    if let Some(Value::Object(res)) = vars.remove("__resources") {
+        for (kind, objs) in res {
+            ctx.declare_var(kind, objs);
+        }
+    }
+    ctx.declare_var("path", path);
+    ctx.declare_var("terraform", terraform_object());
     ctx.declare_var("var", Value::Object(vars.into_iter().collect()));
     ctx.declare_var("local", locals);
     ctx.declare_var("data", data);
-    for (kind, objs) in refs {
-        if let Some(k) = kind.strip_prefix(prefix)
-            && !k.contains('.')
-        {
-            ctx.declare_var(k, Value::Object(objs.clone()));
-        }
-    }
     if let Some(m) = modules.get(prefix) {
         ctx.declare_var("module", Value::Object(m.clone()));
     }
     ctx
+}
+
+/// `path.module`, `path.root` and `path.cwd` as Terraform gives them: relative to the root
+/// module's directory, where Terraform runs.
+fn path_object(root: &Path, module: &Path) -> Value {
+    let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    let (root, module) = (canon(root), canon(module));
+    let common = root
+        .components()
+        .zip(module.components())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let mut rel = PathBuf::new();
+    for _ in common..root.components().count() {
+        rel.push("..");
+    }
+    for c in module.components().skip(common) {
+        rel.push(c);
+    }
+    let rel = if rel.as_os_str().is_empty() {
+        ".".to_string()
+    } else {
+        rel.to_string_lossy().replace('\\', "/")
+    };
+    let mut o = hcl::Map::new();
+    o.insert("module".to_string(), Value::from(rel));
+    o.insert("root".to_string(), Value::from("."));
+    o.insert("cwd".to_string(), Value::from("."));
+    Value::Object(o)
+}
+
+/// Where `terraform init` installed the module `name` called from the module at `prefix`
+/// (`.terraform/modules/modules.json` in the root module's directory), if it did.
+fn installed_module(root: &Path, prefix: &str, name: &str) -> Option<PathBuf> {
+    let manifest = root.join(".terraform/modules/modules.json");
+    let text = std::fs::read_to_string(manifest).ok()?;
+    let json: J = serde_json::from_str(&text).ok()?;
+    // Terraform keys a call by the names of the calls leading to it, dot-separated.
+    let mut key: Vec<String> = prefix
+        .split("module.")
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let p = p.trim_end_matches('.');
+            p.split('[').next().unwrap_or(p).to_string()
+        })
+        .collect();
+    key.push(name.to_string());
+    let key = key.join(".");
+    json.get("Modules")?
+        .as_array()?
+        .iter()
+        .find(|m| m.get("Key").and_then(J::as_str) == Some(key.as_str()))
+        .and_then(|m| m.get("Dir")?.as_str())
+        .map(|d| root.join(d))
+}
+
+/// `terraform.workspace`: rulegate reads the default workspace.
+fn terraform_object() -> Value {
+    let mut o = hcl::Map::new();
+    o.insert("workspace".to_string(), Value::from("default"));
+    Value::Object(o)
 }
 
 fn report_text<'a>(report: &'a Report, file: &Path) -> &'a str {
@@ -1240,7 +1416,7 @@ fn variables(
     let mut vars = BTreeMap::new();
     for (name, default) in &m.variables {
         if let Some(d) = default
-            && let Ok(v) = d.evaluate(&ctx)
+            && let Ok(v) = eval(d, &ctx)
         {
             vars.insert(name.clone(), v);
         }
@@ -1249,11 +1425,7 @@ fn variables(
         let value = |raw: &str| {
             hcl::parse(&format!("v = {raw}"))
                 .ok()
-                .and_then(|b| {
-                    b.attributes()
-                        .next()
-                        .and_then(|a| a.expr.evaluate(&ctx).ok())
-                })
+                .and_then(|b| b.attributes().next().and_then(|a| eval(&a.expr, &ctx).ok()))
                 .unwrap_or_else(|| Value::from(raw.to_string()))
         };
         // Terraform's order, later winning: the environment, terraform.tfvars,
@@ -1282,6 +1454,7 @@ fn variables(
                 );
             }
         }
+        let mut unreadable = false;
         for f in files.into_iter().filter(|f| f.is_file()) {
             if let Err(why) = confine.check(&f) {
                 report.push(Diagnostic::new(&f, None, why).hint(crate::confine::HINT));
@@ -1289,6 +1462,12 @@ fn variables(
             }
             let text = match crate::diag::read_text(&f) {
                 Ok(t) => t,
+                // A variables file Terraform loads by itself that is not text (encrypted with
+                // git-crypt or sops): skipped, and every variable it might set has no value.
+                Err(_) if !var_files.contains(&f) => {
+                    unreadable = true;
+                    continue;
+                }
                 Err(d) => {
                     report.push(d);
                     continue;
@@ -1319,7 +1498,7 @@ fn variables(
             match hcl::parse(&text) {
                 Ok(body) => {
                     for a in body.attributes() {
-                        if let Ok(v) = a.expr.evaluate(&ctx) {
+                        if let Ok(v) = eval(&a.expr, &ctx) {
                             vars.insert(a.key().to_string(), v);
                         }
                     }
@@ -1337,7 +1516,7 @@ fn variables(
                 vars.insert(name.clone(), value(raw));
             }
             // Nobody gave it a value: Terraform would ask; an error where it is used.
-            if !vars.contains_key(name) {
+            if !vars.contains_key(name) || (unreadable && !cli.contains_key(name)) {
                 vars.insert(name.clone(), Value::from(format!("{NO_VALUE}var.{name}")));
             }
         }
@@ -1416,7 +1595,7 @@ fn apply_type(v: &mut Value, t: &Expression, ctx: &Context) {
                     for (key, at) in attrs {
                         let key = match key {
                             ObjectKey::Identifier(i) => i.as_str().to_string(),
-                            ObjectKey::Expression(e) => match e.evaluate(ctx) {
+                            ObjectKey::Expression(e) => match eval(e, ctx) {
                                 Ok(Value::String(k)) => k,
                                 _ => continue,
                             },
@@ -1433,7 +1612,7 @@ fn apply_type(v: &mut Value, t: &Expression, ctx: &Context) {
                             let is_optional = matches!(at, Expression::FuncCall(f) if f.name.name.as_str() == "optional");
                             if is_optional {
                                 let filled = default
-                                    .and_then(|d| d.evaluate(ctx).ok())
+                                    .and_then(|d| eval(d, ctx).ok())
                                     .unwrap_or(Value::Null);
                                 o.insert(key.clone(), filled);
                             }
@@ -1565,7 +1744,7 @@ fn locals(
             })
             .collect();
         c.declare_var("local", Value::Object(visible));
-        match expr.evaluate(&c).map_err(|e| e.to_string()).and_then(|v| {
+        match eval(expr, &c).and_then(|v| {
             check_size(&v)?;
             Ok(v)
         }) {

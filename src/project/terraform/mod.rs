@@ -13,6 +13,7 @@
 //! its address. Both are stable between runs; selectors may also use the rule's `ref` or
 //! description.
 
+mod eval;
 mod functions;
 mod hcl;
 mod plan;
