@@ -30,7 +30,7 @@ pub(crate) fn evaluate(expr: &str, ctx: &Context, lists: &Lists) -> Result<Answe
     match super::parse_filter(expr, lists, &settings) {
         Ok(e) => Ok(Answer::Filter(super::Filter::new(&e).execute(ctx))),
         Err(filter_err) => match super::parse_value(expr, lists, &settings) {
-            Ok(v) if !matches!(v.lhs.ty, super::Type::Bool) => {
+            Ok(v @ super::ast::ValueExpr::Lhs(_)) if !matches!(&v, super::ast::ValueExpr::Lhs(l) if matches!(l.ty, super::Type::Bool)) => {
                 Ok(Answer::Value(super::ValueProgram::new(&v).eval(ctx)))
             }
             // A lone field or call that is not a condition: the value parser's error says more.

@@ -207,8 +207,13 @@ pub enum Rhs {
 
 /// A value expression (rewrites, redirect targets): one field or call, indexed.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ValueExpr {
-    pub lhs: Lhs,
+pub enum ValueExpr {
+    /// A field or call, optionally indexed: its value.
+    Lhs(Lhs),
+    /// A Bool expression (`ip.geoip.continent eq "EU"`): `true` or `false`. UNCERTAIN: the
+    /// API takes it (cf-terraforming's fixtures set a header so); the header text is taken
+    /// to be the Bool's `true`/`false`, as `to_string` writes it.
+    Bool(Expr),
 }
 
 // ---- printing -------------------------------------------------------------------------
@@ -361,7 +366,10 @@ impl fmt::Display for Rhs {
 
 impl fmt::Display for ValueExpr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.lhs)
+        match self {
+            ValueExpr::Lhs(l) => write!(f, "{l}"),
+            ValueExpr::Bool(e) => write!(f, "{e}"),
+        }
     }
 }
 

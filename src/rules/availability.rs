@@ -46,6 +46,9 @@ pub(crate) fn value_availability(
         phase,
         out: Vec::new(),
     };
-    v.visit_lhs(&e.lhs);
+    match e {
+        ValueExpr::Lhs(l) => v.visit_lhs(l),
+        ValueExpr::Bool(b) => v.visit_expr(b),
+    }
     v.out
 }

@@ -158,19 +158,31 @@ fn run(ops: &[Op], i: usize, ctx: &Context) -> bool {
 /// A compiled value expression.
 #[derive(Debug, Clone)]
 pub struct ValueProgram {
-    access: Access,
+    kind: ValueKind,
+}
+
+#[derive(Debug, Clone)]
+enum ValueKind {
+    Access(Access),
+    Bool(Box<Filter>),
 }
 
 impl ValueProgram {
     pub fn new(v: &ValueExpr) -> ValueProgram {
         ValueProgram {
-            access: access(&v.lhs),
+            kind: match v {
+                ValueExpr::Lhs(l) => ValueKind::Access(access(l)),
+                ValueExpr::Bool(e) => ValueKind::Bool(Box::new(Filter::new(e))),
+            },
         }
     }
 
     /// The value, or `None` when it is missing.
     pub fn eval(&self, ctx: &Context) -> Option<Value> {
-        self.access.get(ctx).map(Cow::into_owned)
+        match &self.kind {
+            ValueKind::Access(a) => a.get(ctx).map(Cow::into_owned),
+            ValueKind::Bool(f) => Some(Value::Bool(f.execute(ctx))),
+        }
     }
 }
 

@@ -46,7 +46,10 @@ impl Cost {
     /// Adds a value expression's regexes.
     pub(crate) fn add_value(&mut self, e: &ValueExpr) {
         let mut v = Heavy::default();
-        v.visit_lhs(&e.lhs);
+        match e {
+            ValueExpr::Lhs(l) => v.visit_lhs(l),
+            ValueExpr::Bool(b) => v.visit_expr(b),
+        }
         self.heavy |= v.heavy;
         self.regex = self.regex.max(v.size);
     }

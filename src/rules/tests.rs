@@ -289,6 +289,35 @@ const EXPRS: &[&str] = &[
     r#"has_key(http.request.headers, "a") or has_value(http.request.uri.args.names, "b") or all(http.request.body.multipart.names[*][0] eq "f")"#,
 ];
 
+#[test]
+fn a_bool_expression_is_a_value_of_true_or_false() {
+    // cf-terraforming's late-transform fixture sets a header from a comparison.
+    let mut ctx = Context::new();
+    ctx.set("http.host", Value::bytes("a.example")).unwrap();
+    for (src, want) in [
+        ("(http.host eq \"a.example\")", true),
+        ("http.host eq \"b.example\"", false),
+        ("not http.host contains \"b\"", true),
+    ] {
+        let v = compile_value(src, &Lists::new()).unwrap().eval(&ctx);
+        assert_eq!(v, Some(Value::Bool(want)), "{src}");
+    }
+    // A broken comparison after a field keeps the filter's own error.
+    let e = compile_value("http.host eq", &Lists::new()).unwrap_err();
+    assert!(
+        !e.message.contains("a value expression is a field"),
+        "{}",
+        e.message
+    );
+    // Neither a field nor a condition: the value expression's error.
+    let e = compile_value("\"static\"", &Lists::new()).unwrap_err();
+    assert!(
+        e.message.contains("a value expression is a field"),
+        "{}",
+        e.message
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 

@@ -81,7 +81,8 @@ pub(crate) fn parse_filter_with(
     Ok(e)
 }
 
-/// Parses a value expression: one field or call, optionally indexed, of any type.
+/// Parses a value expression: one field or call, optionally indexed, of any type; or a Bool
+/// expression, whose value is `true` or `false`.
 pub(crate) fn parse_value(src: &str, lists: &Lists, settings: &Settings) -> R<ValueExpr> {
     parse_value_with(src, lists, settings, &RegexCache::default())
 }
@@ -95,18 +96,36 @@ pub(crate) fn parse_value_with(
 ) -> R<ValueExpr> {
     let mut p = Parser::new(src, lists, settings, regexes)?;
     p.ws();
+    let mut lone = false;
     if p.at_ident_start() {
-        let lhs = p.lhs()?;
-        p.finish()?;
-        if lhs.each {
-            return Err(RuleError::new(
-                K::BadIndex,
-                lhs.span,
-                "a value expression cannot end in a `[*]` element list",
-            )
-            .hint("pass the list to a function such as join(…, \",\"), or index one element"));
+        let lhs = match p.lhs() {
+            Ok(l) => l,
+            Err(e) => {
+                // `not …` starts like a field: a Bool expression, if it parses as one.
+                return parse_filter_with(src, lists, settings, regexes)
+                    .map(ValueExpr::Bool)
+                    .map_err(|_| e);
+            }
+        };
+        lone = true;
+        p.ws();
+        if p.pos >= p.b.len() {
+            if lhs.each {
+                return Err(RuleError::new(
+                    K::BadIndex,
+                    lhs.span,
+                    "a value expression cannot end in a `[*]` element list",
+                )
+                .hint("pass the list to a function such as join(…, \",\"), or index one element"));
+            }
+            return Ok(ValueExpr::Lhs(lhs));
         }
-        return Ok(ValueExpr { lhs });
+    }
+    // More than one field or call: a Bool expression, whose value is `true` or `false`.
+    match parse_filter_with(src, lists, settings, regexes) {
+        Ok(e) => return Ok(ValueExpr::Bool(e)),
+        Err(e) if lone => return Err(e),
+        Err(_) => {}
     }
     Err(RuleError::new(
         K::Syntax,
