@@ -14,6 +14,7 @@
 //! which read only inside the confinement [`FileAccess::enter`] sets.
 
 use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
@@ -326,8 +327,20 @@ fn for_expr(f: &ForExpr, ctx: &Context) -> Result<Value, String> {
     if is_unknown(&collection) {
         return Ok(collection);
     }
+    charge(units(&collection))?;
+    let simple = !needs_own(&f.value_expr)
+        && !f.key_expr.as_ref().is_some_and(needs_own)
+        && !f.cond_expr.as_ref().is_some_and(needs_own);
+    if simple {
+        // Nothing in the body depends on values: hcl-rs walks it in a child scope.
+        let mut literal = f.clone();
+        literal.collection_expr = Expression::from(collection);
+        return hcl_eval(&literal, ctx);
+    }
     let entries = for_entries(&collection)?;
-    let mut inner = ctx.clone();
+    // hcl-rs keeps child scopes private: a fresh scope holding only what the body reads
+    // (copying the whole scope per `for` would make nested loops quadratic in its size).
+    let mut inner = scope_for(f, ctx)?;
     let mut list = Vec::new();
     let mut map: hcl::Map<String, Value> = hcl::Map::new();
     for (k, v) in entries {
@@ -378,6 +391,147 @@ fn for_expr(f: &ForExpr, ctx: &Context) -> Result<Value, String> {
     } else {
         Value::Array(list)
     })
+}
+
+/// A scope with the functions and the variables `f`'s body reads from `ctx`: of a root read
+/// only as `root.attr…`, just those attributes.
+fn scope_for<'c>(f: &ForExpr, ctx: &Context) -> Result<Context<'c>, String> {
+    let mut roots: BTreeMap<String, Option<BTreeSet<String>>> = BTreeMap::new();
+    for e in [
+        Some(&f.value_expr),
+        f.key_expr.as_ref(),
+        f.cond_expr.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        free_roots(e, &mut roots);
+    }
+    let mut scope = super::functions::context_with_functions();
+    for (root, attrs) in roots {
+        if f.key_var.as_ref().is_some_and(|k| k.as_str() == root) || f.value_var.as_str() == root {
+            continue;
+        }
+        let var = Expression::Variable(hcl::expr::Variable::unchecked(root.clone()));
+        match attrs {
+            None => {
+                if let Ok(v) = var.evaluate(ctx) {
+                    charge(units(&v))?;
+                    scope.declare_var(hcl::Identifier::unchecked(root), v);
+                }
+            }
+            Some(attrs) => {
+                let mut o = hcl::Map::new();
+                for a in attrs {
+                    let get = Traversal::new(
+                        var.clone(),
+                        [TraversalOperator::GetAttr(hcl::Identifier::unchecked(
+                            a.clone(),
+                        ))],
+                    );
+                    if let Ok(v) = get.evaluate(ctx) {
+                        charge(units(&v))?;
+                        o.insert(a, v);
+                    }
+                }
+                scope.declare_var(hcl::Identifier::unchecked(root), Value::Object(o));
+            }
+        }
+    }
+    Ok(scope)
+}
+
+/// The variables an expression reads: each root, with the attributes it is read through
+/// (`None`: the whole value).
+fn free_roots(e: &Expression, out: &mut BTreeMap<String, Option<BTreeSet<String>>>) {
+    match e {
+        Expression::Variable(v) => {
+            out.insert(v.as_str().to_string(), None);
+        }
+        Expression::Traversal(t) => {
+            match (&t.expr, t.operators.first()) {
+                (Expression::Variable(v), Some(TraversalOperator::GetAttr(a))) => {
+                    // A root also read whole stays whole (`None`).
+                    if let Some(set) = out
+                        .entry(v.as_str().to_string())
+                        .or_insert_with(|| Some(BTreeSet::new()))
+                    {
+                        set.insert(a.as_str().to_string());
+                    }
+                }
+                _ => free_roots(&t.expr, out),
+            }
+            for op in &t.operators {
+                if let TraversalOperator::Index(i) = op {
+                    free_roots(i, out);
+                }
+            }
+        }
+        Expression::Parenthesis(inner) => free_roots(inner, out),
+        Expression::Array(items) => items.iter().for_each(|i| free_roots(i, out)),
+        Expression::Object(o) => {
+            for (k, v) in o {
+                if let ObjectKey::Expression(k) = k {
+                    free_roots(k, out);
+                }
+                free_roots(v, out);
+            }
+        }
+        Expression::Conditional(c) => {
+            free_roots(&c.cond_expr, out);
+            free_roots(&c.true_expr, out);
+            free_roots(&c.false_expr, out);
+        }
+        Expression::Operation(op) => match op.as_ref() {
+            Operation::Unary(u) => free_roots(&u.expr, out),
+            Operation::Binary(b) => {
+                free_roots(&b.lhs_expr, out);
+                free_roots(&b.rhs_expr, out);
+            }
+        },
+        Expression::FuncCall(c) => c.args.iter().for_each(|a| free_roots(a, out)),
+        Expression::ForExpr(f) => {
+            for e in [
+                Some(&f.collection_expr),
+                Some(&f.value_expr),
+                f.key_expr.as_ref(),
+                f.cond_expr.as_ref(),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                free_roots(e, out);
+            }
+        }
+        Expression::TemplateExpr(t) => {
+            if let Ok(tpl) = Template::from_expr(t) {
+                template_roots(&tpl, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn template_roots(t: &Template, out: &mut BTreeMap<String, Option<BTreeSet<String>>>) {
+    for el in t.elements() {
+        match el {
+            Element::Literal(_) => {}
+            Element::Interpolation(i) => free_roots(&i.expr, out),
+            Element::Directive(d) => match d.as_ref() {
+                Directive::If(d) => {
+                    free_roots(&d.cond_expr, out);
+                    template_roots(&d.true_template, out);
+                    if let Some(f) = &d.false_template {
+                        template_roots(f, out);
+                    }
+                }
+                Directive::For(d) => {
+                    free_roots(&d.collection_expr, out);
+                    template_roots(&d.template, out);
+                }
+            },
+        }
+    }
 }
 
 fn template_expr(t: &TemplateExpr, ctx: &Context) -> Result<Value, String> {
@@ -442,6 +596,46 @@ fn resolve_template(t: &mut Template, ctx: &Context) -> Result<Option<Value>, St
     Ok(None)
 }
 
+/// The most value units (elements and string bytes) one configuration's evaluation may copy
+/// into function calls and loop scopes: a bound on the time a hostile configuration can take
+/// (Terraform has none; real configurations copy far less).
+pub(super) const MAX_WORK: u64 = 200_000_000;
+
+thread_local! {
+    static WORK: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    static WORK_LIMIT: std::cell::Cell<u64> = const { std::cell::Cell::new(MAX_WORK) };
+}
+
+fn units(v: &Value) -> u64 {
+    match v {
+        Value::String(s) => 1 + s.len() as u64,
+        Value::Array(a) => 1 + a.iter().map(units).sum::<u64>(),
+        Value::Object(o) => {
+            1 + o
+                .iter()
+                .map(|(k, v)| k.len() as u64 + units(v))
+                .sum::<u64>()
+        }
+        _ => 1,
+    }
+}
+
+/// Counts `n` units of copying against [`MAX_WORK`].
+fn charge(n: u64) -> Result<(), String> {
+    let total = WORK.with(|w| {
+        let t = w.get().saturating_add(n);
+        w.set(t);
+        t
+    });
+    let limit = WORK_LIMIT.with(std::cell::Cell::get);
+    if total > limit {
+        return Err(format!(
+            "evaluating the configuration copies more than the {limit} values and string bytes rulegate evaluates (loops over large collections)"
+        ));
+    }
+    Ok(())
+}
+
 fn call(f: &FuncCall, ctx: &Context) -> Result<Value, String> {
     let name = f.name.name.as_str();
     if !f.name.namespace.is_empty() {
@@ -492,6 +686,7 @@ fn call(f: &FuncCall, ctx: &Context) -> Result<Value, String> {
             None => {}
         }
     }
+    charge(args.iter().map(units).sum())?;
     if !STRUCTURAL.contains(&name)
         && let Some(u) = args.iter().find_map(unknown_in)
     {
@@ -522,6 +717,7 @@ pub(super) struct FileAccess(());
 impl FileAccess {
     pub(super) fn enter(root: &Path, confine: &crate::confine::Confine) -> FileAccess {
         FILES.with(|f| *f.borrow_mut() = Some((root.to_path_buf(), confine.clone())));
+        WORK.with(|w| w.set(0));
         FileAccess(())
     }
 }
@@ -705,6 +901,29 @@ mod tests {
             ),
             Ok(Value::from("no"))
         );
+    }
+
+    #[test]
+    fn copying_is_bounded_so_nested_loops_over_large_values_stop_with_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let confine = crate::confine::Confine::at(dir.path());
+        let _files = FileAccess::enter(dir.path(), &confine);
+        WORK_LIMIT.with(|l| l.set(100_000));
+        let mut big = hcl::Map::new();
+        big.insert(
+            "big".to_string(),
+            Value::Array((0..1000).map(|i| Value::from(format!("v{i}"))).collect()),
+        );
+        let vars = [("local", Value::Object(big))];
+        // One pass over it is fine; a loop that copies it per element is not.
+        assert!(run("length(local.big)", &vars).is_ok());
+        let e = run(
+            "[for i in range(1000) : [for x in local.big : x if x != \"\"]]",
+            &vars,
+        )
+        .unwrap_err();
+        assert!(e.contains("copies more than the 100000"), "{e}");
+        WORK_LIMIT.with(|l| l.set(MAX_WORK));
     }
 
     #[test]
