@@ -796,8 +796,8 @@ locals {{
         "{err}"
     );
     assert!(
-        err.contains("main.tf:2:"),
-        "names the resource's file and line: {err}"
+        err.contains("main.tf:6:3"),
+        "names the count attribute's file, line and column: {err}"
     );
 }
 

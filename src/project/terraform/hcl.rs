@@ -455,7 +455,7 @@ fn known(what: &str, v: Result<Value, String>) -> Result<Value, String> {
     let v = v.map_err(|e| format!("{what}: {e}"))?;
     if super::eval::is_unknown(&v) {
         return Err(format!(
-            "{what} depends on a value rulegate cannot know: {}; Terraform too must know {what} to plan (give it with --var or a literal, or use the plan route)",
+            "{what} depends on a value rulegate cannot know: {}; the instances depend on it (give it with --var or a literal, or use the plan route)",
             why_unknown(&v)
         ));
     }
@@ -1182,10 +1182,17 @@ fn read_pass(
             Ok(i) => i,
             Err(e) => {
                 if !root_cause(report) {
+                    // At the `for_each` or `count` the error is about.
+                    let key = if e.starts_with("count") {
+                        "count"
+                    } else {
+                        "for_each"
+                    };
+                    let at = attribute_offset(report_text(report, &r.file), r.at, key);
                     report.push(unresolved(
                         report,
                         &r.file,
-                        r.at,
+                        at,
                         &format!("{}{}.{}", r.prefix, r.kind, r.name),
                         &e,
                     ));
