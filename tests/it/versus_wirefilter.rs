@@ -4,7 +4,7 @@
 //! every pair. Speed work on the engine (operand order, inline literals, shared regexes) is
 //! held to this.
 
-#[path = "../benches/versus/mod.rs"]
+#[path = "../../benches/versus/mod.rs"]
 mod versus;
 
 use rulegate::rules::{Compiler, Lists};

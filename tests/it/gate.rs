@@ -3,7 +3,7 @@
 //! ways found to exit 0 untested still does. One test per finding, named after what it
 //! protects; each failed before its fix.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Output;

@@ -1,6 +1,6 @@
 //! End-to-end tests: the real `rulegate` binary against a Trace API server on 127.0.0.1:0.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -531,7 +531,7 @@ fn invalid_suites_exit_2_and_trace_nothing() {
 
 #[test]
 fn check_validates_without_running() {
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_rulegate"))
+    let o = common::bin()
         .args(["check", fixture("shop.yaml").to_str().unwrap()])
         .output()
         .unwrap();
@@ -544,7 +544,7 @@ fn check_validates_without_running() {
 
 #[test]
 fn missing_credentials_are_a_usage_error() {
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_rulegate"))
+    let o = common::bin()
         .env_remove("CLOUDFLARE_API_TOKEN")
         .env_remove("CLOUDFLARE_API_KEY")
         .env_remove("CLOUDFLARE_EMAIL")

@@ -2,7 +2,7 @@
 //! per-step limits, and the Markdown job summary; none of it without GitHub's variables or the
 //! flags.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Output;

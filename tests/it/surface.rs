@@ -4,7 +4,7 @@
 //! forms real rules take (multi-line and indented, nested `any`, sets, lists, header and JWT
 //! maps, value expressions for rewrites and redirects). `check` must accept every one.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -78,7 +78,7 @@ fn check_accepts_every_expression_of_the_surface_corpus() {
 #[test]
 fn the_corpus_covers_the_surface() {
     let text: String = rows().iter().map(|r| format!("{}\n", r.expr)).collect();
-    let catalogue = include_str!("../src/rules/catalogue.tsv");
+    let catalogue = include_str!("../../src/rules/catalogue.tsv");
     let mut missing = Vec::new();
     for line in catalogue
         .lines()

@@ -1,14 +1,11 @@
 //! `rulegate eval`: the real binary, one expression and JSONL batches.
 
+use crate::common;
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 fn eval(args: &[&str]) -> (Option<i32>, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_rulegate"))
-        .arg("eval")
-        .args(args)
-        .output()
-        .unwrap();
+    let o = common::bin().arg("eval").args(args).output().unwrap();
     (
         o.status.code(),
         String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -85,7 +82,7 @@ fn batch_prints_one_line_per_input_in_order() {
         r#"{"fields": {}}"#,
     ]
     .join("\n");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rulegate"))
+    let mut child = common::bin()
         .args(["eval", "--batch", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -3,7 +3,7 @@
 //! exit code; LCOV and Cobertura are checked by parsing them (and by `lcov --summary` when
 //! lcov is installed, as `.ci/run` does).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -2,8 +2,6 @@
 //! for both schemes, every request recorded, and a scripted behaviour per test; plus helpers
 //! to run the real `rulegate` binary and to parse and validate JUnit.
 
-#![allow(dead_code)]
-
 pub(crate) mod corpus;
 
 use std::io::BufRead as _;
@@ -237,20 +235,21 @@ pub(crate) fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// The real binary, with no Cloudflare or rulegate settings from the caller's environment.
+/// The real binary, with no Cloudflare or rulegate settings from the caller's environment:
+/// every `CLOUDFLARE_*`, `RULEGATE_*`, `GITHUB_*` and `TF_VAR_*` variable and `NO_COLOR`
+/// removed. Every test runs the
+/// binary through here.
 pub(crate) fn bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rulegate"));
-    for v in [
-        "CLOUDFLARE_API_TOKEN",
-        "CLOUDFLARE_EMAIL",
-        "CLOUDFLARE_API_KEY",
-        "CLOUDFLARE_ACCOUNT_ID",
-        "CLOUDFLARE_API_BASE_URL",
-        "CLOUDFLARE_BASE_URL",
-        "RULEGATE_SERVE_TOKEN",
-        "NO_COLOR",
-    ] {
-        cmd.env_remove(v);
+    for (name, _) in std::env::vars_os() {
+        let n = name.to_string_lossy();
+        if ["CLOUDFLARE_", "RULEGATE_", "GITHUB_", "TF_VAR_"]
+            .iter()
+            .any(|p| n.starts_with(p))
+            || n == "NO_COLOR"
+        {
+            cmd.env_remove(&name);
+        }
     }
     cmd
 }

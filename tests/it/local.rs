@@ -1,7 +1,7 @@
 //! The offline backend end to end: the example project, `rulegate serve` on loopback (parity
 //! with the local engine, auth, fault injection), `rulegate pull` and `rulegate trace`.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

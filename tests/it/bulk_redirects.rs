@@ -2,6 +2,7 @@
 //! (`from_list`) pass `check`, and cases expecting the redirect's `location` pass `test`, with
 //! the documented options (subdomains, subpaths, query string, path suffix, status).
 
+use crate::common;
 use std::path::Path;
 
 use serde_json::json;
@@ -50,7 +51,7 @@ cases:
 "#,
     );
     let run = |cmd: &str| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_rulegate"))
+        common::bin()
             .args([cmd, d.to_str().unwrap()])
             .output()
             .unwrap()

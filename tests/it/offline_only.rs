@@ -3,7 +3,7 @@
 //! URL is Cloudflare's, yet nothing reaches the network: a skipped case sends nothing, and the
 //! strict error is raised before a request is built.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Output;

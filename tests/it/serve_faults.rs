@@ -2,7 +2,7 @@
 //! of the HTTP layer come back in the v4 envelope, half-open connections are closed, and
 //! Ctrl-C stops the server even while a connection is open.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -104,7 +104,7 @@ pub(crate) fn check(
         "s.yaml",
         "base_url: https://www.example.com\ncases:\n  - name: a\n    request: { url: / }\n    expect: { status: [200, 301, 302, 403] }\n",
     );
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_rulegate"))
+    let o = super::bin()
         .args(["check", d.to_str().unwrap()])
         .output()
         .unwrap();

@@ -3,7 +3,7 @@
 //! accepts every one, so `rulegate check` must accept them, each in its phase when the data
 //! gives one: a correct project must never fail `check`.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -3,7 +3,7 @@
 //! rulegate.yaml or `--terraform`: module resources, list items, an `execute` whose target id
 //! is unknown until apply, v5 attributes and v4 blocks, positions, and errors.
 
-mod common;
+use crate::common;
 
 use common::{copy_dir, outcome as text};
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! `rulegate check` on broken projects: one fixture per error kind, each asserting the message
 //! and where it points.
 
-use std::process::Command;
+use crate::common;
 
 const SUITE: &str = "base_url: https://www.example.com\ncases:\n  - name: a\n    request: { url: / }\n    expect: { status: 200 }\n";
 
@@ -32,11 +32,7 @@ fn check(files: &[(&str, String)]) -> (Option<i32>, String) {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, text).unwrap();
     }
-    let o = Command::new(env!("CARGO_BIN_EXE_rulegate"))
-        .arg("check")
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let o = common::bin().arg("check").arg(dir.path()).output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr).replace(&format!("{}/", dir.path().display()), "");
     (o.status.code(), err)
 }
@@ -58,7 +54,7 @@ const FC: &str = "http_request_firewall_custom";
 
 #[test]
 fn a_clean_project_passes() {
-    let o = Command::new(env!("CARGO_BIN_EXE_rulegate"))
+    let o = common::bin()
         .args(["check", concat!(env!("CARGO_MANIFEST_DIR"), "/suites")])
         .output()
         .unwrap();

@@ -1,7 +1,7 @@
 //! A gate must never crash, hang or pass by accident: one test per fault found by probing
 //! (issue "the faults found by probing"), each named after what it protects.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::Stdio;

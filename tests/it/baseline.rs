@@ -3,7 +3,7 @@
 //! and index alone, and fails closed on a revision it cannot read. `--baseline live` compares
 //! a `rulegate serve` (standing in for what is deployed) with the local candidate.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,22 @@
+//! The integration tests, one binary (one link step): each module drives the real
+//! `rulegate` binary (through `common::bin`) or the library, as its own doc says.
+
+mod common;
+
+mod baseline;
+mod bulk_redirects;
+mod check;
+mod cli;
+mod coverage;
+mod eval;
+mod faults;
+mod gate;
+mod github;
+mod layers;
+mod local;
+mod offline_only;
+mod realworld;
+mod serve_faults;
+mod surface;
+mod terraform;
+mod versus_wirefilter;
