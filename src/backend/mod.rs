@@ -5,9 +5,10 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::cloudflare::{Client, TraceError, TraceErrorKind};
+use crate::cloudflare::Client;
 use crate::ruleset::{self, Rulebook};
 use crate::trace::{Extras, TraceRequest, TraceResult};
+use crate::trace::{TraceError, TraceErrorKind};
 
 /// Which backend a run uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -8,7 +8,7 @@ pub(crate) mod ratelimit;
 pub(crate) mod retry;
 
 pub(crate) use auth::{Credentials, Secret};
-pub(crate) use client::{Client, ClientConfig, TraceError, TraceErrorKind};
+pub(crate) use client::{Client, ClientConfig};
 pub(crate) use ratelimit::RateLimit;
 pub(crate) use retry::RetryPolicy;
 

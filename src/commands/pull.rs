@@ -20,7 +20,7 @@ use crate::settings::Flags;
 #[derive(Debug, thiserror::Error)]
 enum PullError {
     #[error("{0}")]
-    Api(#[from] crate::cloudflare::TraceError),
+    Api(#[from] crate::trace::TraceError),
     #[error("{what}: {source}")]
     Shape {
         what: String,

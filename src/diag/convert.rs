@@ -27,9 +27,9 @@ pub(crate) fn expression(file: Option<&Path>, what: &str, expr: &str, e: &RuleEr
     })
 }
 
-impl From<crate::cloudflare::TraceError> for Diagnostic {
+impl From<crate::trace::TraceError> for Diagnostic {
     /// An API or network failure: could not run (exit 3), with the client's advice.
-    fn from(e: crate::cloudflare::TraceError) -> Self {
+    fn from(e: crate::trace::TraceError) -> Self {
         let mut title = e.message;
         if e.attempts > 1 {
             title.push_str(&format!(" (after {} attempts)", e.attempts));
@@ -48,12 +48,12 @@ impl From<crate::rules::RequestError> for Diagnostic {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::{Lists, Settings, parse_filter};
+    use crate::rules::{Lists, ParseLimits, parse_filter};
 
     #[test]
     fn expression_errors_have_a_caret_under_the_token() {
         let src = "http.host eq \"a\" and http.request.uri.pth eq \"/\"";
-        let e = parse_filter(src, &Lists::new(), &Settings::default()).unwrap_err();
+        let e = parse_filter(src, &Lists::new(), &ParseLimits::default()).unwrap_err();
         let text = expression(None, "expression", src, &e).render(None);
         assert_eq!(
             text,
@@ -64,7 +64,7 @@ mod tests {
     #[test]
     fn an_expression_from_a_file_names_the_file() {
         let src = "ssl and\n  http.hots eq \"x\"";
-        let e = parse_filter(src, &Lists::new(), &Settings::default()).unwrap_err();
+        let e = parse_filter(src, &Lists::new(), &ParseLimits::default()).unwrap_err();
         let d = expression(Some(Path::new("r.json")), "rule `a`", src, &e);
         assert_eq!(d.location(), "r.json (rule `a` 2:3)");
         assert!(

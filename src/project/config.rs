@@ -79,15 +79,13 @@ pub(crate) struct CoverageConfig {
     /// `all` or a percentage (`90%`); when set, every `test` run checks it (as
     /// `--require-coverage` does).
     #[serde(default, deserialize_with = "require")]
-    pub(crate) require: Option<crate::report::coverage::Require>,
+    pub(crate) require: Option<Require>,
     /// Rules (by ref, id or description) that need no case, such as catch-all log rules.
     #[serde(default)]
     pub(crate) exempt: Vec<String>,
 }
 
-fn require<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<crate::report::coverage::Require>, D::Error> {
+fn require<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Require>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Raw {
@@ -98,9 +96,7 @@ fn require<'de, D: Deserializer<'de>>(
         Raw::N(n) => n.to_string(),
         Raw::S(s) => s,
     };
-    crate::report::coverage::Require::parse(&text)
-        .map(Some)
-        .map_err(D::Error::custom)
+    Require::parse(&text).map(Some).map_err(D::Error::custom)
 }
 
 fn backend<'de, D: Deserializer<'de>>(d: D) -> Result<Option<BackendKind>, D::Error> {
@@ -207,6 +203,39 @@ pub(crate) fn load_config(dir: &Path) -> Result<LoadedConfig, Report> {
         });
     }
     Ok(LoadedConfig::default())
+}
+
+/// What `--require-coverage` (or `coverage: require:`) demands.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Require {
+    All,
+    /// At least this percentage of counted rules matched.
+    Percent(f64),
+}
+
+impl Require {
+    /// `all`, `90`, `90%`, `87.5%`.
+    pub(crate) fn parse(s: &str) -> Result<Require, String> {
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("all") {
+            return Ok(Require::All);
+        }
+        let n = t.strip_suffix('%').unwrap_or(t).trim();
+        match n.parse::<f64>() {
+            Ok(p) if (0.0..=100.0).contains(&p) => Ok(Require::Percent(p)),
+            _ => Err(format!(
+                "`{s}` is not a coverage requirement: use `all` or a percentage such as `90%`"
+            )),
+        }
+    }
+
+    /// The requirement in words: `all` or `90%`.
+    pub(crate) fn label(self) -> String {
+        match self {
+            Require::All => "all".into(),
+            Require::Percent(p) => format!("{p}%"),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -8,11 +8,11 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::cloudflare::TraceError;
 use crate::runner::RunResult;
 use crate::suite::Suite;
 use crate::text::cut;
 use crate::trace::Behaviour;
+use crate::trace::TraceError;
 use crate::trace::behaviour::change_kind;
 
 /// One case whose behaviour differs.

@@ -12,38 +12,7 @@ use crate::ruleset::Rulebook;
 use crate::runner::{Outcome, RunResult};
 use crate::text::cut;
 
-/// What `--require-coverage` (or `coverage: require:`) demands.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Require {
-    All,
-    /// At least this percentage of counted rules matched.
-    Percent(f64),
-}
-
-impl Require {
-    /// `all`, `90`, `90%`, `87.5%`.
-    pub(crate) fn parse(s: &str) -> Result<Require, String> {
-        let t = s.trim();
-        if t.eq_ignore_ascii_case("all") {
-            return Ok(Require::All);
-        }
-        let n = t.strip_suffix('%').unwrap_or(t).trim();
-        match n.parse::<f64>() {
-            Ok(p) if (0.0..=100.0).contains(&p) => Ok(Require::Percent(p)),
-            _ => Err(format!(
-                "`{s}` is not a coverage requirement: use `all` or a percentage such as `90%`"
-            )),
-        }
-    }
-
-    /// The requirement in words: `all` or `90%`.
-    pub(crate) fn label(self) -> String {
-        match self {
-            Require::All => "all".into(),
-            Require::Percent(p) => format!("{p}%"),
-        }
-    }
-}
+pub(crate) use crate::project::config::Require;
 
 /// Why a rule is not counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

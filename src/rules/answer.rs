@@ -3,7 +3,7 @@
 
 use serde_json::Value as J;
 
-use super::{Context, ErrorKind, Lists, RuleError, Settings};
+use super::{Context, ErrorKind, Lists, ParseLimits, RuleError};
 
 /// What an expression evaluated to.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,7 +26,7 @@ impl Answer {
 
 /// Parses `expr` as a filter, or, if it is not Bool-typed, as a value expression.
 pub(crate) fn evaluate(expr: &str, ctx: &Context, lists: &Lists) -> Result<Answer, RuleError> {
-    let settings = Settings::default();
+    let settings = ParseLimits::default();
     match super::parse_filter(expr, lists, &settings) {
         Ok(e) => Ok(Answer::Filter(super::Filter::new(&e).execute(ctx))),
         Err(filter_err) => match super::parse_value(expr, lists, &settings) {

@@ -12,28 +12,7 @@ use super::scheme::FieldId;
 use super::types::Type;
 use super::wildcard::Pattern;
 
-/// A byte range in the source. Always equal to every other span (see the module doc).
-#[derive(Debug, Clone, Copy, Default, Eq)]
-pub struct Span {
-    pub start: usize,
-    pub end: usize,
-}
-
-impl PartialEq for Span {
-    fn eq(&self, _: &Span) -> bool {
-        true
-    }
-}
-
-impl Span {
-    pub fn new(start: usize, end: usize) -> Self {
-        Span { start, end }
-    }
-
-    pub fn to(self, other: Span) -> Span {
-        Span::new(self.start.min(other.start), self.end.max(other.end))
-    }
-}
+pub(crate) use super::error::Span;
 
 /// Whether a logical expression yields one Bool or a Bool per element.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -134,11 +134,12 @@ pub(crate) fn value_is_heavy(e: &ValueExpr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::{Lists, Settings, parse_filter, parse_value};
+    use crate::rules::{Lists, ParseLimits, parse_filter, parse_value};
 
     #[test]
     fn large_bounded_repetitions_are_heavy() {
-        let f = |s: &str| is_heavy(&parse_filter(s, &Lists::new(), &Settings::default()).unwrap());
+        let f =
+            |s: &str| is_heavy(&parse_filter(s, &Lists::new(), &ParseLimits::default()).unwrap());
         assert!(f(r#"http.host matches "(?:(?:a{60}){60}){60}""#));
         assert!(!f(
             r#"http.request.uri.path matches "^/(wp-admin|wp-login\.php|xmlrpc\.php)""#
@@ -147,7 +148,7 @@ mod tests {
         let v = parse_value(
             r#"regex_replace(http.request.uri.path, "(?:(?:a{60}){60}){60}", "x")"#,
             &Lists::new(),
-            &Settings::default(),
+            &ParseLimits::default(),
         )
         .unwrap();
         assert!(value_is_heavy(&v));

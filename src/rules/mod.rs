@@ -33,13 +33,13 @@ pub use compile::{Filter, ValueProgram};
 pub use context::Context;
 pub use error::{ErrorKind, FieldError, RequestError, RuleError, ValueError};
 pub use lists::{IpSet, List, Lists, RedirectItem};
-pub(crate) use parse::{Settings, parse_filter, parse_value};
+pub(crate) use parse::{ParseLimits, parse_filter, parse_value};
 pub use scheme::FieldId;
 pub use types::{Type, Value};
 
 /// Parses and compiles a filter with the default settings.
 pub fn compile_filter(src: &str, lists: &Lists) -> Result<Filter, RuleError> {
-    parse_filter(src, lists, &Settings::default()).map(|e| Filter::new(&e))
+    parse_filter(src, lists, &ParseLimits::default()).map(|e| Filter::new(&e))
 }
 
 /// Compiles the expressions of one project against its lists, building each distinct regex
@@ -47,7 +47,7 @@ pub fn compile_filter(src: &str, lists: &Lists) -> Result<Filter, RuleError> {
 #[derive(Debug)]
 pub struct Compiler<'l> {
     lists: &'l Lists,
-    settings: Settings,
+    settings: ParseLimits,
     regexes: parse::RegexCache,
 }
 
@@ -55,7 +55,7 @@ impl<'l> Compiler<'l> {
     pub fn new(lists: &'l Lists) -> Self {
         Compiler {
             lists,
-            settings: Settings::default(),
+            settings: ParseLimits::default(),
             regexes: parse::RegexCache::default(),
         }
     }
@@ -90,7 +90,7 @@ impl<'l> Compiler<'l> {
 
 /// Parses and compiles a value expression with the default settings.
 pub fn compile_value(src: &str, lists: &Lists) -> Result<ValueProgram, RuleError> {
-    parse_value(src, lists, &Settings::default()).map(|v| ValueProgram::new(&v))
+    parse_value(src, lists, &ParseLimits::default()).map(|v| ValueProgram::new(&v))
 }
 
 #[cfg(test)]

@@ -77,9 +77,9 @@ fn conformance() {
             failures.push(format!("line {}: `{expr}`: want {want}, got {got}", n + 1));
         }
         // Every accepted expression prints back to one that parses to the same tree.
-        if let Ok(e) = parse_filter(expr, &lists, &Settings::default()) {
+        if let Ok(e) = parse_filter(expr, &lists, &ParseLimits::default()) {
             let printed = e.to_string();
-            match parse_filter(&printed, &lists, &Settings::default()) {
+            match parse_filter(&printed, &lists, &ParseLimits::default()) {
                 Ok(again) if again == e => {}
                 other => failures.push(format!(
                     "line {}: `{expr}` printed as `{printed}` re-parses to {other:?}",
@@ -101,23 +101,23 @@ fn conformance() {
 fn nesting_and_length_limits() {
     let deep = format!("{}ssl{}", "(".repeat(200), ")".repeat(200));
     assert_eq!(
-        parse_filter(&deep, &Lists::new(), &Settings::default())
+        parse_filter(&deep, &Lists::new(), &ParseLimits::default())
             .unwrap_err()
             .kind,
         ErrorKind::TooDeep
     );
     let ok = format!("{}ssl{}", "(".repeat(100), ")".repeat(100));
-    assert!(parse_filter(&ok, &Lists::new(), &Settings::default()).is_ok());
+    assert!(parse_filter(&ok, &Lists::new(), &ParseLimits::default()).is_ok());
     let long = format!("http.host eq \"{}\"", "a".repeat(5000));
     assert_eq!(
-        parse_filter(&long, &Lists::new(), &Settings::default())
+        parse_filter(&long, &Lists::new(), &ParseLimits::default())
             .unwrap_err()
             .kind,
         ErrorKind::TooLong
     );
     let nots = format!("{}ssl", "not ".repeat(1000));
     assert_eq!(
-        parse_filter(&nots, &Lists::new(), &Settings::default())
+        parse_filter(&nots, &Lists::new(), &ParseLimits::default())
             .unwrap_err()
             .kind,
         ErrorKind::TooDeep
@@ -129,7 +129,7 @@ fn huge_regex_is_rejected_not_built() {
     let e = parse_filter(
         r#"http.host matches "((a{100}){100}){100}""#,
         &Lists::new(),
-        &Settings::default(),
+        &ParseLimits::default(),
     )
     .unwrap_err();
     assert_eq!(e.kind, ErrorKind::BadRegex);
@@ -323,8 +323,8 @@ proptest! {
 
     #[test]
     fn parser_never_panics(s in "\\PC{0,120}") {
-        let _ = parse_filter(&s, &lists(), &Settings::default());
-        let _ = parse_value(&s, &lists(), &Settings::default());
+        let _ = parse_filter(&s, &lists(), &ParseLimits::default());
+        let _ = parse_value(&s, &lists(), &ParseLimits::default());
     }
 
     #[test]
@@ -335,15 +335,15 @@ proptest! {
         Just(" matches "), Just(" wildcard "), Just("*"), Just("http.request.headers"), Just("1"), Just("-"), Just("~"),
     ], 0..24)) {
         let s = parts.concat();
-        if let Err(e) = parse_filter(&s, &lists(), &Settings::default()) {
+        if let Err(e) = parse_filter(&s, &lists(), &ParseLimits::default()) {
             let _ = crate::diag::expression(None, "expression", &s, &e).render(None);
         }
     }
 
     #[test]
     fn printing_round_trips(idx in 0..EXPRS.len()) {
-        let e = parse_filter(EXPRS[idx], &lists(), &Settings::default()).unwrap();
-        let again = parse_filter(&e.to_string(), &lists(), &Settings::default()).unwrap();
+        let e = parse_filter(EXPRS[idx], &lists(), &ParseLimits::default()).unwrap();
+        let again = parse_filter(&e.to_string(), &lists(), &ParseLimits::default()).unwrap();
         prop_assert_eq!(again, e);
     }
 
@@ -549,7 +549,7 @@ fn not_between_a_field_and_in_says_how_to_negate() {
     let e = parse_filter(
         "ip.geoip.country not in {\"PL\" \"DE\"}",
         &Lists::new(),
-        &Settings::default(),
+        &ParseLimits::default(),
     )
     .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Syntax);
@@ -564,7 +564,7 @@ fn not_between_a_field_and_in_says_how_to_negate() {
         parse_filter(
             "not ip.geoip.country in {\"PL\" \"DE\"}",
             &Lists::new(),
-            &Settings::default()
+            &ParseLimits::default()
         )
         .is_ok()
     );

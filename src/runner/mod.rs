@@ -11,10 +11,10 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use tokio::sync::{Semaphore, oneshot};
 
 use crate::backend::Backend;
-use crate::cloudflare::TraceError;
 use crate::exit::Exit;
 use crate::expect::{self, Mismatch, diff};
 use crate::suite::{Case, Suite};
+use crate::trace::TraceError;
 use crate::trace::{Behaviour, TraceView};
 
 /// How one case ended.
@@ -217,7 +217,7 @@ pub(crate) fn behaviours(
                 out.insert(
                     n.clone(),
                     Err(TraceError {
-                        kind: crate::cloudflare::TraceErrorKind::Transport,
+                        kind: crate::trace::TraceErrorKind::Transport,
                         message: format!("cannot start the async runtime: {e}"),
                         hint: None,
                         attempts: 0,
@@ -241,7 +241,7 @@ pub(crate) fn behaviours(
         let result = runtime.block_on(slot).map_or_else(
             |_| {
                 Err(TraceError {
-                    kind: crate::cloudflare::TraceErrorKind::Transport,
+                    kind: crate::trace::TraceErrorKind::Transport,
                     message: "the trace task stopped unexpectedly".to_string(),
                     hint: None,
                     attempts: 1,
@@ -315,7 +315,7 @@ fn trial(
         let (result, duration) = slot.blocking_recv().unwrap_or_else(|_| {
             (
                 Err(TraceError {
-                    kind: crate::cloudflare::TraceErrorKind::Transport,
+                    kind: crate::trace::TraceErrorKind::Transport,
                     message: "the trace task stopped unexpectedly".to_string(),
                     hint: None,
                     attempts: 1,

@@ -3,11 +3,13 @@
 //! compares.
 
 pub(crate) mod behaviour;
+mod error;
 pub(crate) mod validate;
 pub(crate) mod view;
 mod wire;
 
 pub(crate) use behaviour::Behaviour;
+pub(crate) use error::{TraceError, TraceErrorKind};
 pub(crate) use view::{Step, TraceView};
 pub use wire::{
     ApiMessage, Envelope, Extras, Geoloc, Origin, TraceBody, TraceContext, TraceItem, TraceRequest,

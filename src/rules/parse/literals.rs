@@ -17,7 +17,7 @@ use crate::text::suggestion;
 
 /// The regexes a [`Compiler`](crate::rules::Compiler) has built, by source: a project's rules
 /// share one compiled program (and its lazy DFA cache) per distinct regex. Keyed by source alone,
-/// so one cache serves one [`Settings`].
+/// so one cache serves one [`ParseLimits`].
 #[derive(Debug, Default)]
 pub(crate) struct RegexCache(RefCell<HashMap<String, (Arc<regex::bytes::Regex>, bool)>>);
 

@@ -19,7 +19,7 @@ use crate::text::suggestion;
 
 /// Parser limits, in one place.
 #[derive(Debug, Clone)]
-pub(crate) struct Settings {
+pub(crate) struct ParseLimits {
     /// Maximum expression length in bytes (Cloudflare: 4096).
     pub max_len: usize,
     /// Maximum nesting of parentheses, `not`, calls and quantifiers (wirefilter: 128).
@@ -30,9 +30,9 @@ pub(crate) struct Settings {
     pub regex_dfa_limit: usize,
 }
 
-impl Default for Settings {
+impl Default for ParseLimits {
     fn default() -> Self {
-        Settings {
+        ParseLimits {
             max_len: 4096,
             max_depth: 128,
             regex_size_limit: 10 << 20,
@@ -48,7 +48,7 @@ pub(crate) struct Parser<'a> {
     b: &'a [u8],
     pos: usize,
     depth: usize,
-    settings: &'a Settings,
+    settings: &'a ParseLimits,
     regexes: &'a RegexCache,
     lists: &'a Lists,
     scheme: &'static Scheme,
@@ -56,7 +56,7 @@ pub(crate) struct Parser<'a> {
 }
 
 /// Parses a filter expression; its root must be Bool.
-pub(crate) fn parse_filter(src: &str, lists: &Lists, settings: &Settings) -> R<Expr> {
+pub(crate) fn parse_filter(src: &str, lists: &Lists, settings: &ParseLimits) -> R<Expr> {
     parse_filter_with(src, lists, settings, &RegexCache::default())
 }
 
@@ -64,7 +64,7 @@ pub(crate) fn parse_filter(src: &str, lists: &Lists, settings: &Settings) -> R<E
 pub(crate) fn parse_filter_with(
     src: &str,
     lists: &Lists,
-    settings: &Settings,
+    settings: &ParseLimits,
     regexes: &RegexCache,
 ) -> R<Expr> {
     let mut p = Parser::new(src, lists, settings, regexes)?;
@@ -83,7 +83,7 @@ pub(crate) fn parse_filter_with(
 
 /// Parses a value expression: one field or call, optionally indexed, of any type; or a Bool
 /// expression, whose value is `true` or `false`.
-pub(crate) fn parse_value(src: &str, lists: &Lists, settings: &Settings) -> R<ValueExpr> {
+pub(crate) fn parse_value(src: &str, lists: &Lists, settings: &ParseLimits) -> R<ValueExpr> {
     parse_value_with(src, lists, settings, &RegexCache::default())
 }
 
@@ -91,7 +91,7 @@ pub(crate) fn parse_value(src: &str, lists: &Lists, settings: &Settings) -> R<Va
 pub(crate) fn parse_value_with(
     src: &str,
     lists: &Lists,
-    settings: &Settings,
+    settings: &ParseLimits,
     regexes: &RegexCache,
 ) -> R<ValueExpr> {
     let mut p = Parser::new(src, lists, settings, regexes)?;
@@ -160,7 +160,7 @@ impl<'a> Parser<'a> {
     fn new(
         src: &'a str,
         lists: &'a Lists,
-        settings: &'a Settings,
+        settings: &'a ParseLimits,
         regexes: &'a RegexCache,
     ) -> R<Self> {
         if src.len() > settings.max_len {
