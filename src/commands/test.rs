@@ -11,7 +11,7 @@ use crate::exit::Exit;
 use crate::project::baseline::{self, Snapshot};
 use crate::report::coverage::{self, Coverage, Require};
 use crate::report::{changes, github, junit};
-use crate::runner::{self, RunOptions};
+use crate::runner::{self, Plan, RunOptions};
 use crate::settings::{Flags, Settings};
 use crate::suite::Suite;
 
@@ -35,16 +35,21 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
         && (settings.backend == BackendKind::Local
             || settings.dir.join(settings.config.rulesets_dir()).is_dir());
     let loaded = load(&settings, Some(&args.suites), with_project)?;
-    if args.list {
-        // Listing traces nothing, so it needs no backend and no credentials.
-        let _ = libtest_mimic::run(&largs, list_trials(&loaded.suites));
-        return Ok(Exit::Success);
-    }
     let live = settings.backend == BackendKind::Cloudflare
         && crate::cloudflare::client::is_live_url(&settings.api.url);
     let skip_offline_only = live && !args.strict_live;
-    if !args.allow_no_cases {
-        no_cases_selected(&loaded.suites, &largs, skip_offline_only)?;
+    // Which cases run, decided once: listing, the zero-case check, the run, the baseline
+    // and the reports read this plan.
+    let plan = Plan::new(&loaded.suites, &largs, skip_offline_only);
+    if args.list {
+        // Listing traces nothing, so it needs no backend and no credentials.
+        let _ = libtest_mimic::run(&largs, plan.list_trials(&loaded.suites));
+        return Ok(Exit::Success);
+    }
+    if !args.allow_no_cases
+        && let Some(d) = plan.nothing_selected(&largs)
+    {
+        return Err(d.into());
     }
     let cov = CoverageAsk::resolve(args, &settings, &largs)?;
     // Every output is checked before the first trace: a run must not trace every case and
@@ -66,11 +71,10 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
                 .map(|p| p.book.refs.clone())
                 .unwrap_or_default(),
         ),
-        skip_offline_only,
         coverage: cov.on,
         behaviours: baseline.is_some(),
     };
-    let run = runner::run(&loaded.suites, &backend, &largs, &opts);
+    let run = runner::run(&loaded.suites, &plan, &backend, &largs, &opts);
     let warnings = backend.warnings();
     for w in &warnings {
         super::warn(w);
@@ -79,12 +83,8 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
     let mut comparison = None;
     if let Some(base) = &baseline {
         // Against a live baseline, offline-only cases are left out unless --strict-live.
-        let base_opts = RunOptions {
-            skip_offline_only: skip_offline_only || (base.live && !args.strict_live),
-            ..opts.clone()
-        };
-        let names = runner::selected(&loaded.suites, &largs, &base_opts);
-        let before = runner::behaviours(&loaded.suites, &names, &base.backend, &opts);
+        let base_plan = plan.against(&loaded.suites, base.live && !args.strict_live);
+        let before = runner::behaviours(&loaded.suites, &base_plan, &base.backend, &opts);
         for w in base
             .backend
             .warnings()
@@ -457,76 +457,6 @@ impl Baseline {
             None => "the live API".to_string(),
         }
     }
-}
-
-/// A run that selects no case gates nothing: unless `--allow-no-cases`, that is exit 2 with
-/// how many cases the filters and `ignore:` left out.
-fn no_cases_selected(
-    suites: &[Suite],
-    largs: &Arguments,
-    skip_offline_only: bool,
-) -> Result<(), Diagnostic> {
-    let (mut total, mut filtered, mut ignored, mut offline) = (0usize, 0usize, 0usize, 0usize);
-    let mut not_ignored = 0usize;
-    for c in suites.iter().flat_map(|s| s.cases.iter()) {
-        total += 1;
-        let probe = libtest_mimic::Trial::test(c.full_name.clone(), || Ok(()))
-            .with_ignored_flag(c.ignore.is_some());
-        if largs.ignored && c.ignore.is_none() {
-            // --ignored runs only ignored cases: this one is left out by that, not a filter.
-            not_ignored += 1;
-        } else if largs.is_filtered_out(&probe) {
-            filtered += 1;
-        } else if largs.is_ignored(&probe) {
-            ignored += 1;
-        } else if skip_offline_only && !c.extras.is_empty() {
-            offline += 1;
-        }
-    }
-    if total > filtered + ignored + offline + not_ignored {
-        return Ok(());
-    }
-    let mut why = Vec::new();
-    if not_ignored > 0 {
-        why.push(format!(
-            "{not_ignored} not ignored (--ignored runs only cases marked `ignore:`)"
-        ));
-    }
-    if filtered > 0 {
-        let by = match (&largs.filter, largs.skip.is_empty()) {
-            (Some(f), true) => format!("the filter `{f}`"),
-            (Some(f), false) => format!("the filter `{f}` and --skip"),
-            (None, _) => "--skip".to_string(),
-        };
-        why.push(format!("{filtered} filtered out by {by}"));
-    }
-    if ignored > 0 {
-        why.push(format!(
-            "{ignored} ignored (`ignore:`; --ignored or --include-ignored runs them)"
-        ));
-    }
-    if offline > 0 {
-        why.push(format!(
-            "{offline} skipped as offline-only (`fields`/`origin`, which the live API cannot take)"
-        ));
-    }
-    Err(Diagnostic::usage(format!(
-        "no case selected: 0 of {total} case(s) would run{}{}",
-        if why.is_empty() { "" } else { ": " },
-        why.join(", ")
-    ))
-    .hint("a gate that runs nothing passes nothing; check the filter and paths, or pass --allow-no-cases"))
-}
-
-fn list_trials(suites: &[Suite]) -> Vec<libtest_mimic::Trial> {
-    suites
-        .iter()
-        .flat_map(|s| s.cases.iter())
-        .map(|c| {
-            libtest_mimic::Trial::test(c.full_name.clone(), || Ok(()))
-                .with_ignored_flag(c.ignore.is_some())
-        })
-        .collect()
 }
 
 /// Whether our own output (the diff) is coloured: `--color`, then `NO_COLOR`, then a TTY check.

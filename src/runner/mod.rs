@@ -1,5 +1,6 @@
-//! Runs cases as libtest-mimic trials. Selection (filters, `--skip`, `--ignored`) is decided up
-//! front with libtest-mimic's own rules, so only selected cases are traced. Traces run on a
+//! Runs cases as libtest-mimic trials. Selection (filters, `--skip`, `--ignored`, offline-only
+//! cases against the live API) is decided once, in a [`Plan`], so only selected cases are
+//! traced. Traces run on a
 //! tokio runtime with their own concurrency bound, independent of `--test-threads`; each trial
 //! waits for its trace, checks it and records an [`Outcome`] for the reports.
 
@@ -8,6 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Failed, Trial};
+
+mod plan;
+pub(crate) use plan::{OFFLINE_ONLY, Pick, Plan};
 use tokio::sync::{Semaphore, oneshot};
 
 use crate::backend::Backend;
@@ -62,26 +66,10 @@ pub(crate) struct RunOptions {
     pub color: bool,
     /// Rule `ref` → id, so selectors may name rules by ref.
     pub aliases: Arc<std::collections::HashMap<String, String>>,
-    /// Skip cases with offline-only `fields`/`origin` (the backend is the live API, and
-    /// `--strict-live` is off).
-    pub skip_offline_only: bool,
     /// Record which rules each case evaluated and matched.
     pub coverage: bool,
     /// Keep each case's [`Behaviour`] (for a comparison with a baseline).
     pub behaviours: bool,
-}
-
-/// Why a case with offline-only parts is skipped against the live API.
-pub(crate) const OFFLINE_ONLY: &str = "sets `fields` or `origin`, which the live API cannot take (offline only; --strict-live makes this an error)";
-
-impl RunOptions {
-    /// Why `case` is not run by default: its `ignore:` reason, or that it is offline-only
-    /// against the live API.
-    pub(crate) fn skip_reason(&self, case: &Case) -> Option<String> {
-        case.ignore.clone().or_else(|| {
-            (self.skip_offline_only && !case.extras.is_empty()).then(|| OFFLINE_ONLY.to_string())
-        })
-    }
 }
 
 type Slot = oneshot::Receiver<(Result<TraceView, TraceError>, Duration)>;
@@ -116,9 +104,10 @@ fn trace_runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
-/// Runs the selected cases of `suites` and prints libtest-style output.
+/// Runs the cases `plan` picks and prints libtest-style output.
 pub(crate) fn run(
     suites: &[Suite],
+    plan: &Plan,
     backend: &Backend,
     args: &Arguments,
     opts: &RunOptions,
@@ -136,38 +125,33 @@ pub(crate) fn run(
     let results: Arc<Mutex<BTreeMap<String, CaseResult>>> = Arc::default();
     let semaphore = Arc::new(Semaphore::new(opts.concurrency.max(1)));
     let mut trials = Vec::new();
-    for suite in suites {
-        for case in &suite.cases {
-            let skip = opts.skip_reason(case);
-            let offline_only = skip.is_some() && case.ignore.is_none();
-            let probe =
-                Trial::test(case.full_name.clone(), || Ok(())).with_ignored_flag(skip.is_some());
-            let selected = !args.is_filtered_out(&probe) && !args.is_ignored(&probe);
-            let slot = (selected && !offline_only)
-                .then(|| spawn_trace(&runtime, backend, &semaphore, case, &opts.aliases));
-            if let Some(reason) = &skip
-                && !args.is_filtered_out(&probe)
-                && (args.is_ignored(&probe) || offline_only)
-            {
-                results.lock().expect("results lock").insert(
-                    case.full_name.clone(),
-                    CaseResult {
-                        outcome: Outcome::Skipped {
-                            reason: reason.clone(),
-                        },
-                        duration: Duration::ZERO,
-                        behaviour: None,
-                        rules: Vec::new(),
+    for p in &plan.entries {
+        let (suite, case) = Plan::case(suites, p);
+        if let Some(reason) = p.skip_reason() {
+            results.lock().expect("results lock").insert(
+                p.id.clone(),
+                CaseResult {
+                    outcome: Outcome::Skipped {
+                        reason: reason.to_string(),
                     },
-                );
+                    duration: Duration::ZERO,
+                    behaviour: None,
+                    rules: Vec::new(),
+                },
+            );
+        }
+        match p.pick {
+            Pick::Run => {
+                let slot = spawn_trace(&runtime, backend, &semaphore, case, &opts.aliases);
+                let at = format!("{}:{}", suite.file.display(), case.line);
+                trials.push(trial(case, at, slot, results.clone(), opts));
             }
-            if offline_only {
-                // Never traced, even with --include-ignored: the live API cannot take it.
-                trials.push(Trial::test(case.full_name.clone(), || Ok(())).with_ignored_flag(true));
-                continue;
-            }
-            let at = format!("{}:{}", suite.file.display(), case.line);
-            trials.push(trial(case, at, slot, results.clone(), opts));
+            // libtest-mimic still sees every case, for its listing and counts; none of these
+            // runs (it applies the same arguments the plan was made from).
+            _ => trials.push(
+                Trial::test(p.id.clone(), || Ok(()))
+                    .with_ignored_flag(case.ignore.is_some() || p.pick == Pick::OfflineOnly),
+            ),
         }
     }
     let conclusion = libtest_mimic::run(args, trials);
@@ -184,38 +168,21 @@ pub(crate) fn run(
     }
 }
 
-/// The full names of the cases of `suites` that `args` selects to run.
-pub(crate) fn selected(suites: &[Suite], args: &Arguments, opts: &RunOptions) -> Vec<String> {
-    suites
-        .iter()
-        .flat_map(|s| s.cases.iter())
-        .filter(|case| {
-            let skip = opts.skip_reason(case);
-            let offline_only = skip.is_some() && case.ignore.is_none();
-            let probe =
-                Trial::test(case.full_name.clone(), || Ok(())).with_ignored_flag(skip.is_some());
-            !offline_only && !args.is_filtered_out(&probe) && !args.is_ignored(&probe)
-        })
-        .map(|c| c.full_name.clone())
-        .collect()
-}
-
-/// Traces the cases named in `names` against `backend` without checking expectations or
-/// printing anything: what each did, or why it could not be traced. For a baseline.
+/// Traces the cases `plan` picks against `backend` without checking expectations or printing
+/// anything: what each did, or why it could not be traced. For a baseline.
 pub(crate) fn behaviours(
     suites: &[Suite],
-    names: &[String],
+    plan: &Plan,
     backend: &Backend,
     opts: &RunOptions,
 ) -> BTreeMap<String, Result<Behaviour, TraceError>> {
-    let wanted: std::collections::HashSet<&str> = names.iter().map(String::as_str).collect();
     let mut out = BTreeMap::new();
     let runtime = match trace_runtime() {
         Ok(rt) => rt,
         Err(e) => {
-            for n in names {
+            for p in plan.to_run() {
                 out.insert(
-                    n.clone(),
+                    p.id.clone(),
                     Err(TraceError {
                         kind: crate::trace::TraceErrorKind::Transport,
                         message: format!("cannot start the async runtime: {e}"),
@@ -228,13 +195,12 @@ pub(crate) fn behaviours(
         }
     };
     let semaphore = Arc::new(Semaphore::new(opts.concurrency.max(1)));
-    let slots: Vec<(String, Slot)> = suites
-        .iter()
-        .flat_map(|s| s.cases.iter())
-        .filter(|c| wanted.contains(c.full_name.as_str()))
-        .map(|c| {
+    let slots: Vec<(String, Slot)> = plan
+        .to_run()
+        .map(|p| {
+            let (_, c) = Plan::case(suites, p);
             let slot = spawn_trace(&runtime, backend, &semaphore, c, &opts.aliases);
-            (c.full_name.clone(), slot)
+            (p.id.clone(), slot)
         })
         .collect();
     for (name, slot) in slots {
@@ -299,7 +265,7 @@ fn rule_steps(view: &TraceView) -> Vec<(String, String, bool)> {
 fn trial(
     case: &Case,
     at: String,
-    slot: Option<Slot>,
+    slot: Slot,
     results: Arc<Mutex<BTreeMap<String, CaseResult>>>,
     opts: &RunOptions,
 ) -> Trial {
@@ -307,11 +273,6 @@ fn trial(
     let name = case.full_name.clone();
     let expect = case.expect.clone();
     Trial::test(name.clone(), move || {
-        let Some(slot) = slot else {
-            return Err(Failed::from(
-                "internal error: a selected case was not traced",
-            ));
-        };
         let (result, duration) = slot.blocking_recv().unwrap_or_else(|_| {
             (
                 Err(TraceError {
