@@ -463,3 +463,46 @@ fn the_baseline_checkout_is_removed_on_a_closed_pipe_and_on_sigint() {
         baseline_dirs(tmp.path())
     );
 }
+
+#[test]
+fn a_baseline_that_cannot_be_traced_is_could_not_run_everywhere() {
+    // The live API as baseline, at an address where nothing listens: every baseline trace
+    // fails, while the candidate passes. Exit code, console, annotation and summary agree.
+    let repo = repo();
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let md = repo.path().join("summary.md");
+    let o = bin()
+        .current_dir(repo.path().join("project"))
+        .env("CLOUDFLARE_API_TOKEN", "test-token")
+        .args(["test", ".", "--baseline", "live", "--api-url", &closed])
+        .args(["--annotations", "github", "--summary"])
+        .arg(&md)
+        .args(["--", "managed challenge"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        all.lines()
+            .any(|l| l.starts_with("error: the baseline the live API could not trace 1 case(s)")),
+        "{all}"
+    );
+    assert!(
+        all.lines()
+            .any(|l| l
+                .starts_with("::error title=rulegate::the baseline the live API could not trace")),
+        "{all}"
+    );
+    let summary = std::fs::read_to_string(&md).unwrap();
+    assert!(
+        summary.starts_with("## rulegate: could not run"),
+        "{summary}"
+    );
+}
