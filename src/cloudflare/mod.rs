@@ -5,11 +5,13 @@
 pub(crate) mod auth;
 pub(crate) mod client;
 pub(crate) mod ratelimit;
+mod reads;
 pub(crate) mod retry;
 
 pub(crate) use auth::{Credentials, Secret};
 pub(crate) use client::{Client, ClientConfig};
 pub(crate) use ratelimit::RateLimit;
+pub(crate) use reads::Scope;
 pub(crate) use retry::RetryPolicy;
 
 /// The API base URL when neither `--api-url` nor an environment variable sets one.

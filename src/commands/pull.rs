@@ -5,15 +5,13 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
-use serde_json::Value;
-
 use super::{runtime, say, settings};
 use crate::cli::PullArgs;
-use crate::cloudflare::Client;
+use crate::cloudflare::{Client, Scope};
 use crate::diag::{Diagnostic, Report};
 use crate::exit::Exit;
 use crate::project::ProjectConfig;
-use crate::ruleset::model::{ListFile, ListItem, Ruleset};
+use crate::ruleset::model::{ListFile, Ruleset};
 use crate::settings::Flags;
 
 /// Why a pull stopped.
@@ -21,11 +19,6 @@ use crate::settings::Flags;
 enum PullError {
     #[error("{0}")]
     Api(#[from] crate::trace::TraceError),
-    #[error("{what}: {source}")]
-    Shape {
-        what: String,
-        source: serde_json::Error,
-    },
     #[error("cannot write {path}: {source}")]
     Write {
         path: String,
@@ -57,24 +50,6 @@ fn file_name(r: &Ruleset) -> String {
             Some(n) => format!("{}-{n}.json", r.kind),
             None => format!("{}.json", r.id),
         },
-    }
-}
-
-fn list_names(expr: &str, out: &mut BTreeSet<String>) {
-    let b = expr.as_bytes();
-    let mut i = 0;
-    while let Some(off) = expr[i..].find('$') {
-        let start = i + off + 1;
-        let mut end = start;
-        while end < b.len() && (b[end].is_ascii_alphanumeric() || b[end] == b'_' || b[end] == b'.')
-        {
-            end += 1;
-        }
-        let name = &expr[start..end];
-        if !name.is_empty() && !name.starts_with("cf.") {
-            out.insert(name.trim_end_matches('.').to_string());
-        }
-        i = end.max(start);
     }
 }
 
@@ -129,59 +104,53 @@ async fn pull(
     config: &ProjectConfig,
 ) -> Result<String, PullError> {
     let mut fetched: HashMap<String, Ruleset> = HashMap::new();
-    let mut queue: Vec<(String, bool)> = Vec::new();
-    for (scope, kind) in [
-        (format!("/zones/{zone}"), "zone"),
-        (format!("/accounts/{account}"), "root"),
-    ] {
-        let list = api
-            .get::<Value>(&format!("{scope}/rulesets"))
-            .await?
-            .unwrap_or(Value::Array(Vec::new()));
-        for r in list.as_array().into_iter().flatten() {
-            if r.get("kind").and_then(Value::as_str) == Some(kind)
-                && let Some(id) = r.get("id").and_then(Value::as_str)
-            {
-                queue.push((id.to_string(), kind == "zone"));
+    let mut queue: Vec<(String, Scope<'_>)> = Vec::new();
+    for scope in [Scope::Zone(zone), Scope::Account(account)] {
+        for r in api.rulesets(scope).await? {
+            if r.kind == scope.entry_kind() {
+                queue.push((r.id, scope));
             }
         }
     }
     let mut skipped = Vec::new();
-    while let Some((id, zone_scope)) = queue.pop() {
+    while let Some((id, scope)) = queue.pop() {
         if fetched.contains_key(&id) {
             continue;
         }
-        let path = if zone_scope {
-            format!("/zones/{zone}/rulesets/{id}")
-        } else {
-            format!("/accounts/{account}/rulesets/{id}")
-        };
-        let Some(v) = api.get::<Value>(&path).await? else {
+        let Some(rs) = api.ruleset(scope, &id).await? else {
             skipped.push(id);
             continue;
         };
-        let rs: Ruleset = serde_json::from_value(v).map_err(|source| PullError::Shape {
-            what: format!("{path}: not a ruleset"),
-            source,
-        })?;
         for rule in &rs.rules {
             if rule.action == "execute"
                 && let Some(t) = rule
                     .action_parameters
                     .as_ref()
                     .and_then(|p| p.get("id"))
-                    .and_then(Value::as_str)
+                    .and_then(serde_json::Value::as_str)
             {
-                queue.push((t.to_string(), false));
+                // An executed ruleset is the account's (or Cloudflare's managed one).
+                queue.push((t.to_string(), Scope::Account(account)));
             }
         }
         fetched.insert(id, rs);
     }
+    // The lists the expressions use, read from their syntax trees; managed `cf.*` lists are
+    // Cloudflare's and cannot be downloaded.
     let mut names = BTreeSet::new();
+    let mut unreadable = Vec::new();
     for rs in fetched.values() {
         for r in &rs.rules {
             if let Some(e) = &r.expression {
-                list_names(e, &mut names);
+                match crate::rules::lists_used(e) {
+                    Ok(used) => names.extend(used.into_keys().filter(|n| !n.starts_with("cf."))),
+                    Err(err) => unreadable.push(format!(
+                        "rule {} of ruleset {}: {}",
+                        r.id.as_deref().unwrap_or("?"),
+                        rs.id,
+                        err.message
+                    )),
+                }
             }
         }
     }
@@ -201,42 +170,20 @@ async fn pull(
     }
     let mut n_lists = 0;
     if !names.is_empty() {
-        let all = api
-            .get::<Value>(&format!("/accounts/{account}/rules/lists"))
-            .await?
-            .unwrap_or(Value::Array(Vec::new()));
         create_dir(&list_dir)?;
-        for meta in all.as_array().into_iter().flatten() {
-            let name = meta.get("name").and_then(Value::as_str).unwrap_or("");
-            if !names.remove(name) {
+        for meta in api.lists(account).await? {
+            if !names.remove(&meta.name) {
                 continue;
             }
-            let id = meta.get("id").and_then(Value::as_str).unwrap_or("");
-            let items = api
-                .get::<Value>(&format!("/accounts/{account}/rules/lists/{id}/items"))
-                .await?
-                .unwrap_or(Value::Array(Vec::new()));
-            let items: Vec<ListItem> =
-                serde_json::from_value(items).map_err(|source| PullError::Shape {
-                    what: format!("list {name}"),
-                    source,
-                })?;
+            let items = api.list_items(account, &meta.id).await?;
             let file = ListFile {
-                id: Some(id.to_string()),
-                name: name.to_string(),
-                kind: meta
-                    .get("kind")
-                    .and_then(Value::as_str)
-                    .unwrap_or("ip")
-                    .to_string(),
-                description: meta
-                    .get("description")
-                    .and_then(Value::as_str)
-                    .filter(|d| !d.is_empty())
-                    .map(String::from),
+                id: Some(meta.id.clone()),
+                kind: meta.kind.unwrap_or_else(|| "ip".to_string()),
+                description: meta.description.filter(|d| !d.is_empty()),
+                name: meta.name.clone(),
                 items,
             };
-            write_json(&list_dir.join(format!("{name}.json")), &file)?;
+            write_json(&list_dir.join(format!("{}.json", meta.name)), &file)?;
             n_lists += 1;
         }
     }
@@ -251,6 +198,11 @@ async fn pull(
     }
     for name in names {
         summary.push_str(&format!("\nnote: list ${name} is used but was not found"));
+    }
+    for why in unreadable {
+        summary.push_str(&format!(
+            "\nnote: {why}; the lists it uses, if any, were not looked for"
+        ));
     }
     Ok(summary)
 }

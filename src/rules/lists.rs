@@ -336,11 +336,33 @@ impl List {
 #[derive(Debug, Clone, Default)]
 pub struct Lists {
     by_name: HashMap<String, Arc<List>>,
+    /// Every name resolves (see [`Lists::open`]).
+    open: bool,
 }
 
 impl Lists {
     pub fn new() -> Self {
         Lists::default()
+    }
+
+    /// Lists where every name resolves, to an empty list of the type its comparison needs:
+    /// for reading which lists an expression uses before they exist ([`super::lists_used`]).
+    pub(crate) fn open() -> Self {
+        Lists {
+            open: true,
+            ..Lists::default()
+        }
+    }
+
+    /// An empty list of the type `ty` for a name an [`Lists::open`] set does not hold.
+    pub(crate) fn open_list(&self, ty: &super::Type) -> Option<Arc<List>> {
+        self.open.then(|| {
+            Arc::new(match ty {
+                super::Type::Int => List::asns([]),
+                super::Type::Bytes => List::hostnames::<[&str; 0], &str>([]),
+                _ => List::Ip(IpSet::new()),
+            })
+        })
     }
 
     pub fn insert(&mut self, name: impl Into<String>, list: List) {

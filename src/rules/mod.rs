@@ -88,6 +88,31 @@ impl<'l> Compiler<'l> {
     }
 }
 
+/// The lists (`$name`) a filter uses, each with the kind its comparison implies (`ip`, `asn`,
+/// `hostname`, or `redirect` for `http.request.full_uri`), read from its syntax tree; the
+/// lists need not exist yet (`rulegate pull` finds them this way before downloading them).
+pub fn lists_used(
+    expr: &str,
+) -> Result<std::collections::BTreeMap<String, &'static str>, RuleError> {
+    struct Names(std::collections::BTreeMap<String, &'static str>);
+    impl ast::Visitor for Names {
+        fn visit_expr(&mut self, e: &ast::Expr) {
+            if let ast::ExprKind::Cmp(lhs, _, ast::Rhs::List(l)) = &e.kind {
+                let kind = match l.list.kind() {
+                    "hostname" if lhs.to_string() == "http.request.full_uri" => "redirect",
+                    k => k,
+                };
+                self.0.entry(l.name.clone()).or_insert(kind);
+            }
+            ast::walk_expr(self, e);
+        }
+    }
+    let e = parse_filter(expr, &Lists::open(), &ParseLimits::default())?;
+    let mut names = Names(std::collections::BTreeMap::new());
+    ast::Visitor::visit_expr(&mut names, &e);
+    Ok(names.0)
+}
+
 /// Parses and compiles a value expression with the default settings.
 pub fn compile_value(src: &str, lists: &Lists) -> Result<ValueProgram, RuleError> {
     parse_value(src, lists, &ParseLimits::default()).map(|v| ValueProgram::new(&v))

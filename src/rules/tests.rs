@@ -290,6 +290,34 @@ const EXPRS: &[&str] = &[
 ];
 
 #[test]
+fn lists_used_reads_every_list_with_its_kind_from_the_syntax_tree() {
+    let used = super::lists_used(
+        "(ip.src in $office or ip.src.asnum in $bad_asn) and not http.host in $hosts \
+         and any(http.request.headers[\"x\"][*] eq \"1\") and http.request.full_uri in $redirects \
+         and ip.src in $cf.open_proxies and ip.src in $office",
+    )
+    .unwrap();
+    let got: Vec<(&str, &str)> = used.iter().map(|(n, k)| (n.as_str(), *k)).collect();
+    assert_eq!(
+        got,
+        [
+            ("bad_asn", "asn"),
+            ("cf.open_proxies", "ip"),
+            ("hosts", "hostname"),
+            ("office", "ip"),
+            ("redirects", "redirect"),
+        ]
+    );
+    // A `$` inside a string is not a list; an expression that does not parse is an error.
+    assert!(
+        super::lists_used("http.request.uri.path eq \"/$x\"")
+            .unwrap()
+            .is_empty()
+    );
+    assert!(super::lists_used("ip.src in $").is_err());
+}
+
+#[test]
 fn a_bool_expression_is_a_value_of_true_or_false() {
     // cf-terraforming's late-transform fixture sets a header from a comparison.
     let mut ctx = Context::new();

@@ -28,39 +28,21 @@ fn rows() -> Option<Vec<Row>> {
     )
 }
 
-/// The list names an expression uses, with the kind its use implies.
-fn lists_of(expr: &str, out: &mut BTreeMap<String, &'static str>) {
-    for (i, _) in expr.match_indices(" in $") {
-        let i = i + 4;
-        let name: String = expr[i + 1..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .collect();
-        if name.is_empty() || expr[i + 1..].starts_with("cf.") {
-            continue;
-        }
-        let before = &expr[..i];
-        let lhs = before.rsplit(['(', ' ']).nth(2).unwrap_or(before);
-        let kind = if before.trim_end().ends_with("in") && before.contains("full_uri") {
-            "redirect"
-        } else if lhs.contains("asnum") {
-            "asn"
-        } else if lhs.contains("host") {
-            "hostname"
-        } else {
-            "ip"
-        };
-        out.entry(name).or_insert(kind);
-    }
-}
-
 #[test]
 fn check_accepts_every_real_world_expression() {
     let Some(rows) = rows() else { return };
     assert!(rows.len() >= 250, "{} rows", rows.len());
+    // The lists each expression uses, with their kinds, from the engine's syntax tree (value
+    // expressions use none).
     let mut lists = BTreeMap::new();
     for r in &rows {
-        lists_of(&r.expr, &mut lists);
+        if let Ok(used) = rulegate::rules::lists_used(&r.expr) {
+            for (name, kind) in used {
+                if !name.starts_with("cf.") {
+                    lists.entry(name).or_insert(kind);
+                }
+            }
+        }
     }
     let mut engine_lists = rulegate::rules::Lists::new();
     for (name, kind) in &lists {

@@ -537,7 +537,7 @@ impl Parser<'_> {
             )
             .hint(format!("write ${}", name.to_ascii_lowercase())));
         }
-        let Some(list) = self.lists.get(&name) else {
+        let Some(list) = self.lists.get(&name).or_else(|| self.lists.open_list(ty)) else {
             return Err(
                 RuleError::new(K::UnknownList, span, format!("unknown list `${name}`")).hint(
                     suggestion(&name, self.lists.names()).unwrap_or_else(|| {
