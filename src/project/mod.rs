@@ -157,8 +157,7 @@ pub(crate) fn load_project_in(
                     )),
                 }
             }
-            tf_rulesets =
-                terraform::select_zone(&path, found.rulesets, &found.files, config, &mut report);
+            tf_rulesets = terraform::select_zone(&path, found.rulesets, config, &mut report);
         }
     }
     let mut list_names: BTreeMap<String, PathBuf> = BTreeMap::new();

@@ -1238,20 +1238,27 @@ fn read_pass(
             match r.kind.as_str() {
                 "cloudflare_ruleset" => {
                     let mut rs = super::normalize(&value);
+                    let zone_refs: Vec<String> = r
+                        .body
+                        .attributes()
+                        .find(|a| a.key() == "zone_id")
+                        .map(|z| z.expr.to_string())
+                        .into_iter()
+                        .collect();
                     if let Some(o) = rs.as_object_mut() {
                         o.insert("id".into(), J::String(address.clone()));
-                        if let Some(z) = r.body.attributes().find(|a| a.key() == "zone_id") {
-                            let text = z.expr.to_string();
-                            o.insert(super::ZONE_REFS.into(), serde_json::json!([text]));
-                        }
                         if let Some(rules) = o.get_mut("rules").and_then(J::as_array_mut) {
                             for (i, rule) in rules.iter_mut().enumerate() {
                                 super::rule_identity(rule, &address, i);
                             }
                         }
                     }
-                    found.rulesets.push((address, rs));
-                    found.files.push(r.file.clone());
+                    found.rulesets.push(super::FoundRuleset {
+                        address,
+                        file: Some(r.file.clone()),
+                        zone_refs,
+                        value: rs,
+                    });
                 }
                 "cloudflare_list" => {
                     let (addr, mut l) = super::list(&address, &value);
@@ -1867,7 +1874,7 @@ mod tests {
         tf.push_str("}\n");
         tf.push_str(&ruleset("local.l799"));
         let found = load(&tf).unwrap();
-        assert_eq!(found.rulesets[0].1["rules"][0]["expression"], "true");
+        assert_eq!(found.rulesets[0].value["rules"][0]["expression"], "true");
         // Locals nothing uses never matter; one a rule uses is an error at the local.
         load(&format!(
             "locals {{\n  a = local.b\n  b = local.a\n}}\n{}",

@@ -27,14 +27,25 @@ use crate::diag::{Diagnostic, Report};
 /// What a Terraform source holds, in API shapes, each with its resource address.
 #[derive(Debug, Default)]
 pub(super) struct Found {
-    pub(super) rulesets: Vec<(String, Value)>,
-    /// The file of each ruleset, when not the source file itself (the HCL route).
-    pub(super) files: Vec<std::path::PathBuf>,
+    pub(super) rulesets: Vec<FoundRuleset>,
     /// `cloudflare_list_item`s waiting for their list (the HCL route).
     pub(super) items: Vec<(String, Value)>,
     pub(super) lists: Vec<(String, Value)>,
     /// Problems at a resource address.
     pub(super) problems: Vec<(String, String)>,
+}
+
+/// A ruleset a Terraform source declares, in the API's shape.
+#[derive(Debug)]
+pub(super) struct FoundRuleset {
+    /// Its resource address (`module.edge.cloudflare_ruleset.waf`).
+    pub(super) address: String,
+    /// The `.tf` file that declares it (the HCL route); the plan's own file otherwise.
+    pub(super) file: Option<std::path::PathBuf>,
+    /// The texts its `zone_id` is written with (`cloudflare_zone.shop.id`, `var.zone_id`), by
+    /// which rulegate.yaml's `zone_id:` may name its zone.
+    pub(super) zone_refs: Vec<String>,
+    pub(super) value: Value,
 }
 
 /// Blocks that v4 writes as lists of one object.
@@ -260,26 +271,16 @@ pub(super) fn list(address: &str, v: &Value) -> (String, Value) {
 /// an error listing the zones found.
 pub(super) fn select_zone(
     path: &Path,
-    rulesets: Vec<(String, Value)>,
-    files: &[std::path::PathBuf],
+    rulesets: Vec<FoundRuleset>,
     config: &crate::project::ProjectConfig,
     report: &mut Report,
 ) -> Vec<(std::path::PathBuf, crate::ruleset::model::Ruleset)> {
     let entry = |v: &Value| v.get("kind").and_then(Value::as_str) == Some("zone");
     let zone_of = |v: &Value| v.get("zone_id").and_then(Value::as_str).map(String::from);
-    let refs_of = |v: &Value| -> Vec<String> {
-        v.get(ZONE_REFS)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .map(String::from)
-            .collect()
-    };
     let zones: std::collections::BTreeSet<String> = rulesets
         .iter()
-        .filter(|(_, v)| entry(v))
-        .filter_map(|(_, v)| zone_of(v))
+        .filter(|r| entry(&r.value))
+        .filter_map(|r| zone_of(&r.value))
         .collect();
     if config.zone_id.is_none() && zones.len() > 1 {
         report.push(
@@ -297,20 +298,18 @@ pub(super) fn select_zone(
         return Vec::new();
     }
     let mut out = Vec::new();
-    for (i, (address, mut v)) in rulesets.into_iter().enumerate() {
-        let file = files.get(i).cloned().unwrap_or_else(|| path.to_path_buf());
+    for r in rulesets {
+        let file = r.file.unwrap_or_else(|| path.to_path_buf());
+        let address = r.address;
         // Only zone entry points are per zone; custom rulesets run where they are executed.
         if let Some(w) = &config.zone_id
-            && entry(&v)
-            && zone_of(&v).as_deref() != Some(w.as_str())
-            && !refs_of(&v).contains(w)
+            && entry(&r.value)
+            && zone_of(&r.value).as_deref() != Some(w.as_str())
+            && !r.zone_refs.contains(w)
         {
             continue;
         }
-        if let Some(o) = v.as_object_mut() {
-            o.remove(ZONE_REFS);
-        }
-        match serde_json::from_value(v) {
+        match serde_json::from_value(r.value) {
             Ok(rs) => out.push((file, rs)),
             Err(e) => {
                 let at = report
@@ -360,7 +359,6 @@ pub(super) fn address_pos(text: &str, address: &str) -> Option<crate::diag::Pos>
 
 /// A key the routes add to a ruleset's value: the reference text its `zone_id` was written
 /// with (`cloudflare_zone.shop.id`, `var.zone_id`), so a project can name its zone that way.
-pub(super) const ZONE_REFS: &str = "__rulegate_zone_refs";
 
 /// Reads the Terraform source at `path` (a plan or state JSON file), recording its text in
 /// `report`'s sources; problems become diagnostics at the file, naming the address.

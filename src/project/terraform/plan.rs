@@ -213,11 +213,13 @@ pub(super) fn read(plan: &Value) -> Result<Found, String> {
         let id = ruleset_ids[&config_address(&r.address)].clone();
         obj.insert("id".into(), Value::String(id));
         let exprs = config.get(&config_address(&r.address));
-        if let Some(refs) = exprs.map(|e| e["zone_id"]["references"].clone())
-            && refs.is_array()
-        {
-            obj.insert(super::ZONE_REFS.into(), refs);
-        }
+        let zone_refs: Vec<String> = exprs
+            .and_then(|e| e["zone_id"]["references"].as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect();
         // Executes whose target id is unknown until apply: the configuration's references.
         if let Some(rules) = obj.get_mut("rules").and_then(Value::as_array_mut) {
             for (i, rule) in rules.iter_mut().enumerate() {
@@ -252,7 +254,12 @@ pub(super) fn read(plan: &Value) -> Result<Found, String> {
                 }
             }
         }
-        found.rulesets.push((r.address.clone(), rs));
+        found.rulesets.push(super::FoundRuleset {
+            address: r.address.clone(),
+            file: None,
+            zone_refs,
+            value: rs,
+        });
     }
     Ok(found)
 }
