@@ -357,9 +357,6 @@ pub(super) fn address_pos(text: &str, address: &str) -> Option<crate::diag::Pos>
     None
 }
 
-/// A key the routes add to a ruleset's value: the reference text its `zone_id` was written
-/// with (`cloudflare_zone.shop.id`, `var.zone_id`), so a project can name its zone that way.
-
 /// Reads the Terraform source at `path` (a plan or state JSON file), recording its text in
 /// `report`'s sources; problems become diagnostics at the file, naming the address.
 pub(super) fn load(
