@@ -12,7 +12,7 @@ use crate::cli::{Annotations, ApiArgs};
 use crate::cloudflare::{self, ClientConfig, Credentials, RateLimit, RetryPolicy, Secret};
 use crate::diag::{Diagnostic, Report};
 use crate::limits;
-use crate::project::{ProjectConfig, load_config};
+use crate::project::{ProjectConfig, ProjectSource, load_config};
 use crate::suite::Vars;
 
 /// What a command passes in: its flags, before anything is merged.
@@ -83,6 +83,8 @@ pub(crate) struct Settings {
     pub(crate) config: ProjectConfig,
     /// The project file and its text, when there is one.
     pub(crate) config_file: Option<(PathBuf, String)>,
+    /// What the command line adds to `config` (`--terraform`, `--var`, `--var-file`).
+    pub(crate) source: ProjectSource,
     pub(crate) backend: BackendKind,
     pub(crate) vars: Vars,
     pub(crate) concurrency: usize,
@@ -102,19 +104,14 @@ impl Settings {
     /// Reads `rulegate.yaml` from `flags.dir` and merges it with the flags and environment.
     pub(crate) fn resolve(flags: &Flags) -> Result<Settings, Report> {
         let loaded = load_config(&flags.dir)?;
-        let mut cfg = loaded.config;
-        cfg.cli_vars = flags.vars.iter().cloned().collect();
-        for f in flags.var_files {
-            let abs = std::path::absolute(f).unwrap_or_else(|_| f.clone());
-            cfg.trusted.push(abs.clone());
-            cfg.cli_var_files.push(abs);
-        }
-        if let Some(tf) = flags.terraform {
-            // A flag's path is relative to where the command runs, not to the project.
-            let abs = std::path::absolute(tf).unwrap_or_else(|_| tf.to_path_buf());
-            cfg.trusted.push(abs.clone());
-            cfg.terraform = Some(abs);
-        }
+        let cfg = loaded.config;
+        // A flag's path is relative to where the command runs, not to the project.
+        let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let source = ProjectSource {
+            terraform: flags.terraform.map(absolute),
+            vars: flags.vars.iter().cloned().collect(),
+            var_files: flags.var_files.iter().map(|f| absolute(f)).collect(),
+        };
         let none = ApiArgs::default();
         let api = flags.api.unwrap_or(&none);
         let url = api
@@ -196,6 +193,7 @@ impl Settings {
                 allow_plain_http: api.allow_plain_http,
             },
             config: cfg,
+            source,
             config_file: loaded.file,
         })
     }

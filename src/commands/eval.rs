@@ -57,7 +57,7 @@ pub(super) fn run(a: &EvalArgs) -> Result<Exit, Report> {
                 dir: dir.clone(),
                 ..Flags::default()
             })?;
-            let p = load_project(&s.dir, &s.config).map_err(|mut r| {
+            let p = load_project(&s.dir, &s.config, &s.source).map_err(|mut r| {
                 r.sources.extend(s.sources());
                 r
             })?;

@@ -183,7 +183,7 @@ fn load(
         },
     );
     let project = if with_project {
-        match load_project(&settings.dir, &settings.config) {
+        match load_project(&settings.dir, &settings.config, &settings.source) {
             Ok(p) => Some(p),
             Err(r) => {
                 report.merge(r);
@@ -226,7 +226,7 @@ fn no_rulesets(settings: &Settings) -> Diagnostic {
     } else {
         format!("{} (no such directory)", rulesets.display())
     });
-    if let Some(tf) = &settings.config.terraform {
+    if let Some(tf) = settings.source.terraform(&settings.config) {
         searched.push(format!(
             "the Terraform source {} (no cloudflare_ruleset instance)",
             settings.dir.join(tf).display()

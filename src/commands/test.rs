@@ -434,7 +434,7 @@ impl Baseline {
             });
         }
         let snapshot = baseline::snapshot(&settings.dir, rev)?;
-        let project = snapshot.load(&settings.config).map_err(|mut r| {
+        let project = snapshot.load(&settings.source).map_err(|mut r| {
             if let Some(first) = r.diagnostics.first_mut() {
                 first.title = format!("baseline {rev}: {}", first.title);
             }
@@ -459,16 +459,23 @@ impl Baseline {
     }
 }
 
-/// Whether our own output (the diff) is coloured: `--color`, then `NO_COLOR`, then a TTY check.
+/// The colour choice, decided once for libtest's output and ours: `--color`, then `NO_COLOR`
+/// (never), else automatic.
+fn color_choice(a: &TestArgs) -> Option<ColorSetting> {
+    a.color.or_else(|| {
+        std::env::var_os("NO_COLOR")
+            .is_some_and(|v| !v.is_empty())
+            .then_some(ColorSetting::Never)
+    })
+}
+
+/// Whether our own output (the diff) is coloured: the choice, else a TTY check.
 fn use_color(a: &TestArgs) -> bool {
     use std::io::IsTerminal;
-    match a.color {
+    match color_choice(a) {
         Some(ColorSetting::Always) => true,
         Some(ColorSetting::Never) => false,
-        _ => {
-            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                && std::io::stdout().is_terminal()
-        }
+        _ => std::io::stdout().is_terminal(),
     }
 }
 
@@ -481,13 +488,7 @@ fn libtest_arguments(a: &TestArgs) -> Result<Arguments, Diagnostic> {
             a.filter.join(" ")
         )));
     }
-    let color = match a.color {
-        Some(c) => Some(c),
-        None if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) => {
-            Some(ColorSetting::Never)
-        }
-        None => None,
-    };
+    let color = color_choice(a);
     Ok(Arguments {
         filter: a.filter.first().cloned(),
         exact: a.exact,

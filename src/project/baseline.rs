@@ -180,7 +180,7 @@ impl Snapshot {
     /// Loads the project at the revision: its `rulegate.yaml` there, with `current`'s values
     /// that come from the command line (`--var`, and `--terraform` mapped into the snapshot
     /// when it points inside the repository). Problems name files as `REV:path`.
-    pub(crate) fn load(&self, current: &super::ProjectConfig) -> Result<Project, Report> {
+    pub(crate) fn load(&self, current: &super::ProjectSource) -> Result<Project, Report> {
         let missing = |what: &str, path: &Path| -> Report {
             let shown = self.display(path);
             Diagnostic::usage(format!(
@@ -194,19 +194,16 @@ impl Snapshot {
         if !self.project_dir.is_dir() {
             return Err(missing("the project directory", &self.project_dir));
         }
-        let mut config = load_config(&self.project_dir)
+        let config = load_config(&self.project_dir)
             .map_err(|r| self.relabel(r))?
             .config;
-        config.cli_vars.clone_from(&current.cli_vars);
-        config.cli_var_files.clone_from(&current.cli_var_files);
-        // Only what the command line named is trusted; the revision's own rulegate.yaml is
-        // as confined as the working tree's.
-        config.trusted = current.trusted.iter().map(|t| self.map_in(t)).collect();
-        if let Some(tf) = &current.terraform
-            && tf.is_absolute()
-        {
-            config.terraform = Some(self.map_in(tf));
-        }
+        // The command line's Terraform source, at the revision; its variables as typed. Only
+        // what the command line named is trusted: the revision's own rulegate.yaml is as
+        // confined as the working tree's.
+        let source = super::ProjectSource {
+            terraform: current.terraform.as_deref().map(|tf| self.map_in(tf)),
+            ..current.clone()
+        };
         // What the working tree's project reads must be there at the revision too: a missing
         // directory would make the baseline an empty project and every case a change.
         let here = self.toplevel.join(&self.prefix);
@@ -219,17 +216,17 @@ impl Snapshot {
                 return Err(missing(what, &self.project_dir.join(&rel)));
             }
         }
-        if let Some(tf) = &config.terraform {
+        if let Some(tf) = source.terraform(&config) {
             let at = self.project_dir.join(tf);
             if !at.exists() {
                 return Err(missing("the Terraform source", &at));
             }
         }
         let mut confine = Confine::at(&self.root);
-        for t in &config.trusted {
+        for t in source.trusted() {
             confine.trust(t);
         }
-        load_project_in(&self.project_dir, &config, &confine).map_err(|r| self.relabel(r))
+        load_project_in(&self.project_dir, &config, &source, &confine).map_err(|r| self.relabel(r))
     }
 
     /// A working-tree path's counterpart in the snapshot (unchanged when outside the repo).

@@ -32,18 +32,6 @@ pub(crate) struct ProjectConfig {
     /// over none. Otherwise a local run whose sources yield no ruleset is an error.
     #[serde(default)]
     pub(crate) no_rulesets: bool,
-    /// `--var NAME=VALUE` from the command line: also the Terraform root module's variables
-    /// (they win over `TF_VAR_`, as Terraform's `-var` does). Never read from the file.
-    #[serde(skip)]
-    pub(crate) cli_vars: BTreeMap<String, String>,
-    /// Paths typed on the command line (`--terraform`): trusted by the confinement, which
-    /// keeps every path the file names inside the repository. Never read from the file.
-    #[serde(skip)]
-    pub(crate) trusted: Vec<PathBuf>,
-    /// `--var-file` from the command line: Terraform variables files, read after the root
-    /// module's own. Never read from the file.
-    #[serde(skip)]
-    pub(crate) cli_var_files: Vec<PathBuf>,
     /// The origin's status when no rule ends the request (default 200).
     #[serde(default, deserialize_with = "status")]
     pub(crate) origin_status: Option<i64>,

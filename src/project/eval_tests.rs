@@ -13,7 +13,8 @@ fn project(rulesets: &[Value]) -> Project {
     for (i, r) in rulesets.iter().enumerate() {
         std::fs::write(dir.path().join(format!("rulesets/{i}.json")), r.to_string()).unwrap();
     }
-    load_project(dir.path(), &ProjectConfig::default()).unwrap_or_else(|r| panic!("{}", r.render()))
+    load_project(dir.path(), &ProjectConfig::default(), &Default::default())
+        .unwrap_or_else(|r| panic!("{}", r.render()))
 }
 
 fn entry(kind: &str, phase: &str, id: &str, rules: Value) -> Value {

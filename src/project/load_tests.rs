@@ -27,7 +27,7 @@ fn load(files: &[(&str, &[u8])]) {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, bytes).unwrap();
     }
-    if let Err(report) = load_project(dir.path(), &ProjectConfig::default()) {
+    if let Err(report) = load_project(dir.path(), &ProjectConfig::default(), &Default::default()) {
         let text = report.render();
         for leak in [
             "Option<",
@@ -91,7 +91,7 @@ fn the_unedited_files_load() {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, text).unwrap();
     }
-    let p = load_project(dir.path(), &ProjectConfig::default())
+    let p = load_project(dir.path(), &ProjectConfig::default(), &Default::default())
         .unwrap_or_else(|r| panic!("{}", r.render()));
     assert_eq!(p.book.rulesets.len(), 2);
 }
@@ -110,7 +110,8 @@ fn type_errors_and_bad_encodings_have_a_position() {
         b"{\"id\": \"b\",\n \"name\": \"\xff\"}",
     )
     .unwrap();
-    let report = load_project(dir.path(), &ProjectConfig::default()).unwrap_err();
+    let report =
+        load_project(dir.path(), &ProjectConfig::default(), &Default::default()).unwrap_err();
     let locations: Vec<String> = report
         .diagnostics
         .iter()

@@ -17,6 +17,35 @@ use std::sync::Arc;
 
 pub(crate) use config::{CONFIG_FILES, ProjectConfig, load_config};
 
+/// What the command line adds to a project's `rulegate.yaml` (which [`ProjectConfig`] holds
+/// as read): resolved once by `settings`, read by every loader.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ProjectSource {
+    /// `--terraform` (absolute): wins over the file's `terraform:`.
+    pub(crate) terraform: Option<PathBuf>,
+    /// `--var NAME=VALUE`: also the Terraform root module's variables (they win over
+    /// `TF_VAR_`, as Terraform's `-var` does).
+    pub(crate) vars: BTreeMap<String, String>,
+    /// `--var-file` (absolute): Terraform variables files, read after the root module's own.
+    pub(crate) var_files: Vec<PathBuf>,
+}
+
+impl ProjectSource {
+    /// The Terraform source: the flag's, else the file's (relative to the project).
+    pub(crate) fn terraform<'a>(&'a self, config: &'a ProjectConfig) -> Option<&'a Path> {
+        self.terraform.as_deref().or(config.terraform.as_deref())
+    }
+
+    /// Paths typed on the command line: trusted by the confinement, which keeps every path
+    /// the file names inside the repository.
+    pub(crate) fn trusted(&self) -> impl Iterator<Item = &Path> {
+        self.terraform
+            .iter()
+            .chain(self.var_files.iter())
+            .map(PathBuf::as_path)
+    }
+}
+
 use crate::confine::{self, Confine};
 use crate::diag::{Diagnostic, Report};
 use crate::escape::visible;
@@ -49,12 +78,16 @@ impl Project {
 /// Loads `dir`'s rulesets and lists per `config`, reporting every problem of every file.
 /// A rulesets or lists directory that `rulegate.yaml` names must exist; the default ones may
 /// be missing (a live-only project has none).
-pub(crate) fn load_project(dir: &Path, config: &ProjectConfig) -> Result<Project, Report> {
+pub(crate) fn load_project(
+    dir: &Path,
+    config: &ProjectConfig,
+    source: &ProjectSource,
+) -> Result<Project, Report> {
     let mut confine = Confine::for_project(dir);
-    for t in &config.trusted {
+    for t in source.trusted() {
         confine.trust(t);
     }
-    load_project_in(dir, config, &confine)
+    load_project_in(dir, config, source, &confine)
 }
 
 /// Where `key:` stands in the project's rulegate.yaml, for a diagnostic about its value.
@@ -78,6 +111,7 @@ fn config_key(dir: &Path, key: &str, report: &mut Report) -> (PathBuf, Option<cr
 pub(crate) fn load_project_in(
     dir: &Path,
     config: &ProjectConfig,
+    source: &ProjectSource,
     confine: &Confine,
 ) -> Result<Project, Report> {
     let mut report = Report::default();
@@ -86,7 +120,7 @@ pub(crate) fn load_project_in(
     for (key, path) in [
         ("rulesets", Some(dir.join(config.rulesets_dir()))),
         ("lists", Some(dir.join(config.lists_dir()))),
-        ("terraform", config.terraform.as_ref().map(|t| dir.join(t))),
+        ("terraform", source.terraform(config).map(|t| dir.join(t))),
     ] {
         let Some(path) = path else { continue };
         if let Err(why) = confine.check(&path) {
@@ -138,15 +172,11 @@ pub(crate) fn load_project_in(
         }
     }
     let mut tf_rulesets: Vec<(PathBuf, Ruleset)> = Vec::new();
-    if let Some(tf) = &config.terraform {
+    if let Some(tf) = source.terraform(config) {
         let path = dir.join(tf);
-        if let Some(found) = terraform::load(
-            &path,
-            &config.cli_vars,
-            &config.cli_var_files,
-            confine,
-            &mut report,
-        ) {
+        if let Some(found) =
+            terraform::load(&path, &source.vars, &source.var_files, confine, &mut report)
+        {
             for (address, v) in found.lists {
                 match serde_json::from_value::<ListFile>(v) {
                     Ok(l) => list_inputs.push((path.clone(), l)),
