@@ -82,9 +82,11 @@ pub(crate) fn measure(book: &Rulebook, run: &RunResult, exempt: &[String]) -> Co
         }
         // A rule evaluated twice in one trace counts once for that case.
         let mut seen: HashMap<(&str, &str), bool> = HashMap::new();
-        for (rs, step, matched) in &r.rules {
-            let e = seen.entry((rs.as_str(), step.as_str())).or_default();
-            *e |= *matched;
+        for hit in &r.rules {
+            let e = seen
+                .entry((hit.ruleset.as_str(), hit.rule.as_str()))
+                .or_default();
+            *e |= hit.matched;
         }
         for (key, matched) in seen {
             let c = counts.entry(key).or_default();

@@ -19,7 +19,7 @@ use crate::exit::Exit;
 use crate::expect::{self, Mismatch, diff};
 use crate::suite::{Case, Suite};
 use crate::trace::TraceError;
-use crate::trace::{Behaviour, TraceView};
+use crate::trace::{Behaviour, RuleHit, TraceView};
 
 /// How one case ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,8 +47,8 @@ pub(crate) struct CaseResult {
     pub duration: Duration,
     /// What the trace did, when the case was traced and `RunOptions::behaviours` asked.
     pub behaviour: Option<Behaviour>,
-    /// With coverage on: each evaluated rule as (ruleset id, rule step name, matched).
-    pub rules: Vec<(String, String, bool)>,
+    /// With coverage on: each rule the trace evaluated.
+    pub rules: Vec<RuleHit>,
 }
 
 /// What a run produced, for the reports and the exit code.
@@ -247,21 +247,6 @@ fn spawn_trace(
     rx
 }
 
-/// The rule steps of a trace: (ruleset id, rule step name, matched).
-fn rule_steps(view: &TraceView) -> Vec<(String, String, bool)> {
-    view.steps
-        .iter()
-        .filter(|s| s.item.kind_of_step.as_deref() == Some("rule"))
-        .filter_map(|s| {
-            Some((
-                s.path.last()?.clone(),
-                s.item.step_name.clone()?,
-                s.matched(),
-            ))
-        })
-        .collect()
-}
-
 fn trial(
     case: &Case,
     at: String,
@@ -286,7 +271,7 @@ fn trial(
         });
         let behaviour = result.as_ref().ok().filter(|_| keep).map(Behaviour::of);
         let rules = match (&result, coverage) {
-            (Ok(view), true) => rule_steps(view),
+            (Ok(view), true) => view.rule_hits(),
             _ => Vec::new(),
         };
         let (outcome, msg) = match result {

@@ -10,7 +10,7 @@ mod wire;
 
 pub(crate) use behaviour::Behaviour;
 pub(crate) use error::{TraceError, TraceErrorKind};
-pub(crate) use view::{Step, TraceView};
+pub(crate) use view::{RuleHit, Step, TraceView};
 pub use wire::{
     ApiMessage, Envelope, Extras, Geoloc, Origin, TraceBody, TraceContext, TraceItem, TraceRequest,
     TraceResult,

@@ -52,6 +52,32 @@ pub(crate) struct Step {
     pub item: TraceItem,
 }
 
+/// A rule a trace evaluated: its ruleset's id, the rule's step name (its id, or
+/// `ADDRESS#N` before apply), and whether it matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RuleHit {
+    pub ruleset: String,
+    pub rule: String,
+    pub matched: bool,
+}
+
+impl TraceView {
+    /// The rules this trace evaluated, in trace order (a rule evaluated twice appears twice).
+    pub(crate) fn rule_hits(&self) -> Vec<RuleHit> {
+        self.steps
+            .iter()
+            .filter(|s| s.item.kind_of_step.as_deref() == Some("rule"))
+            .filter_map(|s| {
+                Some(RuleHit {
+                    ruleset: s.path.last()?.clone(),
+                    rule: s.item.step_name.clone()?,
+                    matched: s.matched(),
+                })
+            })
+            .collect()
+    }
+}
+
 impl Step {
     pub(crate) fn matched(&self) -> bool {
         self.item.matched == Some(true)
