@@ -170,18 +170,19 @@ fn load(
         files: CONFIG_FILES,
         confine: Some(&confine),
     };
-    let loaded = suites.and_then(
-        |s| match suite::load_suites(&s.paths, &settings.vars, skip) {
-            Ok(l) => {
-                report.sources.extend(l.sources);
-                Some(l.suites)
-            }
-            Err(r) => {
-                report.merge(r);
-                None
-            }
-        },
-    );
+    let mut loaded =
+        suites.and_then(
+            |s| match suite::load_suites(&s.paths, &settings.vars, skip) {
+                Ok(l) => {
+                    report.sources.extend(l.sources);
+                    Some(l.suites)
+                }
+                Err(r) => {
+                    report.merge(r);
+                    None
+                }
+            },
+        );
     let project = if with_project {
         match load_project(&settings.dir, &settings.config, &settings.source) {
             Ok(p) => Some(p),
@@ -203,10 +204,11 @@ fn load(
         report.push(no_rulesets(settings));
     }
     // Only a project that holds rulesets knows its rules (a live-only project does not).
-    if let (Some(s), Some(p)) = (&loaded, &project)
+    if let (Some(s), Some(p)) = (&mut loaded, &project)
         && !p.book.rulesets.is_empty()
     {
         report.diagnostics.extend(validate::unknown_selectors(s, p));
+        validate::resolve_selectors(s, p);
     }
     if !report.is_empty() {
         return Err(report);

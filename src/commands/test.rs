@@ -30,7 +30,7 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
         annotations: args.annotations,
         summary: args.summary.as_deref(),
     })?;
-    // The project's rulesets are needed offline, and give ref aliases to any backend.
+    // The project's rulesets are needed offline, and resolve selectors' refs for any backend.
     let with_project = !args.list
         && (settings.backend == BackendKind::Local
             || settings.dir.join(settings.config.rulesets_dir()).is_dir());
@@ -64,13 +64,6 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
     let opts = RunOptions {
         concurrency: settings.concurrency,
         color: use_color(args),
-        aliases: std::sync::Arc::new(
-            loaded
-                .project
-                .as_ref()
-                .map(|p| p.book.refs.clone())
-                .unwrap_or_default(),
-        ),
         coverage: cov.on,
         behaviours: baseline.is_some(),
     };

@@ -85,7 +85,7 @@ fn check_raw(expect: &Expectations, view: &TraceView) -> Vec<Mismatch> {
         }
     }
     for sel in &expect.matched {
-        let steps: Vec<&Step> = view.selected(&sel.name).collect();
+        let steps: Vec<&Step> = view.selected(&sel.name, sel.rule_id.as_deref()).collect();
         if !steps.iter().any(|s| s.matched()) {
             let why = if steps.is_empty() {
                 "it is not in the trace".to_string()
@@ -99,7 +99,10 @@ fn check_raw(expect: &Expectations, view: &TraceView) -> Vec<Mismatch> {
         }
     }
     for sel in &expect.not_matched {
-        if let Some(s) = view.selected(&sel.name).find(|s| s.matched()) {
+        if let Some(s) = view
+            .selected(&sel.name, sel.rule_id.as_deref())
+            .find(|s| s.matched())
+        {
             out.push(Mismatch {
                 key: "not_matched",
                 message: format!(
@@ -263,7 +266,7 @@ pub(crate) fn views(expect: &Expectations, view: &TraceView) -> (String, String)
         let _ = writeln!(e, "{key}:");
         let _ = writeln!(a, "{key}:");
         for sel in sels {
-            let steps: Vec<&Step> = view.selected(&sel.name).collect();
+            let steps: Vec<&Step> = view.selected(&sel.name, sel.rule_id.as_deref()).collect();
             let got = if steps.is_empty() {
                 "not in trace".to_string()
             } else {

@@ -10,6 +10,21 @@ use crate::ruleset::{MANAGED_RULESETS, phases};
 use crate::suite::Suite;
 use crate::text::suggestion;
 
+/// Resolves every selector that is a rule's `ref` to that rule's id, once at load: a trace
+/// names rules by id, and expectations then compare ids.
+pub(crate) fn resolve_selectors(suites: &mut [Suite], project: &Project) {
+    for case in suites.iter_mut().flat_map(|s| s.cases.iter_mut()) {
+        for sel in case
+            .expect
+            .matched
+            .iter_mut()
+            .chain(case.expect.not_matched.iter_mut())
+        {
+            sel.rule_id = project.book.refs.get(&sel.name).cloned();
+        }
+    }
+}
+
 /// A diagnostic, with a caret under the selector, for each selector that names nothing.
 pub(crate) fn unknown_selectors(suites: &[Suite], project: &Project) -> Vec<Diagnostic> {
     let mut known: HashSet<&str> = phases::all().collect();

@@ -64,8 +64,6 @@ pub(crate) struct RunResult {
 pub(crate) struct RunOptions {
     pub concurrency: usize,
     pub color: bool,
-    /// Rule `ref` → id, so selectors may name rules by ref.
-    pub aliases: Arc<std::collections::HashMap<String, String>>,
     /// Record which rules each case evaluated and matched.
     pub coverage: bool,
     /// Keep each case's [`Behaviour`] (for a comparison with a baseline).
@@ -142,7 +140,7 @@ pub(crate) fn run(
         }
         match p.pick {
             Pick::Run => {
-                let slot = spawn_trace(&runtime, backend, &semaphore, case, &opts.aliases);
+                let slot = spawn_trace(&runtime, backend, &semaphore, case);
                 let at = format!("{}:{}", suite.file.display(), case.line);
                 trials.push(trial(case, at, slot, results.clone(), opts));
             }
@@ -199,7 +197,7 @@ pub(crate) fn behaviours(
         .to_run()
         .map(|p| {
             let (_, c) = Plan::case(suites, p);
-            let slot = spawn_trace(&runtime, backend, &semaphore, c, &opts.aliases);
+            let slot = spawn_trace(&runtime, backend, &semaphore, c);
             (p.id.clone(), slot)
         })
         .collect();
@@ -226,9 +224,7 @@ fn spawn_trace(
     backend: &Backend,
     sem: &Arc<Semaphore>,
     case: &Case,
-    aliases: &Arc<std::collections::HashMap<String, String>>,
 ) -> Slot {
-    let aliases = aliases.clone();
     let (tx, rx) = oneshot::channel();
     let backend = backend.clone();
     let sem = sem.clone();
@@ -237,11 +233,10 @@ fn spawn_trace(
     rt.spawn(async move {
         let _permit = sem.acquire_owned().await;
         let start = Instant::now();
-        let result = backend.trace(&request, &extras).await.map(|r| {
-            let mut view = TraceView::from_result(r);
-            view.aliases = aliases;
-            view
-        });
+        let result = backend
+            .trace(&request, &extras)
+            .await
+            .map(TraceView::from_result);
         let _ = tx.send((result, start.elapsed()));
     });
     rx

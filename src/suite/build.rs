@@ -578,6 +578,7 @@ impl<'a> Builder<'a> {
             out.push(Selector {
                 pos: at(spos(list), &name),
                 name,
+                rule_id: None,
             });
         }
         for s in &list.value.0 {
@@ -589,6 +590,7 @@ impl<'a> Builder<'a> {
                 out.push(Selector {
                     pos: at(spos(s), &s.value),
                     name,
+                    rule_id: None,
                 });
             }
         }

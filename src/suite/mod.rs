@@ -47,6 +47,9 @@ pub(crate) struct Case {
 pub(crate) struct Selector {
     pub name: String,
     pub pos: Option<crate::diag::Pos>,
+    /// The rule id `name` refers to as a rule's `ref`, resolved once at load against the
+    /// project (`project::validate::resolve_selectors`); a trace names rules by id.
+    pub rule_id: Option<String>,
 }
 
 impl From<&str> for Selector {
@@ -54,6 +57,7 @@ impl From<&str> for Selector {
         Selector {
             name: name.to_string(),
             pos: None,
+            rule_id: None,
         }
     }
 }

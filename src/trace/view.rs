@@ -109,8 +109,6 @@ impl Step {
 pub(crate) struct TraceView {
     pub status_code: Option<i64>,
     pub steps: Vec<Step>,
-    /// Rule `ref` → id, when the ruleset source is known, so selectors may use refs.
-    pub aliases: std::sync::Arc<std::collections::HashMap<String, String>>,
 }
 
 impl TraceView {
@@ -126,7 +124,6 @@ impl TraceView {
         TraceView {
             status_code: result.status_code,
             steps,
-            aliases: Default::default(),
         }
     }
 
@@ -150,12 +147,16 @@ impl TraceView {
             .unwrap_or("none")
     }
 
-    /// Steps a selector names, in order.
-    pub(crate) fn selected<'a>(&'a self, selector: &'a str) -> impl Iterator<Item = &'a Step> + 'a {
-        let alias = self.aliases.get(selector);
+    /// Steps a selector names, in order: by step name or description, or by the rule id its
+    /// `ref` was resolved to at load.
+    pub(crate) fn selected<'a>(
+        &'a self,
+        selector: &'a str,
+        rule_id: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a Step> + 'a {
         self.steps.iter().filter(move |s| {
             s.is_selected_by(selector)
-                || alias.is_some_and(|id| s.item.step_name.as_ref() == Some(id))
+                || rule_id.is_some_and(|id| s.item.step_name.as_deref() == Some(id))
         })
     }
 }

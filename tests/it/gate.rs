@@ -990,3 +990,35 @@ fn a_baseline_revision_is_as_confined_as_the_working_tree() {
         outcome(&o)
     );
 }
+
+#[test]
+fn a_selector_that_is_a_ref_is_resolved_to_its_rule_once_at_load() {
+    // The trace names the rule by id (`r1`); the suite by its ref (`admin`): both
+    // expectations read the id the ref was resolved to, so one passes and one fails.
+    let dir = tempdir();
+    let rs = json!({"id": "zfc", "kind": "zone", "phase": "http_request_firewall_custom",
+        "rules": [{"id": "r1", "ref": "admin", "action": "block",
+                   "expression": "http.request.uri.path eq \"/admin\""}]});
+    write(
+        dir.path(),
+        "rulesets/z.json",
+        &serde_json::to_string_pretty(&rs).unwrap(),
+    );
+    write(
+        dir.path(),
+        "s.yaml",
+        "base_url: https://www.example.com\ncases:\n  - name: hit\n    request: { url: /admin }\n    expect: { status: 403, matched: [admin] }\n  - name: wrong\n    request: { url: /admin }\n    expect: { status: 403, not_matched: [admin] }\n",
+    );
+    let o = run_in(dir.path(), &["test", "."]);
+    assert_eq!(o.status.code(), Some(1), "{}", outcome(&o));
+    let text = all(&o);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("test s::hit") && l.ends_with("ok")),
+        "{text}"
+    );
+    assert!(
+        text.contains("not_matched: expected rule `admin` not to match, but it matched"),
+        "{text}"
+    );
+}
