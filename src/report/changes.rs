@@ -52,38 +52,32 @@ pub(crate) fn compare(
         changes: Vec::new(),
         baseline_errors: Vec::new(),
     };
-    for suite in suites {
-        for case in &suite.cases {
-            let Some(base) = baseline.get(&case.full_name) else {
+    for (suite, case, result) in run.walk(suites) {
+        let Some(base) = baseline.get(&case.full_name) else {
+            continue;
+        };
+        let before = match base {
+            Ok(b) => b,
+            Err(e) => {
+                out.baseline_errors
+                    .push((case.full_name.clone(), e.to_string()));
                 continue;
-            };
-            let before = match base {
-                Ok(b) => b,
-                Err(e) => {
-                    out.baseline_errors
-                        .push((case.full_name.clone(), e.to_string()));
-                    continue;
-                }
-            };
-            // A case the candidate could not trace is already an error of the run.
-            let Some(after) = run
-                .results
-                .get(&case.full_name)
-                .and_then(|r| r.behaviour.as_ref())
-            else {
-                continue;
-            };
-            out.compared += 1;
-            if before != after {
-                out.changes.push(Change {
-                    case: case.full_name.clone(),
-                    file: suite.file.display().to_string(),
-                    line: case.line,
-                    kind: change_kind(before, after),
-                    before: before.clone(),
-                    after: after.clone(),
-                });
             }
+        };
+        // A case the candidate could not trace is already an error of the run.
+        let Some(after) = result.behaviour.as_ref() else {
+            continue;
+        };
+        out.compared += 1;
+        if before != after {
+            out.changes.push(Change {
+                case: case.full_name.clone(),
+                file: suite.file.display().to_string(),
+                line: case.line,
+                kind: change_kind(before, after),
+                before: before.clone(),
+                after: after.clone(),
+            });
         }
     }
     out

@@ -98,27 +98,22 @@ pub(crate) fn annotations(
     workspace: Option<&Path>,
 ) -> Vec<Annotation> {
     let mut out = Vec::new();
-    for suite in suites {
+    for (suite, case, result) in run.walk(suites) {
         let file = repo_path(&suite.file, workspace);
-        for case in &suite.cases {
-            let Some(result) = run.results.get(&case.full_name) else {
-                continue;
-            };
-            let message = match &result.outcome {
-                Outcome::Failed { mismatches, .. } => mismatches
-                    .first()
-                    .map_or_else(|| "expectations not met".to_string(), |m| m.message.clone()),
-                Outcome::Error { error } => format!("could not run: {error}"),
-                Outcome::Passed | Outcome::Skipped { .. } => continue,
-            };
-            out.push(Annotation {
-                level: "error",
-                file: file.clone(),
-                line: case.line,
-                title: format!("rulegate: {}", case.full_name),
-                message,
-            });
-        }
+        let message = match &result.outcome {
+            Outcome::Failed { mismatches, .. } => mismatches
+                .first()
+                .map_or_else(|| "expectations not met".to_string(), |m| m.message.clone()),
+            Outcome::Error { error } => format!("could not run: {error}"),
+            Outcome::Passed | Outcome::Skipped { .. } => continue,
+        };
+        out.push(Annotation {
+            level: "error",
+            file: file.clone(),
+            line: case.line,
+            title: format!("rulegate: {}", case.full_name),
+            message,
+        });
     }
     if let Some(cov) = coverage {
         for u in cov.uncovered() {
@@ -296,45 +291,40 @@ pub(crate) fn summary(
     let _ = writeln!(md, "Backend: {}\n", cell(backend));
     let mut failures = Capped::new(MAX_FAILURE_DETAILS);
     let mut skipped = Capped::new(MAX_SKIPPED);
-    for suite in suites {
-        for case in &suite.cases {
-            let Some(result) = run.results.get(&case.full_name) else {
+    for (suite, case, result) in run.walk(suites) {
+        let at = format!("{}:{}", suite.file.display(), case.line);
+        let body = match &result.outcome {
+            Outcome::Failed { mismatches, diff } => {
+                let mut b: String = mismatches
+                    .iter()
+                    .map(|m| format!("{}\n", m.message))
+                    .collect();
+                b.push('\n');
+                b.push_str(diff);
+                b
+            }
+            Outcome::Error { error } => format!("could not run: {error}\n"),
+            Outcome::Skipped { reason } => {
+                skipped.push(&format!(
+                    "- {}: {}\n",
+                    escape::md_code(&case.full_name),
+                    cell(reason)
+                ));
                 continue;
-            };
-            let at = format!("{}:{}", suite.file.display(), case.line);
-            let body = match &result.outcome {
-                Outcome::Failed { mismatches, diff } => {
-                    let mut b: String = mismatches
-                        .iter()
-                        .map(|m| format!("{}\n", m.message))
-                        .collect();
-                    b.push('\n');
-                    b.push_str(diff);
-                    b
-                }
-                Outcome::Error { error } => format!("could not run: {error}\n"),
-                Outcome::Skipped { reason } => {
-                    skipped.push(&format!(
-                        "- {}: {}\n",
-                        escape::md_code(&case.full_name),
-                        cell(reason)
-                    ));
-                    continue;
-                }
-                Outcome::Passed => continue,
-            };
-            // Inside the fence only a longer fence ends the block; control characters other
-            // than line breaks are made visible.
-            let body = escape::console(&body).into_owned();
-            let f = fence(&body);
-            failures.push(&format!(
-                "<details><summary><code>{}</code> ({})</summary>\n\n{f}text\n{}{}{f}\n\n</details>\n\n",
-                html(&case.full_name),
-                html(&at),
-                body,
-                if body.ends_with('\n') { "" } else { "\n" }
-            ));
-        }
+            }
+            Outcome::Passed => continue,
+        };
+        // Inside the fence only a longer fence ends the block; control characters other
+        // than line breaks are made visible.
+        let body = escape::console(&body).into_owned();
+        let f = fence(&body);
+        failures.push(&format!(
+            "<details><summary><code>{}</code> ({})</summary>\n\n{f}text\n{}{}{f}\n\n</details>\n\n",
+            html(&case.full_name),
+            html(&at),
+            body,
+            if body.ends_with('\n') { "" } else { "\n" }
+        ));
     }
     if !failures.text.is_empty() || failures.left > 0 {
         md.push_str("### Failures\n\n");

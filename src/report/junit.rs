@@ -61,10 +61,7 @@ pub(crate) fn write(
         let mut ts = TestSuiteBuilder::new(&x(&suite.id));
         ts.set_timestamp(meta.timestamp);
         let mut any = false;
-        for case in &suite.cases {
-            let Some(r) = run.results.get(&case.full_name) else {
-                continue;
-            };
+        for (case, r) in run.in_suite(suite) {
             any = true;
             let time = Duration::try_from(r.duration).unwrap_or(Duration::ZERO);
             let name = x(&case.name);

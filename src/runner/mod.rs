@@ -73,6 +73,28 @@ pub(crate) struct RunOptions {
 type Slot = oneshot::Receiver<(Result<TraceView, TraceError>, Duration)>;
 
 impl RunResult {
+    /// Every case that has a result, with its suite, in suite order: what the reports walk
+    /// (results are keyed by the plan's case id, the full name).
+    pub(crate) fn walk<'a>(
+        &'a self,
+        suites: &'a [Suite],
+    ) -> impl Iterator<Item = (&'a Suite, &'a Case, &'a CaseResult)> + 'a {
+        suites
+            .iter()
+            .flat_map(move |s| self.in_suite(s).map(move |(c, r)| (s, c, r)))
+    }
+
+    /// The cases of one suite that have a result, with it.
+    pub(crate) fn in_suite<'a>(
+        &'a self,
+        suite: &'a Suite,
+    ) -> impl Iterator<Item = (&'a Case, &'a CaseResult)> + 'a {
+        suite
+            .cases
+            .iter()
+            .filter_map(move |c| Some((c, self.results.get(&c.full_name)?)))
+    }
+
     /// The exit code for a finished run: could-not-run wins over failed.
     pub(crate) fn exit(&self) -> Exit {
         let errors = self
