@@ -1,73 +1,75 @@
 //! `rulegate test`: load, run every selected case as a libtest-mimic trial, write JUnit,
 //! choose the exit code.
 
-use libtest_mimic::{Arguments, ColorSetting};
-
 use super::{backend, load, project_dir, settings};
 use crate::backend::BackendKind;
 use crate::cli::TestArgs;
 use crate::diag::{Diagnostic, Report};
 use crate::exit::Exit;
 use crate::project::baseline::{self, Snapshot};
-use crate::report::coverage::{self, Coverage, Require};
+use crate::report::coverage::{self, Coverage};
 use crate::report::{changes, github, junit};
 use crate::runner::{self, Plan, RunOptions};
-use crate::settings::{Flags, Settings};
+use crate::settings::{BaselineSpec, CoverageSettings, Flags, Settings, TestSettings};
 use crate::suite::Suite;
 
 pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
-    let largs = libtest_arguments(args)?;
-    let settings = settings(Flags {
-        terraform: args.suites.tf.terraform.as_deref(),
-        var_files: &args.suites.tf.var_files,
-        dir: project_dir(&args.suites.paths),
-        backend: args.backend,
-        api: Some(&args.api),
-        vars: &args.suites.vars,
-        concurrency: args.concurrency,
-        junit: args.junit.as_deref(),
-        trace_budget: args.trace_budget,
-        annotations: args.annotations,
-        summary: args.summary.as_deref(),
-    })?;
+    let ts = TestSettings::resolve(
+        args,
+        settings(Flags {
+            terraform: args.suites.tf.terraform.as_deref(),
+            var_files: &args.suites.tf.var_files,
+            dir: project_dir(&args.suites.paths),
+            backend: args.backend,
+            api: Some(&args.api),
+            vars: &args.suites.vars,
+            concurrency: args.concurrency,
+            junit: args.junit.as_deref(),
+            trace_budget: args.trace_budget,
+            annotations: args.annotations,
+            summary: args.summary.as_deref(),
+        })?,
+    )?;
+    let settings = &ts.common;
+    let largs = &ts.libtest;
     // The project's rulesets are needed offline, and resolve selectors' refs for any backend.
     let with_project = !args.list
         && (settings.backend == BackendKind::Local
             || settings.dir.join(settings.config.rulesets_dir()).is_dir());
-    let loaded = load(&settings, Some(&args.suites), with_project)?;
-    let live = settings.backend == BackendKind::Cloudflare
-        && crate::cloudflare::client::is_live_url(&settings.api.url);
-    let skip_offline_only = live && !args.strict_live;
+    let loaded = load(settings, Some(&args.suites), with_project)?;
     // Which cases run, decided once: listing, the zero-case check, the run, the baseline
     // and the reports read this plan.
-    let plan = Plan::new(&loaded.suites, &largs, skip_offline_only);
+    let plan = Plan::new(&loaded.suites, largs, ts.skip_offline_only);
     if args.list {
         // Listing traces nothing, so it needs no backend and no credentials.
-        let _ = libtest_mimic::run(&largs, plan.list_trials(&loaded.suites));
+        let _ = libtest_mimic::run(largs, plan.list_trials(&loaded.suites));
         return Ok(Exit::Success);
     }
     if !args.allow_no_cases
-        && let Some(d) = plan.nothing_selected(&largs)
+        && let Some(d) = plan.nothing_selected(largs)
     {
         return Err(d.into());
     }
-    let cov = CoverageAsk::resolve(args, &settings, &largs)?;
+    let cov = &ts.coverage;
+    if let Some(note) = &cov.note {
+        eprintln!("{note}");
+    }
     // Every output is checked before the first trace: a run must not trace every case and
     // then fail to report. The previous run's JUnit goes now, so an interrupted run cannot
     // leave a stale green report behind.
-    check_outputs(args, &settings)?;
-    let baseline = match &args.baseline {
-        Some(rev) => Some(Baseline::prepare(rev, &settings)?),
+    check_outputs(args, settings)?;
+    let baseline = match &ts.baseline {
+        Some(spec) => Some(Baseline::prepare(spec, settings)?),
         None => None,
     };
-    let backend = backend(&settings, loaded.project.as_ref())?;
+    let backend = backend(settings, loaded.project.as_ref())?;
     let opts = RunOptions {
         concurrency: settings.concurrency,
-        color: use_color(args),
+        color: ts.color,
         coverage: cov.on,
         behaviours: baseline.is_some(),
     };
-    let run = runner::run(&loaded.suites, &plan, &backend, &largs, &opts);
+    let run = runner::run(&loaded.suites, &plan, &backend, largs, &opts);
     let warnings = backend.warnings();
     for w in &warnings {
         super::warn(w);
@@ -102,7 +104,7 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
         comparison = Some(compared);
     }
     let coverage = match (&loaded.project, cov.on) {
-        (Some(p), true) => Some(report_coverage(&cov, p, &run, args, &mut verdict)?),
+        (Some(p), true) => Some(report_coverage(cov, p, &run, args, &mut verdict)?),
         _ => None,
     };
     // Why the verdict is worse than the cases' outcomes, on the console as in the summary.
@@ -134,7 +136,7 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
         failed_outputs.extend(write_coverage(cov, args));
     }
     failed_outputs.extend(ci_reports(
-        &settings,
+        settings,
         &loaded.suites,
         &run,
         CiExtras {
@@ -232,65 +234,9 @@ fn after_results(args: &TestArgs, text: &str) -> Result<(), Report> {
     }
 }
 
-/// What coverage the flags and rulegate.yaml ask for.
-struct CoverageAsk {
-    on: bool,
-    require: Option<Require>,
-    exempt: Vec<String>,
-}
-
-impl CoverageAsk {
-    fn resolve(
-        args: &TestArgs,
-        settings: &Settings,
-        largs: &Arguments,
-    ) -> Result<CoverageAsk, Report> {
-        let cfg = settings.config.coverage.clone().unwrap_or_default();
-        let require = match args.require_coverage.as_deref() {
-            Some("") => Some(cfg.require.unwrap_or(Require::All)),
-            Some(s) => Some(Require::parse(s).map_err(Diagnostic::usage)?),
-            None => None,
-        };
-        let asked = args.coverage
-            || require.is_some()
-            || args.coverage_lcov.is_some()
-            || args.coverage_cobertura.is_some();
-        if asked && settings.backend != BackendKind::Local {
-            return Err(Diagnostic::usage(
-                "rule coverage is measured by the local engine, but this run uses --backend cloudflare",
-            )
-            .hint("drop the coverage flags for the live run, or run them with --backend local")
-            .into());
-        }
-        // rulegate.yaml's requirement holds on every unfiltered local run; a filtered run
-        // (a laptop's) cannot meet it and says so.
-        let filtered = largs.filter.is_some() || !largs.skip.is_empty() || largs.ignored;
-        let from_config = match cfg.require {
-            Some(r) if require.is_none() && settings.backend == BackendKind::Local => {
-                if filtered {
-                    eprintln!(
-                        "note: rulegate.yaml's coverage requirement ({}) is not checked: this run is filtered",
-                        r.label()
-                    );
-                    None
-                } else {
-                    Some(r)
-                }
-            }
-            _ => None,
-        };
-        let require = require.or(from_config);
-        Ok(CoverageAsk {
-            on: asked || require.is_some(),
-            require,
-            exempt: cfg.exempt,
-        })
-    }
-}
-
 /// Measures and prints coverage; an unmet requirement fails the verdict.
 fn report_coverage(
-    ask: &CoverageAsk,
+    ask: &CoverageSettings,
     project: &crate::project::Project,
     run: &runner::RunResult,
     args: &TestArgs,
@@ -407,25 +353,28 @@ struct Baseline {
 }
 
 impl Baseline {
-    fn prepare(rev: &str, settings: &Settings) -> Result<Baseline, Report> {
-        if rev == "live" {
-            if settings.backend == BackendKind::Cloudflare {
-                return Err(Diagnostic::usage(
+    fn prepare(spec: &BaselineSpec, settings: &Settings) -> Result<Baseline, Report> {
+        let rev = match spec {
+            BaselineSpec::Rev(rev) => rev.as_str(),
+            BaselineSpec::Live => {
+                if settings.backend == BackendKind::Cloudflare {
+                    return Err(Diagnostic::usage(
                     "--baseline live compares the live API with the local engine, but the run already uses --backend cloudflare",
                 )
                 .hint("drop --backend cloudflare, or name a git revision as the baseline")
                 .into());
+                }
+                let live = Settings {
+                    backend: BackendKind::Cloudflare,
+                    ..settings.clone()
+                };
+                return Ok(Baseline {
+                    backend: backend(&live, None)?,
+                    snapshot: None,
+                    live: crate::cloudflare::client::is_live_url(&settings.api.url),
+                });
             }
-            let live = Settings {
-                backend: BackendKind::Cloudflare,
-                ..settings.clone()
-            };
-            return Ok(Baseline {
-                backend: backend(&live, None)?,
-                snapshot: None,
-                live: crate::cloudflare::client::is_live_url(&settings.api.url),
-            });
-        }
+        };
         let snapshot = baseline::snapshot(&settings.dir, rev)?;
         let project = snapshot.load(&settings.source).map_err(|mut r| {
             if let Some(first) = r.diagnostics.first_mut() {
@@ -450,49 +399,4 @@ impl Baseline {
             None => "the live API".to_string(),
         }
     }
-}
-
-/// The colour choice, decided once for libtest's output and ours: `--color`, then `NO_COLOR`
-/// (never), else automatic.
-fn color_choice(a: &TestArgs) -> Option<ColorSetting> {
-    a.color.or_else(|| {
-        std::env::var_os("NO_COLOR")
-            .is_some_and(|v| !v.is_empty())
-            .then_some(ColorSetting::Never)
-    })
-}
-
-/// Whether our own output (the diff) is coloured: the choice, else a TTY check.
-fn use_color(a: &TestArgs) -> bool {
-    use std::io::IsTerminal;
-    match color_choice(a) {
-        Some(ColorSetting::Always) => true,
-        Some(ColorSetting::Never) => false,
-        _ => std::io::stdout().is_terminal(),
-    }
-}
-
-/// libtest-mimic's arguments from ours.
-fn libtest_arguments(a: &TestArgs) -> Result<Arguments, Diagnostic> {
-    if a.filter.len() > 1 {
-        return Err(Diagnostic::usage(format!(
-            "one filter at most after `--`, got {}: {}",
-            a.filter.len(),
-            a.filter.join(" ")
-        )));
-    }
-    let color = color_choice(a);
-    Ok(Arguments {
-        filter: a.filter.first().cloned(),
-        exact: a.exact,
-        skip: a.skip.clone(),
-        list: a.list,
-        ignored: a.ignored,
-        include_ignored: a.include_ignored,
-        quiet: a.quiet,
-        format: a.format,
-        color,
-        test_threads: a.test_threads,
-        ..Arguments::default()
-    })
 }

@@ -3,6 +3,9 @@
 //! project file, then defaults). Credentials are read here and only here, and only when the
 //! live API is used.
 
+mod test;
+pub(crate) use test::{BaselineSpec, CoverageSettings, TestSettings};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
