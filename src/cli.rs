@@ -223,8 +223,9 @@ pub(crate) struct TerraformArgs {
 /// How the live API is reached.
 #[derive(Debug, Args, Clone, Default)]
 pub(crate) struct ApiArgs {
-    /// Cloudflare API base URL.
-    #[arg(long, value_name = "URL", env = "CLOUDFLARE_API_BASE_URL")]
+    /// Cloudflare API base URL [env: CLOUDFLARE_API_BASE_URL, then CLOUDFLARE_BASE_URL; then
+    /// rulegate.yaml's `api_url`]
+    #[arg(long, value_name = "URL")]
     pub api_url: Option<String>,
 
     /// Account that owns the zones under test.

@@ -53,7 +53,7 @@ pub(crate) struct CiSettings {
 
 impl CiSettings {
     fn resolve(flags: &Flags) -> CiSettings {
-        let on_github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+        let on_github = env_nonempty("GITHUB_ACTIONS").is_some_and(|v| v == "true");
         CiSettings {
             github_annotations: match flags.annotations {
                 Some(a) => a == Annotations::Github,
@@ -99,6 +99,8 @@ pub(crate) struct Settings {
     pub(crate) ci: CiSettings,
 }
 
+/// An environment variable, unset when empty: the one way settings read the environment
+/// (besides clap's `env` for `--account-id` and `serve --token`).
 fn env_nonempty(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
@@ -120,6 +122,7 @@ impl Settings {
         let url = api
             .api_url
             .clone()
+            .or_else(|| env_nonempty("CLOUDFLARE_API_BASE_URL"))
             .or_else(|| env_nonempty("CLOUDFLARE_BASE_URL"))
             .or_else(|| cfg.api_url.clone())
             .unwrap_or_else(|| cloudflare::DEFAULT_API_URL.to_string());
