@@ -78,13 +78,11 @@ pub(crate) struct TraceArgs {
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
     pub vars: Vec<(String, String)>,
 
-    /// Where the trace comes from [default: rulegate.yaml's `backend`, else local].
-    #[arg(long, value_enum)]
-    pub backend: Option<BackendKind>,
+    #[command(flatten)]
+    pub engine: BackendArgs,
 
-    /// Seconds one offline trace may evaluate before it is an error [default: 10].
-    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
-    pub trace_budget: Option<f64>,
+    #[command(flatten)]
+    pub budget: BudgetArgs,
 
     #[command(flatten)]
     pub api: ApiArgs,
@@ -138,9 +136,8 @@ pub(crate) struct ServeArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
 
-    /// Seconds one offline trace may evaluate before it is an error [default: 10].
-    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
-    pub trace_budget: Option<f64>,
+    #[command(flatten)]
+    pub budget: BudgetArgs,
 }
 
 #[derive(Debug, Args)]
@@ -183,10 +180,8 @@ pub(crate) struct EvalArgs {
     #[arg(long, value_name = "DIR")]
     pub project: Option<PathBuf>,
 
-    /// How long one evaluation may take, in seconds [default: 10]; past it the answer is an
-    /// error and the run ends with exit 3.
-    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
-    pub trace_budget: Option<f64>,
+    #[command(flatten)]
+    pub budget: BudgetArgs,
 }
 
 #[derive(Debug, Args)]
@@ -218,6 +213,24 @@ pub(crate) struct TerraformArgs {
     /// Repeatable.
     #[arg(long = "var-file", value_name = "FILE")]
     pub var_files: Vec<PathBuf>,
+}
+
+/// How long one offline trace may run: shared by every command that evaluates rules.
+#[derive(Debug, Args, Clone, Default)]
+pub(crate) struct BudgetArgs {
+    /// Seconds one offline trace (or evaluation) may take before it is an error, which ends
+    /// the run with exit 3 [default: 10, or rulegate.yaml's `trace_budget` where a project
+    /// is read].
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub trace_budget: Option<f64>,
+}
+
+/// Where traces come from: shared by `trace` and `test`.
+#[derive(Debug, Args, Clone, Default)]
+pub(crate) struct BackendArgs {
+    /// Where traces come from [default: rulegate.yaml's `backend`, else local].
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendKind>,
 }
 
 /// How the live API is reached.
@@ -278,9 +291,8 @@ pub(crate) struct TestArgs {
     #[arg(last = true, value_name = "FILTER")]
     pub filter: Vec<String>,
 
-    /// Where traces come from [default: rulegate.yaml's `backend`, else local].
-    #[arg(long, value_enum)]
-    pub backend: Option<BackendKind>,
+    #[command(flatten)]
+    pub engine: BackendArgs,
 
     #[command(flatten)]
     pub api: ApiArgs,
@@ -337,9 +349,8 @@ pub(crate) struct TestArgs {
     #[arg(long, value_name = "FILE", requires = "baseline")]
     pub changes: Option<PathBuf>,
 
-    /// Seconds one offline trace may evaluate before it is an error [default: 10].
-    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
-    pub trace_budget: Option<f64>,
+    #[command(flatten)]
+    pub budget: BudgetArgs,
 
     /// Filters match names exactly.
     #[arg(long)]

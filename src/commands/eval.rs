@@ -49,7 +49,7 @@ fn parse_json(what: &str, text: Option<&str>) -> Result<Option<J>, Diagnostic> {
 }
 
 pub(super) fn run(a: &EvalArgs) -> Result<Exit, Report> {
-    let budget = crate::limits::trace_budget(a.trace_budget)
+    let budget = crate::limits::trace_budget(a.budget.trace_budget)
         .map_err(|s| Diagnostic::usage(format!("--trace-budget {s} is not a number of seconds")))?;
     let lists = match &a.project {
         Some(dir) => {

@@ -28,7 +28,7 @@ pub(super) fn run(a: &ServeArgs) -> Result<Exit, Report> {
         var_files: &a.tf.var_files,
         vars: &a.vars,
         dir: a.dir.clone(),
-        trace_budget: a.trace_budget,
+        trace_budget: a.budget.trace_budget,
         ..Flags::default()
     })?;
     let project = load(&settings, None, true)?

@@ -55,9 +55,9 @@ pub(super) fn run(a: &TraceArgs) -> Result<Exit, Report> {
         var_files: &a.tf.var_files,
         vars: &a.vars,
         dir: a.dir.clone(),
-        backend: a.backend,
+        backend: a.engine.backend,
         api: Some(&a.api),
-        trace_budget: a.trace_budget,
+        trace_budget: a.budget.trace_budget,
         ..Flags::default()
     })?;
     let loaded = load(&settings, None, settings.backend == BackendKind::Local)?;
