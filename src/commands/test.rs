@@ -10,7 +10,7 @@ use crate::project::baseline::{self, Snapshot};
 use crate::report::coverage::{self, Coverage};
 use crate::report::{changes, github, junit};
 use crate::runner::{self, Plan, RunOptions};
-use crate::settings::{BaselineSpec, CoverageSettings, Flags, Settings, TestSettings};
+use crate::settings::{BaselineSpec, Flags, Settings, TestSettings};
 use crate::suite::Suite;
 
 pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
@@ -90,7 +90,7 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
         }
         let compared = changes::compare(&loaded.suites, &run, &before, base.describe());
         let text = format!("\nbehaviour changes:\n\n{}", compared.render());
-        after_results(args, &text)?;
+        after_results(&ts, &text)?;
         if !compared.baseline_errors.is_empty() {
             verdict.add(
                 Exit::CouldNotRun,
@@ -104,7 +104,7 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
         comparison = Some(compared);
     }
     let coverage = match (&loaded.project, cov.on) {
-        (Some(p), true) => Some(report_coverage(cov, p, &run, args, &mut verdict)?),
+        (Some(p), true) => Some(report_coverage(&ts, p, &run, &mut verdict)?),
         _ => None,
     };
     // Why the verdict is worse than the cases' outcomes, on the console as in the summary.
@@ -127,7 +127,7 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
             failed_outputs.push(e.to_string());
         }
     }
-    if let (Some(path), Some(c)) = (&args.changes, &comparison)
+    if let (Some(path), Some(c)) = (&ts.changes, &comparison)
         && let Err(e) = c.write_json(path)
     {
         failed_outputs.push(format!("cannot write {}: {e}", path.display()));
@@ -225,8 +225,8 @@ fn check_outputs(args: &TestArgs, settings: &Settings) -> Result<(), Report> {
 
 /// Prints a report after the test results: on stdout, or on stderr when stdout carries
 /// libtest's JSON stream.
-fn after_results(args: &TestArgs, text: &str) -> Result<(), Report> {
-    if matches!(args.format, Some(libtest_mimic::FormatSetting::Json)) {
+fn after_results(ts: &TestSettings, text: &str) -> Result<(), Report> {
+    if ts.text_to_stderr {
         eprint!("{}", super::scrub(text));
         Ok(())
     } else {
@@ -236,16 +236,15 @@ fn after_results(args: &TestArgs, text: &str) -> Result<(), Report> {
 
 /// Measures and prints coverage; an unmet requirement fails the verdict.
 fn report_coverage(
-    ask: &CoverageSettings,
+    ts: &TestSettings,
     project: &crate::project::Project,
     run: &runner::RunResult,
-    args: &TestArgs,
     verdict: &mut Verdict,
 ) -> Result<Coverage, Report> {
-    let cov = coverage::measure(&project.book, run, &ask.exempt);
+    let cov = coverage::measure(&project.book, run, &ts.coverage.exempt);
     let text = format!("\n{}", cov.render());
-    after_results(args, &text)?;
-    if let Some(req) = ask.require
+    after_results(ts, &text)?;
+    if let Some(req) = ts.coverage.require
         && let Some(why) = cov.unmet(req)
     {
         verdict.add(Exit::Failed, why);

@@ -45,6 +45,11 @@ pub(crate) struct TestSettings {
     pub(crate) skip_offline_only: bool,
     pub(crate) coverage: CoverageSettings,
     pub(crate) baseline: Option<BaselineSpec>,
+    /// With a baseline: where the behaviour changes go as JSON (`--changes`).
+    pub(crate) changes: Option<std::path::PathBuf>,
+    /// Where rulegate's text after libtest's output goes: stderr when libtest writes JSON to
+    /// stdout, else stdout.
+    pub(crate) text_to_stderr: bool,
 }
 
 impl TestSettings {
@@ -64,6 +69,8 @@ impl TestSettings {
                     BaselineSpec::Rev(b.to_string())
                 }
             }),
+            changes: args.changes.clone(),
+            text_to_stderr: matches!(args.format, Some(libtest_mimic::FormatSetting::Json)),
             libtest,
             common,
         })
