@@ -1,9 +1,10 @@
 //! The HTTP client for `POST {api}/accounts/{account_id}/request-tracer/trace`: auth headers,
 //! the shared rate limiter, per-request timeout, retries per [`RetryPolicy`], and every failure
-//! turned into a [`TraceError`] that keeps Cloudflare's codes and says what to fix.
+//! turned into a [`ApiError`] that keeps Cloudflare's codes and says what to fix.
 
 use std::time::Duration;
 
+use super::error::{ApiError, ApiErrorKind};
 use crate::limits::MAX_RESPONSE_BYTES;
 use crate::trace::{ApiMessage, Envelope, TraceError, TraceErrorKind, TraceRequest, TraceResult};
 
@@ -38,14 +39,14 @@ pub(crate) struct Client {
 }
 
 impl Client {
-    pub(crate) fn new(cfg: ClientConfig) -> Result<Self, TraceError> {
+    pub(crate) fn new(cfg: ClientConfig) -> Result<Self, ApiError> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("rulegate/", env!("CARGO_PKG_VERSION")))
             .timeout(cfg.timeout)
             .connect_timeout(cfg.timeout.min(Duration::from_secs(10)))
             .build()
-            .map_err(|e| TraceError {
-                kind: TraceErrorKind::Transport,
+            .map_err(|e| ApiError {
+                kind: ApiErrorKind::Transport,
                 message: format!("cannot build the HTTP client: {e}"),
                 hint: None,
                 attempts: 1,
@@ -82,19 +83,21 @@ impl Client {
         extras: &crate::trace::Extras,
     ) -> Result<TraceResult, TraceError> {
         let mut body = serde_json::to_value(req).map_err(|e| {
-            self.error(
-                TraceErrorKind::Malformed,
+            TraceError::from(self.error(
+                ApiErrorKind::Malformed,
                 format!("cannot encode the request: {e}"),
                 None,
-            )
+            ))
         })?;
         if !extras.is_empty() {
             if self.is_live_cloudflare() {
-                return Err(self.error(
-                    TraceErrorKind::Malformed,
-                    "this case sets `fields` or `origin`, which the live Request Trace API cannot take".into(),
-                    Some("run it with --backend local, or against rulegate serve".into()),
-                ));
+                return Err(self
+                    .error(
+                        ApiErrorKind::Malformed,
+                        "this case sets `fields` or `origin`, which the live Request Trace API cannot take".into(),
+                        Some("run it with --backend local, or against rulegate serve".into()),
+                    )
+                    .into());
             }
             if let (Some(obj), Ok(x)) = (body.as_object_mut(), serde_json::to_value(extras)) {
                 obj.insert("rulegate".into(), x);
@@ -102,11 +105,12 @@ impl Client {
         }
         let endpoint = self.endpoint.clone();
         if self.auth_refused.load(std::sync::atomic::Ordering::Relaxed) {
-            return Err(self.error(
-                TraceErrorKind::Request,
-                "not traced: the API refused the credentials on an earlier case (its error says why)".into(),
-                None,
-            ));
+            return Err(TraceError {
+                kind: TraceErrorKind::Request,
+                message: "not traced: the API refused the credentials on an earlier case (its error says why)".into(),
+                hint: None,
+                attempts: 0,
+            });
         }
         // A POST never reads a 404 as "none": it is an error with the API's codes.
         let sent = self
@@ -120,7 +124,7 @@ impl Client {
         }
         let result = sent?.ok_or_else(|| {
             self.error(
-                TraceErrorKind::Malformed,
+                ApiErrorKind::Malformed,
                 "the API answered without a trace".into(),
                 None,
             )
@@ -129,16 +133,18 @@ impl Client {
         // cannot be checked, so it is could-not-run, never a pass.
         match result.status_code {
             Some(code) if (100..=599).contains(&code) => Ok(result),
-            other => Err(self.error(
-                TraceErrorKind::Malformed,
-                match other {
-                    None => "the API answered a trace without a status code".to_string(),
-                    Some(c) => format!(
-                        "the API answered a trace with status code {c}, which is no HTTP status"
-                    ),
-                },
-                None,
-            )),
+            other => Err(self
+                .error(
+                    ApiErrorKind::Malformed,
+                    match other {
+                        None => "the API answered a trace without a status code".to_string(),
+                        Some(c) => format!(
+                            "the API answered a trace with status code {c}, which is no HTTP status"
+                        ),
+                    },
+                    None,
+                )
+                .into()),
         }
     }
 
@@ -146,7 +152,7 @@ impl Client {
     pub(crate) async fn get<T: serde::de::DeserializeOwned>(
         &self,
         path: &str,
-    ) -> Result<Option<T>, TraceError> {
+    ) -> Result<Option<T>, ApiError> {
         let url = format!("{}{path}", self.cfg.api_url.trim_end_matches('/'));
         self.send(reqwest::Method::GET, &url, None).await
     }
@@ -157,7 +163,7 @@ impl Client {
         method: reqwest::Method,
         url: &str,
         body: Option<&serde_json::Value>,
-    ) -> Result<Option<T>, TraceError> {
+    ) -> Result<Option<T>, ApiError> {
         let mut attempt = 0u32;
         loop {
             self.limiter.acquire().await;
@@ -171,7 +177,7 @@ impl Client {
                     attempt += 1;
                 }
                 None => {
-                    return Err(TraceError {
+                    return Err(ApiError {
                         attempts: attempt + 1,
                         ..err
                     });
@@ -196,7 +202,7 @@ impl Client {
         method: reqwest::Method,
         url: &str,
         body: Option<&serde_json::Value>,
-    ) -> Result<Option<T>, (Failure, TraceError)> {
+    ) -> Result<Option<T>, (Failure, ApiError)> {
         let not_found_is_none = method == reqwest::Method::GET;
         let mut req = self.request(method, url);
         if let Some(b) = body {
@@ -228,7 +234,7 @@ impl Client {
                 None => Err((
                     Failure::Fatal,
                     self.error(
-                        TraceErrorKind::Malformed,
+                        ApiErrorKind::Malformed,
                         format!(
                             "the API answered HTTP {status} with success but no result: {}",
                             self.snippet(&body)
@@ -241,7 +247,7 @@ impl Client {
             Err(e) if (200..300).contains(&status) => Err((
                 Failure::Fatal,
                 self.error(
-                    TraceErrorKind::Malformed,
+                    ApiErrorKind::Malformed,
                     format!(
                         "the API answered HTTP {status} with a body that is not the documented envelope ({e}): {}",
                         self.snippet(&body)
@@ -252,7 +258,7 @@ impl Client {
             Err(_) => Err((
                 failure,
                 self.error(
-                    TraceErrorKind::Http(status),
+                    ApiErrorKind::Http(status),
                     format!("the API answered HTTP {status}: {}", self.snippet(&body)),
                     http_hint(status),
                 ),
@@ -261,15 +267,12 @@ impl Client {
     }
 
     /// Reads a response body, refusing one larger than [`MAX_RESPONSE_BYTES`].
-    async fn read_body(
-        &self,
-        mut resp: reqwest::Response,
-    ) -> Result<Vec<u8>, (Failure, TraceError)> {
+    async fn read_body(&self, mut resp: reqwest::Response) -> Result<Vec<u8>, (Failure, ApiError)> {
         let too_large = |n: usize| {
             (
                 Failure::Fatal,
                 self.error(
-                    TraceErrorKind::Malformed,
+                    ApiErrorKind::Malformed,
                     format!(
                         "the API's answer is larger than {} MiB (at least {n} bytes); a trace is a few kilobytes",
                         MAX_RESPONSE_BYTES / (1024 * 1024)
@@ -321,8 +324,8 @@ impl Client {
         }
     }
 
-    fn error(&self, kind: TraceErrorKind, message: String, hint: Option<String>) -> TraceError {
-        TraceError {
+    fn error(&self, kind: ApiErrorKind, message: String, hint: Option<String>) -> ApiError {
+        ApiError {
             kind,
             message: self.redact(&message),
             hint: hint.map(|h| self.redact(&h)),
@@ -330,7 +333,7 @@ impl Client {
         }
     }
 
-    fn transport_error(&self, e: &reqwest::Error) -> (Failure, TraceError) {
+    fn transport_error(&self, e: &reqwest::Error) -> (Failure, ApiError) {
         // reqwest's Display includes the URL, which holds no credential.
         let detail =
             std::error::Error::source(e).map_or_else(|| e.to_string(), |s| format!("{e}: {s}"));
@@ -338,7 +341,7 @@ impl Client {
             (
                 Failure::Timeout,
                 self.error(
-                    TraceErrorKind::Timeout,
+                    ApiErrorKind::Timeout,
                     format!("the API did not answer within {:?}", self.cfg.timeout),
                     Some("raise --timeout, or check the network path to the API".into()),
                 ),
@@ -347,7 +350,7 @@ impl Client {
             (
                 Failure::Connect,
                 self.error(
-                    TraceErrorKind::Connect,
+                    ApiErrorKind::Connect,
                     format!("cannot connect to the API: {detail}"),
                     Some("check --api-url and the network".into()),
                 ),
@@ -356,7 +359,7 @@ impl Client {
             (
                 Failure::Connect,
                 self.error(
-                    TraceErrorKind::Transport,
+                    ApiErrorKind::Transport,
                     format!("request failed: {detail}"),
                     None,
                 ),
@@ -364,7 +367,7 @@ impl Client {
         }
     }
 
-    fn api_error(&self, status: u16, errors: &[ApiMessage]) -> TraceError {
+    fn api_error(&self, status: u16, errors: &[ApiMessage]) -> ApiError {
         let mut codes = Vec::new();
         let mut parts = Vec::new();
         fn collect(m: &ApiMessage, codes: &mut Vec<i64>, parts: &mut Vec<String>) {
@@ -387,7 +390,7 @@ impl Client {
             .find_map(|c| code_hint(*c, &self.cfg))
             .or_else(|| http_hint(status));
         self.error(
-            TraceErrorKind::Api {
+            ApiErrorKind::Api {
                 http_status: status,
                 codes,
             },

@@ -4,12 +4,14 @@
 
 pub(crate) mod auth;
 pub(crate) mod client;
+mod error;
 pub(crate) mod ratelimit;
 mod reads;
 pub(crate) mod retry;
 
 pub(crate) use auth::{Credentials, Secret};
 pub(crate) use client::{Client, ClientConfig};
+pub(crate) use error::ApiError;
 pub(crate) use ratelimit::RateLimit;
 pub(crate) use reads::Scope;
 pub(crate) use retry::RetryPolicy;

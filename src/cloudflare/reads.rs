@@ -3,9 +3,9 @@
 
 use serde::Deserialize;
 
+use super::ApiError;
 use super::Client;
 use crate::ruleset::model::{ListItem, Ruleset};
-use crate::trace::TraceError;
 
 /// Where rulesets live: a zone or an account.
 #[derive(Debug, Clone, Copy)]
@@ -52,10 +52,7 @@ pub(crate) struct ListMeta {
 
 impl Client {
     /// The rulesets of a scope (a missing scope: none).
-    pub(crate) async fn rulesets(
-        &self,
-        scope: Scope<'_>,
-    ) -> Result<Vec<RulesetSummary>, TraceError> {
+    pub(crate) async fn rulesets(&self, scope: Scope<'_>) -> Result<Vec<RulesetSummary>, ApiError> {
         Ok(self
             .get(&format!("{}/rulesets", scope.path()))
             .await?
@@ -67,12 +64,12 @@ impl Client {
         &self,
         scope: Scope<'_>,
         id: &str,
-    ) -> Result<Option<Ruleset>, TraceError> {
+    ) -> Result<Option<Ruleset>, ApiError> {
         self.get(&format!("{}/rulesets/{id}", scope.path())).await
     }
 
     /// The account's lists.
-    pub(crate) async fn lists(&self, account: &str) -> Result<Vec<ListMeta>, TraceError> {
+    pub(crate) async fn lists(&self, account: &str) -> Result<Vec<ListMeta>, ApiError> {
         Ok(self
             .get(&format!("/accounts/{account}/rules/lists"))
             .await?
@@ -84,7 +81,7 @@ impl Client {
         &self,
         account: &str,
         id: &str,
-    ) -> Result<Vec<ListItem>, TraceError> {
+    ) -> Result<Vec<ListItem>, ApiError> {
         Ok(self
             .get(&format!("/accounts/{account}/rules/lists/{id}/items"))
             .await?

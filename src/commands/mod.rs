@@ -264,7 +264,8 @@ fn backend(settings: &Settings, project: Option<&Project>) -> Result<Backend, Re
             ))))
         }
         BackendKind::Cloudflare => {
-            let client = Client::new(settings.client_config()?).map_err(Diagnostic::from)?;
+            let client = Client::new(settings.client_config()?)
+                .map_err(|e| Diagnostic::from(crate::trace::TraceError::from(e)))?;
             Ok(Backend::Cloudflare(Arc::new(client)))
         }
     }

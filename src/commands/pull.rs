@@ -18,7 +18,7 @@ use crate::settings::Flags;
 #[derive(Debug, thiserror::Error)]
 enum PullError {
     #[error("{0}")]
-    Api(#[from] crate::trace::TraceError),
+    Api(#[from] crate::cloudflare::ApiError),
     #[error("cannot write {path}: {source}")]
     Write {
         path: String,
@@ -88,7 +88,8 @@ pub(super) fn run(a: &PullArgs) -> Result<Exit, Report> {
     let account = settings.account_id()?;
     // Credentials are checked before the first request (Cloudflare's API needs them);
     // `rulegate serve` without --token needs none.
-    let client = Client::new(settings.client_config_with(false)?).map_err(Diagnostic::from)?;
+    let client = Client::new(settings.client_config_with(false)?)
+        .map_err(|e| Diagnostic::from(crate::trace::TraceError::from(e)))?;
     let summary = runtime(0)?
         .block_on(pull(&client, &zone, &account, &a.dir, &settings.config))
         .map_err(|e| Diagnostic::could_not_run(e.to_string()))?;

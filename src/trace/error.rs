@@ -45,20 +45,3 @@ impl fmt::Display for TraceError {
         Ok(())
     }
 }
-
-impl TraceError {
-    /// Whether the API refused the credentials themselves (wrong, malformed or unauthorized
-    /// for the account), which no later request can change.
-    pub(crate) fn is_auth(&self) -> bool {
-        match &self.kind {
-            TraceErrorKind::Api { http_status, codes } => {
-                codes
-                    .iter()
-                    .any(|c| matches!(c, 10000 | 6003 | 6111 | 6102 | 6103 | 9109))
-                    || (codes.is_empty() && matches!(http_status, 401 | 403))
-            }
-            TraceErrorKind::Http(status) => matches!(status, 401 | 403),
-            _ => false,
-        }
-    }
-}
