@@ -1,6 +1,7 @@
 //! The HTTP client for `POST {api}/accounts/{account_id}/request-tracer/trace`: auth headers,
 //! the shared rate limiter, per-request timeout, retries per [`RetryPolicy`], and every failure
-//! turned into an [`ApiError`] (a `TraceError` when a trace fails) that keeps Cloudflare's codes and says what to fix.
+//! turned into an [`ApiError`] (a `TraceError` when a trace fails) that keeps Cloudflare's
+//! codes and says what to fix.
 
 use std::time::Duration;
 

@@ -10,7 +10,7 @@ use crate::project::baseline::{self, Snapshot};
 use crate::report::coverage::{self, Coverage};
 use crate::report::{changes, github, junit};
 use crate::runner::{self, Plan, RunOptions};
-use crate::settings::{BaselineSpec, Flags, Settings, TestSettings};
+use crate::settings::{BaselineSpec, CoverageSettings, Flags, Settings, TestSettings};
 use crate::suite::Suite;
 
 pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
@@ -57,7 +57,7 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
     // Every output is checked before the first trace: a run must not trace every case and
     // then fail to report. The previous run's JUnit goes now, so an interrupted run cannot
     // leave a stale green report behind.
-    check_outputs(args, settings)?;
+    check_outputs(&ts)?;
     let baseline = match &ts.baseline {
         Some(spec) => Some(Baseline::prepare(spec, settings)?),
         None => None,
@@ -133,7 +133,7 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
         failed_outputs.push(format!("cannot write {}: {e}", path.display()));
     }
     if let Some(cov) = &coverage {
-        failed_outputs.extend(write_coverage(cov, args));
+        failed_outputs.extend(write_coverage(cov, &ts.coverage));
     }
     failed_outputs.extend(ci_reports(
         settings,
@@ -145,7 +145,7 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
             verdict: &verdict,
         },
         &backend.describe(),
-        args,
+        ts.text_to_stderr,
     )?);
     if let Some(first) = failed_outputs.first() {
         let mut report = Report::default();
@@ -183,11 +183,12 @@ impl Verdict {
 
 /// Checks that every output the run will write can be written, before anything is traced,
 /// and removes the previous JUnit report.
-fn check_outputs(args: &TestArgs, settings: &Settings) -> Result<(), Report> {
+fn check_outputs(ts: &TestSettings) -> Result<(), Report> {
+    let settings = &ts.common;
     let mut files: Vec<&std::path::Path> = Vec::new();
-    files.extend(args.changes.as_deref());
-    files.extend(args.coverage_lcov.as_deref());
-    files.extend(args.coverage_cobertura.as_deref());
+    files.extend(ts.changes.as_deref());
+    files.extend(ts.coverage.lcov.as_deref());
+    files.extend(ts.coverage.cobertura.as_deref());
     files.extend(settings.ci.summary_file.as_deref());
     let mut report = Report::default();
     if let Some(path) = &settings.junit {
@@ -253,17 +254,17 @@ fn report_coverage(
 }
 
 /// Writes the coverage reports the flags ask for; the problems, if any.
-fn write_coverage(cov: &Coverage, args: &TestArgs) -> Vec<String> {
+fn write_coverage(cov: &Coverage, ask: &CoverageSettings) -> Vec<String> {
     let mut failed = Vec::new();
     let mut write = |path: &std::path::Path, body: String| {
         if let Err(e) = std::fs::write(path, crate::escape::scrub(&body).as_bytes()) {
             failed.push(format!("cannot write {}: {e}", path.display()));
         }
     };
-    if let Some(p) = &args.coverage_lcov {
+    if let Some(p) = &ask.lcov {
         write(p, cov.lcov());
     }
-    if let Some(p) = &args.coverage_cobertura {
+    if let Some(p) = &ask.cobertura {
         let source = std::path::absolute(".").unwrap_or_default();
         let ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -289,7 +290,7 @@ fn ci_reports(
     run: &runner::RunResult,
     extras: CiExtras,
     backend: &str,
-    args: &TestArgs,
+    text_to_stderr: bool,
 ) -> Result<Vec<String>, Report> {
     let ci = &settings.ci;
     let comparison = extras.comparison;
@@ -311,7 +312,7 @@ fn ci_reports(
             });
         }
         let text = github::render_annotations(&list);
-        if matches!(args.format, Some(libtest_mimic::FormatSetting::Json)) {
+        if text_to_stderr {
             eprint!("{}", crate::escape::scrub(&text));
         } else {
             super::say_commands(&text)?;

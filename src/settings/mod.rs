@@ -4,7 +4,7 @@
 //! live API is used.
 
 mod test;
-pub(crate) use test::{BaselineSpec, TestSettings};
+pub(crate) use test::{BaselineSpec, CoverageSettings, TestSettings};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -30,6 +30,10 @@ pub(crate) struct CoverageSettings {
     pub(crate) exempt: Vec<String>,
     /// Why the file's requirement is not checked on this run, to print.
     pub(crate) note: Option<String>,
+    /// `--coverage-lcov FILE`.
+    pub(crate) lcov: Option<std::path::PathBuf>,
+    /// `--coverage-cobertura FILE`.
+    pub(crate) cobertura: Option<std::path::PathBuf>,
 }
 
 /// `rulegate test`'s settings.
@@ -168,5 +172,7 @@ fn coverage(
         require,
         exempt: cfg.exempt,
         note,
+        lcov: args.coverage_lcov.clone(),
+        cobertura: args.coverage_cobertura.clone(),
     })
 }
