@@ -38,9 +38,8 @@ pub(crate) enum Command {
 
 #[derive(Debug, Args)]
 pub(crate) struct TraceArgs {
-    /// The project directory (rulegate.yaml, rulesets/, lists/).
-    #[arg(value_name = "PROJECT_DIR", default_value = "suites")]
-    pub dir: PathBuf,
+    #[command(flatten)]
+    pub project: ProjectDirArg,
 
     /// The URL to trace.
     #[arg(long, value_name = "URL", required_unless_present = "request")]
@@ -90,9 +89,8 @@ pub(crate) struct TraceArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
-    /// The project directory (holds rulegate.yaml, rulesets/, lists/).
-    #[arg(value_name = "PROJECT_DIR", default_value = "suites")]
-    pub dir: PathBuf,
+    #[command(flatten)]
+    pub project: ProjectDirArg,
 
     /// Address to listen on; port 0 picks a free one (printed on start).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787")]
@@ -142,9 +140,8 @@ pub(crate) struct ServeArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct PullArgs {
-    /// The project directory to write rulesets/ and lists/ into.
-    #[arg(value_name = "PROJECT_DIR", default_value = "suites")]
-    pub dir: PathBuf,
+    #[command(flatten)]
+    pub project: ProjectDirArg,
 
     /// The zone whose configuration to download [default: rulegate.yaml's zone_id].
     #[arg(long, value_name = "ZONE_ID")]
@@ -213,6 +210,15 @@ pub(crate) struct TerraformArgs {
     /// Repeatable.
     #[arg(long = "var-file", value_name = "FILE")]
     pub var_files: Vec<PathBuf>,
+}
+
+/// The project directory: shared by the commands that take one (`trace`, `serve`, `pull`;
+/// `test` and `check` find it from their suite paths).
+#[derive(Debug, Args, Clone)]
+pub(crate) struct ProjectDirArg {
+    /// The project directory (rulegate.yaml, rulesets/, lists/; `pull` writes into it).
+    #[arg(value_name = "PROJECT_DIR", default_value = "suites")]
+    pub dir: PathBuf,
 }
 
 /// How long one offline trace may run: shared by every command that evaluates rules.

@@ -74,7 +74,7 @@ fn create_dir(dir: &Path) -> Result<(), PullError> {
 
 pub(super) fn run(a: &PullArgs) -> Result<Exit, Report> {
     let settings = settings(Flags {
-        dir: a.dir.clone(),
+        dir: a.project.dir.clone(),
         api: Some(&a.api),
         ..Flags::default()
     })?;
@@ -91,7 +91,13 @@ pub(super) fn run(a: &PullArgs) -> Result<Exit, Report> {
     let client = Client::new(settings.client_config_with(false)?)
         .map_err(|e| Diagnostic::from(crate::trace::TraceError::from(e)))?;
     let summary = runtime(0)?
-        .block_on(pull(&client, &zone, &account, &a.dir, &settings.config))
+        .block_on(pull(
+            &client,
+            &zone,
+            &account,
+            &a.project.dir,
+            &settings.config,
+        ))
         .map_err(|e| Diagnostic::could_not_run(e.to_string()))?;
     say(&format!("{summary}\n"))?;
     Ok(Exit::Success)

@@ -27,7 +27,7 @@ pub(super) fn run(a: &ServeArgs) -> Result<Exit, Report> {
         terraform: a.tf.terraform.as_deref(),
         var_files: &a.tf.var_files,
         vars: &a.vars,
-        dir: a.dir.clone(),
+        dir: a.project.dir.clone(),
         trace_budget: a.budget.trace_budget,
         ..Flags::default()
     })?;

@@ -54,7 +54,7 @@ pub(super) fn run(a: &TraceArgs) -> Result<Exit, Report> {
         terraform: a.tf.terraform.as_deref(),
         var_files: &a.tf.var_files,
         vars: &a.vars,
-        dir: a.dir.clone(),
+        dir: a.project.dir.clone(),
         backend: a.engine.backend,
         api: Some(&a.api),
         trace_budget: a.budget.trace_budget,
