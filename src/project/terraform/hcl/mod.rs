@@ -118,17 +118,30 @@ type ModuleValues = BTreeMap<String, hcl::Map<String, Value>>;
 
 /// One pass over the configuration with `known` module outputs; also returns the outputs it
 /// found and how many module arguments waited for one (reported only on the `last` pass).
-fn read_pass(
+/// What reading a configuration's modules gives: every resource, the calls of modules neither
+/// local nor installed, each module instance's scope values and outputs, the locals that
+/// failed, and how many module arguments waited for another module's output.
+struct ModulesRead {
+    resources: Vec<Resource>,
+    remote: Vec<(String, String)>,
+    contexts: BTreeMap<String, BTreeMap<String, Value>>,
+    outputs: Vec<(ModuleInstance, Vec<(String, Expression)>)>,
+    failed_locals: BTreeMap<String, BTreeMap<String, Diagnostic>>,
+    deferred: usize,
+}
+
+/// Reads the root module and, breadth first, every module instance it calls (`count`,
+/// `for_each`, arguments evaluated with the outputs `known` so far; on the `last` pass an
+/// argument still waiting is an error).
+fn read_modules(
     dir: &Path,
     (cli_vars, var_files): (&BTreeMap<String, String>, &[PathBuf]),
     confine: &crate::confine::Confine,
     report: &mut Report,
     known: &ModuleValues,
     last: bool,
-) -> (Option<Found>, ModuleValues, usize) {
+) -> ModulesRead {
     let mut deferred = 0usize;
-    let mut found = Found::default();
-    let before = report.diagnostics.len();
     let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
     let mut modules: Vec<ModuleInstance> = vec![ModuleInstance {
         dir: dir.to_path_buf(),
@@ -368,6 +381,34 @@ fn read_pass(
         outputs.push((inst.clone(), m.outputs));
         all_resources.extend(m.resources);
     }
+    ModulesRead {
+        resources: all_resources,
+        remote,
+        contexts,
+        outputs,
+        failed_locals,
+        deferred,
+    }
+}
+
+fn read_pass(
+    dir: &Path,
+    (cli_vars, var_files): (&BTreeMap<String, String>, &[PathBuf]),
+    confine: &crate::confine::Confine,
+    report: &mut Report,
+    known: &ModuleValues,
+    last: bool,
+) -> (Option<Found>, ModuleValues, usize) {
+    let mut found = Found::default();
+    let before = report.diagnostics.len();
+    let ModulesRead {
+        resources: all_resources,
+        remote,
+        contexts,
+        outputs,
+        mut failed_locals,
+        deferred,
+    } = read_modules(dir, (cli_vars, var_files), confine, report, known, last);
     let module_values = module_outputs(&outputs, &remote, &contexts);
     evaluate_resources(
         &all_resources,
