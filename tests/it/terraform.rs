@@ -835,6 +835,20 @@ module "unused" {{ source = "git::https://example.com/other.git" }}
         "module \"unused\" { source = \"git::https://example.com/other.git\" }\n",
         "",
     );
+    // A manifest that sends the module outside the repository is refused at the source.
+    let outside =
+        r#"{"Modules":[{"Key":"this","Source":"x","Dir":"../../../../../../../../etc"}]}"#;
+    let o = trace_tf(
+        &[
+            ("main.tf", &main),
+            (".terraform/modules/modules.json", outside),
+        ],
+        "https://a.example/",
+        &[],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(err.contains("leads outside the repository"), "{err}");
     let manifest = r#"{"Modules":[{"Key":"","Source":"","Dir":"."},{"Key":"this","Source":"registry.terraform.io/cloudposse/label/null","Version":"0.25.0","Dir":".terraform/modules/this"}]}"#;
     let o = trace_tf(
         &[

@@ -201,7 +201,7 @@ fn read_modules(
             if let Some(a) = body.attributes().find(|a| a.key() == "source")
                 && let Expression::String(src) = &a.expr
                 && !(src.starts_with("./") || src.starts_with("../"))
-                && installed_module(dir, prefix, name).is_none()
+                && installed_module(dir, prefix, name, confine).is_none()
             {
                 module_object.insert(
                     name.clone(),
@@ -262,7 +262,7 @@ fn read_modules(
             let installed = if local {
                 None
             } else {
-                installed_module(dir, prefix, name)
+                installed_module(dir, prefix, name, confine)
             };
             if !local && installed.is_none() {
                 // It may declare rulesets of its own: a gate that skipped them would pass

@@ -72,8 +72,16 @@ pub(super) fn path_object(root: &Path, module: &Path) -> Value {
 
 /// Where `terraform init` installed the module `name` called from the module at `prefix`
 /// (`.terraform/modules/modules.json` in the root module's directory), if it did.
-pub(super) fn installed_module(root: &Path, prefix: &str, name: &str) -> Option<PathBuf> {
+pub(super) fn installed_module(
+    root: &Path,
+    prefix: &str,
+    name: &str,
+    confine: &crate::confine::Confine,
+) -> Option<PathBuf> {
     let manifest = root.join(".terraform/modules/modules.json");
+    // Like every file the configuration leads to, the manifest stays inside the repository
+    // (the directory it names is checked where the module is read).
+    confine.check(&manifest).ok()?;
     let text = std::fs::read_to_string(manifest).ok()?;
     let json: J = serde_json::from_str(&text).ok()?;
     // Terraform keys a call by the names of the calls leading to it, dot-separated.
