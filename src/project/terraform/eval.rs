@@ -297,18 +297,21 @@ fn traversal(t: &Traversal, ctx: &Context) -> Result<Value, String> {
     hcl_eval(&Traversal::new(Expression::from(base), operators), ctx)
 }
 
+/// A map's (key, value) entries in lexical order of the keys, as Terraform walks a map.
+pub(super) fn map_entries(o: &hcl::Map<String, Value>) -> Vec<(Value, Value)> {
+    let mut e: Vec<(Value, Value)> = o
+        .iter()
+        .map(|(k, v)| (Value::from(k.clone()), v.clone()))
+        .collect();
+    e.sort_by_key(|(k, _)| s(k));
+    e
+}
+
 /// A collection's (key, value) pairs for `for`: a map's entries in lexical key order (as
 /// Terraform walks them), a list's or set's (index, element).
 fn for_entries(v: &Value) -> Result<Vec<(Value, Value)>, String> {
     match v {
-        Value::Object(o) => {
-            let mut e: Vec<(Value, Value)> = o
-                .iter()
-                .map(|(k, v)| (Value::from(k.clone()), v.clone()))
-                .collect();
-            e.sort_by_key(|(k, _)| s(k));
-            Ok(e)
-        }
+        Value::Object(o) => Ok(map_entries(o)),
         Value::Array(a) => Ok(a
             .iter()
             .enumerate()

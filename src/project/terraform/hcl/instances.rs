@@ -6,7 +6,7 @@ use hcl::{Block, Body, Expression, Value};
 use serde_json::Value as J;
 
 use super::super::eval::{eval, unknown_in, why_unknown};
-use super::super::functions::{s, to_json};
+use super::super::functions::to_json;
 use super::*;
 
 /// A body as JSON: attributes evaluated, blocks grouped by name into lists (as v4's JSON
@@ -93,15 +93,7 @@ pub(super) fn dynamic_items(b: &Block, name: &str, ctx: &Context) -> Result<Vec<
 /// element, element).
 pub(super) fn entries(v: &Value) -> Vec<(Value, Value)> {
     match v {
-        // Terraform walks a map in lexical order of its keys.
-        Value::Object(o) => {
-            let mut e: Vec<(Value, Value)> = o
-                .iter()
-                .map(|(k, v)| (Value::from(k.clone()), v.clone()))
-                .collect();
-            e.sort_by_key(|(k, _)| s(k));
-            e
-        }
+        Value::Object(o) => super::super::eval::map_entries(o),
         Value::Array(a) => a.iter().map(|x| (x.clone(), x.clone())).collect(),
         _ => Vec::new(),
     }

@@ -142,6 +142,7 @@ fn read_modules(
     last: bool,
 ) -> ModulesRead {
     let mut deferred = 0usize;
+    let installed = installed_modules(dir, confine);
     let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
     let mut modules: Vec<ModuleInstance> = vec![ModuleInstance {
         dir: dir.to_path_buf(),
@@ -201,7 +202,7 @@ fn read_modules(
             if let Some(a) = body.attributes().find(|a| a.key() == "source")
                 && let Expression::String(src) = &a.expr
                 && !(src.starts_with("./") || src.starts_with("../"))
-                && installed_module(dir, prefix, name, confine).is_none()
+                && installed_module(&installed, prefix, name).is_none()
             {
                 module_object.insert(
                     name.clone(),
@@ -262,7 +263,7 @@ fn read_modules(
             let installed = if local {
                 None
             } else {
-                installed_module(dir, prefix, name, confine)
+                installed_module(&installed, prefix, name)
             };
             if !local && installed.is_none() {
                 // It may declare rulesets of its own: a gate that skipped them would pass

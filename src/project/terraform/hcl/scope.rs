@@ -70,20 +70,43 @@ pub(super) fn path_object(root: &Path, module: &Path) -> Value {
     Value::Object(o)
 }
 
-/// Where `terraform init` installed the module `name` called from the module at `prefix`
-/// (`.terraform/modules/modules.json` in the root module's directory), if it did.
-pub(super) fn installed_module(
+/// The modules `terraform init` installed (`.terraform/modules/modules.json` in the root
+/// module's directory): each call's key with its directory. Read once per pass.
+pub(super) fn installed_modules(
     root: &Path,
-    prefix: &str,
-    name: &str,
     confine: &crate::confine::Confine,
-) -> Option<PathBuf> {
+) -> BTreeMap<String, PathBuf> {
     let manifest = root.join(".terraform/modules/modules.json");
     // Like every file the configuration leads to, the manifest stays inside the repository
     // (the directory it names is checked where the module is read).
-    confine.check(&manifest).ok()?;
-    let text = std::fs::read_to_string(manifest).ok()?;
-    let json: J = serde_json::from_str(&text).ok()?;
+    if confine.check(&manifest).is_err() {
+        return BTreeMap::new();
+    }
+    let Some(json) = std::fs::read_to_string(manifest)
+        .ok()
+        .and_then(|t| serde_json::from_str::<J>(&t).ok())
+    else {
+        return BTreeMap::new();
+    };
+    json.get("Modules")
+        .and_then(J::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|m| {
+            let key = m.get("Key")?.as_str()?;
+            let dir = m.get("Dir")?.as_str()?;
+            Some((key.to_string(), root.join(dir)))
+        })
+        .collect()
+}
+
+/// Where `terraform init` installed the module `name` called from the module at `prefix`,
+/// if it did.
+pub(super) fn installed_module(
+    installed: &BTreeMap<String, PathBuf>,
+    prefix: &str,
+    name: &str,
+) -> Option<PathBuf> {
     // Terraform keys a call by the names of the calls leading to it, dot-separated.
     let mut key: Vec<String> = prefix
         .split("module.")
@@ -94,13 +117,7 @@ pub(super) fn installed_module(
         })
         .collect();
     key.push(name.to_string());
-    let key = key.join(".");
-    json.get("Modules")?
-        .as_array()?
-        .iter()
-        .find(|m| m.get("Key").and_then(J::as_str) == Some(key.as_str()))
-        .and_then(|m| m.get("Dir")?.as_str())
-        .map(|d| root.join(d))
+    installed.get(&key.join(".")).cloned()
 }
 
 /// `terraform.workspace`: rulegate reads the default workspace.
