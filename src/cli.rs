@@ -34,6 +34,96 @@ pub(crate) enum Command {
     Serve(ServeArgs),
     /// Download a zone's entry points, the rulesets they execute and the lists they use.
     Pull(PullArgs),
+    /// Replay request logs (Logpush NDJSON, access logs, HAR, JSONL) through the offline
+    /// engine, compared with a git revision or with the outcome the logs recorded.
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReplayArgs {
+    /// Log files or directories (gzip or plain), `-` for standard input; with --merge, the
+    /// `--json` reports to merge.
+    #[arg(value_name = "LOG", required = true)]
+    pub logs: Vec<PathBuf>,
+
+    /// The project directory (rulegate.yaml, rulesets/, lists/, or its Terraform).
+    #[arg(long, value_name = "DIR", default_value = "suites")]
+    pub project: PathBuf,
+
+    #[command(flatten)]
+    pub tf: TerraformArgs,
+
+    /// Set a Terraform root-module variable (as Terraform's `-var`). Repeatable.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+
+    /// The format of every input [default: detected from each input's first line].
+    #[arg(long, value_name = "FORMAT")]
+    pub input_format: Option<crate::replay::Format>,
+
+    /// The host of access-log requests (their lines carry only the path).
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+
+    /// Compare with the project as of a git revision (e.g. `HEAD~1`, `origin/main`), or with
+    /// the outcome Cloudflare recorded in each Logpush line (`logged`).
+    #[arg(long, value_name = "REV|logged")]
+    pub baseline: Option<String>,
+
+    /// Write the report as JSON (the shape `--merge` reads).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    /// Write a Markdown summary (also appended to GITHUB_STEP_SUMMARY when set).
+    #[arg(long, value_name = "FILE.md")]
+    pub summary: Option<PathBuf>,
+
+    /// Exit 1 when a threshold is exceeded: `changed>0`, `block>0.1%`, `managed_challenge>=50`
+    /// (an action counts requests newly ending with it). Comma-separated or repeated.
+    #[arg(long, value_name = "KIND>LIMIT")]
+    pub fail_on: Vec<String>,
+
+    /// Write a suite of the sampled requests, each expecting the candidate's outcome.
+    #[arg(long, value_name = "FILE.yaml")]
+    pub emit_cases: Option<PathBuf>,
+
+    /// Sample requests kept per transition (shown, written to --json and --emit-cases).
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u16).range(0..=100))]
+    pub samples: u16,
+
+    /// Keep cookie values in samples (redacted by default).
+    #[arg(long)]
+    pub keep_cookies: bool,
+
+    /// Also redact the values of headers, cookies and query arguments with this name (a glob:
+    /// `x-api-*`). Repeatable; adds to rulegate.yaml's `redact:`.
+    #[arg(long = "redact", value_name = "GLOB")]
+    pub redact: Vec<String>,
+
+    /// Worker threads evaluating requests [default: the number of cores].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: Option<u16>,
+
+    /// Replay only partition K of N (the lines whose FNV-1a hash is K-1 modulo N); merge the
+    /// partitions' --json reports with --merge.
+    #[arg(long, value_name = "K/N", value_parser = parse_partition)]
+    pub partition: Option<crate::replay::Partition>,
+
+    /// Merge the --json reports named as LOG into one report, as one run would have written.
+    #[arg(long, conflicts_with_all = ["baseline", "partition", "emit_cases", "input_format", "host"])]
+    pub merge: bool,
+
+    /// Fail (exit 3) when more lines than this cannot be read as requests [default: no limit].
+    #[arg(long, value_name = "N")]
+    pub max_bad_lines: Option<u64>,
+
+    /// No progress bar (it shows only on a terminal, never when CI is set).
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+fn parse_partition(s: &str) -> Result<crate::replay::Partition, String> {
+    crate::replay::Partition::parse(s)
 }
 
 #[derive(Debug, Args)]

@@ -25,6 +25,7 @@ mod exit;
 mod expect;
 mod limits;
 mod project;
+mod replay;
 mod report;
 pub mod rules;
 mod ruleset;

@@ -6,6 +6,7 @@
 mod check;
 mod eval;
 mod pull;
+mod replay;
 mod serve;
 mod test;
 mod trace;
@@ -110,6 +111,7 @@ fn dispatch(cli: &Cli) -> Result<Exit, Report> {
         Command::Trace(a) => trace::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Pull(a) => pull::run(a),
+        Command::Replay(a) => replay::run(a),
     }
 }
 

@@ -58,6 +58,23 @@ pub(crate) struct ProjectConfig {
     /// Rule coverage: what `--require-coverage` demands, and the rules it exempts.
     #[serde(default)]
     pub(crate) coverage: Option<CoverageConfig>,
+    /// Header, cookie and query-argument names (glob patterns, `*` and `?`, any case) whose
+    /// values `replay` replaces in samples, emitted cases and reports (`authorization`,
+    /// `cookie` and `set-cookie` always are).
+    #[serde(default, deserialize_with = "redact")]
+    pub(crate) redact: Vec<String>,
+}
+
+fn redact<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let list = Vec::<String>::deserialize(d)?;
+    for p in &list {
+        if p.is_empty() {
+            return Err(D::Error::custom(
+                "an empty redact pattern matches nothing: remove it or write a name",
+            ));
+        }
+    }
+    Ok(list)
 }
 
 /// `coverage:` in rulegate.yaml.

@@ -180,6 +180,11 @@ impl Context {
         }
     }
 
+    /// Whether field `id` holds a value (is not missing).
+    pub fn is_set(&self, id: FieldId) -> bool {
+        self.entry(id.0 as usize).is_some()
+    }
+
     pub fn get(&self, id: FieldId) -> Option<&Value> {
         self.slot(id.0 as usize)
     }

@@ -24,7 +24,7 @@ pub(crate) mod parse;
 pub mod request;
 pub(crate) mod scheme;
 mod types;
-mod wildcard;
+pub(crate) mod wildcard;
 
 #[cfg(test)]
 pub(crate) use answer::Answer;
@@ -109,6 +109,23 @@ pub fn lists_used(
     }
     let e = parse_filter(expr, &Lists::open(), &ParseLimits::default())?;
     let mut names = Names(std::collections::BTreeMap::new());
+    ast::Visitor::visit_expr(&mut names, &e);
+    Ok(names.0)
+}
+
+/// The fields an expression reads, by name (a parse error is the caller's to report).
+pub fn fields_used(expr: &str) -> Result<std::collections::BTreeSet<&'static str>, RuleError> {
+    struct Names(std::collections::BTreeSet<&'static str>);
+    impl ast::Visitor for Names {
+        fn visit_lhs(&mut self, l: &ast::Lhs) {
+            if let ast::Base::Field(id) = &l.base {
+                self.0.insert(id.name());
+            }
+            ast::walk_lhs(self, l);
+        }
+    }
+    let e = parse_filter(expr, &Lists::open(), &ParseLimits::default())?;
+    let mut names = Names(std::collections::BTreeSet::new());
     ast::Visitor::visit_expr(&mut names, &e);
     Ok(names.0)
 }

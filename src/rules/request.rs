@@ -341,7 +341,32 @@ pub fn context(
     req: &TraceRequest,
     fields: Option<&serde_json::Map<String, serde_json::Value>>,
 ) -> Result<Context, RequestError> {
-    let mut ctx = Context::request_defaults();
+    context_with(req, fields, Defaults::Trace)
+}
+
+/// What a field the request does not determine holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Defaults {
+    /// As the Trace API fills them: every request field at its type's zero value, and
+    /// [`DEFAULTS`] for the client address, bot score and time.
+    Trace,
+    /// Missing, as in a replayed log line that did not carry it: a rule reading it does not
+    /// match on a made-up value.
+    Missing,
+}
+
+/// [`context`], with the fields the request does not determine as `defaults` says.
+pub fn context_with(
+    req: &TraceRequest,
+    fields: Option<&serde_json::Map<String, serde_json::Value>>,
+    defaults: Defaults,
+) -> Result<Context, RequestError> {
+    let trace = defaults == Defaults::Trace;
+    let mut ctx = if trace {
+        Context::request_defaults()
+    } else {
+        Context::new()
+    };
     let u = split_url(&req.url)?;
     put_uri(&mut ctx, "raw.", &u, &u.path);
     set_uri(&mut ctx, &u);
@@ -361,19 +386,21 @@ pub fn context(
         "http.request.version",
         Value::bytes(req.protocol.clone().unwrap_or_else(|| "HTTP/1.1".into())),
     );
-    ctx.put("ip.src", Value::Ip(DEFAULT_CLIENT_IP));
-    ctx.put("cf.bot_management.score", Value::Int(99));
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    ctx.put(
-        "http.request.timestamp.sec",
-        Value::Int(now.as_secs() as i64),
-    );
-    ctx.put(
-        "http.request.timestamp.msec",
-        Value::Int(i64::from(now.subsec_millis())),
-    );
+    if trace {
+        ctx.put("ip.src", Value::Ip(DEFAULT_CLIENT_IP));
+        ctx.put("cf.bot_management.score", Value::Int(99));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        ctx.put(
+            "http.request.timestamp.sec",
+            Value::Int(now.as_secs() as i64),
+        );
+        ctx.put(
+            "http.request.timestamp.msec",
+            Value::Int(i64::from(now.subsec_millis())),
+        );
+    }
 
     // Headers, with Host from the URL and the suite's cookies folded into Cookie.
     let mut pairs: Vec<(String, String)> = req

@@ -129,6 +129,18 @@ pub(crate) fn evaluate_until(
     cancel: &AtomicBool,
 ) -> Result<(TraceResult, Vec<String>), EvalError> {
     let ctx = request::context(req, extras.fields.as_ref())?;
+    evaluate_context(book, ctx, req, extras, cancel)
+}
+
+/// [`evaluate_until`] over a context already built from `req` (a replayed log line builds its
+/// own, with the fields the log carried and the rest missing).
+pub(crate) fn evaluate_context(
+    book: &Rulebook,
+    ctx: Context,
+    req: &TraceRequest,
+    extras: &Extras,
+    cancel: &AtomicBool,
+) -> Result<(TraceResult, Vec<String>), EvalError> {
     // The header list as the context built it (Host and cookies included), for rewrites.
     let list = |name: &str| match ctx.get_by_name(name) {
         Some(RValue::Array(a)) => a

@@ -1,0 +1,548 @@
+//! `rulegate replay`: request logs through the offline engine, compared with a baseline (the
+//! project at a git revision, or the outcome the log recorded), tallied into transitions and
+//! per-rule counts that merge exactly across partitions.
+//!
+//! The pipeline: `input` opens each source (gzip by magic bytes) and yields lines (or HAR
+//! entries); the reading thread keeps the lines of this partition and hands them in batches to
+//! `--jobs` workers over a bounded channel (so memory stays flat whatever the input size);
+//! each worker parses a line with its format's reader (`logpush`, `combined`, `har`), builds
+//! the context with the fields the log carried (the rest missing), evaluates it through each
+//! side, and adds the outcome to its own [`Tally`]; the tallies merge at the end, as
+//! `--merge` merges the JSON of several runs.
+
+pub(crate) mod combined;
+pub(crate) mod emit;
+pub(crate) mod har;
+pub(crate) mod input;
+pub(crate) mod logpush;
+pub(crate) mod redact;
+pub(crate) mod report;
+mod tally;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use crate::rules::request::{Defaults, context_with};
+use crate::rules::{Context, FieldId, Value};
+use crate::ruleset::Rulebook;
+use crate::trace::{Behaviour, Extras, TraceRequest, TraceView};
+
+pub(crate) use input::{Format, InputError, Source};
+pub(crate) use tally::{Sample, Tally};
+
+/// One request read from a log, ready to replay.
+#[derive(Debug, Clone)]
+pub(crate) struct Record {
+    /// The request as the Trace API would take it.
+    pub(crate) req: TraceRequest,
+    /// Fields the log carried that a Trace request cannot set (client IP, ASN, scores, …).
+    pub(crate) fields: Vec<(FieldId, Value)>,
+    /// What Cloudflare did, when the log says.
+    pub(crate) logged: Option<Logged>,
+}
+
+/// The outcome a log line recorded.
+#[derive(Debug, Clone)]
+pub(crate) struct Logged {
+    /// As `expect.action` names it; `none` when no security rule ended the request.
+    pub(crate) action: String,
+    pub(crate) rule: Option<String>,
+    pub(crate) description: Option<String>,
+    pub(crate) status: Option<i64>,
+    /// Every security rule that matched (`SecurityRuleIDs`).
+    pub(crate) rules: Vec<String>,
+}
+
+/// What the candidate is compared with.
+#[derive(Debug, Clone)]
+pub(crate) enum Base {
+    /// Nothing: the report is the candidate's outcomes.
+    None,
+    /// The project at another revision.
+    Book(Arc<Rulebook>),
+    /// The outcome recorded in each log line.
+    Logged,
+}
+
+/// The actions a security product takes, as `SecurityAction` reports them. Anything else
+/// (a redirect, a rewrite) is `none` when compared with the log.
+const SECURITY_ACTIONS: &[&str] = &["block", "challenge", "js_challenge", "managed_challenge"];
+
+/// Everything a worker needs, shared read-only.
+#[derive(Debug)]
+pub(crate) struct Engine {
+    pub(crate) candidate: Arc<Rulebook>,
+    pub(crate) base: Base,
+    /// Sample requests kept per transition.
+    pub(crate) samples: usize,
+    pub(crate) redact: redact::Redactor,
+    /// For access logs, which carry none.
+    pub(crate) host: Option<String>,
+    /// The fields the rules of either side read, to report those the logs never carry.
+    read_fields: Vec<FieldId>,
+}
+
+impl Engine {
+    pub(crate) fn new(
+        candidate: Arc<Rulebook>,
+        base: Base,
+        samples: usize,
+        redact: redact::Redactor,
+        host: Option<String>,
+    ) -> Engine {
+        let mut read = BTreeSet::new();
+        let books = std::iter::once(&candidate).chain(match &base {
+            Base::Book(b) => Some(b),
+            _ => None,
+        });
+        for book in books {
+            read.extend(fields_read(book));
+        }
+        Engine {
+            candidate,
+            base,
+            samples,
+            redact,
+            host,
+            read_fields: read
+                .into_iter()
+                .filter_map(|n| Context::field(n).ok())
+                .collect(),
+        }
+    }
+
+    /// The fields the rules of either side read.
+    pub(crate) fn fields_read(&self) -> Vec<&'static str> {
+        self.read_fields.iter().map(|id| id.name()).collect()
+    }
+
+    /// Replays one line (or HAR entry) into `tally`.
+    pub(crate) fn line(&self, tally: &mut Tally, at: &At<'_>, text: &[u8]) {
+        let Ok(text) = std::str::from_utf8(text) else {
+            tally.bad(at, "not UTF-8 text".into());
+            return;
+        };
+        if text.trim().is_empty() {
+            return;
+        }
+        let parsed = match at.format {
+            Format::Logpush => logpush::parse(text),
+            Format::Jsonl => combined::parse_jsonl(text),
+            Format::Combined => combined::parse(text, self.host.as_deref()),
+            Format::Har => har::parse(text),
+        };
+        let rec = match parsed {
+            Ok(r) => r,
+            Err(why) => {
+                tally.bad(at, why);
+                return;
+            }
+        };
+        if let Err(why) = self.record(tally, at, text, &rec) {
+            tally.bad(at, why);
+        }
+    }
+
+    fn record(
+        &self,
+        tally: &mut Tally,
+        at: &At<'_>,
+        text: &str,
+        rec: &Record,
+    ) -> Result<(), String> {
+        let mut ctx = context_with(&rec.req, None, Defaults::Missing).map_err(|e| e.to_string())?;
+        for (id, v) in &rec.fields {
+            ctx.set_field(*id, v.clone()).map_err(|e| e.to_string())?;
+        }
+        for id in &self.read_fields {
+            if ctx.is_set(*id) {
+                tally.carried.insert(id.name().to_string());
+            }
+        }
+        let before = match &self.base {
+            Base::None => None,
+            Base::Book(book) => Some(evaluate(book, ctx.clone(), &rec.req, tally)?),
+            Base::Logged => match &rec.logged {
+                Some(l) => Some(Behaviour {
+                    status: l.status,
+                    action: l.action.clone(),
+                    rule: l.rule.clone(),
+                    description: l.description.clone(),
+                    redirect: None,
+                    matched: l.rules.iter().cloned().chain(l.rule.clone()).collect(),
+                }),
+                None => {
+                    tally.no_logged += 1;
+                    None
+                }
+            },
+        };
+        let mut after = evaluate(&self.candidate, ctx, &rec.req, tally)?;
+        if matches!(self.base, Base::Logged) && !SECURITY_ACTIONS.contains(&after.action.as_str()) {
+            // The log records security actions only: a redirect is "none" there.
+            after.action = "none".into();
+            after.rule = None;
+            after.description = None;
+        }
+        let key = fnv(text.as_bytes());
+        let sample = |redact: &redact::Redactor| Sample::new(key, at, rec, redact);
+        tally.add(
+            before.as_ref(),
+            &after,
+            matches!(self.base, Base::Logged),
+            key,
+            self.samples,
+            || sample(&self.redact),
+        );
+        Ok(())
+    }
+}
+
+/// Where a line came from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct At<'a> {
+    pub(crate) source: &'a str,
+    pub(crate) line: u64,
+    pub(crate) format: Format,
+}
+
+/// One side's behaviour for a context.
+fn evaluate(
+    book: &Rulebook,
+    ctx: Context,
+    req: &TraceRequest,
+    tally: &mut Tally,
+) -> Result<Behaviour, String> {
+    static NEVER: AtomicBool = AtomicBool::new(false);
+    let (result, warnings) =
+        crate::ruleset::evaluate_context(book, ctx, req, &Extras::default(), &NEVER)
+            .map_err(|e| format!("cannot evaluate the request: {e}"))?;
+    for w in warnings {
+        if tally.warnings.len() < 50 {
+            tally.warnings.insert(w);
+        }
+    }
+    Ok(Behaviour::of(&TraceView::from_result(result)))
+}
+
+/// The fields the enabled rules of `book` read, by name.
+pub(crate) fn fields_read(book: &Rulebook) -> BTreeSet<&'static str> {
+    let mut out = BTreeSet::new();
+    for rs in &book.rulesets {
+        for cr in &rs.rules {
+            if let Some(e) = &cr.rule.expression
+                && let Ok(f) = crate::rules::fields_used(e)
+            {
+                out.extend(f);
+            }
+        }
+    }
+    out
+}
+
+/// FNV-1a, 64 bits: the stable hash of a line's bytes that picks samples and partitions (the
+/// same line lands in the same partition and is the same sample on every machine).
+pub(crate) fn fnv(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// `--partition K/N`: the lines whose hash is K-1 modulo N.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Partition {
+    pub(crate) k: u64,
+    pub(crate) n: u64,
+}
+
+impl Partition {
+    pub(crate) fn parse(s: &str) -> Result<Partition, String> {
+        let (k, n) = s
+            .split_once('/')
+            .ok_or_else(|| format!("`{s}` is not K/N (e.g. 2/3)"))?;
+        let (k, n) = (
+            k.trim()
+                .parse::<u64>()
+                .map_err(|_| format!("`{k}` in `{s}` is not a number"))?,
+            n.trim()
+                .parse::<u64>()
+                .map_err(|_| format!("`{n}` in `{s}` is not a number"))?,
+        );
+        if n == 0 || k == 0 || k > n {
+            return Err(format!("`{s}`: K must be 1..=N and N at least 1"));
+        }
+        Ok(Partition { k, n })
+    }
+
+    pub(crate) fn holds(self, line: &[u8]) -> bool {
+        self.n == 1 || fnv(trim_eol(line)) % self.n == self.k - 1
+    }
+}
+
+fn trim_eol(b: &[u8]) -> &[u8] {
+    let b = b.strip_suffix(b"\n").unwrap_or(b);
+    b.strip_suffix(b"\r").unwrap_or(b)
+}
+
+/// How a replay reads and where it reports progress.
+#[derive(Debug)]
+pub(crate) struct ReadOptions {
+    pub(crate) format: Option<Format>,
+    pub(crate) partition: Option<Partition>,
+    pub(crate) jobs: usize,
+    pub(crate) progress: bool,
+}
+
+/// Lines handed to a worker at once.
+const BATCH: usize = 256;
+
+struct Batch {
+    source: Arc<str>,
+    format: Format,
+    lines: Vec<(u64, Vec<u8>)>,
+}
+
+/// Replays every source; the merged tally, or the first source that could not be read.
+pub(crate) fn run(
+    engine: &Arc<Engine>,
+    sources: &[Source],
+    opts: &ReadOptions,
+) -> Result<Tally, InputError> {
+    let bytes = Arc::new(AtomicU64::new(0));
+    let total: Option<u64> = sources.iter().map(Source::size).sum();
+    let bar = opts.progress.then(|| progress_bar(total));
+    let jobs = opts.jobs.max(1);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(jobs * 4);
+    let rx = Arc::new(std::sync::Mutex::new(rx));
+    let mut workers = Vec::new();
+    // With one job, lines are replayed on this thread: nothing to hand over.
+    let inline = jobs == 1;
+    if !inline {
+        for _ in 0..jobs {
+            let (engine, rx) = (engine.clone(), rx.clone());
+            workers.push(std::thread::spawn(move || {
+                let mut tally = Tally::default();
+                loop {
+                    let next = rx
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .recv();
+                    let Ok(batch) = next else { break };
+                    for (line, text) in &batch.lines {
+                        let at = At {
+                            source: &batch.source,
+                            line: *line,
+                            format: batch.format,
+                        };
+                        engine.line(&mut tally, &at, text);
+                    }
+                }
+                tally
+            }));
+        }
+    }
+    let mut own = Tally::default();
+    let mut read_error = None;
+    let mut seen: u64 = 0;
+    'sources: for src in sources {
+        let name: Arc<str> = Arc::from(src.name.as_str());
+        let opened = match input::open(src, bytes.clone()) {
+            Ok(o) => o,
+            Err(e) => {
+                read_error = Some(e);
+                break;
+            }
+        };
+        let mut reader = opened.reader;
+        let mut buf = Vec::new();
+        let mut line_no: u64 = 0;
+        let mut format = opts.format;
+        let mut batch = Vec::with_capacity(BATCH);
+        let send = |lines: Vec<(u64, Vec<u8>)>, format: Format, own: &mut Tally| {
+            if inline {
+                for (line, text) in &lines {
+                    let at = At {
+                        source: &name,
+                        line: *line,
+                        format,
+                    };
+                    engine.line(own, &at, text);
+                }
+                true
+            } else {
+                tx.send(Batch {
+                    source: name.clone(),
+                    format,
+                    lines,
+                })
+                .is_ok()
+            }
+        };
+        loop {
+            let line =
+                match input::next_line(&mut *reader, &mut buf, &src.name, opened.gzip, line_no) {
+                    Ok(Some(l)) => l,
+                    Ok(None) => break,
+                    Err(e) => {
+                        read_error = Some(e);
+                        break 'sources;
+                    }
+                };
+            line_no += 1;
+            let text = match line {
+                input::Line::Text(t) => t,
+                input::Line::TooLong(n) => {
+                    let at = At {
+                        source: &name,
+                        line: line_no,
+                        format: format.unwrap_or(Format::Logpush),
+                    };
+                    own.bad(
+                        &at,
+                        format!(
+                            "the line is {n} bytes, longer than the limit of {} bytes",
+                            input::MAX_LINE
+                        ),
+                    );
+                    continue;
+                }
+            };
+            let fmt = match format {
+                Some(f) => f,
+                None => {
+                    if text.iter().all(u8::is_ascii_whitespace) {
+                        continue;
+                    }
+                    match input::detect(&text, &src.name) {
+                        Ok(f) => {
+                            format = Some(f);
+                            if opts.progress {
+                                let gz = if opened.gzip { ", gzip" } else { "" };
+                                eprintln!(
+                                    "{}: {}{gz}",
+                                    crate::escape::visible(&src.name),
+                                    f.name()
+                                );
+                            }
+                            f
+                        }
+                        Err(e) => {
+                            read_error = Some(e);
+                            break 'sources;
+                        }
+                    }
+                }
+            };
+            if fmt == Format::Har {
+                // A HAR is one document: read it whole and replay its entries.
+                let mut doc = text;
+                doc.push(b'\n');
+                match input::read_all(&mut *reader, &src.name, opened.gzip) {
+                    Ok(rest) => doc.extend_from_slice(&rest),
+                    Err(e) => {
+                        read_error = Some(e);
+                        break 'sources;
+                    }
+                }
+                let entries = match har::entries(&doc) {
+                    Ok(e) => e,
+                    Err(why) => {
+                        read_error = Some(InputError {
+                            file: src.name.clone(),
+                            message: why,
+                            hint: None,
+                        });
+                        break 'sources;
+                    }
+                };
+                for (i, e) in entries.into_iter().enumerate() {
+                    if opts.partition.is_none_or(|p| p.holds(e.as_bytes())) {
+                        batch.push((i as u64 + 1, e.into_bytes()));
+                    }
+                    if batch.len() == BATCH && !send(std::mem::take(&mut batch), fmt, &mut own) {
+                        break 'sources;
+                    }
+                }
+                break;
+            }
+            if opts.partition.is_some_and(|p| !p.holds(&text)) {
+                continue;
+            }
+            batch.push((line_no, text));
+            seen += 1;
+            if batch.len() == BATCH {
+                if !send(
+                    std::mem::replace(&mut batch, Vec::with_capacity(BATCH)),
+                    fmt,
+                    &mut own,
+                ) {
+                    break 'sources;
+                }
+                if let Some(b) = &bar {
+                    b.set_position(bytes.load(Ordering::Relaxed));
+                    let secs = b.elapsed().as_secs_f64().max(0.001);
+                    b.set_message(format!(
+                        "{seen} lines, {:.0} requests/s",
+                        seen as f64 / secs
+                    ));
+                }
+            }
+        }
+        if !batch.is_empty() {
+            let f = format.unwrap_or(Format::Logpush);
+            if !send(batch, f, &mut own) {
+                break;
+            }
+        }
+        if format.is_none() && read_error.is_none() {
+            read_error = Some(InputError {
+                file: src.name.clone(),
+                message: "the input holds no line but blank ones".into(),
+                hint: None,
+            });
+            break;
+        }
+    }
+    drop(tx);
+    for w in workers {
+        match w.join() {
+            Ok(t) => own.merge(t),
+            Err(_) => {
+                return Err(InputError {
+                    file: String::new(),
+                    message: "a replay worker stopped unexpectedly".into(),
+                    hint: None,
+                });
+            }
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    if let Some(e) = read_error {
+        return Err(e);
+    }
+    own.finish(engine.samples);
+    Ok(own)
+}
+
+fn progress_bar(total: Option<u64>) -> indicatif::ProgressBar {
+    let bar = match total {
+        Some(t) => indicatif::ProgressBar::new(t),
+        None => indicatif::ProgressBar::no_length(),
+    };
+    let style = if total.is_some() {
+        "{spinner} replaying [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} ({bytes_per_sec}, ETA {eta}) {msg}"
+    } else {
+        "{spinner} replaying [{elapsed_precise}] {bytes} ({bytes_per_sec}) {msg}"
+    };
+    if let Ok(s) = indicatif::ProgressStyle::with_template(style) {
+        bar.set_style(s);
+    }
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(4));
+    bar
+}
