@@ -16,6 +16,7 @@ mod layers;
 mod local;
 mod offline_only;
 mod realworld;
+mod replay;
 mod serve_faults;
 mod surface;
 mod terraform;
