@@ -445,6 +445,11 @@ pub(crate) struct TestArgs {
     #[arg(long, value_name = "FILE", requires = "baseline")]
     pub changes: Option<PathBuf>,
 
+    /// With --baseline REV: fail when a rule changed against the baseline and no case
+    /// matches it on either side (the change is untested).
+    #[arg(long, requires = "baseline")]
+    pub require_changed_covered: bool,
+
     #[command(flatten)]
     pub budget: BudgetArgs,
 

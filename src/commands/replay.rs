@@ -65,6 +65,7 @@ pub(super) fn run(a: &ReplayArgs) -> Result<Exit, Report> {
     let redactor = Redactor::new(&patterns, a.keep_cookies).map_err(Diagnostic::usage)?;
     // The baseline's snapshot stays checked out while the run lasts.
     let mut snapshot = None;
+    let mut changed = Vec::new();
     let (base, baseline_name, base_book) = match a.baseline.as_deref() {
         None => (Base::None, None, None),
         Some("logged") => (Base::Logged, Some("logged".to_string()), None),
@@ -77,6 +78,13 @@ pub(super) fn run(a: &ReplayArgs) -> Result<Exit, Report> {
                 r
             })?;
             let name = format!("{} ({})", snap.rev, snap.short());
+            changed = crate::ruleset::diff::diff(&p.book, &project.book)
+                .into_iter()
+                .map(|c| {
+                    let file = snap.display(&c.file).display().to_string();
+                    report::ChangedRule::of(c, file)
+                })
+                .collect();
             snapshot = Some(snap);
             (Base::Book(p.book.clone()), Some(name), Some(p.book))
         }
@@ -112,6 +120,7 @@ pub(super) fn run(a: &ReplayArgs) -> Result<Exit, Report> {
             .map(|s| (*s).to_string())
             .collect(),
         samples: usize::from(a.samples),
+        changed_rules: changed,
         ..Meta::default()
     };
     for book in std::iter::once(&project.book).chain(base_book.as_ref()) {

@@ -88,7 +88,33 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
         {
             super::warn(&format!("baseline: {w}"));
         }
-        let compared = changes::compare(&loaded.suites, &run, &before, base.describe());
+        let mut compared = changes::compare(&loaded.suites, &run, &before, base.describe());
+        if let (Some(old), Some(project), Some(snap)) =
+            (&base.book, &loaded.project, &base.snapshot)
+        {
+            let after = loaded
+                .suites
+                .iter()
+                .flat_map(|s| &s.cases)
+                .filter_map(|c| run.results.get(&c.full_name))
+                .filter_map(|r| r.behaviour.as_ref());
+            compared.rules = changes::review(
+                crate::ruleset::diff::diff(old, &project.book),
+                before.values().filter_map(|b| b.as_ref().ok()),
+                after,
+                |p| snap.display(p).display().to_string(),
+            );
+            compared.require_rules_covered = ts.require_changed_covered;
+            let unexercised = compared.rules.iter().filter(|r| r.unexercised()).count();
+            if ts.require_changed_covered && unexercised > 0 {
+                verdict.add(
+                    Exit::Failed,
+                    format!(
+                        "{unexercised} changed rule(s) no case exercises (--require-changed-covered)"
+                    ),
+                );
+            }
+        }
         let text = format!("\nbehaviour changes:\n\n{}", compared.render());
         after_results(&ts, &text)?;
         if !compared.baseline_errors.is_empty() {
@@ -347,6 +373,8 @@ fn ci_reports(
 /// (kept checked out while the run lasts), or the live API.
 struct Baseline {
     backend: crate::backend::Backend,
+    /// The baseline's rules (a revision baseline).
+    book: Option<std::sync::Arc<crate::ruleset::Rulebook>>,
     snapshot: Option<Snapshot>,
     /// The baseline is Cloudflare's own API.
     live: bool,
@@ -370,6 +398,7 @@ impl Baseline {
                 };
                 return Ok(Baseline {
                     backend: backend(&live, None)?,
+                    book: None,
                     snapshot: None,
                     live: crate::cloudflare::client::is_live_url(&settings.api.url),
                 });
@@ -388,6 +417,7 @@ impl Baseline {
         };
         Ok(Baseline {
             backend: backend(&local, Some(&project))?,
+            book: Some(project.book.clone()),
             snapshot: Some(snapshot),
             live: false,
         })

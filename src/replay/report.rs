@@ -37,6 +37,52 @@ pub(crate) struct Meta {
     pub(crate) rule_info: BTreeMap<String, RuleInfo>,
     /// The sample count asked for.
     pub(crate) samples: usize,
+    /// With a revision baseline: the rules whose definition changed.
+    pub(crate) changed_rules: Vec<ChangedRule>,
+}
+
+/// A rule whose definition differs from the baseline's; its request counts come from the
+/// tally.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ChangedRule {
+    pub(crate) ruleset: String,
+    pub(crate) rule: String,
+    #[serde(rename = "ref")]
+    pub(crate) reference: Option<String>,
+    pub(crate) description: Option<String>,
+    pub(crate) changes: Vec<String>,
+    pub(crate) file: String,
+    pub(crate) line: usize,
+    /// Filled from the tally when written.
+    #[serde(default)]
+    pub(crate) requests_before: u64,
+    #[serde(default)]
+    pub(crate) requests_after: u64,
+}
+
+impl ChangedRule {
+    pub(crate) fn of(c: crate::ruleset::diff::RuleChange, file: String) -> ChangedRule {
+        ChangedRule {
+            ruleset: c.ruleset,
+            rule: c.step,
+            reference: c.reference,
+            description: c.description,
+            changes: c.kinds.iter().map(|k| (*k).to_string()).collect(),
+            file,
+            line: c.line,
+            requests_before: 0,
+            requests_after: 0,
+        }
+    }
+
+    fn counted(&self, t: &Tally) -> ChangedRule {
+        let [b, a] = t.rules.get(&self.rule).copied().unwrap_or_default();
+        ChangedRule {
+            requests_before: b,
+            requests_after: a,
+            ..self.clone()
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -104,6 +150,8 @@ struct Json {
     fields_never_carried: BTreeSet<String>,
     warnings: BTreeSet<String>,
     samples_per_group: usize,
+    #[serde(default)]
+    changed_rules: Vec<ChangedRule>,
 }
 
 fn share(n: u64, of: u64) -> f64 {
@@ -194,6 +242,7 @@ pub(crate) fn to_json(t: &Tally, meta: &Meta) -> String {
         fields_never_carried: never_carried(t, meta),
         warnings: t.warnings.clone(),
         samples_per_group: meta.samples,
+        changed_rules: meta.changed_rules.iter().map(|c| c.counted(t)).collect(),
     };
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
     s.push('\n');
@@ -254,6 +303,7 @@ pub(crate) fn from_json(text: &str) -> Result<(Tally, Meta), String> {
         partition: doc.partition,
         fields_read: doc.fields_read,
         samples: doc.samples_per_group,
+        changed_rules: doc.changed_rules,
         ..Meta::default()
     };
     for r in doc.rules {
@@ -470,6 +520,36 @@ pub(crate) fn text(t: &Tally, meta: &Meta, sources: usize) -> String {
         }
         if t.no_logged > 0 {
             let _ = writeln!(o, "  {} request(s) carried no logged outcome", t.no_logged);
+        }
+    }
+    if !meta.changed_rules.is_empty() {
+        let _ = writeln!(
+            o,
+            "\nchanged rules (requests matching each, baseline → candidate):"
+        );
+        let mut quiet = 0;
+        for c in &meta.changed_rules {
+            let c = c.counted(t);
+            let idle = c.requests_before == 0 && c.requests_after == 0;
+            quiet += usize::from(idle);
+            let _ = writeln!(
+                o,
+                "  {}:{} {}: {}; requests matching it {} → {}{}",
+                visible(&c.file),
+                c.line,
+                visible(&rule_name(meta, &c.rule)),
+                c.changes.join(", "),
+                c.requests_before,
+                c.requests_after,
+                if idle {
+                    "  ← no replayed request exercises this change"
+                } else {
+                    ""
+                }
+            );
+        }
+        if quiet > 0 {
+            let _ = writeln!(o, "{quiet} changed rule(s) no replayed request exercises");
         }
     }
     let never = never_carried(t, meta);

@@ -37,6 +37,110 @@ pub(crate) struct Comparison {
     pub(crate) changes: Vec<Change>,
     /// Cases the baseline could not trace: the comparison is incomplete (exit 3).
     pub(crate) baseline_errors: Vec<(String, String)>,
+    /// The rules whose definition differs from the baseline's (a revision baseline only),
+    /// with the cases that match each on either side.
+    pub(crate) rules: Vec<RuleReview>,
+    /// `--require-changed-covered`: an unexercised changed rule fails the run.
+    #[serde(skip)]
+    pub(crate) require_rules_covered: bool,
+}
+
+/// A changed rule and what exercises it: cases (and, for `replay`, requests) matching it on
+/// the baseline's side and on the candidate's.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct RuleReview {
+    pub(crate) ruleset: String,
+    pub(crate) rule: String,
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub(crate) reference: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) description: Option<String>,
+    pub(crate) changes: Vec<&'static str>,
+    /// Where the rule is, as reports name files (`REV:path` for a removed rule).
+    pub(crate) file: String,
+    pub(crate) line: usize,
+    /// The file is the candidate's (an annotation can point at it).
+    #[serde(skip)]
+    pub(crate) in_candidate: bool,
+    pub(crate) before: u64,
+    pub(crate) after: u64,
+    #[serde(skip)]
+    pub(crate) label: String,
+}
+
+impl RuleReview {
+    /// No case (or request) matches the rule on either side: the change is untested.
+    pub(crate) fn unexercised(&self) -> bool {
+        self.before == 0 && self.after == 0
+    }
+
+    /// `rulesets/x.json:14 "Block admin" (admin): expression, action`.
+    pub(crate) fn line_text(&self, noun: &str) -> String {
+        let mut s = format!(
+            "{}:{} {}: {}; {noun}s matching it {} → {}",
+            self.file,
+            self.line,
+            self.label,
+            self.changes.join(", "),
+            self.before,
+            self.after
+        );
+        if self.unexercised() {
+            let _ = write!(s, "  ← no {noun} exercises this change");
+        }
+        s
+    }
+}
+
+/// The reviews of `changed` rules, counting the matches of each in `before` and `after`
+/// (the matched rule sets of the cases or requests on each side); `show` names a file.
+pub(crate) fn review<'a>(
+    changed: Vec<crate::ruleset::diff::RuleChange>,
+    before: impl Iterator<Item = &'a Behaviour> + Clone,
+    after: impl Iterator<Item = &'a Behaviour> + Clone,
+    show: impl Fn(&Path) -> String,
+) -> Vec<RuleReview> {
+    changed
+        .into_iter()
+        .map(|c| {
+            let count = |side: &mut dyn Iterator<Item = &'a Behaviour>| {
+                side.filter(|b| b.matched.contains(&c.step)).count() as u64
+            };
+            RuleReview {
+                before: count(&mut before.clone()),
+                after: count(&mut after.clone()),
+                label: c.label(),
+                ruleset: c.ruleset,
+                rule: c.step,
+                reference: c.reference,
+                description: c.description,
+                changes: c.kinds,
+                file: show(&c.file),
+                line: c.line,
+                in_candidate: !c.in_baseline,
+            }
+        })
+        .collect()
+}
+
+/// The plain-text list of changed rules.
+pub(crate) fn render_rules(rules: &[RuleReview], noun: &str) -> String {
+    let mut out = String::new();
+    if rules.is_empty() {
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "changed rules ({noun}s matching each, baseline → candidate):"
+    );
+    for r in rules {
+        let _ = writeln!(out, "  {}", crate::escape::visible(&r.line_text(noun)));
+    }
+    let n = rules.iter().filter(|r| r.unexercised()).count();
+    if n > 0 {
+        let _ = writeln!(out, "{n} changed rule(s) no {noun} exercises");
+    }
+    out
 }
 
 /// Compares the candidate's behaviours in `run` with `baseline`'s, case by case, in suite order.
@@ -51,6 +155,8 @@ pub(crate) fn compare(
         compared: 0,
         changes: Vec::new(),
         baseline_errors: Vec::new(),
+        rules: Vec::new(),
+        require_rules_covered: false,
     };
     for (suite, case, result) in run.walk(suites) {
         let Some(base) = baseline.get(&case.full_name) else {
@@ -139,6 +245,10 @@ impl Comparison {
         }
         for (case, e) in &self.baseline_errors {
             let _ = writeln!(out, "baseline could not trace {case}: {e}");
+        }
+        if !self.rules.is_empty() {
+            out.push_str(&render_rules(&self.rules, "case"));
+            out.push('\n');
         }
         out.push_str(&self.totals());
         out.push('\n');
@@ -254,6 +364,8 @@ mod tests {
             ]
             .concat(),
             baseline_errors: vec![],
+            rules: vec![],
+            require_rules_covered: false,
         };
         assert_eq!(
             c.totals(),

@@ -134,6 +134,19 @@ pub(crate) fn annotations(
         }
     }
     if let Some(c) = comparison {
+        for r in c.rules.iter().filter(|r| r.unexercised() && r.in_candidate) {
+            out.push(Annotation {
+                level: if c.require_rules_covered { "error" } else { "warning" },
+                file: repo_path(Path::new(&r.file), workspace),
+                line: r.line.max(1),
+                title: format!("changed rule no case exercises: {}", r.label),
+                message: format!(
+                    "this rule changed ({}) against {}, and no case matches it before or after: a case requesting what it now does would test the change",
+                    r.changes.join(", "),
+                    c.baseline
+                ),
+            });
+        }
         for change in &c.changes {
             let (before, after) = cells(&change.before, &change.after);
             out.push(Annotation {
@@ -345,6 +358,27 @@ pub(crate) fn summary(
                 ));
             }
             rows.finish(&mut md, "behaviour change(s)");
+            md.push('\n');
+        }
+        if !c.rules.is_empty() {
+            md.push_str("#### Changed rules\n\n| rule | file | change | cases before | cases after |\n|---|---|---|---:|---:|\n");
+            let mut rows = Capped::new(MAX_CHANGES);
+            for r in &c.rules {
+                let flag = if r.unexercised() {
+                    " ⚠ no case exercises it"
+                } else {
+                    ""
+                };
+                rows.push(&format!(
+                    "| {}{flag} | {} | {} | {} | {} |\n",
+                    cell(&r.label),
+                    cell(&format!("{}:{}", r.file, r.line)),
+                    cell(&r.changes.join(", ")),
+                    r.before,
+                    r.after
+                ));
+            }
+            rows.finish(&mut md, "changed rule(s)");
             md.push('\n');
         }
         let _ = writeln!(md, "{}\n", cell(&c.totals()));

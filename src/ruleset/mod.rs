@@ -5,6 +5,7 @@
 
 pub(crate) mod action;
 pub(crate) mod compiled;
+pub(crate) mod diff;
 pub(crate) mod eval;
 pub(crate) mod model;
 pub(crate) mod phases;

@@ -51,6 +51,8 @@ pub(crate) struct TestSettings {
     pub(crate) baseline: Option<BaselineSpec>,
     /// With a baseline: where the behaviour changes go as JSON (`--changes`).
     pub(crate) changes: Option<std::path::PathBuf>,
+    /// `--require-changed-covered`: a changed rule no case matches fails the run.
+    pub(crate) require_changed_covered: bool,
     /// Where rulegate's text after libtest's output goes: stderr when libtest writes JSON to
     /// stdout, else stdout.
     pub(crate) text_to_stderr: bool,
@@ -62,6 +64,13 @@ impl TestSettings {
         let live = common.backend == BackendKind::Cloudflare
             && crate::cloudflare::client::is_live_url(&common.api.url);
         let coverage = coverage(args, &common, &libtest)?;
+        if args.require_changed_covered && args.baseline.as_deref() == Some("live") {
+            return Err(Diagnostic::usage(
+                "--require-changed-covered compares the rules with a git revision's, but the live API's rules are not known",
+            )
+            .hint("name a git revision as the baseline (e.g. --baseline origin/main)")
+            .into());
+        }
         Ok(TestSettings {
             color: use_color(args),
             skip_offline_only: live && !args.strict_live,
@@ -74,6 +83,7 @@ impl TestSettings {
                 }
             }),
             changes: args.changes.clone(),
+            require_changed_covered: args.require_changed_covered,
             text_to_stderr: matches!(args.format, Some(libtest_mimic::FormatSetting::Json)),
             libtest,
             common,

@@ -614,3 +614,122 @@ fn redacted_values_reach_no_output() {
         assert!(!all.contains(s), "{s} leaked:\n{all}");
     }
 }
+
+#[test]
+fn changed_rules_are_reviewed_with_what_exercises_them() {
+    let dir = repo();
+    // `test --baseline`: the new rule has no case; the retired probe rule had one.
+    let run = |extra: &[&str]| {
+        bin()
+            .current_dir(dir.path())
+            .env_remove("GITHUB_ACTIONS")
+            .args(["test", "project", "--baseline", "HEAD~1"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let o = run(&["--annotations", "github"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "the probe case fails now: {}",
+        text(&o)
+    );
+    let out = common::stdout(&o);
+    assert!(
+        out.contains("changed rules (cases matching each, baseline → candidate):"),
+        "{out}"
+    );
+    let added = out
+        .lines()
+        .find(|l| l.contains("(internal-block): added"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        added.contains("cases matching it 0 → 0  ← no case exercises this change"),
+        "{added}"
+    );
+    let retired = out
+        .lines()
+        .find(|l| l.contains("(php-probe): enabled"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(retired.contains("cases matching it 1 → 0"), "{retired}");
+    assert!(!retired.contains("no case exercises"), "{retired}");
+    let warning = out
+        .lines()
+        .find(|l| {
+            l.starts_with(
+                "::warning file=project/rulesets/zone-http_request_firewall_custom.json,line=",
+            )
+        })
+        .unwrap_or_else(|| panic!("an annotation at the rule: {out}"));
+    let line: usize = warning
+        .split("line=")
+        .nth(1)
+        .and_then(|s| s.split([',', ':']).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    let file = std::fs::read_to_string(
+        dir.path()
+            .join("project/rulesets/zone-http_request_firewall_custom.json"),
+    )
+    .unwrap();
+    let near: String = file.lines().skip(line - 1).take(3).collect();
+    assert!(near.contains("0c0c0c0c"), "line {line}: {near}");
+
+    let changes = dir.path().join("changes.json");
+    let o = run(&[
+        "--require-changed-covered",
+        "--changes",
+        changes.to_str().unwrap(),
+        "--skip",
+        "WordPress",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        common::stderr(&o)
+            .contains("2 changed rule(s) no case exercises (--require-changed-covered)"),
+        "{}",
+        text(&o)
+    );
+    let j = read_json(&changes);
+    let rules = j["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 2, "{j:#}");
+    let added = rules.iter().find(|r| r["ref"] == "internal-block").unwrap();
+    assert_eq!(
+        (&added["changes"], &added["before"], &added["after"]),
+        (&json!(["added"]), &json!(0), &json!(0))
+    );
+
+    // `replay --baseline`: the same rules, counted in requests.
+    std::fs::write(dir.path().join("day.ndjson"), traffic().join("\n")).unwrap();
+    let o = replay(
+        dir.path(),
+        &[
+            "day.ndjson",
+            "--project",
+            "project",
+            "--baseline",
+            "HEAD~1",
+            "--json",
+            "r.json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = common::stdout(&o);
+    assert!(
+        out.contains(&format!("added; requests matching it 0 → {K}")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("enabled; requests matching it {PROBES} → 0")),
+        "{out}"
+    );
+    let j = read_json(&dir.path().join("r.json"));
+    let added = j["changed_rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ref"] == "internal-block")
+        .unwrap();
+    assert_eq!(added["requests_after"], K, "{j:#}");
+}
