@@ -104,7 +104,8 @@ pub(crate) struct ReplayArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: Option<u16>,
 
-    /// Replay only partition K of N (the lines whose FNV-1a hash is K-1 modulo N); merge the
+    /// Replay only partition K of N (the lines whose hash is K-1 modulo N, so a line always
+    /// lands in the same partition); merge the
     /// partitions' --json reports with --merge.
     #[arg(long, value_name = "K/N", value_parser = parse_partition)]
     pub partition: Option<crate::replay::Partition>,

@@ -246,3 +246,56 @@ fn finish(
     }
     Ok(exit)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use crate::settings::{Flags, Settings};
+    use crate::trace::{Behaviour, TraceView};
+
+    /// Replay's lean evaluation (matched rules only) gives every example case the behaviour
+    /// the full trace gives.
+    #[test]
+    fn lean_evaluation_behaves_as_the_full_trace() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("suites");
+        let settings = Settings::resolve(&Flags {
+            dir: dir.clone(),
+            ..Flags::default()
+        })
+        .unwrap();
+        let args = crate::cli::SuiteArgs {
+            paths: vec![dir],
+            vars: Vec::new(),
+            tf: crate::cli::TerraformArgs::default(),
+        };
+        let loaded = super::super::load(&settings, Some(&args), true).unwrap();
+        let book = &loaded.project.unwrap().book;
+        let never = AtomicBool::new(false);
+        let mut compared = 0;
+        for case in loaded.suites.iter().flat_map(|s| &s.cases) {
+            if case.extras.origin.is_some() {
+                continue;
+            }
+            let full = crate::ruleset::evaluate_until(book, &case.request, &case.extras, &never)
+                .unwrap()
+                .0;
+            let ctx =
+                crate::rules::request::context(&case.request, case.extras.fields.as_ref()).unwrap();
+            let lean = crate::ruleset::evaluate_lean(book, ctx, &case.request, &never)
+                .unwrap()
+                .0;
+            let want = Behaviour::of(&TraceView::new(&full));
+            assert_eq!(Behaviour::of_result(&full), want, "{}", case.full_name);
+            assert_eq!(Behaviour::of_result(&lean), want, "{}", case.full_name);
+            assert_eq!(
+                Behaviour::of(&TraceView::from_result(lean)),
+                want,
+                "{}",
+                case.full_name
+            );
+            compared += 1;
+        }
+        assert!(compared > 30, "{compared}");
+    }
+}

@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::rules::request::{Defaults, context_with};
 use crate::rules::{Context, FieldId, Value};
 use crate::ruleset::Rulebook;
-use crate::trace::{Behaviour, Extras, TraceRequest, TraceView};
+use crate::trace::{Behaviour, TraceRequest};
 
 pub(crate) use input::{Format, InputError, Source};
 pub(crate) use tally::{Sample, Tally};
@@ -215,15 +215,14 @@ fn evaluate(
     tally: &mut Tally,
 ) -> Result<Behaviour, String> {
     static NEVER: AtomicBool = AtomicBool::new(false);
-    let (result, warnings) =
-        crate::ruleset::evaluate_context(book, ctx, req, &Extras::default(), &NEVER)
-            .map_err(|e| format!("cannot evaluate the request: {e}"))?;
+    let (result, warnings) = crate::ruleset::evaluate_lean(book, ctx, req, &NEVER)
+        .map_err(|e| format!("cannot evaluate the request: {e}"))?;
     for w in warnings {
         if tally.warnings.len() < 50 {
             tally.warnings.insert(w);
         }
     }
-    Ok(Behaviour::of(&TraceView::from_result(result)))
+    Ok(Behaviour::of_result(&result))
 }
 
 /// The fields the enabled rules of `book` read, by name.
@@ -241,15 +240,27 @@ pub(crate) fn fields_read(book: &Rulebook) -> BTreeSet<&'static str> {
     out
 }
 
-/// FNV-1a, 64 bits: the stable hash of a line's bytes that picks samples and partitions (the
-/// same line lands in the same partition and is the same sample on every machine).
+/// The stable hash of a line's bytes that picks samples and partitions (the same line lands
+/// in the same partition and is the same sample on every machine): FNV-1a's constants over
+/// 64-bit little-endian words (then the remaining bytes), finished with MurmurHash3's 64-bit
+/// mix so every bit of the line reaches the low bits a modulo reads.
 pub(crate) fn fnv(bytes: &[u8]) -> u64 {
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    let mut words = bytes.chunks_exact(8);
+    for w in &mut words {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(w);
+        h = (h ^ u64::from_le_bytes(a)).wrapping_mul(PRIME);
     }
-    h
+    for b in words.remainder() {
+        h = (h ^ u64::from(*b)).wrapping_mul(PRIME);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
 }
 
 /// `--partition K/N`: the lines whose hash is K-1 modulo N.

@@ -214,16 +214,15 @@ impl Context {
         self.set_field(field(name)?, v)
     }
 
-    /// Sets a field the request builder names with a value of its type. The names and types
-    /// are the builder's own constants, so a miss is a bug: it stops the program in every
-    /// build (and the tests, which build every field), never a field silently left unset.
-    pub(crate) fn put(&mut self, name: &str, v: Value) {
-        let Some(id) = Scheme::http().field(name) else {
-            panic!("request builder bug: `{name}` is no field of the scheme");
-        };
+    /// Sets a field the request builder names (through its handle) with a value of its type.
+    /// The types are the builder's own, so a mismatch is a bug: it stops the program in every
+    /// build (and the tests, which build every field), never a field silently left wrong.
+    #[inline]
+    pub(crate) fn put(&mut self, id: FieldId, v: Value) {
         assert!(
-            v.has_type(&id.ty()),
-            "request builder bug: `{name}` set with a value of the wrong type"
+            id.t().admits(&v),
+            "request builder bug: `{}` set with a value of the wrong type",
+            id.name()
         );
         self.store(id.0 as usize, Slot::Value(v));
     }

@@ -14,6 +14,7 @@ use base64::Engine as _;
 use super::context::Context;
 use super::error::RequestError;
 use super::functions::url_decode;
+use super::scheme::FieldId;
 use super::types::Value;
 use crate::trace::TraceRequest;
 
@@ -32,6 +33,93 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("http.request.version", "HTTP/1.1 unless protocol is given"),
     ("http.request.timestamp.sec", "the current time"),
 ];
+
+/// Declares the field handles the builder sets, resolved once.
+macro_rules! handles {
+    ($name:ident { $($f:ident = $field:literal),* $(,)? }) => {
+        struct $name {
+            $($f: FieldId,)*
+        }
+        impl $name {
+            fn resolve(prefix: &str) -> $name {
+                $name { $($f: id(&format!("{prefix}{}", $field)),)* }
+            }
+        }
+    };
+}
+
+/// A field of the scheme the builder names: a miss is a bug, found by every test that
+/// builds a request.
+fn id(name: &str) -> FieldId {
+    Context::field(name)
+        .unwrap_or_else(|_| panic!("request builder bug: `{name}` is no field of the scheme"))
+}
+
+handles!(Handles {
+    cf_bot_management_score = "cf.bot_management.score",
+    cf_edge_server_port = "cf.edge.server_port",
+    cf_threat_score = "cf.threat_score",
+    http_cookie = "http.cookie",
+    http_host = "http.host",
+    http_referer = "http.referer",
+    http_request_accepted_languages = "http.request.accepted_languages",
+    http_request_body_form = "http.request.body.form",
+    http_request_body_form_names = "http.request.body.form.names",
+    http_request_body_form_values = "http.request.body.form.values",
+    http_request_body_mime = "http.request.body.mime",
+    http_request_body_multipart = "http.request.body.multipart",
+    http_request_body_multipart_content_dispositions = "http.request.body.multipart.content_dispositions",
+    http_request_body_multipart_content_transfer_encodings = "http.request.body.multipart.content_transfer_encodings",
+    http_request_body_multipart_content_types = "http.request.body.multipart.content_types",
+    http_request_body_multipart_filenames = "http.request.body.multipart.filenames",
+    http_request_body_multipart_names = "http.request.body.multipart.names",
+    http_request_body_multipart_values = "http.request.body.multipart.values",
+    http_request_body_raw = "http.request.body.raw",
+    http_request_body_size = "http.request.body.size",
+    http_request_cookies = "http.request.cookies",
+    http_request_headers = "http.request.headers",
+    http_request_headers_names = "http.request.headers.names",
+    http_request_headers_values = "http.request.headers.values",
+    http_request_method = "http.request.method",
+    http_request_timestamp_msec = "http.request.timestamp.msec",
+    http_request_timestamp_sec = "http.request.timestamp.sec",
+    http_request_version = "http.request.version",
+    http_user_agent = "http.user_agent",
+    http_x_forwarded_for = "http.x_forwarded_for",
+    ip_geoip_continent = "ip.geoip.continent",
+    ip_geoip_country = "ip.geoip.country",
+    ip_geoip_is_in_european_union = "ip.geoip.is_in_european_union",
+    ip_geoip_subdivision_2_iso_code = "ip.geoip.subdivision_2_iso_code",
+    ip_src = "ip.src",
+    ip_src_city = "ip.src.city",
+    ip_src_continent = "ip.src.continent",
+    ip_src_country = "ip.src.country",
+    ip_src_is_in_european_union = "ip.src.is_in_european_union",
+    ip_src_lat = "ip.src.lat",
+    ip_src_lon = "ip.src.lon",
+    ip_src_postal_code = "ip.src.postal_code",
+    ip_src_region_code = "ip.src.region_code",
+    ip_src_subdivision_2_iso_code = "ip.src.subdivision_2_iso_code",
+    ip_src_timezone_name = "ip.src.timezone.name",
+    ssl = "ssl",
+});
+
+handles!(UriHandles {
+    full_uri = "http.request.full_uri",
+    uri = "http.request.uri",
+    uri_path = "http.request.uri.path",
+    uri_path_extension = "http.request.uri.path.extension",
+    uri_query = "http.request.uri.query",
+    uri_args = "http.request.uri.args",
+    uri_args_names = "http.request.uri.args.names",
+    uri_args_values = "http.request.uri.args.values",
+});
+
+static H: std::sync::LazyLock<Handles> = std::sync::LazyLock::new(|| Handles::resolve(""));
+
+/// The URI fields, and their `raw.` twins.
+static URI: std::sync::LazyLock<[UriHandles; 2]> =
+    std::sync::LazyLock::new(|| [UriHandles::resolve(""), UriHandles::resolve("raw.")]);
 
 pub const DEFAULT_CLIENT_IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, 1));
 
@@ -215,7 +303,8 @@ fn args(query: &str) -> Args {
     )
 }
 
-fn put_uri(ctx: &mut Context, prefix: &str, u: &UrlParts, path: &str) {
+fn put_uri(ctx: &mut Context, raw: bool, u: &UrlParts, path: &str) {
+    let u_ids = &URI[usize::from(raw)];
     let query = u.query.clone().unwrap_or_default();
     let uri = match &u.query {
         Some(q) => format!("{path}?{q}"),
@@ -223,38 +312,23 @@ fn put_uri(ctx: &mut Context, prefix: &str, u: &UrlParts, path: &str) {
     };
     let port = u.port.map(|p| format!(":{p}")).unwrap_or_default();
     ctx.put(
-        &format!("{prefix}http.request.full_uri"),
+        u_ids.full_uri,
         Value::bytes(format!("{}://{}{port}{uri}", u.scheme, u.host)),
     );
-    ctx.put(&format!("{prefix}http.request.uri"), Value::bytes(uri));
-    ctx.put(
-        &format!("{prefix}http.request.uri.path"),
-        Value::bytes(path),
-    );
-    ctx.put(
-        &format!("{prefix}http.request.uri.path.extension"),
-        Value::bytes(extension(path)),
-    );
-    ctx.put(
-        &format!("{prefix}http.request.uri.query"),
-        Value::bytes(query.clone()),
-    );
+    ctx.put(u_ids.uri, Value::bytes(uri));
+    ctx.put(u_ids.uri_path, Value::bytes(path));
+    ctx.put(u_ids.uri_path_extension, Value::bytes(extension(path)));
+    ctx.put(u_ids.uri_query, Value::bytes(query.clone()));
     let (names, values, map) = args(&query);
-    ctx.put(&format!("{prefix}http.request.uri.args"), Value::Map(map));
-    ctx.put(
-        &format!("{prefix}http.request.uri.args.names"),
-        Value::strings(names),
-    );
-    ctx.put(
-        &format!("{prefix}http.request.uri.args.values"),
-        Value::strings(values),
-    );
+    ctx.put(u_ids.uri_args, Value::Map(map));
+    ctx.put(u_ids.uri_args_names, Value::strings(names));
+    ctx.put(u_ids.uri_args_values, Value::strings(values));
 }
 
 /// Sets the (non-raw) URI fields after a rewrite; `raw.*` keep the original.
 pub fn set_uri(ctx: &mut Context, u: &UrlParts) {
     let path = normalize_path(&u.path);
-    put_uri(ctx, "", u, &path);
+    put_uri(ctx, false, u, &path);
 }
 
 fn header_map(pairs: &[(String, String)]) -> BTreeMap<Vec<u8>, Value> {
@@ -269,13 +343,13 @@ fn header_map(pairs: &[(String, String)]) -> BTreeMap<Vec<u8>, Value> {
 
 /// Sets the request header fields from (name, value) pairs.
 pub fn set_request_headers(ctx: &mut Context, pairs: &[(String, String)]) {
-    ctx.put("http.request.headers", Value::Map(header_map(pairs)));
+    ctx.put(H.http_request_headers, Value::Map(header_map(pairs)));
     ctx.put(
-        "http.request.headers.names",
+        H.http_request_headers_names,
         Value::strings(pairs.iter().map(|(n, _)| n.as_str())),
     );
     ctx.put(
-        "http.request.headers.values",
+        H.http_request_headers_values,
         Value::strings(pairs.iter().map(|(_, v)| v.as_str())),
     );
     let get = |name: &str| {
@@ -285,10 +359,10 @@ pub fn set_request_headers(ctx: &mut Context, pairs: &[(String, String)]) {
             .map(|(_, v)| v.clone())
             .unwrap_or_default()
     };
-    ctx.put("http.user_agent", Value::bytes(get("user-agent")));
-    ctx.put("http.referer", Value::bytes(get("referer")));
-    ctx.put("http.x_forwarded_for", Value::bytes(get("x-forwarded-for")));
-    ctx.put("http.cookie", Value::bytes(get("cookie")));
+    ctx.put(H.http_user_agent, Value::bytes(get("user-agent")));
+    ctx.put(H.http_referer, Value::bytes(get("referer")));
+    ctx.put(H.http_x_forwarded_for, Value::bytes(get("x-forwarded-for")));
+    ctx.put(H.http_cookie, Value::bytes(get("cookie")));
     let mut cookies: BTreeMap<Vec<u8>, Vec<Value>> = BTreeMap::new();
     for part in get("cookie").split(';') {
         let part = part.trim();
@@ -302,7 +376,7 @@ pub fn set_request_headers(ctx: &mut Context, pairs: &[(String, String)]) {
             .push(Value::bytes(v));
     }
     ctx.put(
-        "http.request.cookies",
+        H.http_request_cookies,
         Value::Map(
             cookies
                 .into_iter()
@@ -331,7 +405,7 @@ pub fn set_request_headers(ctx: &mut Context, pairs: &[(String, String)]) {
             .then(a.1.cmp(&b.1))
     });
     ctx.put(
-        "http.request.accepted_languages",
+        H.http_request_accepted_languages,
         Value::strings(langs.into_iter().map(|l| l.2)),
     );
 }
@@ -368,36 +442,36 @@ pub fn context_with(
         Context::new()
     };
     let u = split_url(&req.url)?;
-    put_uri(&mut ctx, "raw.", &u, &u.path);
+    put_uri(&mut ctx, true, &u, &u.path);
     set_uri(&mut ctx, &u);
-    ctx.put("ssl", Value::Bool(u.scheme == "https"));
+    ctx.put(H.ssl, Value::Bool(u.scheme == "https"));
     ctx.put(
-        "cf.edge.server_port",
+        H.cf_edge_server_port,
         Value::Int(
             u.port
                 .map_or(if u.scheme == "https" { 443 } else { 80 }, i64::from),
         ),
     );
     ctx.put(
-        "http.request.method",
+        H.http_request_method,
         Value::bytes(req.method.to_ascii_uppercase()),
     );
     ctx.put(
-        "http.request.version",
+        H.http_request_version,
         Value::bytes(req.protocol.clone().unwrap_or_else(|| "HTTP/1.1".into())),
     );
     if trace {
-        ctx.put("ip.src", Value::Ip(DEFAULT_CLIENT_IP));
-        ctx.put("cf.bot_management.score", Value::Int(99));
+        ctx.put(H.ip_src, Value::Ip(DEFAULT_CLIENT_IP));
+        ctx.put(H.cf_bot_management_score, Value::Int(99));
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
         ctx.put(
-            "http.request.timestamp.sec",
+            H.http_request_timestamp_sec,
             Value::Int(now.as_secs() as i64),
         );
         ctx.put(
-            "http.request.timestamp.msec",
+            H.http_request_timestamp_msec,
             Value::Int(i64::from(now.subsec_millis())),
         );
     }
@@ -432,7 +506,7 @@ pub fn context_with(
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
     ctx.put(
-        "http.host",
+        H.http_host,
         Value::bytes(
             host_header
                 .rsplit_once(':')
@@ -449,37 +523,37 @@ pub fn context_with(
 
     if let Some(c) = &req.context {
         if let Some(s) = c.bot_score {
-            ctx.put("cf.bot_management.score", Value::Int(s));
+            ctx.put(H.cf_bot_management_score, Value::Int(s));
         }
         if let Some(s) = c.threat_score {
-            ctx.put("cf.threat_score", Value::Int(s));
+            ctx.put(H.cf_threat_score, Value::Int(s));
         }
         if let Some(g) = &c.geoloc {
-            let mut s = |names: &[&str], v: &Option<String>| {
+            let mut s = |names: &[FieldId], v: &Option<String>| {
                 if let Some(v) = v {
                     for n in names {
-                        ctx.put(n, Value::bytes(v.as_str()));
+                        ctx.put(*n, Value::bytes(v.as_str()));
                     }
                 }
             };
-            s(&["ip.src.country", "ip.geoip.country"], &g.iso_code);
-            s(&["ip.src.continent", "ip.geoip.continent"], &g.continent);
-            s(&["ip.src.city"], &g.city);
-            s(&["ip.src.postal_code"], &g.postal_code);
-            s(&["ip.src.region_code"], &g.region_code);
+            s(&[H.ip_src_country, H.ip_geoip_country], &g.iso_code);
+            s(&[H.ip_src_continent, H.ip_geoip_continent], &g.continent);
+            s(&[H.ip_src_city], &g.city);
+            s(&[H.ip_src_postal_code], &g.postal_code);
+            s(&[H.ip_src_region_code], &g.region_code);
             s(
                 &[
-                    "ip.src.subdivision_2_iso_code",
-                    "ip.geoip.subdivision_2_iso_code",
+                    H.ip_src_subdivision_2_iso_code,
+                    H.ip_geoip_subdivision_2_iso_code,
                 ],
                 &g.subdivision_2_iso_code,
             );
-            s(&["ip.src.timezone.name"], &g.timezone);
-            s(&["ip.src.lat"], &g.latitude.map(|v| v.to_string()));
-            s(&["ip.src.lon"], &g.longitude.map(|v| v.to_string()));
+            s(&[H.ip_src_timezone_name], &g.timezone);
+            s(&[H.ip_src_lat], &g.latitude.map(|v| v.to_string()));
+            s(&[H.ip_src_lon], &g.longitude.map(|v| v.to_string()));
             if let Some(eu) = g.is_eu_country {
-                ctx.put("ip.src.is_in_european_union", Value::Bool(eu));
-                ctx.put("ip.geoip.is_in_european_union", Value::Bool(eu));
+                ctx.put(H.ip_src_is_in_european_union, Value::Bool(eu));
+                ctx.put(H.ip_geoip_is_in_european_union, Value::Bool(eu));
             }
         }
     }
@@ -525,13 +599,13 @@ fn body(
     } else {
         "application/octet-stream".to_string()
     };
-    ctx.put("http.request.body.size", Value::Int(raw.len() as i64));
-    ctx.put("http.request.body.mime", Value::bytes(mime));
+    ctx.put(H.http_request_body_size, Value::Int(raw.len() as i64));
+    ctx.put(H.http_request_body_mime, Value::bytes(mime));
     if media == "application/x-www-form-urlencoded" {
         let (names, values, map) = args(&String::from_utf8_lossy(&raw));
-        ctx.put("http.request.body.form", Value::Map(map));
-        ctx.put("http.request.body.form.names", Value::strings(names));
-        ctx.put("http.request.body.form.values", Value::strings(values));
+        ctx.put(H.http_request_body_form, Value::Map(map));
+        ctx.put(H.http_request_body_form_names, Value::strings(names));
+        ctx.put(H.http_request_body_form_values, Value::strings(values));
     }
     if media == "multipart/form-data"
         && let Some(boundary) = ct
@@ -553,7 +627,7 @@ fn body(
             .trim_matches('"');
         multipart(ctx, &raw, exact);
     }
-    ctx.put("http.request.body.raw", Value::Bytes(raw));
+    ctx.put(H.http_request_body_raw, Value::Bytes(raw));
     Ok(())
 }
 
@@ -629,25 +703,25 @@ fn multipart(ctx: &mut Context, raw: &[u8], boundary: &str) {
         encodings.push(Value::strings(te));
     }
     ctx.put(
-        "http.request.body.multipart",
+        H.http_request_body_multipart,
         Value::Map(map.into_iter().map(|(k, v)| (k, Value::Array(v))).collect()),
     );
-    ctx.put("http.request.body.multipart.names", Value::Array(names));
-    ctx.put("http.request.body.multipart.values", Value::strings(values));
+    ctx.put(H.http_request_body_multipart_names, Value::Array(names));
+    ctx.put(H.http_request_body_multipart_values, Value::strings(values));
     ctx.put(
-        "http.request.body.multipart.content_types",
+        H.http_request_body_multipart_content_types,
         Value::Array(types),
     );
     ctx.put(
-        "http.request.body.multipart.content_dispositions",
+        H.http_request_body_multipart_content_dispositions,
         Value::Array(dispositions),
     );
     ctx.put(
-        "http.request.body.multipart.content_transfer_encodings",
+        H.http_request_body_multipart_content_transfer_encodings,
         Value::Array(encodings),
     );
     ctx.put(
-        "http.request.body.multipart.filenames",
+        H.http_request_body_multipart_filenames,
         Value::Array(filenames),
     );
 }

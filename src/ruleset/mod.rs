@@ -14,7 +14,7 @@ pub(crate) mod shape;
 pub(crate) use compiled::{CompiledRule, CompiledRuleset, Level, Rulebook};
 #[cfg(test)]
 pub(crate) use eval::evaluate;
-pub(crate) use eval::{evaluate_context, evaluate_until};
+pub(crate) use eval::{evaluate_lean, evaluate_until};
 
 /// Managed rulesets whose ids are public (reference cloudflare-apis §4). Executing one
 /// without a stand-in traces an opaque step instead of failing `check`.

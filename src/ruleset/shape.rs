@@ -54,6 +54,18 @@ pub(crate) fn rule(
     }
 }
 
+/// A matched rule step with only what a behaviour reads (its name and action): the lean
+/// evaluation's.
+pub(crate) fn matched_rule(r: &Rule, index: usize, action: &str) -> TraceItem {
+    TraceItem {
+        kind_of_step: Some("rule".into()),
+        step_name: Some(r.step_name(index)),
+        action: Some(action.into()),
+        matched: Some(true),
+        ..Default::default()
+    }
+}
+
 /// An `execute` of a managed ruleset that cannot be evaluated offline: no children.
 pub(crate) fn opaque_ruleset(id: &str, name: &str) -> TraceItem {
     TraceItem {

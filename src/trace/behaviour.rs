@@ -76,6 +76,73 @@ impl Behaviour {
         }
     }
 
+    /// [`Behaviour::of`] read straight from the trace tree, without flattening it into a
+    /// view: the same answer (a test holds them equal), for callers that trace millions.
+    pub(crate) fn of_result(result: &super::TraceResult) -> Behaviour {
+        struct Walk<'a> {
+            index: usize,
+            terminating: Option<(&'a super::TraceItem, usize)>,
+            redirect: Option<&'a str>,
+            matched: BTreeSet<String>,
+        }
+        fn id(item: &super::TraceItem, index: usize) -> String {
+            item.step_name
+                .clone()
+                .or_else(|| item.name.clone())
+                .unwrap_or_else(|| format!("step {index}"))
+        }
+        fn walk<'a>(items: &'a [super::TraceItem], limited: bool, w: &mut Walk<'a>) {
+            for item in items {
+                let index = w.index;
+                w.index += 1;
+                if item.matched == Some(true) {
+                    if let Some(a) = item.action.as_deref() {
+                        w.matched.insert(id(item, index));
+                        if !limited
+                            && w.terminating.is_none()
+                            && super::view::TERMINATING_ACTIONS.contains(&a)
+                        {
+                            w.terminating = Some((item, index));
+                        }
+                    }
+                    if !limited && w.redirect.is_none() {
+                        w.redirect = item.target_url.as_deref();
+                    }
+                }
+                // A step's children sit under its id in the path (as the view's walk puts them).
+                let under_limit = limited
+                    || (!item.trace.is_empty()
+                        && item
+                            .step_name
+                            .as_deref()
+                            .or(item.name.as_deref())
+                            .or(item.kind_of_step.as_deref())
+                            == Some(RATE_LIMIT_PHASE));
+                walk(&item.trace, under_limit, w);
+            }
+        }
+        let mut w = Walk {
+            index: 0,
+            terminating: None,
+            redirect: None,
+            matched: BTreeSet::new(),
+        };
+        walk(&result.trace, false, &mut w);
+        let terminating = w.terminating;
+        Behaviour {
+            status: result.status_code,
+            action: terminating
+                .and_then(|(t, _)| t.action.clone())
+                .unwrap_or_else(|| "none".into()),
+            rule: terminating.map(|(t, i)| id(t, i)),
+            description: terminating
+                .and_then(|(t, _)| t.description.clone())
+                .filter(|d| !d.is_empty()),
+            redirect: w.redirect.map(str::to_string),
+            matched: w.matched,
+        }
+    }
+
     /// One line: `403 block by r1`, `301 redirect by r2 → https://…`, `200 none`.
     pub(crate) fn headline(&self) -> String {
         let mut s = self
