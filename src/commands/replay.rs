@@ -254,8 +254,8 @@ mod tests {
     use crate::settings::{Flags, Settings};
     use crate::trace::{Behaviour, TraceView};
 
-    /// Replay's lean evaluation (matched rules only) gives every example case the behaviour
-    /// the full trace gives.
+    /// Replay's lean evaluation (matched rules only, costly fields only when read) gives every
+    /// example case the behaviour the full trace gives.
     #[test]
     fn lean_evaluation_behaves_as_the_full_trace() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("suites");
@@ -272,6 +272,11 @@ mod tests {
         let loaded = super::super::load(&settings, Some(&args), true).unwrap();
         let book = &loaded.project.unwrap().book;
         let never = AtomicBool::new(false);
+        let needs = crate::rules::request::Needs::only(
+            crate::replay::fields_read(book)
+                .into_iter()
+                .filter_map(|n| crate::rules::Context::field(n).ok()),
+        );
         let mut compared = 0;
         for case in loaded.suites.iter().flat_map(|s| &s.cases) {
             if case.extras.origin.is_some() {
@@ -280,8 +285,14 @@ mod tests {
             let full = crate::ruleset::evaluate_until(book, &case.request, &case.extras, &never)
                 .unwrap()
                 .0;
-            let ctx =
-                crate::rules::request::context(&case.request, case.extras.fields.as_ref()).unwrap();
+            // Only the costly fields the rules read, as replay builds them.
+            let ctx = crate::rules::request::context_with(
+                &case.request,
+                case.extras.fields.as_ref(),
+                crate::rules::request::Defaults::Trace,
+                &needs,
+            )
+            .unwrap();
             let lean = crate::ruleset::evaluate_lean(book, ctx, &case.request, &never)
                 .unwrap()
                 .0;

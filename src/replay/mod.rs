@@ -23,7 +23,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use crate::rules::request::{Defaults, context_with};
+use crate::rules::request::{Defaults, Needs, context_with};
 use crate::rules::{Context, FieldId, Value};
 use crate::ruleset::Rulebook;
 use crate::trace::{Behaviour, TraceRequest};
@@ -81,6 +81,8 @@ pub(crate) struct Engine {
     pub(crate) host: Option<String>,
     /// The fields the rules of either side read, to report those the logs never carry.
     read_fields: Vec<FieldId>,
+    /// The costly derived fields worth building: those the rules read.
+    needs: Needs,
 }
 
 impl Engine {
@@ -99,16 +101,18 @@ impl Engine {
         for book in books {
             read.extend(fields_read(book));
         }
+        let read_fields: Vec<FieldId> = read
+            .into_iter()
+            .filter_map(|n| Context::field(n).ok())
+            .collect();
         Engine {
             candidate,
             base,
             samples,
             redact,
             host,
-            read_fields: read
-                .into_iter()
-                .filter_map(|n| Context::field(n).ok())
-                .collect(),
+            needs: Needs::only(read_fields.iter().copied()),
+            read_fields,
         }
     }
 
@@ -151,7 +155,8 @@ impl Engine {
         text: &str,
         rec: &Record,
     ) -> Result<(), String> {
-        let mut ctx = context_with(&rec.req, None, Defaults::Missing).map_err(|e| e.to_string())?;
+        let mut ctx = context_with(&rec.req, None, Defaults::Missing, &self.needs)
+            .map_err(|e| e.to_string())?;
         for (id, v) in &rec.fields {
             ctx.set_field(*id, v.clone()).map_err(|e| e.to_string())?;
         }
@@ -225,15 +230,34 @@ fn evaluate(
     Ok(Behaviour::of_result(&result))
 }
 
-/// The fields the enabled rules of `book` read, by name.
+/// The fields the rules of `book` read, by name: their expressions and the value
+/// expressions of their action parameters (rewrites, redirect targets).
 pub(crate) fn fields_read(book: &Rulebook) -> BTreeSet<&'static str> {
+    fn expressions<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+        match v {
+            serde_json::Value::Object(o) => {
+                for (k, x) in o {
+                    match x {
+                        serde_json::Value::String(e) if k == "expression" => out.push(e),
+                        x => expressions(x, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| expressions(x, out)),
+            _ => {}
+        }
+    }
     let mut out = BTreeSet::new();
     for rs in &book.rulesets {
         for cr in &rs.rules {
-            if let Some(e) = &cr.rule.expression
-                && let Ok(f) = crate::rules::fields_used(e)
-            {
-                out.extend(f);
+            let mut all: Vec<&str> = cr.rule.expression.as_deref().into_iter().collect();
+            if let Some(p) = &cr.rule.action_parameters {
+                expressions(p, &mut all);
+            }
+            for e in all {
+                if let Ok(f) = crate::rules::fields_used(e) {
+                    out.extend(f);
+                }
             }
         }
     }

@@ -40,8 +40,9 @@ impl Outcome {
 /// A sample request of a group, as replayed (after redaction).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Sample {
-    /// The line's hash (16 hex digits): which samples a group keeps.
-    pub(crate) key: String,
+    /// The line's hash (16 hex digits in JSON): which samples a group keeps.
+    #[serde(with = "hex")]
+    pub(crate) key: u64,
     pub(crate) source: String,
     pub(crate) line: u64,
     pub(crate) request: TraceRequest,
@@ -53,7 +54,7 @@ pub(crate) struct Sample {
 impl Sample {
     pub(crate) fn new(key: u64, at: &At<'_>, rec: &Record, redact: &Redactor) -> Sample {
         Sample {
-            key: format!("{key:016x}"),
+            key,
             source: at.source.to_string(),
             line: at.line,
             request: redact.request(&rec.req),
@@ -65,8 +66,20 @@ impl Sample {
         }
     }
 
-    fn order(&self) -> (&str, &str, u64) {
-        (&self.key, &self.source, self.line)
+    fn order(&self) -> (u64, &str, u64) {
+        (self.key, &self.source, self.line)
+    }
+}
+
+/// A sample's key as 16 hex digits.
+mod hex {
+    pub(super) fn serialize<S: serde::Serializer>(key: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{key:016x}"))
+    }
+
+    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(d)?;
+        u64::from_str_radix(&text, 16).map_err(serde::de::Error::custom)
     }
 }
 
@@ -78,8 +91,8 @@ pub(crate) struct Group {
 }
 
 impl Group {
-    fn wants(&self, key: &str, n: usize) -> bool {
-        self.samples.len() < n || self.samples.last().is_some_and(|s| key < s.key.as_str())
+    fn wants(&self, key: u64, n: usize) -> bool {
+        self.samples.len() < n || self.samples.last().is_some_and(|s| key < s.key)
     }
 
     fn keep(&mut self, s: Sample, n: usize) {
@@ -163,12 +176,11 @@ impl Tally {
         sample: impl Fn() -> Sample,
     ) {
         self.requests += 1;
-        let hex = format!("{key:016x}");
         let a = Outcome::of(after);
         let mut made: Option<Sample> = None;
         let mut take = |g: &mut Group| {
             g.count += 1;
-            if n > 0 && g.wants(&hex, n) {
+            if n > 0 && g.wants(key, n) {
                 let s = made.get_or_insert_with(&sample).clone();
                 g.keep(s, n);
             }
@@ -272,7 +284,7 @@ mod tests {
 
     fn sample(key: u64, line: u64) -> Sample {
         Sample {
-            key: format!("{key:016x}"),
+            key,
             source: "a.log".into(),
             line,
             request: TraceRequest::default(),

@@ -113,7 +113,8 @@ pub fn lists_used(
     Ok(names.0)
 }
 
-/// The fields an expression reads, by name (a parse error is the caller's to report).
+/// The fields a filter or value expression reads, by name (a parse error is the caller's to
+/// report).
 pub fn fields_used(expr: &str) -> Result<std::collections::BTreeSet<&'static str>, RuleError> {
     struct Names(std::collections::BTreeSet<&'static str>);
     impl ast::Visitor for Names {
@@ -124,9 +125,16 @@ pub fn fields_used(expr: &str) -> Result<std::collections::BTreeSet<&'static str
             ast::walk_lhs(self, l);
         }
     }
-    let e = parse_filter(expr, &Lists::open(), &ParseLimits::default())?;
     let mut names = Names(std::collections::BTreeSet::new());
-    ast::Visitor::visit_expr(&mut names, &e);
+    match parse_filter(expr, &Lists::open(), &ParseLimits::default()) {
+        Ok(e) => ast::Visitor::visit_expr(&mut names, &e),
+        // A value expression (a rewrite's or a redirect's).
+        Err(err) => match parse_value(expr, &Lists::open(), &ParseLimits::default()) {
+            Ok(ast::ValueExpr::Lhs(l)) => ast::Visitor::visit_lhs(&mut names, &l),
+            Ok(ast::ValueExpr::Bool(e)) => ast::Visitor::visit_expr(&mut names, &e),
+            Err(_) => return Err(err),
+        },
+    }
     Ok(names.0)
 }
 

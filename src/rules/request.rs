@@ -303,7 +303,7 @@ fn args(query: &str) -> Args {
     )
 }
 
-fn put_uri(ctx: &mut Context, raw: bool, u: &UrlParts, path: &str) {
+fn put_uri(ctx: &mut Context, raw: bool, u: &UrlParts, path: &str, needs: &Needs) {
     let u_ids = &URI[usize::from(raw)];
     let query = u.query.clone().unwrap_or_default();
     let uri = match &u.query {
@@ -319,16 +319,18 @@ fn put_uri(ctx: &mut Context, raw: bool, u: &UrlParts, path: &str) {
     ctx.put(u_ids.uri_path, Value::bytes(path));
     ctx.put(u_ids.uri_path_extension, Value::bytes(extension(path)));
     ctx.put(u_ids.uri_query, Value::bytes(query.clone()));
-    let (names, values, map) = args(&query);
-    ctx.put(u_ids.uri_args, Value::Map(map));
-    ctx.put(u_ids.uri_args_names, Value::strings(names));
-    ctx.put(u_ids.uri_args_values, Value::strings(values));
+    if needs.any(&[u_ids.uri_args, u_ids.uri_args_names, u_ids.uri_args_values]) {
+        let (names, values, map) = args(&query);
+        ctx.put(u_ids.uri_args, Value::Map(map));
+        ctx.put(u_ids.uri_args_names, Value::strings(names));
+        ctx.put(u_ids.uri_args_values, Value::strings(values));
+    }
 }
 
 /// Sets the (non-raw) URI fields after a rewrite; `raw.*` keep the original.
 pub fn set_uri(ctx: &mut Context, u: &UrlParts) {
     let path = normalize_path(&u.path);
-    put_uri(ctx, false, u, &path);
+    put_uri(ctx, false, u, &path, &Needs::all());
 }
 
 fn header_map(pairs: &[(String, String)]) -> BTreeMap<Vec<u8>, Value> {
@@ -342,8 +344,10 @@ fn header_map(pairs: &[(String, String)]) -> BTreeMap<Vec<u8>, Value> {
 }
 
 /// Sets the request header fields from (name, value) pairs.
-pub fn set_request_headers(ctx: &mut Context, pairs: &[(String, String)]) {
-    ctx.put(H.http_request_headers, Value::Map(header_map(pairs)));
+pub fn set_request_headers(ctx: &mut Context, pairs: &[(String, String)], needs: &Needs) {
+    if needs.has(H.http_request_headers) {
+        ctx.put(H.http_request_headers, Value::Map(header_map(pairs)));
+    }
     ctx.put(
         H.http_request_headers_names,
         Value::strings(pairs.iter().map(|(n, _)| n.as_str())),
@@ -363,8 +367,17 @@ pub fn set_request_headers(ctx: &mut Context, pairs: &[(String, String)]) {
     ctx.put(H.http_referer, Value::bytes(get("referer")));
     ctx.put(H.http_x_forwarded_for, Value::bytes(get("x-forwarded-for")));
     ctx.put(H.http_cookie, Value::bytes(get("cookie")));
+    if needs.has(H.http_request_cookies) {
+        cookies(ctx, &get("cookie"));
+    }
+    if needs.has(H.http_request_accepted_languages) {
+        languages(ctx, &get("accept-language"));
+    }
+}
+
+fn cookies(ctx: &mut Context, header: &str) {
     let mut cookies: BTreeMap<Vec<u8>, Vec<Value>> = BTreeMap::new();
-    for part in get("cookie").split(';') {
+    for part in header.split(';') {
         let part = part.trim();
         if part.is_empty() {
             continue;
@@ -384,8 +397,11 @@ pub fn set_request_headers(ctx: &mut Context, pairs: &[(String, String)]) {
                 .collect(),
         ),
     );
+}
+
+fn languages(ctx: &mut Context, header: &str) {
     let mut langs: Vec<(f64, usize, String)> = Vec::new();
-    for (i, item) in get("accept-language").split(',').enumerate() {
+    for (i, item) in header.split(',').enumerate() {
         let mut it = item.split(';');
         let tag = it.next().unwrap_or("").trim().to_string();
         let q = it
@@ -415,7 +431,38 @@ pub fn context(
     req: &TraceRequest,
     fields: Option<&serde_json::Map<String, serde_json::Value>>,
 ) -> Result<Context, RequestError> {
-    context_with(req, fields, Defaults::Trace)
+    context_with(req, fields, Defaults::Trace, &Needs::all())
+}
+
+/// Which of the costly derived fields (maps of headers, cookies and arguments, accepted
+/// languages) to build: all of them for a trace; only those some rule reads for a caller that
+/// builds millions of contexts (`replay`). Every other field is always set.
+#[derive(Debug, Clone, Default)]
+pub struct Needs(Option<std::sync::Arc<[bool]>>);
+
+impl Needs {
+    /// Every field.
+    pub fn all() -> Needs {
+        Needs(None)
+    }
+
+    /// Only `fields` among the costly ones.
+    pub fn only(fields: impl IntoIterator<Item = FieldId>) -> Needs {
+        let mut v = vec![false; super::scheme::FIELDS.len()];
+        for f in fields {
+            v[f.0 as usize] = true;
+        }
+        Needs(Some(v.into()))
+    }
+
+    #[inline]
+    fn has(&self, id: FieldId) -> bool {
+        self.0.as_ref().is_none_or(|v| v[id.0 as usize])
+    }
+
+    fn any(&self, ids: &[FieldId]) -> bool {
+        ids.iter().any(|i| self.has(*i))
+    }
 }
 
 /// What a field the request does not determine holds.
@@ -429,11 +476,13 @@ pub enum Defaults {
     Missing,
 }
 
-/// [`context`], with the fields the request does not determine as `defaults` says.
+/// [`context`], with the fields the request does not determine as `defaults` says, and the
+/// costly derived fields as `needs` says.
 pub fn context_with(
     req: &TraceRequest,
     fields: Option<&serde_json::Map<String, serde_json::Value>>,
     defaults: Defaults,
+    needs: &Needs,
 ) -> Result<Context, RequestError> {
     let trace = defaults == Defaults::Trace;
     let mut ctx = if trace {
@@ -442,8 +491,8 @@ pub fn context_with(
         Context::new()
     };
     let u = split_url(&req.url)?;
-    put_uri(&mut ctx, true, &u, &u.path);
-    set_uri(&mut ctx, &u);
+    put_uri(&mut ctx, true, &u, &u.path, needs);
+    put_uri(&mut ctx, false, &u, &normalize_path(&u.path), needs);
     ctx.put(H.ssl, Value::Bool(u.scheme == "https"));
     ctx.put(
         H.cf_edge_server_port,
@@ -514,7 +563,7 @@ pub fn context_with(
                 .map_or(host_header.as_str(), |(h, _)| h),
         ),
     );
-    set_request_headers(&mut ctx, &pairs);
+    set_request_headers(&mut ctx, &pairs, needs);
     let content_type = pairs
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))

@@ -83,8 +83,9 @@ impl Rulebook {
     pub(crate) fn entry_point(&self, level: Level, phase: &str) -> Option<&CompiledRuleset> {
         // A zone has a few entry points: comparing names beats hashing one per phase.
         self.entry
-            .get(&level)
-            .and_then(|m| m.iter().find(|(p, _)| p.as_str() == phase))
+            .iter()
+            .find(|(l, _)| **l == level)
+            .and_then(|(_, m)| m.iter().find(|(p, _)| p.as_str() == phase))
             .map(|(_, i)| &self.rulesets[*i])
     }
 }

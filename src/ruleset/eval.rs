@@ -298,6 +298,12 @@ fn set_response(ctx: &mut Context, status: i64, o: &Origin) -> Result<(), FieldE
 fn run_phase(st: &mut State, phase: &'static str) -> Option<TraceItem> {
     st.phase = phase;
     st.skip_phase = false;
+    // Most phases of most zones have no entry point: nothing to build for them.
+    if st.book.entry_point(Level::Account, phase).is_none()
+        && st.book.entry_point(Level::Zone, phase).is_none()
+    {
+        return None;
+    }
     let mut item = shape::phase(phase);
     for level in [Level::Account, Level::Zone] {
         if st.end.is_some() || st.skip_phase {
@@ -554,7 +560,7 @@ fn apply_rewrites(st: &mut State, req: &TraceRequest) -> Result<(), RequestError
             }
         }
         let headers = headers.clone();
-        request::set_request_headers(&mut st.ctx, &headers);
+        request::set_request_headers(&mut st.ctx, &headers, &request::Needs::all());
     }
     Ok(())
 }
