@@ -293,7 +293,7 @@ mod tests {
                 &needs,
             )
             .unwrap();
-            let lean = crate::ruleset::evaluate_lean(book, ctx, &case.request, &never)
+            let lean = crate::ruleset::evaluate_lean(book, ctx, &case.request, &needs, &never)
                 .unwrap()
                 .0;
             let want = Behaviour::of(&TraceView::new(&full));

@@ -161,13 +161,13 @@ impl Engine {
             ctx.set_field(*id, v.clone()).map_err(|e| e.to_string())?;
         }
         for id in &self.read_fields {
-            if ctx.is_set(*id) {
+            if ctx.is_set(*id) && !tally.carried.contains(id.name()) {
                 tally.carried.insert(id.name().to_string());
             }
         }
         let before = match &self.base {
             Base::None => None,
-            Base::Book(book) => Some(evaluate(book, ctx.clone(), &rec.req, tally)?),
+            Base::Book(book) => Some(evaluate(book, ctx.clone(), &rec.req, &self.needs, tally)?),
             Base::Logged => match &rec.logged {
                 Some(l) => Some(Behaviour {
                     status: l.status,
@@ -183,7 +183,7 @@ impl Engine {
                 }
             },
         };
-        let mut after = evaluate(&self.candidate, ctx, &rec.req, tally)?;
+        let mut after = evaluate(&self.candidate, ctx, &rec.req, &self.needs, tally)?;
         if matches!(self.base, Base::Logged) && !SECURITY_ACTIONS.contains(&after.action.as_str()) {
             // The log records security actions only: a redirect is "none" there.
             after.action = "none".into();
@@ -217,10 +217,11 @@ fn evaluate(
     book: &Rulebook,
     ctx: Context,
     req: &TraceRequest,
+    needs: &Needs,
     tally: &mut Tally,
 ) -> Result<Behaviour, String> {
     static NEVER: AtomicBool = AtomicBool::new(false);
-    let (result, warnings) = crate::ruleset::evaluate_lean(book, ctx, req, &NEVER)
+    let (result, warnings) = crate::ruleset::evaluate_lean(book, ctx, req, needs, &NEVER)
         .map_err(|e| format!("cannot evaluate the request: {e}"))?;
     for w in warnings {
         if tally.warnings.len() < 50 {

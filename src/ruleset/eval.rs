@@ -61,6 +61,9 @@ struct State<'p> {
     /// Trace only the matched rules (and the rulesets and phases around them): enough for a
     /// [`crate::trace::Behaviour`], without a step per evaluated rule. Replay's mode.
     lean: bool,
+    /// The costly fields a header rewrite rebuilds (all, unless the caller knows which the
+    /// rules read).
+    needs: &'p request::Needs,
     phase: &'static str,
     response: bool,
     /// The rulesets being executed, outermost first (for the depth bound's message).
@@ -134,7 +137,7 @@ pub(crate) fn evaluate_until(
     cancel: &AtomicBool,
 ) -> Result<(TraceResult, Vec<String>), EvalError> {
     let ctx = request::context(req, extras.fields.as_ref())?;
-    evaluate_inner(book, ctx, req, extras, cancel, false)
+    evaluate_inner(book, ctx, req, extras, cancel, None)
 }
 
 /// [`evaluate_until`] over a context already built from `req` (a replayed log line builds its
@@ -145,10 +148,11 @@ pub(crate) fn evaluate_lean(
     book: &Rulebook,
     ctx: Context,
     req: &TraceRequest,
+    needs: &request::Needs,
     cancel: &AtomicBool,
 ) -> Result<(TraceResult, Vec<String>), EvalError> {
     static NONE: std::sync::LazyLock<Extras> = std::sync::LazyLock::new(Extras::default);
-    evaluate_inner(book, ctx, req, &NONE, cancel, true)
+    evaluate_inner(book, ctx, req, &NONE, cancel, Some(needs))
 }
 
 /// The header list as the context holds it (Host and cookies included).
@@ -172,8 +176,9 @@ fn evaluate_inner(
     req: &TraceRequest,
     extras: &Extras,
     cancel: &AtomicBool,
-    lean: bool,
+    lean: Option<&request::Needs>,
 ) -> Result<(TraceResult, Vec<String>), EvalError> {
+    let all = request::Needs::all();
     let mut st = State {
         book,
         ctx,
@@ -188,7 +193,8 @@ fn evaluate_inner(
         pending_uri: None,
         pending_headers: Vec::new(),
         headers: None,
-        lean,
+        lean: lean.is_some(),
+        needs: lean.unwrap_or(&all),
         warnings: Vec::new(),
         phase: "",
         response: false,
@@ -560,7 +566,7 @@ fn apply_rewrites(st: &mut State, req: &TraceRequest) -> Result<(), RequestError
             }
         }
         let headers = headers.clone();
-        request::set_request_headers(&mut st.ctx, &headers, &request::Needs::all());
+        request::set_request_headers(&mut st.ctx, &headers, st.needs);
     }
     Ok(())
 }
