@@ -628,6 +628,23 @@ impl Gate {
     }
 }
 
+impl Gate {
+    /// The same context, each field named (looked up by name for every request).
+    pub(crate) fn context_by_name(&self, req: &Request) -> Context {
+        let mut ctx = Context::new();
+        for ((name, _), raw) in FIELDS.iter().zip(&req.fields) {
+            match raw {
+                Raw::Bytes(s) => ctx.set_bytes_named(name, s.as_bytes()),
+                Raw::Int(i) => ctx.set(name, Value::Int(i64::from(*i))),
+                Raw::Bool(b) => ctx.set(name, Value::Bool(*b)),
+                Raw::Ip(ip) => ctx.set(name, Value::Ip(*ip)),
+            }
+            .unwrap();
+        }
+        ctx
+    }
+}
+
 /// A `Map<Array<Bytes>>` and the `Array<Bytes>` of names, from ordered pairs.
 pub(crate) fn pairs(items: &[(String, String)]) -> (Value, Value) {
     let mut map = std::collections::BTreeMap::<Vec<u8>, Value>::new();

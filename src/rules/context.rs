@@ -29,20 +29,49 @@ fn wrong_type(id: FieldId) -> FieldError {
 /// [`Context::set_bytes`] are copied into one arena instead of one allocation each.
 #[derive(Debug, Clone)]
 pub struct Context {
+    /// Fields not set read as their type's zero value (request fields only), as the Trace
+    /// API fills them: a flag, not ~150 values to build and drop per request.
+    zero_defaults: bool,
     index: [u8; FIELDS.len()],
     values: Vec<Slot>,
     arena: Vec<u8>,
-    /// Arena Bytes made `Value`s, by field id: only when something asks for one (a function
-    /// call, an index, [`Context::get`]); comparisons read the bytes in place. Allocated on the
-    /// first such request.
+    /// Arena Bytes made `Value`s and derived values, by position in `values`: only when
+    /// something asks for one (a function call, an index, [`Context::get`]); comparisons read
+    /// arena bytes in place. Allocated on the first such request.
     made: OnceLock<Box<[OnceLock<Value>]>>,
 }
 
-/// A value, or Bytes in the arena (32 bytes either way).
+/// A value, or Bytes in the arena, or a value derived from other fields when first read (32
+/// bytes either way).
 #[derive(Debug, Clone)]
 enum Slot {
     Value(Value),
     Bytes { start: u32, end: u32 },
+    Derived(Derive),
+}
+
+/// A field whose value is computed from other fields of the context the first time something
+/// reads it: the maps of headers, cookies and query arguments, and the accepted languages,
+/// which cost more to build than most rules cost to evaluate, and which most requests never
+/// reach a rule reading. Computed by `request::derive`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Derive {
+    /// `http.request.headers`, from the header names and values.
+    HeaderMap,
+    /// `http.request.cookies`, from `http.cookie`.
+    Cookies,
+    /// `http.request.accepted_languages`, from the Accept-Language header.
+    Languages,
+    /// The query arguments (`raw.` when `raw`), from the query.
+    Args { raw: bool, part: ArgsPart },
+}
+
+/// Which of the argument fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ArgsPart {
+    Map,
+    Names,
+    Values,
 }
 
 /// A field's value as a comparison reads it.
@@ -51,6 +80,15 @@ pub(crate) enum Ref<'a> {
     Bytes(&'a [u8]),
     Value(&'a Value),
 }
+
+/// Each request field's zero value (response fields: none), shared by every context with
+/// `zero_defaults`.
+static ZEROS: std::sync::LazyLock<Vec<Option<Slot>>> = std::sync::LazyLock::new(|| {
+    FIELDS
+        .iter()
+        .map(|(name, t)| (!super::scheme::is_response_field(name)).then(|| Slot::Value(t.zero())))
+        .collect()
+});
 
 // Positions are stored as u8 + 1.
 const _: () = assert!(FIELDS.len() < 256);
@@ -71,6 +109,7 @@ impl Context {
     /// Every field missing.
     pub fn new() -> Self {
         Context {
+            zero_defaults: false,
             index: [0; FIELDS.len()],
             values: Vec::new(),
             arena: Vec::new(),
@@ -81,39 +120,45 @@ impl Context {
     /// Every request field at its type's zero value (as Cloudflare fills them); response
     /// fields missing.
     pub fn request_defaults() -> Self {
-        static ZERO: std::sync::OnceLock<Context> = std::sync::OnceLock::new();
-        ZERO.get_or_init(|| {
-            let mut ctx = Context::new();
-            ctx.values.reserve(FIELDS.len());
-            for (i, (name, t)) in FIELDS.iter().enumerate() {
-                if !super::scheme::is_response_field(name) {
-                    ctx.store(i, Slot::Value(t.zero()));
-                }
-            }
-            ctx
-        })
-        .clone()
+        Context {
+            zero_defaults: true,
+            ..Context::new()
+        }
     }
 
     #[inline]
     fn entry(&self, i: usize) -> Option<&Slot> {
         match self.index.get(i) {
             Some(&at) if at != 0 => self.values.get(usize::from(at) - 1),
+            Some(_) if self.zero_defaults => ZEROS.get(i)?.as_ref(),
             _ => None,
         }
+    }
+
+    /// The cell of the value made for the slot at `pos` (in `values`).
+    #[inline]
+    fn made_at(&self, pos: usize) -> Option<&OnceLock<Value>> {
+        self.made
+            .get_or_init(|| (0..self.values.len()).map(|_| OnceLock::new()).collect())
+            .get(pos)
     }
 
     #[inline]
     pub(crate) fn slot(&self, i: usize) -> Option<&Value> {
         match self.entry(i)? {
             Slot::Value(v) => Some(v),
+            Slot::Derived(d) => {
+                let pos = usize::from(self.index[i]) - 1;
+                Some(
+                    self.made_at(pos)?
+                        .get_or_init(|| super::request::derive(self, *d)),
+                )
+            }
             Slot::Bytes { start, end } => {
-                let made = self
-                    .made
-                    .get_or_init(|| (0..FIELDS.len()).map(|_| OnceLock::new()).collect());
+                let pos = usize::from(self.index[i]) - 1;
                 let bytes = self.arena.get(*start as usize..*end as usize);
                 Some(
-                    made.get(i)?
+                    self.made_at(pos)?
                         .get_or_init(|| Value::Bytes(bytes.unwrap_or_default().to_vec())),
                 )
             }
@@ -126,6 +171,13 @@ impl Context {
         match self.entry(i)? {
             Slot::Value(Value::Bytes(b)) => Some(Ref::Bytes(b)),
             Slot::Value(v) => Some(Ref::Value(v)),
+            Slot::Derived(d) => {
+                let pos = usize::from(self.index[i]) - 1;
+                Some(Ref::Value(
+                    self.made_at(pos)?
+                        .get_or_init(|| super::request::derive(self, *d)),
+                ))
+            }
             Slot::Bytes { start, end } => Some(Ref::Bytes(
                 self.arena
                     .get(*start as usize..*end as usize)
@@ -160,14 +212,12 @@ impl Context {
     /// Sets slot `i` (a field id known to exist).
     #[inline]
     fn store(&mut self, i: usize, v: Slot) {
-        // A value made from the field's earlier Bytes is stale now.
-        if let Some(made) = self.made.get_mut()
-            && let Some(old) = made.get_mut(i)
-        {
-            *old = OnceLock::new();
-        }
         match self.index[i] {
             0 => {
+                // Made values are kept by position: a new position makes the table short.
+                if self.made.get().is_some() {
+                    self.made = OnceLock::new();
+                }
                 if self.values.capacity() == 0 {
                     // A request sets a few dozen fields: one allocation instead of five.
                     self.values.reserve(32);
@@ -176,7 +226,16 @@ impl Context {
                 // At most FIELDS.len() < 256 values: one per field.
                 self.index[i] = self.values.len() as u8;
             }
-            at => self.values[usize::from(at) - 1] = v,
+            at => {
+                let pos = usize::from(at) - 1;
+                // A value made from the field's earlier Bytes is stale now.
+                if let Some(made) = self.made.get_mut()
+                    && let Some(old) = made.get_mut(pos)
+                {
+                    *old = OnceLock::new();
+                }
+                self.values[pos] = v;
+            }
         }
     }
 
@@ -212,6 +271,18 @@ impl Context {
     /// Sets a field by name after checking the value's type.
     pub fn set(&mut self, name: &str, v: Value) -> Result<(), FieldError> {
         self.set_field(field(name)?, v)
+    }
+
+    /// Sets a Bytes field by name, copying `b` into the context's arena (no allocation of its
+    /// own): the by-name path for callers that read values from somewhere else.
+    pub fn set_bytes_named(&mut self, name: &str, b: &[u8]) -> Result<(), FieldError> {
+        self.set_bytes(field(name)?, b)
+    }
+
+    /// Makes field `id` derived: computed from the other fields when first read.
+    #[inline]
+    pub(crate) fn derive(&mut self, id: FieldId, d: Derive) {
+        self.store(id.0 as usize, Slot::Derived(d));
     }
 
     /// Sets a field the request builder names (through its handle) with a value of its type.

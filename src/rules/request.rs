@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 use base64::Engine as _;
 
-use super::context::Context;
+use super::context::{ArgsPart, Context, Derive};
 use super::error::RequestError;
 use super::functions::url_decode;
 use super::scheme::FieldId;
@@ -320,10 +320,55 @@ fn put_uri(ctx: &mut Context, raw: bool, u: &UrlParts, path: &str, needs: &Needs
     ctx.put(u_ids.uri_path_extension, Value::bytes(extension(path)));
     ctx.put(u_ids.uri_query, Value::bytes(query.clone()));
     if needs.any(&[u_ids.uri_args, u_ids.uri_args_names, u_ids.uri_args_values]) {
-        let (names, values, map) = args(&query);
-        ctx.put(u_ids.uri_args, Value::Map(map));
-        ctx.put(u_ids.uri_args_names, Value::strings(names));
-        ctx.put(u_ids.uri_args_values, Value::strings(values));
+        for (id, part) in [
+            (u_ids.uri_args, ArgsPart::Map),
+            (u_ids.uri_args_names, ArgsPart::Names),
+            (u_ids.uri_args_values, ArgsPart::Values),
+        ] {
+            ctx.derive(id, Derive::Args { raw, part });
+        }
+    }
+}
+
+/// The value of a derived field (see [`Derive`]), from the fields it derives from.
+pub(crate) fn derive(ctx: &Context, d: Derive) -> Value {
+    let bytes = |id: FieldId| match ctx.get(id) {
+        Some(Value::Bytes(b)) => String::from_utf8_lossy(b).into_owned(),
+        _ => String::new(),
+    };
+    let list = |id: FieldId| match ctx.get(id) {
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes().unwrap_or_default()).into_owned())
+            .collect(),
+        _ => Vec::new(),
+    };
+    let header = |name: &str| {
+        let names: Vec<String> = list(H.http_request_headers_names);
+        names
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(name))
+            .and_then(|i| list(H.http_request_headers_values).into_iter().nth(i))
+            .unwrap_or_default()
+    };
+    match d {
+        Derive::HeaderMap => {
+            let pairs: Vec<(String, String)> = list(H.http_request_headers_names)
+                .into_iter()
+                .zip(list(H.http_request_headers_values))
+                .collect();
+            Value::Map(header_map(&pairs))
+        }
+        Derive::Cookies => cookies(&bytes(H.http_cookie)),
+        Derive::Languages => languages(&header("accept-language")),
+        Derive::Args { raw, part } => {
+            let (names, values, map) = args(&bytes(URI[usize::from(raw)].uri_query));
+            match part {
+                ArgsPart::Map => Value::Map(map),
+                ArgsPart::Names => Value::strings(names),
+                ArgsPart::Values => Value::strings(values),
+            }
+        }
     }
 }
 
@@ -346,7 +391,7 @@ fn header_map(pairs: &[(String, String)]) -> BTreeMap<Vec<u8>, Value> {
 /// Sets the request header fields from (name, value) pairs.
 pub fn set_request_headers(ctx: &mut Context, pairs: &[(String, String)], needs: &Needs) {
     if needs.has(H.http_request_headers) {
-        ctx.put(H.http_request_headers, Value::Map(header_map(pairs)));
+        ctx.derive(H.http_request_headers, Derive::HeaderMap);
     }
     ctx.put(
         H.http_request_headers_names,
@@ -368,14 +413,15 @@ pub fn set_request_headers(ctx: &mut Context, pairs: &[(String, String)], needs:
     ctx.put(H.http_x_forwarded_for, Value::bytes(get("x-forwarded-for")));
     ctx.put(H.http_cookie, Value::bytes(get("cookie")));
     if needs.has(H.http_request_cookies) {
-        cookies(ctx, &get("cookie"));
+        ctx.derive(H.http_request_cookies, Derive::Cookies);
     }
     if needs.has(H.http_request_accepted_languages) {
-        languages(ctx, &get("accept-language"));
+        ctx.derive(H.http_request_accepted_languages, Derive::Languages);
     }
 }
 
-fn cookies(ctx: &mut Context, header: &str) {
+/// `http.request.cookies` from a Cookie header.
+fn cookies(header: &str) -> Value {
     let mut cookies: BTreeMap<Vec<u8>, Vec<Value>> = BTreeMap::new();
     for part in header.split(';') {
         let part = part.trim();
@@ -388,18 +434,16 @@ fn cookies(ctx: &mut Context, header: &str) {
             .or_default()
             .push(Value::bytes(v));
     }
-    ctx.put(
-        H.http_request_cookies,
-        Value::Map(
-            cookies
-                .into_iter()
-                .map(|(k, v)| (k, Value::Array(v)))
-                .collect(),
-        ),
-    );
+    Value::Map(
+        cookies
+            .into_iter()
+            .map(|(k, v)| (k, Value::Array(v)))
+            .collect(),
+    )
 }
 
-fn languages(ctx: &mut Context, header: &str) {
+/// `http.request.accepted_languages` from an Accept-Language header: by quality, then order.
+fn languages(header: &str) -> Value {
     let mut langs: Vec<(f64, usize, String)> = Vec::new();
     for (i, item) in header.split(',').enumerate() {
         let mut it = item.split(';');
@@ -420,10 +464,7 @@ fn languages(ctx: &mut Context, header: &str) {
             .unwrap_or(std::cmp::Ordering::Equal)
             .then(a.1.cmp(&b.1))
     });
-    ctx.put(
-        H.http_request_accepted_languages,
-        Value::strings(langs.into_iter().map(|l| l.2)),
-    );
+    Value::strings(langs.into_iter().map(|l| l.2))
 }
 
 /// Builds the context of `req`. `fields` (name → JSON value) override anything computed.

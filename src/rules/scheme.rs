@@ -2,7 +2,6 @@
 //! type checker and the request-to-fields builder both use. Field ids are indexes into
 //! [`FIELDS`], so a context is a plain vector indexed by field.
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use super::types::Type;
@@ -327,7 +326,8 @@ impl FieldId {
 /// Name lookups over the table, built once.
 #[derive(Debug)]
 pub(crate) struct Scheme {
-    by_name: HashMap<&'static str, FieldId>,
+    /// FxHash: a name is short, and looked up for every field set by name.
+    by_name: rustc_hash::FxHashMap<&'static str, FieldId>,
 }
 
 impl Scheme {
