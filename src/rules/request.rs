@@ -332,37 +332,45 @@ fn put_uri(ctx: &mut Context, raw: bool, u: &UrlParts, path: &str, needs: &Needs
 
 /// The value of a derived field (see [`Derive`]), from the fields it derives from.
 pub(crate) fn derive(ctx: &Context, d: Derive) -> Value {
-    let bytes = |id: FieldId| match ctx.get(id) {
-        Some(Value::Bytes(b)) => String::from_utf8_lossy(b).into_owned(),
-        _ => String::new(),
+    let text = |id: FieldId| match ctx.get(id) {
+        Some(Value::Bytes(b)) => String::from_utf8_lossy(b),
+        _ => std::borrow::Cow::Borrowed(""),
     };
-    let list = |id: FieldId| match ctx.get(id) {
-        Some(Value::Array(a)) => a
-            .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes().unwrap_or_default()).into_owned())
-            .collect(),
-        _ => Vec::new(),
+    let array = |id: FieldId| match ctx.get(id) {
+        Some(Value::Array(a)) => a.as_slice(),
+        _ => &[],
     };
-    let header = |name: &str| {
-        let names: Vec<String> = list(H.http_request_headers_names);
-        names
-            .iter()
-            .position(|n| n.eq_ignore_ascii_case(name))
-            .and_then(|i| list(H.http_request_headers_values).into_iter().nth(i))
-            .unwrap_or_default()
-    };
+    let (names, values) = (
+        array(H.http_request_headers_names),
+        array(H.http_request_headers_values),
+    );
     match d {
         Derive::HeaderMap => {
-            let pairs: Vec<(String, String)> = list(H.http_request_headers_names)
-                .into_iter()
-                .zip(list(H.http_request_headers_values))
-                .collect();
-            Value::Map(header_map(&pairs))
+            let mut map: BTreeMap<Vec<u8>, Value> = BTreeMap::new();
+            for (n, v) in names.iter().zip(values) {
+                let key = n.as_bytes().unwrap_or_default().to_ascii_lowercase();
+                if let Value::Array(a) = map.entry(key).or_insert_with(|| Value::Array(Vec::new()))
+                {
+                    a.push(v.clone());
+                }
+            }
+            Value::Map(map)
         }
-        Derive::Cookies => cookies(&bytes(H.http_cookie)),
-        Derive::Languages => languages(&header("accept-language")),
+        Derive::Cookies => cookies(&text(H.http_cookie)),
+        Derive::Languages => {
+            let header = names
+                .iter()
+                .position(|n| {
+                    n.as_bytes()
+                        .is_some_and(|b| b.eq_ignore_ascii_case(b"accept-language"))
+                })
+                .and_then(|i| values.get(i)?.as_bytes())
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default();
+            languages(&header)
+        }
         Derive::Args { raw, part } => {
-            let (names, values, map) = args(&bytes(URI[usize::from(raw)].uri_query));
+            let (names, values, map) = args(&text(URI[usize::from(raw)].uri_query));
             match part {
                 ArgsPart::Map => Value::Map(map),
                 ArgsPart::Names => Value::strings(names),
@@ -376,16 +384,6 @@ pub(crate) fn derive(ctx: &Context, d: Derive) -> Value {
 pub fn set_uri(ctx: &mut Context, u: &UrlParts) {
     let path = normalize_path(&u.path);
     put_uri(ctx, false, u, &path, &Needs::all());
-}
-
-fn header_map(pairs: &[(String, String)]) -> BTreeMap<Vec<u8>, Value> {
-    let mut map: BTreeMap<Vec<u8>, Vec<Value>> = BTreeMap::new();
-    for (n, v) in pairs {
-        map.entry(n.to_ascii_lowercase().into_bytes())
-            .or_default()
-            .push(Value::bytes(v.as_str()));
-    }
-    map.into_iter().map(|(k, v)| (k, Value::Array(v))).collect()
 }
 
 /// Sets the request header fields from (name, value) pairs.
