@@ -272,7 +272,14 @@ pub(crate) fn parse(line: &str) -> Result<Record, String> {
             .filter(|m| !m.is_empty())
             .unwrap_or("GET")
             .to_ascii_uppercase(),
-        url: format!("{scheme}://{host}{uri}"),
+        url: {
+            let mut url = String::with_capacity(scheme.len() + host.len() + uri.len() + 3);
+            url.push_str(&scheme);
+            url.push_str("://");
+            url.push_str(host);
+            url.push_str(&uri);
+            url
+        },
         protocol: l
             .client_request_protocol
             .as_deref()

@@ -310,7 +310,11 @@ fn run_phase(st: &mut State, phase: &'static str) -> Option<TraceItem> {
     {
         return None;
     }
-    let mut item = shape::phase(phase);
+    let mut item = if st.lean {
+        shape::lean_step(phase)
+    } else {
+        shape::phase(phase)
+    };
     for level in [Level::Account, Level::Zone] {
         if st.end.is_some() || st.skip_phase {
             break;
@@ -344,7 +348,11 @@ fn run_ruleset(
     ov: &Overrides,
     skip_rules: &HashSet<String>,
 ) -> TraceItem {
-    let mut item = shape::ruleset(&rs.ruleset);
+    let mut item = if st.lean {
+        shape::lean_step(&rs.ruleset.id)
+    } else {
+        shape::ruleset(&rs.ruleset)
+    };
     // Exceptions (skip) in this ruleset affect only the execute rules after them here.
     let mut skip_rulesets: HashSet<&str> = HashSet::new();
     let mut skip_rules_of: HashMap<&str, HashSet<String>> = HashMap::new();

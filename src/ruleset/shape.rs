@@ -54,11 +54,20 @@ pub(crate) fn rule(
     }
 }
 
+/// A phase or ruleset step with only what a behaviour reads (its name, under which its
+/// children sit): the lean evaluation's.
+pub(crate) fn lean_step(name: &str) -> TraceItem {
+    TraceItem {
+        step_name: Some(name.into()),
+        matched: Some(false),
+        ..Default::default()
+    }
+}
+
 /// A matched rule step with only what a behaviour reads (its name and action): the lean
 /// evaluation's.
 pub(crate) fn matched_rule(r: &Rule, index: usize, action: &str) -> TraceItem {
     TraceItem {
-        kind_of_step: Some("rule".into()),
         step_name: Some(r.step_name(index)),
         action: Some(action.into()),
         matched: Some(true),
