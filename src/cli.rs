@@ -121,6 +121,9 @@ pub(crate) struct ReplayArgs {
     /// No progress bar (it shows only on a terminal, never when CI is set).
     #[arg(long)]
     pub no_progress: bool,
+
+    #[command(flatten)]
+    pub budget: BudgetArgs,
 }
 
 fn parse_partition(s: &str) -> Result<crate::replay::Partition, String> {

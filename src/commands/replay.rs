@@ -32,6 +32,7 @@ pub(super) fn run(a: &ReplayArgs) -> Result<Exit, Report> {
         dir: a.project.clone(),
         backend: Some(BackendKind::Local),
         summary: a.summary.as_deref(),
+        trace_budget: a.budget.trace_budget,
         ..Flags::default()
     })?;
     let mut outputs: Vec<&Path> = Vec::new();
@@ -96,6 +97,7 @@ pub(super) fn run(a: &ReplayArgs) -> Result<Exit, Report> {
         usize::from(a.samples),
         redactor,
         a.host.clone(),
+        settings.trace_budget,
     ));
     let jobs = a.jobs.map_or_else(
         || std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
@@ -183,6 +185,15 @@ fn finish(
     if tally.requests == 0 {
         could_not(
             "no request was replayed: a gate over no traffic tells nothing".into(),
+            &mut reasons,
+        );
+    }
+    if tally.over_budget > 0 {
+        could_not(
+            format!(
+                "{} request(s) took longer than the trace budget to evaluate (an expression too costly for them; raise --trace-budget or simplify the rule)",
+                tally.over_budget
+            ),
             &mut reasons,
         );
     }

@@ -83,6 +83,10 @@ pub(crate) struct Engine {
     read_fields: Vec<FieldId>,
     /// The costly derived fields worth building: those the rules read.
     needs: Needs,
+    /// How long one request may evaluate (`--trace-budget`).
+    pub(crate) budget: std::time::Duration,
+    /// When the engine was made: the watchdog's clock.
+    epoch: std::time::Instant,
 }
 
 impl Engine {
@@ -92,6 +96,7 @@ impl Engine {
         samples: usize,
         redact: redact::Redactor,
         host: Option<String>,
+        budget: std::time::Duration,
     ) -> Engine {
         let mut read = BTreeSet::new();
         let books = std::iter::once(&candidate).chain(match &base {
@@ -113,6 +118,8 @@ impl Engine {
             host,
             needs: Needs::only(read_fields.iter().copied()),
             read_fields,
+            budget,
+            epoch: std::time::Instant::now(),
         }
     }
 
@@ -122,7 +129,7 @@ impl Engine {
     }
 
     /// Replays one line (or HAR entry) into `tally`.
-    pub(crate) fn line(&self, tally: &mut Tally, at: &At<'_>, text: &[u8]) {
+    pub(crate) fn line(&self, tally: &mut Tally, guard: &Guard, at: &At<'_>, text: &[u8]) {
         let Ok(text) = std::str::from_utf8(text) else {
             tally.bad(at, "not UTF-8 text".into());
             return;
@@ -143,7 +150,27 @@ impl Engine {
                 return;
             }
         };
-        if let Err(why) = self.record(tally, at, text, &rec) {
+        guard.cancel.store(false, Ordering::Relaxed);
+        guard.started.store(
+            self.epoch.elapsed().as_nanos().max(1) as u64,
+            Ordering::Relaxed,
+        );
+        let done = self.record(tally, &guard.cancel, at, text, &rec);
+        guard.started.store(0, Ordering::Relaxed);
+        // Checked after the evaluation too: a single slow expression is not interrupted (the
+        // evaluator stops between rules), but its answer is not trusted either.
+        if guard.cancel.load(Ordering::Relaxed) {
+            tally.over_budget += 1;
+            tally.bad(
+                at,
+                format!(
+                    "the request took longer than the trace budget of {:?} to evaluate",
+                    self.budget
+                ),
+            );
+            return;
+        }
+        if let Err(why) = done {
             tally.bad(at, why);
         }
     }
@@ -151,6 +178,7 @@ impl Engine {
     fn record(
         &self,
         tally: &mut Tally,
+        cancel: &AtomicBool,
         at: &At<'_>,
         text: &str,
         rec: &Record,
@@ -158,7 +186,12 @@ impl Engine {
         let mut ctx = context_with(&rec.req, None, Defaults::Missing, &self.needs)
             .map_err(|e| e.to_string())?;
         for (id, v) in &rec.fields {
-            ctx.set_field(*id, v.clone()).map_err(|e| e.to_string())?;
+            match v {
+                // Into the context's arena: no allocation of its own.
+                Value::Bytes(b) => ctx.set_bytes(*id, b),
+                v => ctx.set_field(*id, v.clone()),
+            }
+            .map_err(|e| e.to_string())?;
         }
         for id in &self.read_fields {
             if ctx.is_set(*id) && !tally.carried.contains(id.name()) {
@@ -167,28 +200,36 @@ impl Engine {
         }
         let before = match &self.base {
             Base::None => None,
-            Base::Book(book) => Some(evaluate(book, ctx.clone(), &rec.req, &self.needs, tally)?),
-            Base::Logged => match &rec.logged {
-                Some(l) => Some(Behaviour {
-                    status: l.status,
-                    action: l.action.clone(),
-                    rule: l.rule.clone(),
-                    description: l.description.clone(),
-                    redirect: None,
-                    matched: l.rules.iter().cloned().chain(l.rule.clone()).collect(),
-                }),
-                None => {
-                    tally.no_logged += 1;
-                    None
-                }
-            },
+            Base::Book(book) => Some(evaluate(
+                book,
+                ctx.clone(),
+                &rec.req,
+                &self.needs,
+                cancel,
+                tally,
+            )?),
+            Base::Logged => rec.logged.as_ref().map(|l| Behaviour {
+                status: l.status,
+                action: l.action.clone(),
+                rule: l.rule.clone(),
+                description: l.description.clone(),
+                redirect: None,
+                matched: l.rules.iter().cloned().chain(l.rule.clone()).collect(),
+            }),
         };
-        let mut after = evaluate(&self.candidate, ctx, &rec.req, &self.needs, tally)?;
+        let mut after = evaluate(&self.candidate, ctx, &rec.req, &self.needs, cancel, tally)?;
         if matches!(self.base, Base::Logged) && !SECURITY_ACTIONS.contains(&after.action.as_str()) {
             // The log records security actions only: a redirect is "none" there.
             after.action = "none".into();
             after.rule = None;
             after.description = None;
+        }
+        // A request past its budget counts only as that (the caller sees the flag).
+        if cancel.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        if matches!(self.base, Base::Logged) && rec.logged.is_none() {
+            tally.no_logged += 1;
         }
         let key = fnv(text.as_bytes());
         let sample = |redact: &redact::Redactor| Sample::new(key, at, rec, redact);
@@ -202,6 +243,40 @@ impl Engine {
         );
         Ok(())
     }
+}
+
+/// One worker's evaluation, watched: when it started (nanoseconds since the run began, 0 when
+/// idle), and the flag the watchdog sets once it has run longer than the trace budget (the
+/// evaluator stops at its next rule). A pathological expression ends as an error, not a hang.
+#[derive(Debug, Default)]
+pub(crate) struct Guard {
+    started: AtomicU64,
+    cancel: AtomicBool,
+}
+
+/// Starts the watchdog over `guards`; it stops when `done` is set.
+fn watchdog(
+    guards: Vec<Arc<Guard>>,
+    budget: std::time::Duration,
+    epoch: std::time::Instant,
+    done: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let tick = (budget / 4).clamp(
+            std::time::Duration::from_millis(5),
+            std::time::Duration::from_millis(250),
+        );
+        while !done.load(Ordering::Relaxed) {
+            std::thread::sleep(tick);
+            let now = epoch.elapsed().as_nanos() as u64;
+            for g in &guards {
+                let started = g.started.load(Ordering::Relaxed);
+                if started != 0 && now.saturating_sub(started) > budget.as_nanos() as u64 {
+                    g.cancel.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+    })
 }
 
 /// Where a line came from.
@@ -218,10 +293,10 @@ fn evaluate(
     ctx: Context,
     req: &TraceRequest,
     needs: &Needs,
+    cancel: &AtomicBool,
     tally: &mut Tally,
 ) -> Result<Behaviour, String> {
-    static NEVER: AtomicBool = AtomicBool::new(false);
-    let (result, warnings) = crate::ruleset::evaluate_lean(book, ctx, req, needs, &NEVER)
+    let (result, warnings) = crate::ruleset::evaluate_lean(book, ctx, req, needs, cancel)
         .map_err(|e| format!("cannot evaluate the request: {e}"))?;
     for w in warnings {
         if tally.warnings.len() < 50 {
@@ -357,8 +432,12 @@ pub(crate) fn run(
     let mut workers = Vec::new();
     // With one job, lines are replayed on this thread: nothing to hand over.
     let inline = jobs == 1;
+    let guards: Vec<Arc<Guard>> = (0..jobs).map(|_| Arc::new(Guard::default())).collect();
+    let done = Arc::new(AtomicBool::new(false));
+    let dog = watchdog(guards.clone(), engine.budget, engine.epoch, done.clone());
+    let own_guard = guards[0].clone();
     if !inline {
-        for _ in 0..jobs {
+        for guard in guards {
             let (engine, rx) = (engine.clone(), rx.clone());
             workers.push(std::thread::spawn(move || {
                 let mut tally = Tally::default();
@@ -374,7 +453,7 @@ pub(crate) fn run(
                             line: *line,
                             format: batch.format,
                         };
-                        engine.line(&mut tally, &at, text);
+                        engine.line(&mut tally, &guard, &at, text);
                     }
                 }
                 tally
@@ -406,7 +485,7 @@ pub(crate) fn run(
                         line: *line,
                         format,
                     };
-                    engine.line(own, &at, text);
+                    engine.line(own, &own_guard, &at, text);
                 }
                 true
             } else {
@@ -544,8 +623,14 @@ pub(crate) fn run(
         }
     }
     drop(tx);
-    for w in workers {
-        match w.join() {
+    let joined: Vec<_> = workers
+        .into_iter()
+        .map(std::thread::JoinHandle::join)
+        .collect();
+    done.store(true, Ordering::Relaxed);
+    let _ = dog.join();
+    for w in joined {
+        match w {
             Ok(t) => own.merge(t),
             Err(_) => {
                 return Err(InputError {

@@ -152,6 +152,9 @@ struct Json {
     samples_per_group: usize,
     #[serde(default)]
     changed_rules: Vec<ChangedRule>,
+    /// Requests stopped at the trace budget.
+    #[serde(default)]
+    over_budget: u64,
 }
 
 fn share(n: u64, of: u64) -> f64 {
@@ -243,6 +246,7 @@ pub(crate) fn to_json(t: &Tally, meta: &Meta) -> String {
         warnings: t.warnings.clone(),
         samples_per_group: meta.samples,
         changed_rules: meta.changed_rules.iter().map(|c| c.counted(t)).collect(),
+        over_budget: t.over_budget,
     };
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
     s.push('\n');
@@ -272,6 +276,7 @@ pub(crate) fn from_json(text: &str) -> Result<(Tally, Meta), String> {
         changed: doc.changed,
         carried: doc.fields_carried,
         warnings: doc.warnings,
+        over_budget: doc.over_budget,
         ..Tally::default()
     };
     for x in doc.transitions {

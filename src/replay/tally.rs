@@ -148,6 +148,8 @@ pub(crate) struct Tally {
     pub(crate) carried: BTreeSet<String>,
     /// Warnings of the engine (managed rulesets evaluated without their rules).
     pub(crate) warnings: BTreeSet<String>,
+    /// Requests stopped at the trace budget (also bad lines): the run could not evaluate them.
+    pub(crate) over_budget: u64,
 }
 
 impl Tally {
@@ -248,6 +250,7 @@ impl Tally {
         self.no_logged += other.no_logged;
         self.carried.extend(other.carried);
         self.warnings.extend(other.warnings);
+        self.over_budget += other.over_budget;
     }
 
     /// Cuts every group's samples to `n` after merging.

@@ -733,3 +733,49 @@ fn changed_rules_are_reviewed_with_what_exercises_them() {
         .unwrap();
     assert_eq!(added["requests_after"], K, "{j:#}");
 }
+
+#[test]
+fn a_request_past_the_trace_budget_cannot_pass() {
+    let dir = common::tempdir();
+    let rs = json!({"id": "z", "kind": "zone", "phase": "http_request_firewall_custom", "rules": [
+        {"id": "slow", "action": "block",
+         "expression": "http.request.body.raw matches \"(?:a|b)*a(?:a|b){300}c\""}]});
+    common::write(dir.path(), "rulesets/z.json", &rs.to_string());
+    // a/b in a fixed pseudo-random order: the regex's lazy DFA gives up on it.
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let body: String = (0..60_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            if x & 1 == 0 { 'a' } else { 'b' }
+        })
+        .collect();
+    let slow =
+        json!({"method": "POST", "url": "https://www.example.com/", "body": {"plain_text": body}});
+    let fast = json!({"method": "GET", "url": "https://www.example.com/"});
+    std::fs::write(dir.path().join("r.jsonl"), format!("{slow}\n{fast}\n")).unwrap();
+    let o = replay(
+        dir.path(),
+        &[
+            "r.jsonl",
+            "--project",
+            ".",
+            "--trace-budget",
+            "0.001",
+            "--json",
+            "o.json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        common::stderr(&o).contains("took longer than the trace budget"),
+        "{}",
+        text(&o)
+    );
+    let j = read_json(&dir.path().join("o.json"));
+    assert_eq!(
+        (&j["requests"], &j["bad_lines"], &j["over_budget"]),
+        (&json!(1), &json!(1), &json!(1))
+    );
+}
