@@ -194,7 +194,9 @@ impl Engine {
             .map_err(|e| e.to_string())?;
         }
         for id in &self.read_fields {
-            if ctx.is_set(*id) && !tally.carried.contains(id.name()) {
+            let (word, bit) = (usize::from(id.0 / 64), 1u64 << (id.0 % 64));
+            if tally.carried_ids[word] & bit == 0 && ctx.is_set(*id) {
+                tally.carried_ids[word] |= bit;
                 tally.carried.insert(id.name().to_string());
             }
         }

@@ -146,6 +146,8 @@ pub(crate) struct Tally {
     pub(crate) no_logged: u64,
     /// The fields the rules read that at least one request carried.
     pub(crate) carried: BTreeSet<String>,
+    /// The same, by field id, for the per-request check (no string compare).
+    pub(crate) carried_ids: [u64; 4],
     /// Warnings of the engine (managed rulesets evaluated without their rules).
     pub(crate) warnings: BTreeSet<String>,
     /// Requests stopped at the trace budget (also bad lines): the run could not evaluate them.

@@ -59,6 +59,9 @@ pub(crate) struct Rulebook {
     pub(crate) origin_status: i64,
     /// What the expressions may cost (`rules::cost`): which traces need a time budget.
     pub(crate) cost: crate::rules::cost::Cost,
+    /// The phases with an entry point at some level, found once on the first evaluation (the
+    /// book does not change after loading): most of the ~20 phases have none.
+    pub(crate) phases_with_entries: std::sync::OnceLock<Vec<String>>,
 }
 
 impl Default for Rulebook {
@@ -71,6 +74,7 @@ impl Default for Rulebook {
             refs: HashMap::new(),
             origin_status: 200,
             cost: crate::rules::cost::Cost::default(),
+            phases_with_entries: std::sync::OnceLock::new(),
         }
     }
 }
@@ -78,6 +82,23 @@ impl Default for Rulebook {
 impl Rulebook {
     pub(crate) fn ruleset(&self, id: &str) -> Option<&CompiledRuleset> {
         self.by_id.get(id).map(|i| &self.rulesets[*i])
+    }
+
+    /// Whether any level has an entry point for `phase`.
+    pub(crate) fn has_entry_in(&self, phase: &str) -> bool {
+        self.phases_with_entries
+            .get_or_init(|| {
+                let mut all: Vec<String> = self
+                    .entry
+                    .values()
+                    .flat_map(|m| m.keys().cloned())
+                    .collect();
+                all.sort();
+                all.dedup();
+                all
+            })
+            .iter()
+            .any(|p| p == phase)
     }
 
     pub(crate) fn entry_point(&self, level: Level, phase: &str) -> Option<&CompiledRuleset> {

@@ -305,9 +305,7 @@ fn run_phase(st: &mut State, phase: &'static str) -> Option<TraceItem> {
     st.phase = phase;
     st.skip_phase = false;
     // Most phases of most zones have no entry point: nothing to build for them.
-    if st.book.entry_point(Level::Account, phase).is_none()
-        && st.book.entry_point(Level::Zone, phase).is_none()
-    {
+    if !st.book.has_entry_in(phase) {
         return None;
     }
     let mut item = if st.lean {
