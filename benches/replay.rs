@@ -7,6 +7,8 @@
 //!     cargo bench --bench replay                  # 1,000,000 and 5,000,000 lines
 //!     cargo bench --bench replay -- --lines 200000
 
+mod common;
+
 use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -158,18 +160,6 @@ fn git(dir: &Path, args: &[&str]) {
     assert!(ok, "git {args:?}");
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            copy_dir(&p, &to.join(e.file_name()));
-        } else {
-            std::fs::copy(&p, to.join(e.file_name())).unwrap();
-        }
-    }
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let sizes: Vec<u64> = match args.iter().position(|a| a == "--lines") {
@@ -180,7 +170,7 @@ fn main() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     // The example project in a repository whose last commit changes a rule.
-    copy_dir(
+    common::copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("suites"),
         &dir.join("project"),
     );

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Output;
 use std::sync::Arc;
 
-use common::{Auth, Reply, Server, bin, outcome, tempdir, write};
+use common::{Auth, Reply, Server, bin, outcome, random_ab, tempdir, write};
 use serde_json::json;
 
 const SECRET: &str = "tok-VERY-SECRET-9d8c7b6a5f4e3d2c1b0a";
@@ -703,20 +703,6 @@ fn pull_checks_credentials_before_any_request() {
         "{}",
         outcome(&o)
     );
-}
-
-/// 1.5 MB of `a`/`b` in a fixed pseudo-random order: the input on which a small regex's lazy
-/// DFA gives up and the search costs its expanded size times the length.
-fn random_ab(len: usize) -> String {
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            if x & 1 == 0 { 'a' } else { 'b' }
-        })
-        .collect()
 }
 
 #[test]

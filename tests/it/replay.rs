@@ -8,27 +8,10 @@ use crate::common;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
-use common::{bin, copy_dir, outcome as text};
+use common::{bin, copy_dir, git, outcome as text};
 use serde_json::{Value, json};
-
-fn git(dir: &Path, args: &[&str]) {
-    let o = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.email=t@example.com", "-c", "user.name=t"])
-        .args([
-            "-c",
-            "commit.gpgsign=false",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(o.status.success(), "git {args:?}: {}", text(&o));
-}
 
 fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("suites")
@@ -742,15 +725,7 @@ fn a_request_past_the_trace_budget_cannot_pass() {
          "expression": "http.request.body.raw matches \"(?:a|b)*a(?:a|b){300}c\""}]});
     common::write(dir.path(), "rulesets/z.json", &rs.to_string());
     // a/b in a fixed pseudo-random order: the regex's lazy DFA gives up on it.
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    let body: String = (0..60_000)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            if x & 1 == 0 { 'a' } else { 'b' }
-        })
-        .collect();
+    let body = common::random_ab(60_000);
     let slow =
         json!({"method": "POST", "url": "https://www.example.com/", "body": {"plain_text": body}});
     let fast = json!({"method": "GET", "url": "https://www.example.com/"});

@@ -396,6 +396,40 @@ pub(crate) fn shared_text(rel: &str) -> Option<String> {
     }
 }
 
+/// Runs git in `dir` as a throwaway identity (no signing, `main` as the first branch); its
+/// stdout. Panics with git's output when it fails.
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
+    let o = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.email=t@example.com", "-c", "user.name=t"])
+        .args([
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(o.status.success(), "git {args:?}: {}", outcome(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// `len` bytes of `a`/`b` in a fixed pseudo-random order: the input on which a small regex's
+/// lazy DFA gives up and the search costs its expanded size times the length.
+pub(crate) fn random_ab(len: usize) -> String {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            if x & 1 == 0 { 'a' } else { 'b' }
+        })
+        .collect()
+}
+
 pub(crate) fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
