@@ -137,7 +137,7 @@ fn httpdate_rfc3339(t: &str) -> Option<i64> {
     let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let rest = &t[19..];
+    let rest = t.get(19..)?;
     let (frac, zone) = match rest.strip_prefix('.') {
         Some(f) => {
             let end = f.find(|c: char| !c.is_ascii_digit()).unwrap_or(f.len());

@@ -669,3 +669,67 @@ fn progress_bar(total: Option<u64>) -> indicatif::ProgressBar {
     bar.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(4));
     bar
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Log text is hostile: no line, whatever it holds, panics a reader or the detection.
+    fn never_panics(line: &str) {
+        let _ = logpush::parse(line);
+        let _ = combined::parse(line, Some("h.example"));
+        let _ = combined::parse_jsonl(line);
+        let _ = har::parse(line);
+        let _ = har::entries(line.as_bytes());
+        let _ = input::detect(line.as_bytes(), "x");
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_is_read_or_refused(line in "\\PC{0,200}") {
+            never_panics(&line);
+        }
+
+        #[test]
+        fn logpush_shaped_lines_with_any_values(
+            host in "\\PC{0,20}",
+            uri in "\\PC{0,40}",
+            ip in "\\PC{0,20}",
+            ts in "\\PC{0,30}",
+            action in "\\PC{0,20}",
+        ) {
+            let line = serde_json::json!({
+                "ClientRequestHost": host, "ClientRequestURI": uri, "ClientIP": ip,
+                "EdgeStartTimestamp": ts, "SecurityAction": action,
+            })
+            .to_string();
+            never_panics(&line);
+        }
+
+        #[test]
+        fn access_log_shaped_lines_with_any_parts(
+            who in "\\PC{0,20}",
+            time in "\\PC{0,30}",
+            req in "\\PC{0,40}",
+            rest in "\\PC{0,40}",
+        ) {
+            never_panics(&format!("{who} - - [{time}] \"{req}\" {rest}"));
+        }
+    }
+
+    #[test]
+    fn partitions_split_every_line_exactly_once() {
+        let parts: Vec<Partition> = (1..=3).map(|k| Partition { k, n: 3 }).collect();
+        for i in 0..300 {
+            let line = format!("{{\"ClientRequestURI\":\"/p/{i}\"}}");
+            let holders = parts.iter().filter(|p| p.holds(line.as_bytes())).count();
+            assert_eq!(holders, 1, "{line}");
+        }
+        assert!(Partition::parse("0/3").is_err());
+        assert!(Partition::parse("4/3").is_err());
+        assert!(Partition::parse("a/3").is_err());
+        assert_eq!(Partition::parse(" 2/3 ").unwrap(), Partition { k: 2, n: 3 });
+    }
+}

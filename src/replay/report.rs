@@ -170,15 +170,13 @@ fn pct(n: u64, of: u64) -> String {
     }
 }
 
-/// The rules the logs never carried a field for.
+/// The fields the rules read that no replayed request carried.
 fn never_carried(t: &Tally, meta: &Meta) -> BTreeSet<String> {
     meta.fields_read.difference(&t.carried).cloned().collect()
 }
 
 /// The `--json` document of a tally.
 pub(crate) fn to_json(t: &Tally, meta: &Meta) -> String {
-    let info = |id: &Option<String>| id.as_ref().and_then(|i| meta.rule_info.get(i));
-    let _ = info;
     let doc = Json {
         format: FORMAT.into(),
         baseline: meta.baseline.clone(),
