@@ -28,54 +28,54 @@ pub(crate) fn is_logpush_key(k: &str) -> bool {
 #[serde(rename_all = "PascalCase")]
 struct Line<'a> {
     #[serde(borrow)]
-    client_request_method: Option<std::borrow::Cow<'a, str>>,
+    client_request_method: Option<Text<'a>>,
     #[serde(borrow)]
-    client_request_host: Option<std::borrow::Cow<'a, str>>,
+    client_request_host: Option<Text<'a>>,
     #[serde(borrow, rename = "ClientRequestURI")]
-    client_request_uri: Option<std::borrow::Cow<'a, str>>,
+    client_request_uri: Option<Text<'a>>,
     #[serde(borrow)]
-    client_request_path: Option<std::borrow::Cow<'a, str>>,
+    client_request_path: Option<Text<'a>>,
     #[serde(borrow)]
-    client_request_query: Option<std::borrow::Cow<'a, str>>,
+    client_request_query: Option<Text<'a>>,
     #[serde(borrow)]
-    client_request_scheme: Option<std::borrow::Cow<'a, str>>,
+    client_request_scheme: Option<Text<'a>>,
     #[serde(borrow)]
-    client_request_protocol: Option<std::borrow::Cow<'a, str>>,
+    client_request_protocol: Option<Text<'a>>,
     #[serde(borrow)]
-    client_request_user_agent: Option<std::borrow::Cow<'a, str>>,
+    client_request_user_agent: Option<Text<'a>>,
     #[serde(borrow)]
-    client_request_referer: Option<std::borrow::Cow<'a, str>>,
+    client_request_referer: Option<Text<'a>>,
     #[serde(borrow)]
-    client_x_requested_with: Option<std::borrow::Cow<'a, str>>,
+    client_x_requested_with: Option<Text<'a>>,
     #[serde(rename = "ClientIP", borrow)]
-    client_ip: Option<std::borrow::Cow<'a, str>>,
+    client_ip: Option<Text<'a>>,
     #[serde(borrow)]
-    client_country: Option<std::borrow::Cow<'a, str>>,
+    client_country: Option<Text<'a>>,
     #[serde(borrow)]
-    client_city: Option<std::borrow::Cow<'a, str>>,
+    client_city: Option<Text<'a>>,
     #[serde(borrow)]
-    client_region_code: Option<std::borrow::Cow<'a, str>>,
+    client_region_code: Option<Text<'a>>,
     #[serde(borrow)]
-    client_latitude: Option<std::borrow::Cow<'a, str>>,
+    client_latitude: Option<Text<'a>>,
     #[serde(borrow)]
-    client_longitude: Option<std::borrow::Cow<'a, str>>,
+    client_longitude: Option<Text<'a>>,
     #[serde(rename = "ClientASN")]
     client_asn: Option<i64>,
     #[serde(rename = "ClientSSLProtocol", borrow)]
-    client_ssl_protocol: Option<std::borrow::Cow<'a, str>>,
+    client_ssl_protocol: Option<Text<'a>>,
     #[serde(rename = "ClientSSLCipher", borrow)]
-    client_ssl_cipher: Option<std::borrow::Cow<'a, str>>,
+    client_ssl_cipher: Option<Text<'a>>,
     #[serde(rename = "ClientTCPRTTMs")]
     client_tcp_rtt_ms: Option<i64>,
     bot_score: Option<i64>,
     #[serde(rename = "BotDetectionIDs")]
     bot_detection_ids: Option<Vec<i64>>,
     #[serde(borrow)]
-    verified_bot_category: Option<std::borrow::Cow<'a, str>>,
+    verified_bot_category: Option<Text<'a>>,
     #[serde(rename = "JA3Hash", borrow)]
-    ja3_hash: Option<std::borrow::Cow<'a, str>>,
+    ja3_hash: Option<Text<'a>>,
     #[serde(rename = "JA4", borrow)]
-    ja4: Option<std::borrow::Cow<'a, str>>,
+    ja4: Option<Text<'a>>,
     #[serde(rename = "WAFAttackScore")]
     waf_attack_score: Option<i64>,
     #[serde(rename = "WAFSQLiAttackScore")]
@@ -85,35 +85,98 @@ struct Line<'a> {
     #[serde(rename = "WAFRCEAttackScore")]
     waf_rce_attack_score: Option<i64>,
     #[serde(borrow)]
-    leaked_credential_check_result: Option<std::borrow::Cow<'a, str>>,
+    leaked_credential_check_result: Option<Text<'a>>,
     #[serde(rename = "RayID", borrow)]
-    ray_id: Option<std::borrow::Cow<'a, str>>,
+    ray_id: Option<Text<'a>>,
     #[serde(borrow)]
-    zone_name: Option<std::borrow::Cow<'a, str>>,
+    zone_name: Option<Text<'a>>,
     edge_start_timestamp: Option<Timestamp>,
     #[serde(borrow)]
-    request_headers: Option<BTreeMap<std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>>>,
+    request_headers: Option<BTreeMap<Text<'a>, Text<'a>>>,
     #[serde(borrow)]
-    cookies: Option<BTreeMap<std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>>>,
+    cookies: Option<BTreeMap<Text<'a>, Text<'a>>>,
     // The logged outcome.
     #[serde(borrow)]
-    security_action: Option<std::borrow::Cow<'a, str>>,
+    security_action: Option<Text<'a>>,
     #[serde(rename = "SecurityRuleID", borrow)]
-    security_rule_id: Option<std::borrow::Cow<'a, str>>,
+    security_rule_id: Option<Text<'a>>,
     #[serde(borrow)]
-    security_rule_description: Option<std::borrow::Cow<'a, str>>,
+    security_rule_description: Option<Text<'a>>,
     #[serde(rename = "SecurityRuleIDs")]
     security_rule_ids: Option<Vec<String>>,
     edge_response_status: Option<i64>,
 }
 
+/// A JSON string, borrowed from the line when it holds no escape (serde's `Cow` does not
+/// borrow inside an `Option`, and an allocation per field per line is most of the parse).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Text<'a>(std::borrow::Cow<'a, str>);
+
+impl std::fmt::Display for Text<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
 /// `EdgeStartTimestamp`: nanoseconds, seconds, milliseconds (by magnitude) or RFC 3339 text,
 /// as the job's `timestamp_format` chose.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 enum Timestamp {
     Int(i64),
     Text(String),
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Timestamp;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number or an RFC 3339 timestamp")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Timestamp, E> {
+                Ok(Timestamp::Int(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Timestamp, E> {
+                i64::try_from(v)
+                    .map(Timestamp::Int)
+                    .map_err(|_| E::custom("timestamp out of range"))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Timestamp, E> {
+                Ok(Timestamp::Text(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl Timestamp {
@@ -292,7 +355,7 @@ pub(crate) fn parse(line: &str) -> Result<Record, String> {
             req.headers.insert(k.to_ascii_lowercase(), v.to_string());
         }
     }
-    let mut header = |name: &str, v: &Option<std::borrow::Cow<str>>| {
+    let mut header = |name: &str, v: &Option<Text>| {
         if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
             req.headers
                 .entry(name.to_string())
@@ -307,9 +370,7 @@ pub(crate) fn parse(line: &str) -> Result<Record, String> {
             req.cookies.insert(k.to_string(), v.to_string());
         }
     }
-    let text = |v: &Option<std::borrow::Cow<str>>| {
-        v.as_deref().filter(|v| !v.is_empty()).map(str::to_string)
-    };
+    let text = |v: &Option<Text>| v.as_deref().filter(|v| !v.is_empty()).map(str::to_string);
     let geoloc = Geoloc {
         iso_code: text(&l.client_country).map(|c| c.to_ascii_uppercase()),
         city: text(&l.client_city),
@@ -339,7 +400,7 @@ pub(crate) fn parse(line: &str) -> Result<Record, String> {
     if let Some(asn) = l.client_asn {
         fields.extend(h.asnum.iter().map(|id| (*id, Value::Int(asn))));
     }
-    let mut bytes = |id: FieldId, v: &Option<std::borrow::Cow<str>>| {
+    let mut bytes = |id: FieldId, v: &Option<Text>| {
         if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
             fields.push((id, Value::bytes(v)));
         }

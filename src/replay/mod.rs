@@ -269,7 +269,8 @@ fn watchdog(
             std::time::Duration::from_millis(250),
         );
         while !done.load(Ordering::Relaxed) {
-            std::thread::sleep(tick);
+            // Woken early (unpark) when the run ends: its end is not delayed by a tick.
+            std::thread::park_timeout(tick);
             let now = epoch.elapsed().as_nanos() as u64;
             for g in &guards {
                 let started = g.started.load(Ordering::Relaxed);
@@ -630,6 +631,7 @@ pub(crate) fn run(
         .map(std::thread::JoinHandle::join)
         .collect();
     done.store(true, Ordering::Relaxed);
+    dog.thread().unpark();
     let _ = dog.join();
     for w in joined {
         match w {
