@@ -5,8 +5,6 @@
 //! Adding an action: a variant here, its arm in [`Action::parse`], and its effect in
 //! `eval.rs`'s one `match`.
 
-use std::collections::HashMap;
-
 use serde_json::Value;
 
 use super::phases;
@@ -47,7 +45,7 @@ pub(crate) struct Overrides {
     pub(crate) action: Option<Action>,
     pub(crate) enabled: Option<bool>,
     pub(crate) categories: Vec<(String, Option<Action>, Option<bool>)>,
-    pub(crate) rules: HashMap<String, (Option<Action>, Option<bool>)>,
+    pub(crate) rules: rustc_hash::FxHashMap<String, (Option<Action>, Option<bool>)>,
 }
 
 /// The parameters of `skip`.

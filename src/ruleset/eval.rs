@@ -4,7 +4,7 @@
 //! redirect behave as documented; rate limiting rules are traced but cannot trip on one
 //! request; response phases run when the case gives an origin response.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::action::{Action, HeaderOperation, Overrides, Redirect, RedirectFrom, Text};
@@ -326,7 +326,13 @@ fn run_phase(st: &mut State, phase: &'static str) -> Option<TraceItem> {
         }
         let book = st.book;
         if let Some(rs) = book.entry_point(level, phase) {
-            let child = run_ruleset(st, rs, level, &NO_OVERRIDES, &HashSet::new());
+            let child = run_ruleset(
+                st,
+                rs,
+                level,
+                &NO_OVERRIDES,
+                &rustc_hash::FxHashSet::default(),
+            );
             item.trace.push(child);
         }
     }
@@ -344,7 +350,7 @@ fn run_ruleset(
     rs: &CompiledRuleset,
     level: Level,
     ov: &Overrides,
-    skip_rules: &HashSet<String>,
+    skip_rules: &rustc_hash::FxHashSet<String>,
 ) -> TraceItem {
     let mut item = if st.lean {
         shape::lean_step(&rs.ruleset.id)
@@ -353,7 +359,8 @@ fn run_ruleset(
     };
     // Exceptions (skip) in this ruleset affect only the execute rules after them here.
     let mut skip_rulesets: HashSet<&str> = HashSet::new();
-    let mut skip_rules_of: HashMap<&str, HashSet<String>> = HashMap::new();
+    let mut skip_rules_of: rustc_hash::FxHashMap<&str, rustc_hash::FxHashSet<String>> =
+        rustc_hash::FxHashMap::default();
     let show_expression = rs.ruleset.kind != "managed";
     for (i, cr) in rs.rules.iter().enumerate() {
         if st.end.is_some() || st.skip_phase {
