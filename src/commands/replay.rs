@@ -25,6 +25,9 @@ pub(super) fn run(a: &ReplayArgs) -> Result<Exit, Report> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Diagnostic::usage(format!("--fail-on: {e}")))?
         .concat();
+    if !thresholds.is_empty() && !a.merge && a.baseline.is_none() {
+        return Err(no_baseline_to_gate().into());
+    }
     let settings = settings(Flags {
         terraform: a.tf.terraform.as_deref(),
         var_files: &a.tf.var_files,
@@ -54,6 +57,9 @@ pub(super) fn run(a: &ReplayArgs) -> Result<Exit, Report> {
         }
         let (tally, meta) =
             report::merge(parts).map_err(|e| Diagnostic::usage(format!("--merge: {e}")))?;
+        if !thresholds.is_empty() && meta.baseline.is_none() {
+            return Err(no_baseline_to_gate().into());
+        }
         return finish(a, &settings, &tally, &meta, &thresholds, a.logs.len(), None);
     }
 
@@ -140,6 +146,13 @@ pub(super) fn run(a: &ReplayArgs) -> Result<Exit, Report> {
         sources.len(),
         Some(&project.book),
     )
+}
+
+/// `--fail-on` counts requests whose outcome changed: without a baseline nothing changes, and
+/// the gate would pass whatever the rules do.
+fn no_baseline_to_gate() -> Diagnostic {
+    Diagnostic::usage("--fail-on counts requests whose outcome changed, but nothing is compared")
+        .hint("add --baseline REV (what a change does) or --baseline logged (agreement with Cloudflare)")
 }
 
 fn input_error(e: replay::InputError) -> Report {
@@ -265,8 +278,8 @@ mod tests {
     use crate::settings::{Flags, Settings};
     use crate::trace::{Behaviour, TraceView};
 
-    /// Replay's lean evaluation (matched rules only, costly fields only when read) gives every
-    /// example case the behaviour the full trace gives.
+    /// Replay's lean evaluation (matched rules only) gives every example case the behaviour the
+    /// full trace gives.
     #[test]
     fn lean_evaluation_behaves_as_the_full_trace() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("suites");
@@ -283,11 +296,6 @@ mod tests {
         let loaded = super::super::load(&settings, Some(&args), true).unwrap();
         let book = &loaded.project.unwrap().book;
         let never = AtomicBool::new(false);
-        let needs = crate::rules::request::Needs::only(
-            crate::replay::fields_read(book)
-                .into_iter()
-                .filter_map(|n| crate::rules::Context::field(n).ok()),
-        );
         let mut compared = 0;
         for case in loaded.suites.iter().flat_map(|s| &s.cases) {
             if case.extras.origin.is_some() {
@@ -296,15 +304,9 @@ mod tests {
             let full = crate::ruleset::evaluate_until(book, &case.request, &case.extras, &never)
                 .unwrap()
                 .0;
-            // Only the costly fields the rules read, as replay builds them.
-            let ctx = crate::rules::request::context_with(
-                &case.request,
-                case.extras.fields.as_ref(),
-                crate::rules::request::Defaults::Trace,
-                &needs,
-            )
-            .unwrap();
-            let lean = crate::ruleset::evaluate_lean(book, ctx, &case.request, &needs, &never)
+            let ctx =
+                crate::rules::request::context(&case.request, case.extras.fields.as_ref()).unwrap();
+            let lean = crate::ruleset::evaluate_lean(book, ctx, &case.request, &never)
                 .unwrap()
                 .0;
             let want = Behaviour::of(&TraceView::new(&full));

@@ -60,10 +60,8 @@ pub(crate) fn parse(line: &str, host: Option<&str>) -> Result<Record, String> {
     let (method, target) = match (it.next(), it.next()) {
         (Some(m), Some(t)) if !m.is_empty() && !t.is_empty() => (m, t),
         _ => {
-            return Err(format!(
-                "the request `{}` is not METHOD TARGET PROTOCOL",
-                crate::escape::visible(&request.chars().take(60).collect::<String>())
-            ));
+            // The request line is not echoed: it may hold what `redact:` hides.
+            return Err("the request is not METHOD TARGET PROTOCOL".into());
         }
     };
     let protocol = it.next().map(str::to_string);
@@ -75,10 +73,7 @@ pub(crate) fn parse(line: &str, host: Option<&str>) -> Result<Record, String> {
         )?;
         format!("https://{host}{target}")
     } else {
-        return Err(format!(
-            "the request target `{}` is neither a path nor a URL",
-            crate::escape::visible(&target.chars().take(60).collect::<String>())
-        ));
+        return Err("the request target is neither a path nor a URL".into());
     };
     crate::rules::request::split_url(&url).map_err(|e| e.to_string())?;
     let mut req = TraceRequest {
@@ -127,15 +122,7 @@ fn clf_time(t: &str) -> Option<i64> {
     let z = zone.trim_start_matches(['+', '-']);
     let off =
         sign * (z.get(..2)?.parse::<i64>().ok()? * 3600 + z.get(2..4)?.parse::<i64>().ok()? * 60);
-    let (y2, m2) = if mo <= 2 {
-        (y - 1, mo + 9)
-    } else {
-        (y, mo - 3)
-    };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let doy = (153 * m2 + 2) / 5 + d - 1;
-    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    let days = super::days_from_civil(y, mo, d);
     Some(days * 86_400 + h * 3600 + mi * 60 + s - off)
 }
 

@@ -319,12 +319,10 @@ pub(crate) fn detect(first: &[u8], name: &str) -> Result<Format, InputError> {
         hint: Some(
             "replay reads Logpush NDJSON (plain or gzip), JSONL Trace requests, combined access logs and HAR; name the format with --input-format".into(),
         ),
+        // The line is not echoed: it may hold what `redact:` hides.
         ..fail(
             name,
-            format!(
-                "not a request log: the first line is neither JSON nor an access-log line: {}",
-                crate::escape::visible(&t.chars().take(80).collect::<String>())
-            ),
+            "not a request log: the first line is neither JSON nor an access-log line",
         )
     })
 }

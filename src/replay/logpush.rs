@@ -214,17 +214,7 @@ fn httpdate_rfc3339(t: &str) -> Option<i64> {
     let ms = frac
         .get(..3.min(frac.len()))
         .map_or(0, |f| format!("{f:0<3}").parse::<i64>().unwrap_or(0));
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let (y, m) = if mo <= 2 {
-        (y - 1, mo + 9)
-    } else {
-        (y, mo - 3)
-    };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * m + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = super::days_from_civil(y, mo, d);
     Some(((days * 24 + h) * 60 + mi) * 60_000 + s * 1000 + ms)
 }
 
@@ -323,10 +313,8 @@ pub(crate) fn parse(line: &str) -> Result<Record, String> {
         _ => return Err("no ClientRequestURI or ClientRequestPath".into()),
     };
     if !uri.starts_with('/') {
-        return Err(format!(
-            "ClientRequestURI `{}` does not start with /",
-            crate::escape::visible(&uri.chars().take(60).collect::<String>())
-        ));
+        // The value is not echoed: it may hold what `redact:` hides.
+        return Err("ClientRequestURI does not start with /".into());
     }
     let mut req = TraceRequest {
         method: l

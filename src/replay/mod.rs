@@ -23,7 +23,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use crate::rules::request::{Defaults, Needs, context_with};
+use crate::rules::request::{Defaults, context_with};
 use crate::rules::{Context, FieldId, Value};
 use crate::ruleset::Rulebook;
 use crate::trace::{Behaviour, TraceRequest};
@@ -81,8 +81,6 @@ pub(crate) struct Engine {
     pub(crate) host: Option<String>,
     /// The fields the rules of either side read, to report those the logs never carry.
     read_fields: Vec<FieldId>,
-    /// The costly derived fields worth building: those the rules read.
-    needs: Needs,
     /// How long one request may evaluate (`--trace-budget`).
     pub(crate) budget: std::time::Duration,
     /// When the engine was made: the watchdog's clock.
@@ -116,7 +114,6 @@ impl Engine {
             samples,
             redact,
             host,
-            needs: Needs::only(read_fields.iter().copied()),
             read_fields,
             budget,
             epoch: std::time::Instant::now(),
@@ -183,8 +180,7 @@ impl Engine {
         text: &str,
         rec: &Record,
     ) -> Result<(), String> {
-        let mut ctx = context_with(&rec.req, None, Defaults::Missing, &self.needs)
-            .map_err(|e| e.to_string())?;
+        let mut ctx = context_with(&rec.req, None, Defaults::Missing).map_err(|e| e.to_string())?;
         for (id, v) in &rec.fields {
             match v {
                 // Into the context's arena: no allocation of its own.
@@ -202,14 +198,7 @@ impl Engine {
         }
         let before = match &self.base {
             Base::None => None,
-            Base::Book(book) => Some(evaluate(
-                book,
-                ctx.clone(),
-                &rec.req,
-                &self.needs,
-                cancel,
-                tally,
-            )?),
+            Base::Book(book) => Some(evaluate(book, ctx.clone(), &rec.req, cancel, tally)?),
             Base::Logged => rec.logged.as_ref().map(|l| Behaviour {
                 status: l.status,
                 action: l.action.clone(),
@@ -219,7 +208,7 @@ impl Engine {
                 matched: l.rules.iter().cloned().chain(l.rule.clone()).collect(),
             }),
         };
-        let mut after = evaluate(&self.candidate, ctx, &rec.req, &self.needs, cancel, tally)?;
+        let mut after = evaluate(&self.candidate, ctx, &rec.req, cancel, tally)?;
         if matches!(self.base, Base::Logged) && !SECURITY_ACTIONS.contains(&after.action.as_str()) {
             // The log records security actions only: a redirect is "none" there.
             after.action = "none".into();
@@ -233,7 +222,7 @@ impl Engine {
         if matches!(self.base, Base::Logged) && rec.logged.is_none() {
             tally.no_logged += 1;
         }
-        let key = fnv(text.as_bytes());
+        let key = line_hash(text.as_bytes());
         let sample = |redact: &redact::Redactor| Sample::new(key, at, rec, redact);
         tally.add(
             before.as_ref(),
@@ -245,6 +234,20 @@ impl Engine {
         );
         Ok(())
     }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`):
+/// the one date conversion both log timestamp formats need.
+pub(crate) fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let (y, m) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + day - 1;
+    era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468
 }
 
 /// One worker's evaluation, watched: when it started (nanoseconds since the run began, 0 when
@@ -295,11 +298,10 @@ fn evaluate(
     book: &Rulebook,
     ctx: Context,
     req: &TraceRequest,
-    needs: &Needs,
     cancel: &AtomicBool,
     tally: &mut Tally,
 ) -> Result<Behaviour, String> {
-    let (result, warnings) = crate::ruleset::evaluate_lean(book, ctx, req, needs, cancel)
+    let (result, warnings) = crate::ruleset::evaluate_lean(book, ctx, req, cancel)
         .map_err(|e| format!("cannot evaluate the request: {e}"))?;
     for w in warnings {
         if tally.warnings.len() < 50 {
@@ -347,7 +349,7 @@ pub(crate) fn fields_read(book: &Rulebook) -> BTreeSet<&'static str> {
 /// in the same partition and is the same sample on every machine): FNV-1a's constants over
 /// 64-bit little-endian words (then the remaining bytes), finished with MurmurHash3's 64-bit
 /// mix so every bit of the line reaches the low bits a modulo reads.
-pub(crate) fn fnv(bytes: &[u8]) -> u64 {
+pub(crate) fn line_hash(bytes: &[u8]) -> u64 {
     const PRIME: u64 = 0x0000_0100_0000_01b3;
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut words = bytes.chunks_exact(8);
@@ -393,7 +395,7 @@ impl Partition {
     }
 
     pub(crate) fn holds(self, line: &[u8]) -> bool {
-        self.n == 1 || fnv(trim_eol(line)) % self.n == self.k - 1
+        self.n == 1 || line_hash(trim_eol(line)) % self.n == self.k - 1
     }
 }
 
@@ -418,6 +420,20 @@ struct Batch {
     source: Arc<str>,
     format: Format,
     lines: Vec<(u64, Vec<u8>)>,
+}
+
+impl Batch {
+    /// Replays every line into `tally`, on this thread.
+    fn replay(&self, engine: &Engine, tally: &mut Tally, guard: &Guard) {
+        for (line, text) in &self.lines {
+            let at = At {
+                source: &self.source,
+                line: *line,
+                format: self.format,
+            };
+            engine.line(tally, guard, &at, text);
+        }
+    }
 }
 
 /// Replays every source; the merged tally, or the first source that could not be read.
@@ -450,14 +466,7 @@ pub(crate) fn run(
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .recv();
                     let Ok(batch) = next else { break };
-                    for (line, text) in &batch.lines {
-                        let at = At {
-                            source: &batch.source,
-                            line: *line,
-                            format: batch.format,
-                        };
-                        engine.line(&mut tally, &guard, &at, text);
-                    }
+                    batch.replay(&engine, &mut tally, &guard);
                 }
                 tally
             }));
@@ -481,23 +490,16 @@ pub(crate) fn run(
         let mut format = opts.format;
         let mut batch = Vec::with_capacity(BATCH);
         let send = |lines: Vec<(u64, Vec<u8>)>, format: Format, own: &mut Tally| {
+            let batch = Batch {
+                source: name.clone(),
+                format,
+                lines,
+            };
             if inline {
-                for (line, text) in &lines {
-                    let at = At {
-                        source: &name,
-                        line: *line,
-                        format,
-                    };
-                    engine.line(own, &own_guard, &at, text);
-                }
+                batch.replay(engine, own, &own_guard);
                 true
             } else {
-                tx.send(Batch {
-                    source: name.clone(),
-                    format,
-                    lines,
-                })
-                .is_ok()
+                tx.send(batch).is_ok()
             }
         };
         loop {

@@ -303,7 +303,7 @@ fn args(query: &str) -> Args {
     )
 }
 
-fn put_uri(ctx: &mut Context, raw: bool, u: &UrlParts, path: &str, needs: &Needs) {
+fn put_uri(ctx: &mut Context, raw: bool, u: &UrlParts, path: &str) {
     let u_ids = &URI[usize::from(raw)];
     let query = u.query.as_deref().unwrap_or_default();
     // Built by pushing: this runs twice per request, and `format!` costs more than the copies.
@@ -327,14 +327,12 @@ fn put_uri(ctx: &mut Context, raw: bool, u: &UrlParts, path: &str, needs: &Needs
     ctx.put(u_ids.uri_path, Value::bytes(path));
     ctx.put(u_ids.uri_path_extension, Value::bytes(extension(path)));
     ctx.put(u_ids.uri_query, Value::bytes(query));
-    if needs.any(&[u_ids.uri_args, u_ids.uri_args_names, u_ids.uri_args_values]) {
-        for (id, part) in [
-            (u_ids.uri_args, ArgsPart::Map),
-            (u_ids.uri_args_names, ArgsPart::Names),
-            (u_ids.uri_args_values, ArgsPart::Values),
-        ] {
-            ctx.derive(id, Derive::Args { raw, part });
-        }
+    for (id, part) in [
+        (u_ids.uri_args, ArgsPart::Map),
+        (u_ids.uri_args_names, ArgsPart::Names),
+        (u_ids.uri_args_values, ArgsPart::Values),
+    ] {
+        ctx.derive(id, Derive::Args { raw, part });
     }
 }
 
@@ -391,14 +389,12 @@ pub(crate) fn derive(ctx: &Context, d: Derive) -> Value {
 /// Sets the (non-raw) URI fields after a rewrite; `raw.*` keep the original.
 pub fn set_uri(ctx: &mut Context, u: &UrlParts) {
     let path = normalize_path(&u.path);
-    put_uri(ctx, false, u, &path, &Needs::all());
+    put_uri(ctx, false, u, &path);
 }
 
 /// Sets the request header fields from (name, value) pairs.
-pub fn set_request_headers(ctx: &mut Context, pairs: &[(String, String)], needs: &Needs) {
-    if needs.has(H.http_request_headers) {
-        ctx.derive(H.http_request_headers, Derive::HeaderMap);
-    }
+pub fn set_request_headers(ctx: &mut Context, pairs: &[(String, String)]) {
+    ctx.derive(H.http_request_headers, Derive::HeaderMap);
     ctx.put(
         H.http_request_headers_names,
         Value::strings(pairs.iter().map(|(n, _)| n.as_str())),
@@ -418,12 +414,8 @@ pub fn set_request_headers(ctx: &mut Context, pairs: &[(String, String)], needs:
     ctx.put(H.http_referer, Value::bytes(get("referer")));
     ctx.put(H.http_x_forwarded_for, Value::bytes(get("x-forwarded-for")));
     ctx.put(H.http_cookie, Value::bytes(get("cookie")));
-    if needs.has(H.http_request_cookies) {
-        ctx.derive(H.http_request_cookies, Derive::Cookies);
-    }
-    if needs.has(H.http_request_accepted_languages) {
-        ctx.derive(H.http_request_accepted_languages, Derive::Languages);
-    }
+    ctx.derive(H.http_request_cookies, Derive::Cookies);
+    ctx.derive(H.http_request_accepted_languages, Derive::Languages);
 }
 
 /// `http.request.cookies` from a Cookie header.
@@ -478,38 +470,7 @@ pub fn context(
     req: &TraceRequest,
     fields: Option<&serde_json::Map<String, serde_json::Value>>,
 ) -> Result<Context, RequestError> {
-    context_with(req, fields, Defaults::Trace, &Needs::all())
-}
-
-/// Which of the costly derived fields (maps of headers, cookies and arguments, accepted
-/// languages) to build: all of them for a trace; only those some rule reads for a caller that
-/// builds millions of contexts (`replay`). Every other field is always set.
-#[derive(Debug, Clone, Default)]
-pub struct Needs(Option<std::sync::Arc<[bool]>>);
-
-impl Needs {
-    /// Every field.
-    pub fn all() -> Needs {
-        Needs(None)
-    }
-
-    /// Only `fields` among the costly ones.
-    pub fn only(fields: impl IntoIterator<Item = FieldId>) -> Needs {
-        let mut v = vec![false; super::scheme::FIELDS.len()];
-        for f in fields {
-            v[f.0 as usize] = true;
-        }
-        Needs(Some(v.into()))
-    }
-
-    #[inline]
-    fn has(&self, id: FieldId) -> bool {
-        self.0.as_ref().is_none_or(|v| v[id.0 as usize])
-    }
-
-    fn any(&self, ids: &[FieldId]) -> bool {
-        ids.iter().any(|i| self.has(*i))
-    }
+    context_with(req, fields, Defaults::Trace)
 }
 
 /// What a field the request does not determine holds.
@@ -523,13 +484,11 @@ pub enum Defaults {
     Missing,
 }
 
-/// [`context`], with the fields the request does not determine as `defaults` says, and the
-/// costly derived fields as `needs` says.
+/// [`context`], with the fields the request does not determine as `defaults` says.
 pub fn context_with(
     req: &TraceRequest,
     fields: Option<&serde_json::Map<String, serde_json::Value>>,
     defaults: Defaults,
-    needs: &Needs,
 ) -> Result<Context, RequestError> {
     let trace = defaults == Defaults::Trace;
     let mut ctx = if trace {
@@ -538,8 +497,8 @@ pub fn context_with(
         Context::new()
     };
     let u = split_url(&req.url)?;
-    put_uri(&mut ctx, true, &u, &u.path, needs);
-    put_uri(&mut ctx, false, &u, &normalize_path(&u.path), needs);
+    put_uri(&mut ctx, true, &u, &u.path);
+    put_uri(&mut ctx, false, &u, &normalize_path(&u.path));
     ctx.put(H.ssl, Value::Bool(u.scheme == "https"));
     ctx.put(
         H.cf_edge_server_port,
@@ -610,7 +569,7 @@ pub fn context_with(
                 .map_or(host_header.as_str(), |(h, _)| h),
         ),
     );
-    set_request_headers(&mut ctx, &pairs, needs);
+    set_request_headers(&mut ctx, &pairs);
     let content_type = pairs
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))

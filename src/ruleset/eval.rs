@@ -61,9 +61,6 @@ struct State<'p> {
     /// Trace only the matched rules (and the rulesets and phases around them): enough for a
     /// [`crate::trace::Behaviour`], without a step per evaluated rule. Replay's mode.
     lean: bool,
-    /// The costly fields a header rewrite rebuilds (all, unless the caller knows which the
-    /// rules read).
-    needs: &'p request::Needs,
     phase: &'static str,
     response: bool,
     /// The rulesets being executed, outermost first (for the depth bound's message).
@@ -137,7 +134,7 @@ pub(crate) fn evaluate_until(
     cancel: &AtomicBool,
 ) -> Result<(TraceResult, Vec<String>), EvalError> {
     let ctx = request::context(req, extras.fields.as_ref())?;
-    evaluate_inner(book, ctx, req, extras, cancel, None)
+    evaluate_inner(book, ctx, req, extras, cancel, false)
 }
 
 /// [`evaluate_until`] over a context already built from `req` (a replayed log line builds its
@@ -148,11 +145,10 @@ pub(crate) fn evaluate_lean(
     book: &Rulebook,
     ctx: Context,
     req: &TraceRequest,
-    needs: &request::Needs,
     cancel: &AtomicBool,
 ) -> Result<(TraceResult, Vec<String>), EvalError> {
     static NONE: std::sync::LazyLock<Extras> = std::sync::LazyLock::new(Extras::default);
-    evaluate_inner(book, ctx, req, &NONE, cancel, Some(needs))
+    evaluate_inner(book, ctx, req, &NONE, cancel, true)
 }
 
 /// The header list as the context holds it (Host and cookies included).
@@ -176,9 +172,8 @@ fn evaluate_inner(
     req: &TraceRequest,
     extras: &Extras,
     cancel: &AtomicBool,
-    lean: Option<&request::Needs>,
+    lean: bool,
 ) -> Result<(TraceResult, Vec<String>), EvalError> {
-    let all = request::Needs::all();
     let mut st = State {
         book,
         ctx,
@@ -193,8 +188,7 @@ fn evaluate_inner(
         pending_uri: None,
         pending_headers: Vec::new(),
         headers: None,
-        lean: lean.is_some(),
-        needs: lean.unwrap_or(&all),
+        lean,
         warnings: Vec::new(),
         phase: "",
         response: false,
@@ -579,7 +573,7 @@ fn apply_rewrites(st: &mut State, req: &TraceRequest) -> Result<(), RequestError
             }
         }
         let headers = headers.clone();
-        request::set_request_headers(&mut st.ctx, &headers, st.needs);
+        request::set_request_headers(&mut st.ctx, &headers);
     }
     Ok(())
 }

@@ -225,6 +225,19 @@ fn a_rule_change_moves_exactly_the_requests_it_touches() {
         ],
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // Without a baseline nothing changes: a threshold would pass whatever the rules do.
+    let o = replay(
+        dir.path(),
+        &[
+            "day.ndjson.gz",
+            "--project",
+            "project",
+            "--fail-on",
+            "block>0",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(common::stderr(&o).contains("--baseline"), "{}", text(&o));
 }
 
 #[test]
@@ -326,19 +339,20 @@ fn the_logged_outcome_agrees_with_the_engine_and_disagreements_are_listed() {
     let dir = common::tempdir();
     std::fs::write(dir.path().join("log.ndjson"), logged().join("\n")).unwrap();
     let suites = example();
-    let project = suites.to_str().unwrap();
-    let o = replay(
-        dir.path(),
-        &[
+    let run = |out: &str| {
+        let project = suites.to_str().unwrap();
+        let args = [
             "log.ndjson",
             "--project",
             project,
             "--baseline",
             "logged",
             "--json",
-            "a.json",
-        ],
-    );
+            out,
+        ];
+        replay(dir.path(), &args)
+    };
+    let o = run("a.json");
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let j = read_json(&dir.path().join("a.json"));
     assert_eq!(j["agreement"]["compared"], 11, "{j:#}");
@@ -358,18 +372,7 @@ fn the_logged_outcome_agrees_with_the_engine_and_disagreements_are_listed() {
         &json!({"SecurityAction": "", "EdgeResponseStatus": 200}),
     ));
     std::fs::write(dir.path().join("log.ndjson"), lines.join("\n")).unwrap();
-    let o = replay(
-        dir.path(),
-        &[
-            "log.ndjson",
-            "--project",
-            project,
-            "--baseline",
-            "logged",
-            "--json",
-            "b.json",
-        ],
-    );
+    let o = run("b.json");
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let j = read_json(&dir.path().join("b.json"));
     assert_eq!(
