@@ -24,6 +24,7 @@ mod escape;
 mod exit;
 mod expect;
 mod limits;
+pub mod owasp;
 mod project;
 mod replay;
 mod report;

@@ -15,6 +15,7 @@ mod github;
 mod layers;
 mod local;
 mod offline_only;
+mod owasp;
 mod realworld;
 mod replay;
 mod serve_faults;
