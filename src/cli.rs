@@ -304,6 +304,12 @@ pub(crate) struct TerraformArgs {
     /// Repeatable.
     #[arg(long = "var-file", value_name = "FILE")]
     pub var_files: Vec<PathBuf>,
+
+    /// An OWASP Core Rule Set release (a checkout with rules/, or a rules directory) for the
+    /// offline emulation of Cloudflare's OWASP ruleset [default: rulegate.yaml's `owasp.crs`,
+    /// else Debian's /usr/share/modsecurity-crs when installed].
+    #[arg(long, value_name = "PATH", env = "RULEGATE_CRS")]
+    pub crs: Option<PathBuf>,
 }
 
 /// The project directory: shared by the commands that take one (`trace`, `serve`, `pull`;

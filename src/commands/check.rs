@@ -10,6 +10,7 @@ pub(super) fn run(args: &CheckArgs) -> Result<Exit, Report> {
     let settings = settings(Flags {
         terraform: args.suites.tf.terraform.as_deref(),
         var_files: &args.suites.tf.var_files,
+        crs: args.suites.tf.crs.as_deref(),
         dir: project_dir(&args.suites.paths),
         vars: &args.suites.vars,
         ..Flags::default()

@@ -103,6 +103,10 @@ fn warn(text: &str) {
     let _ = writeln!(std::io::stderr(), "warning: {}", scrub(text));
 }
 
+fn note(text: &str) {
+    let _ = writeln!(std::io::stderr(), "note: {}", scrub(text));
+}
+
 fn dispatch(cli: &Cli) -> Result<Exit, Report> {
     match &cli.command {
         Command::Test(a) => test::run(a),
@@ -187,7 +191,16 @@ fn load(
         );
     let project = if with_project {
         match load_project(&settings.dir, &settings.config, &settings.source) {
-            Ok(p) => Some(p),
+            Ok(p) => {
+                if let Some(crs) = &p.book.crs {
+                    note(&format!(
+                        "the Cloudflare OWASP Core Ruleset is emulated offline with {} from {} (the CRS rules under Cloudflare's scoring model: not Cloudflare's own answer)",
+                        crs.version(),
+                        crs.dir().display()
+                    ));
+                }
+                Some(p)
+            }
             Err(r) => {
                 report.merge(r);
                 None

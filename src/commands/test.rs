@@ -19,6 +19,7 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
         settings(Flags {
             terraform: args.suites.tf.terraform.as_deref(),
             var_files: &args.suites.tf.var_files,
+            crs: args.suites.tf.crs.as_deref(),
             dir: project_dir(&args.suites.paths),
             backend: args.engine.backend,
             api: Some(&args.api),

@@ -53,6 +53,7 @@ pub(super) fn run(a: &TraceArgs) -> Result<Exit, Report> {
     let settings = settings(Flags {
         terraform: a.tf.terraform.as_deref(),
         var_files: &a.tf.var_files,
+        crs: a.tf.crs.as_deref(),
         vars: &a.vars,
         dir: a.project.dir.clone(),
         backend: a.engine.backend,

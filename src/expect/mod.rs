@@ -166,6 +166,8 @@ pub(crate) fn step_matches(p: &TraceItem, a: &TraceItem) -> bool {
         && eq(&p.expression, &a.expression)
         && eq(&p.action, &a.action)
         && eq(&p.target_url, &a.target_url)
+        && eq(&p.score, &a.score)
+        && eq(&p.score_threshold, &a.score_threshold)
         && match (&p.action_parameters, &a.action_parameters) {
             (None, _) => true,
             (Some(pv), Some(av)) => json_subset(pv, av),
@@ -200,6 +202,8 @@ fn keys_of(p: &TraceItem) -> Vec<&'static str> {
     add(p.action.is_some(), "action");
     add(p.action_parameters.is_some(), "action_parameters");
     add(p.target_url.is_some(), "target_url");
+    add(p.score.is_some(), "score");
+    add(p.score_threshold.is_some(), "score_threshold");
     add(p.matched.is_some(), "matched");
     k
 }
@@ -220,6 +224,8 @@ fn render_step(s: &TraceItem, keys: &[&str]) -> String {
                 .as_ref()
                 .map(std::string::ToString::to_string),
             "target_url" => s.target_url.clone(),
+            "score" => s.score.map(|v| v.to_string()),
+            "score_threshold" => s.score_threshold.map(|v| v.to_string()),
             "matched" => s.matched.map(|m| m.to_string()),
             _ => None,
         };

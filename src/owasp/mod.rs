@@ -66,6 +66,9 @@ pub struct RuleInfo<'a> {
     pub paranoia: Option<u8>,
     /// `CRITICAL`, `WARNING`…
     pub severity: Option<&'a str>,
+    /// Whether the rule adds to the anomaly score when it matches (a detection rule; the
+    /// rest is initialization and flow control).
+    pub scored: bool,
     /// Whether the rule writes to the log when it matches (`nolog` rules are flow control).
     pub logs: bool,
     pub file: &'a Path,
@@ -160,6 +163,7 @@ impl Crs {
             paranoia: r.paranoia,
             severity: r.severity.as_deref(),
             logs: r.log,
+            scored: r.score.is_some(),
             file: &r.file,
             line: r.line,
         }

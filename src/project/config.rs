@@ -63,6 +63,19 @@ pub(crate) struct ProjectConfig {
     /// `cookie` and `set-cookie` always are).
     #[serde(default, deserialize_with = "redact")]
     pub(crate) redact: Vec<String>,
+    /// The OWASP Core Ruleset emulation.
+    #[serde(default)]
+    pub(crate) owasp: Option<OwaspConfig>,
+}
+
+/// `owasp:` in rulegate.yaml.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OwaspConfig {
+    /// A CRS release inside the repository (a checkout with rules/, or a rules directory).
+    pub(crate) crs: Option<PathBuf>,
+    /// `false`: never emulate (the OWASP ruleset stays an opaque step, as without a CRS).
+    pub(crate) emulate: Option<bool>,
 }
 
 fn redact<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {

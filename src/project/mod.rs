@@ -7,6 +7,7 @@ pub(crate) mod baseline;
 pub(crate) mod config;
 mod files;
 mod lists;
+pub(crate) mod owasp;
 mod rulesets;
 mod terraform;
 pub(crate) mod validate;
@@ -28,6 +29,9 @@ pub(crate) struct ProjectSource {
     pub(crate) vars: BTreeMap<String, String>,
     /// `--var-file` (absolute): Terraform variables files, read after the root module's own.
     pub(crate) var_files: Vec<PathBuf>,
+    /// `--crs` / `RULEGATE_CRS` (absolute): the CRS release for the OWASP emulation; wins
+    /// over the file's `owasp.crs`.
+    pub(crate) crs: Option<PathBuf>,
 }
 
 impl ProjectSource {
@@ -42,6 +46,7 @@ impl ProjectSource {
         self.terraform
             .iter()
             .chain(self.var_files.iter())
+            .chain(self.crs.iter())
             .map(PathBuf::as_path)
     }
 }
@@ -300,6 +305,7 @@ pub(crate) fn load_project_in(
     }
     rulesets::check_executes(&book, &mut report);
     ref_id_collisions(&book, &mut report);
+    owasp::attach(&mut book, dir, config, source, confine, &mut report);
     if !report.is_empty() {
         return Err(report);
     }

@@ -40,6 +40,23 @@ pub(crate) fn unknown_selectors(suites: &[Suite], project: &Project) -> Vec<Diag
             known.extend(r.rule.description.as_deref());
         }
     }
+    // The emulated OWASP rules: by CRS id or `id: message`, as their steps are named.
+    let mut emulated: Vec<String> = Vec::new();
+    if let Some(crs) = &project.book.crs {
+        for i in 0..crs.len() {
+            let r = crs.rule(i);
+            if r.scored {
+                emulated.push(r.id.to_string());
+                emulated.push(format!("{}: {}", r.id, r.msg.unwrap_or("")));
+            }
+        }
+        emulated.push(crate::ruleset::owasp::SCORE_RULE_CRS_ID.to_string());
+        emulated.push(format!(
+            "{}: Inbound Anomaly Score Exceeded",
+            crate::ruleset::owasp::SCORE_RULE_CRS_ID
+        ));
+    }
+    known.extend(emulated.iter().map(String::as_str));
     let mut out = Vec::new();
     for suite in suites {
         for case in &suite.cases {
@@ -60,7 +77,7 @@ pub(crate) fn unknown_selectors(suites: &[Suite], project: &Project) -> Vec<Diag
                         .label("no such rule")
                         .maybe_hint(suggestion(&sel.name, known.iter().copied()))
                         .hint_or(
-                            "a selector is a rule id, ref or exact description from the project's rulesets",
+                            "a selector is a rule id, ref or exact description from the project's rulesets (or an emulated OWASP rule's CRS id)",
                         ),
                     );
                 }

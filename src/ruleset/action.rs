@@ -46,6 +46,8 @@ pub(crate) struct Overrides {
     pub(crate) enabled: Option<bool>,
     pub(crate) categories: Vec<(String, Option<Action>, Option<bool>)>,
     pub(crate) rules: rustc_hash::FxHashMap<String, (Option<Action>, Option<bool>)>,
+    /// Rule id → `score_threshold` (the OWASP ruleset's score rule).
+    pub(crate) thresholds: rustc_hash::FxHashMap<String, i64>,
 }
 
 /// The parameters of `skip`.
@@ -333,6 +335,15 @@ fn overrides(v: Option<&Value>) -> Overrides {
             .map(|a| {
                 a.iter()
                     .filter_map(|r| Some((text(r, "id")?, (action(r), enabled(r)))))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        thresholds: v
+            .get("rules")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|r| Some((text(r, "id")?, r.get("score_threshold")?.as_i64()?)))
                     .collect()
             })
             .unwrap_or_default(),

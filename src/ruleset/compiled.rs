@@ -62,6 +62,9 @@ pub(crate) struct Rulebook {
     /// The phases with an entry point at some level, found once on the first evaluation (the
     /// book does not change after loading): most of the ~20 phases have none.
     pub(crate) phases_with_entries: std::sync::OnceLock<Vec<String>>,
+    /// The CRS release that emulates Cloudflare's OWASP ruleset, when the project executes
+    /// it without a stand-in and a release was found.
+    pub(crate) crs: Option<std::sync::Arc<crate::owasp::Crs>>,
 }
 
 impl Default for Rulebook {
@@ -75,6 +78,7 @@ impl Default for Rulebook {
             origin_status: 200,
             cost: crate::rules::cost::Cost::default(),
             phases_with_entries: std::sync::OnceLock::new(),
+            crs: None,
         }
     }
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::action::{Action, HeaderOperation, Overrides, Redirect, RedirectFrom, Text};
 use super::compiled::{CompiledRule, CompiledRuleset, Level, Rulebook};
-use super::{phases, shape};
+use super::{owasp, phases, shape};
 use crate::rules::request::{self, split_url};
 use crate::rules::{Context, FieldError, RequestError, Value as RValue};
 use crate::trace::view::RATE_LIMIT_PHASE;
@@ -44,6 +44,8 @@ struct End {
 /// Evaluation state across phases.
 struct State<'p> {
     book: &'p Rulebook,
+    /// The request as given (the OWASP emulation reads it as a WAF would).
+    req: &'p TraceRequest,
     ctx: Context,
     skip_challenge: bool,
     end: Option<End>,
@@ -176,6 +178,7 @@ fn evaluate_inner(
 ) -> Result<(TraceResult, Vec<String>), EvalError> {
     let mut st = State {
         book,
+        req,
         ctx,
         skip_challenge: req
             .context
@@ -443,6 +446,22 @@ fn run_ruleset(
                             .extend(ids.iter().cloned());
                     }
                 }
+                Action::Execute { id, overrides }
+                    if id == owasp::OWASP_ID
+                        && st.book.crs.is_some()
+                        && st.book.ruleset(id).is_none_or(|rs| !owasp::is_stand_in(rs)) =>
+                {
+                    let book = st.book;
+                    let crs = book.crs.as_deref().expect("checked above");
+                    let e = owasp::emulate(crs, book.ruleset(id), overrides, st.req, st.lean);
+                    step.trace.push(e.step);
+                    match e.action {
+                        Some(Action::Block { status }) => st.end = Some(End { status }),
+                        Some(Action::Challenge(_)) if st.skip_challenge => {}
+                        Some(Action::Challenge(_)) => st.end = Some(End { status: 403 }),
+                        _ => {}
+                    }
+                }
                 Action::Execute { id, overrides } => {
                     let book = st.book;
                     match book.ruleset(id) {
@@ -461,9 +480,15 @@ fn run_ruleset(
                         }
                         None => {
                             let name = super::managed_name(id).unwrap_or("unknown ruleset");
-                            st.warnings.push(format!(
-                                "managed ruleset {id} ({name}) cannot be evaluated offline: its rules are not public; add a stand-in ruleset with that id to model it"
-                            ));
+                            st.warnings.push(if id == owasp::OWASP_ID {
+                                format!(
+                                    "managed ruleset {id} ({name}) is not evaluated offline: no OWASP Core Rule Set release was found; install one (`apt-get install modsecurity-crs`, or a CRS checkout named by --crs, RULEGATE_CRS or `owasp: {{crs: PATH}}` in rulegate.yaml) to emulate it, or add a stand-in ruleset with that id"
+                                )
+                            } else {
+                                format!(
+                                    "managed ruleset {id} ({name}) cannot be evaluated offline: its rules are not public; add a stand-in ruleset with that id to model it"
+                                )
+                            });
                             step.trace.push(shape::opaque_ruleset(id, name));
                         }
                     }

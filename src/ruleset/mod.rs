@@ -8,6 +8,7 @@ pub(crate) mod compiled;
 pub(crate) mod diff;
 pub(crate) mod eval;
 pub(crate) mod model;
+pub(crate) mod owasp;
 pub(crate) mod phases;
 pub(crate) mod shape;
 

@@ -33,6 +33,8 @@ pub(crate) struct Flags<'a> {
     pub(crate) terraform: Option<&'a Path>,
     /// `--var-file`: Terraform variables files.
     pub(crate) var_files: &'a [PathBuf],
+    /// `--crs` (or `RULEGATE_CRS`): the CRS release for the OWASP emulation.
+    pub(crate) crs: Option<&'a Path>,
     /// `--annotations`: wins over `GITHUB_ACTIONS`.
     pub(crate) annotations: Option<Annotations>,
     /// `--summary FILE.md`.
@@ -116,6 +118,7 @@ impl Settings {
             terraform: flags.terraform.map(absolute),
             vars: flags.vars.iter().cloned().collect(),
             var_files: flags.var_files.iter().map(|f| absolute(f)).collect(),
+            crs: flags.crs.map(absolute),
         };
         let none = ApiArgs::default();
         let api = flags.api.unwrap_or(&none);

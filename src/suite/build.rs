@@ -611,11 +611,14 @@ impl<'a> Builder<'a> {
             action: t(&v.action),
             action_parameters: v.action_parameters.clone().map(std::sync::Arc::new),
             target_url: t(&v.target_url),
+            score: v.score,
+            score_threshold: v.score_threshold,
+            emulated: None,
             trace: Vec::new(),
         };
         if item == TraceItem::default() {
             self.error(spos(s), "a trace step pattern needs at least one key").hint =
-                Some("keys: type, step_name, matched, name, kind, description, expression, action, action_parameters, target_url".into());
+                Some("keys: type, step_name, matched, name, kind, description, expression, action, action_parameters, target_url, score, score_threshold".into());
             return None;
         }
         Some(item)

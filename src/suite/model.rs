@@ -131,6 +131,9 @@ pub(crate) struct StepSpec {
     pub action: Option<S<String>>,
     pub action_parameters: Option<serde_json::Value>,
     pub target_url: Option<S<String>>,
+    /// An emulated OWASP rule's score (on the score rule `949110`: the total).
+    pub score: Option<i64>,
+    pub score_threshold: Option<i64>,
 }
 
 /// One string or a list of strings (`matched: id` or `matched: [a, b]`).

@@ -176,6 +176,17 @@ pub struct TraceItem {
     /// UNCERTAIN whether (and under which key) the live API reports it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_url: Option<String>,
+    /// The anomaly score an emulated OWASP rule added (on the score rule: the total).
+    /// rulegate's own key: the live API does not report it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<i64>,
+    /// The emulated OWASP score rule's threshold. rulegate's own key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score_threshold: Option<i64>,
+    /// Set on steps the OWASP emulation produced (the CRS release, e.g. `OWASP_CRS/3.3.4`):
+    /// not Cloudflare's own answer. rulegate's own key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emulated: Option<String>,
     #[serde(
         default,
         skip_serializing_if = "Vec::is_empty",

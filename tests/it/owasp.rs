@@ -157,3 +157,236 @@ fn debug_one_case() {
         );
     }
 }
+
+/// A project whose zone executes the OWASP ruleset with `overrides`, and a suite of `cases`.
+fn project(overrides: &str, config: &str, cases: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("rulesets")).unwrap();
+    std::fs::write(
+        d.join("rulegate.yaml"),
+        format!("rulesets: rulesets\n{config}"),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("rulesets/zone.json"),
+        format!(
+            r#"{{"id": "aaaa0000aaaa0000aaaa0000aaaa0000", "name": "zone", "kind": "zone",
+ "phase": "http_request_firewall_managed",
+ "rules": [{{"id": "bbbb0000bbbb0000bbbb0000bbbb0000", "ref": "deploy-owasp", "action": "execute",
+   "expression": "true", "description": "OWASP",
+   "action_parameters": {{"id": "4814384a9e5d4991b9815dcfc25d2f1f", "overrides": {overrides}}}}}]}}"#
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("owasp.yaml"),
+        format!("name: owasp\nbase_url: https://www.example.com\ncases:\n{cases}"),
+    )
+    .unwrap();
+    dir
+}
+
+/// Runs `rulegate test` over the project; its exit code, stdout and stderr.
+fn run_test(dir: &Path) -> (Option<i32>, String, String) {
+    let o = crate::common::bin()
+        .args(["test", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+const BROWSER: &str = r#"headers: { user-agent: "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0", accept: "text/html,application/xhtml+xml", accept-language: "en-US,en;q=0.5" }"#;
+
+#[test]
+fn default_configuration_lets_a_browser_through_and_union_select_reaches_949110() {
+    if crs().is_none() {
+        return;
+    }
+    // Cloudflare's defaults: PL1, threshold 40 (Medium), the action on 949110.
+    let cases = format!(
+        r#"  - name: a plain browser GET is not acted on
+    request: {{ url: /, {BROWSER} }}
+    expect:
+      action: none
+      not_matched: ["949110"]
+      trace:
+        - {{ type: ruleset, step_name: 4814384a9e5d4991b9815dcfc25d2f1f, kind: managed }}
+        - {{ step_name: "949110", matched: false, score: 0, score_threshold: 40 }}
+  - name: UNION SELECT matches 942100 and adds its score
+    request: {{ url: "/search?q=1%20UNION%20SELECT%20password%20FROM%20users", {BROWSER} }}
+    expect:
+      matched: ["942100", "942100: SQL Injection Attack Detected via libinjection"]
+      trace:
+        - {{ step_name: "942100", matched: true, score: 5 }}
+"#
+    );
+    let p = project("{}", "", &cases);
+    let (code, out, err) = run_test(p.path());
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(
+        err.contains("emulated offline with OWASP_CRS/3.3.4"),
+        "{err}"
+    );
+    // At PL2 (PL3 and PL4 disabled, as Cloudflare's docs set it) the same request reaches
+    // the default threshold and 949110 takes the configured action.
+    let cases = format!(
+        r#"  - name: UNION SELECT at PL2 reaches 949110, which blocks
+    request: {{ url: "/search?q=1%20UNION%20SELECT%20password%20FROM%20users", {BROWSER} }}
+    expect:
+      status: 403
+      action: block
+      matched: ["942100", "949110"]
+"#
+    );
+    let ov = r#"{"categories": [{"category": "paranoia-level-3", "enabled": false}, {"category": "paranoia-level-4", "enabled": false}],
+       "rules": [{"id": "6179ae15870a4bb7b2d480d4843b323c", "action": "block"}]}"#;
+    let p = project(ov, "", &cases);
+    let (code, out, err) = run_test(p.path());
+    assert_eq!(code, Some(0), "{out}\n{err}");
+}
+
+/// The request score at a paranoia level, threshold and action: read from the 949110 step
+/// of `rulegate trace --format json`… through a suite: the case passes when the score
+/// rule's step has `score` and the outcome is `action`.
+fn outcome(overrides: &str, url: &str, expect: &str) -> (Option<i32>, String) {
+    let cases = format!(
+        "  - name: case\n    request: {{ url: \"{url}\", {BROWSER} }}\n    expect: {expect}\n"
+    );
+    let p = project(overrides, "", &cases);
+    let (code, out, err) = run_test(p.path());
+    (code, format!("{out}\n{err}"))
+}
+
+const SQLI: &str = "/search?q=1%20UNION%20SELECT%20password%20FROM%20users";
+
+#[test]
+fn paranoia_threshold_action_and_disabled_rules_change_the_outcome() {
+    if crs().is_none() {
+        return;
+    }
+    let pl = |n: u8| {
+        let off: Vec<String> = ((n + 1)..=4)
+            .map(|l| format!(r#"{{"category": "paranoia-level-{l}", "enabled": false}}"#))
+            .collect();
+        off.join(", ")
+    };
+    // Paranoia level: PL1 scores the four PL1 SQLi rules (20); PL2 adds PL2 rules.
+    let (c, o) = outcome(
+        "{}",
+        SQLI,
+        r#"{ action: none, not_matched: ["942200"], trace: [{ step_name: "949110", score: 20 }] }"#,
+    );
+    assert_eq!(c, Some(0), "PL1: {o}");
+    let ov = format!(r#"{{"categories": [{}]}}"#, pl(2));
+    let (c, o) = outcome(
+        &ov,
+        SQLI,
+        r#"{ matched: ["942200", "942361"], trace: [{ step_name: "949110", score: 40 }] }"#,
+    );
+    assert_eq!(c, Some(0), "PL2 enables the PL2 rules: {o}");
+    // Threshold: 20 reaches High (25)? No; a threshold of 20 is reached.
+    let ov = r#"{"rules": [{"id": "6179ae15870a4bb7b2d480d4843b323c", "score_threshold": 25}]}"#;
+    let (c, o) = outcome(
+        ov,
+        SQLI,
+        r#"{ action: none, trace: [{ step_name: "949110", matched: false, score_threshold: 25 }] }"#,
+    );
+    assert_eq!(c, Some(0), "threshold 25: {o}");
+    let ov = r#"{"rules": [{"id": "6179ae15870a4bb7b2d480d4843b323c", "score_threshold": 20}]}"#;
+    let (c, o) = outcome(
+        ov,
+        SQLI,
+        r#"{ action: block, status: 403, matched: ["949110"] }"#,
+    );
+    assert_eq!(
+        c,
+        Some(0),
+        "threshold 20 reached, default action block: {o}"
+    );
+    // Action: log does not end the request; a challenge does.
+    let ov = r#"{"rules": [{"id": "6179ae15870a4bb7b2d480d4843b323c", "score_threshold": 20, "action": "log"}]}"#;
+    let (c, o) = outcome(
+        ov,
+        SQLI,
+        r#"{ action: none, status: 200, matched: ["949110"], trace: [{ step_name: "949110", action: log }] }"#,
+    );
+    assert_eq!(c, Some(0), "action log: {o}");
+    let ov = r#"{"rules": [{"id": "6179ae15870a4bb7b2d480d4843b323c", "score_threshold": 20, "action": "managed_challenge"}]}"#;
+    let (c, o) = outcome(ov, SQLI, r#"{ action: managed_challenge, status: 403 }"#);
+    assert_eq!(c, Some(0), "action managed_challenge: {o}");
+    // A disabled rule (by CRS id) is not evaluated and adds nothing: 15 < 20.
+    let ov = r#"{"rules": [{"id": "6179ae15870a4bb7b2d480d4843b323c", "score_threshold": 20}, {"id": "942100", "enabled": false}]}"#;
+    let (c, o) = outcome(
+        ov,
+        SQLI,
+        r#"{ action: none, not_matched: ["942100"], trace: [{ step_name: "949110", score: 15 }] }"#,
+    );
+    assert_eq!(c, Some(0), "942100 disabled: {o}");
+    // A category (attack tag) override disables every SQLi rule.
+    let ov = r#"{"categories": [{"category": "attack-sqli", "enabled": false}]}"#;
+    let (c, o) = outcome(
+        ov,
+        SQLI,
+        r#"{ not_matched: ["942100", "942190"], trace: [{ step_name: "949110", score: 0 }] }"#,
+    );
+    assert_eq!(c, Some(0), "attack-sqli disabled: {o}");
+}
+
+#[test]
+fn the_docs_worked_example_pl3_threshold_25_managed_challenge() {
+    // Cloudflare's example: PL3, threshold High (25), action Managed Challenge; a request
+    // scoring 26 (>= 25) is challenged, and would not be at Medium (40).
+    if crs().is_none() {
+        return;
+    }
+    let ov = |t: i64| {
+        format!(
+            r#"{{"categories": [{{"category": "paranoia-level-4", "enabled": false}}],
+               "rules": [{{"id": "6179ae15870a4bb7b2d480d4843b323c", "score_threshold": {t}, "action": "managed_challenge"}}]}}"#
+        )
+    };
+    // XSS in a query argument at PL3: scores between 25 and 40.
+    let url = "/?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E";
+    let (c, o) = outcome(
+        &ov(25),
+        url,
+        r#"{ action: managed_challenge, status: 403, matched: ["941100", "949110"] }"#,
+    );
+    assert_eq!(c, Some(0), "threshold 25: {o}");
+    let (c, o) = outcome(&ov(40), url, r#"{ action: none, not_matched: ["949110"] }"#);
+    assert_eq!(c, Some(0), "threshold 40: {o}");
+}
+
+#[test]
+fn without_emulation_the_owasp_step_is_opaque_and_the_warning_says_how_to_enable_it() {
+    let cases = "  - name: opaque\n    request: { url: \"/?q=1%20UNION%20SELECT%201\" }\n    expect: { action: none, matched: [deploy-owasp] }\n";
+    let p = project("{}", "owasp: { emulate: false }\n", cases);
+    let (code, out, err) = run_test(p.path());
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(
+        err.contains("warning: managed ruleset 4814384a9e5d4991b9815dcfc25d2f1f"),
+        "{err}"
+    );
+    assert!(
+        err.contains("apt-get install modsecurity-crs") && err.contains("--crs"),
+        "{err}"
+    );
+    assert!(!err.contains("emulated offline"), "{err}");
+}
+
+#[test]
+fn a_crs_path_in_rulegate_yaml_stays_inside_the_repository() {
+    let p = project(
+        "{}",
+        "owasp: { crs: /usr/share/modsecurity-crs }\n",
+        "  - name: x\n    request: { url: / }\n    expect: { action: none }\n",
+    );
+    let (code, out, err) = run_test(p.path());
+    assert_eq!(code, Some(2), "{out}\n{err}");
+    assert!(err.contains("owasp.crs"), "{err}");
+}
