@@ -492,6 +492,29 @@ impl<'c> Transaction<'c> {
                 | Coll::Resource
                 | Coll::Geo
                 | Coll::Env => {
+                    // One key: a lookup (most TX targets are one variable).
+                    if let super::rules::Sel::Key(k) = &t.sel {
+                        let v = if t.coll == Coll::Tx {
+                            self.tx.get(k.as_str())
+                        } else {
+                            self.other.get(&format!("{name}.{k}"))
+                        };
+                        if let Some(v) = v
+                            && !excluded(k.as_bytes())
+                        {
+                            count += 1;
+                            if !t.count {
+                                push(k.as_bytes(), v, true);
+                            }
+                        }
+                        if t.count {
+                            out.push((
+                                format!("&{name}").into_bytes(),
+                                count.to_string().into_bytes(),
+                            ));
+                        }
+                        continue;
+                    }
                     let mut items: Vec<(&[u8], &[u8])> = if t.coll == Coll::Tx {
                         self.tx
                             .iter()

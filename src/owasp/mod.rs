@@ -36,6 +36,8 @@ pub enum CrsError {
 pub struct Crs {
     compiled: rules::Compiled,
     dir: PathBuf,
+    /// Per rule: from `REQUEST-949-BLOCKING-EVALUATION.conf` (the caller may score instead).
+    blocking: Vec<bool>,
 }
 
 /// What the caller decides for one evaluation.
@@ -131,7 +133,21 @@ impl Crs {
             all.extend(seclang::directives(f, &text).map_err(|e| CrsError::Rule(e.to_string()))?);
         }
         let compiled = rules::compile(&all).map_err(|e| CrsError::Rule(e.to_string()))?;
-        Ok(Crs { compiled, dir })
+        let blocking = compiled
+            .rules
+            .iter()
+            .map(|r| {
+                r.file
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("REQUEST-949"))
+            })
+            .collect();
+        Ok(Crs {
+            compiled,
+            dir,
+            blocking,
+        })
     }
 
     /// `OWASP_CRS/3.3.4`, as the release signs itself.
@@ -175,11 +191,7 @@ impl Crs {
     }
 
     fn is_blocking(&self, i: usize) -> bool {
-        self.compiled.rules[i]
-            .file
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with("REQUEST-949"))
+        self.blocking[i]
     }
 
     /// Runs `req` through the rules; `disabled(i)` leaves rule `i` out.
