@@ -453,7 +453,9 @@ fn run_ruleset(
                 {
                     let book = st.book;
                     let crs = book.crs.as_deref().expect("checked above");
-                    let e = owasp::emulate(crs, book.ruleset(id), overrides, st.req, st.lean);
+                    let skips = skip_rules_of.get(id.as_str()).cloned().unwrap_or_default();
+                    let e =
+                        owasp::emulate(crs, book.ruleset(id), overrides, &skips, st.req, st.lean);
                     step.trace.push(e.step);
                     match e.action {
                         Some(Action::Block { status }) => st.end = Some(End { status }),

@@ -148,16 +148,18 @@ pub(crate) struct Emulated {
 }
 
 /// Runs `req` through the CRS under the execute rule's `overrides` (rule overrides by CRS id,
-/// or by Cloudflare id through `listing`).
+/// or by Cloudflare id through `listing`), leaving out the rules an earlier `skip` named.
 pub(crate) fn emulate(
     crs: &Crs,
     listing: Option<&CompiledRuleset>,
     ov: &Overrides,
+    skips: &rustc_hash::FxHashSet<String>,
     req: &TraceRequest,
     lean: bool,
 ) -> Emulated {
     let ids = listing_ids(listing);
     let crs_id = |cf: &str| ids.get(cf).cloned().unwrap_or_else(|| cf.to_string());
+    let skipped: std::collections::HashSet<String> = skips.iter().map(|s| crs_id(s)).collect();
     // Rule overrides keyed by CRS id.
     let rules: HashMap<String, (Option<&Action>, Option<bool>)> = ov
         .rules
@@ -186,10 +188,11 @@ pub(crate) fn emulate(
                 on = *e;
             }
         }
-        if let Some((_, Some(e))) = rules.get(&r.id.to_string()) {
+        let id = r.id.to_string();
+        if let Some((_, Some(e))) = rules.get(&id) {
             on = *e;
         }
-        on
+        on && !skipped.contains(&id)
     };
     let settings = Settings {
         paranoia: 4,
@@ -242,7 +245,7 @@ pub(crate) fn emulate(
         .or_else(|| ov.thresholds.get(SCORE_RULE_CRS_ID))
         .copied()
         .unwrap_or(DEFAULT_THRESHOLD);
-    let on = score_enabled.or(ov.enabled).unwrap_or(true);
+    let on = score_enabled.or(ov.enabled).unwrap_or(true) && !skipped.contains(SCORE_RULE_CRS_ID);
     let fired = on && total >= threshold;
     if on && (fired || !lean) {
         step.trace.push(TraceItem {

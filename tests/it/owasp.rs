@@ -390,3 +390,33 @@ fn a_crs_path_in_rulegate_yaml_stays_inside_the_repository() {
     assert_eq!(code, Some(2), "{out}\n{err}");
     assert!(err.contains("owasp.crs"), "{err}");
 }
+
+#[test]
+fn a_pulled_rule_list_maps_cloudflare_rule_ids_to_crs_rules() {
+    if crs().is_none() {
+        return;
+    }
+    // The OWASP ruleset's rule list as `rulegate pull` stores it: ids, descriptions, no
+    // expressions. An override by the Cloudflare id disables the CRS rule it describes.
+    let cases = format!(
+        "  - name: 942100 disabled through its Cloudflare id\n    request: {{ url: \"{SQLI}\", {BROWSER} }}\n    expect: {{ not_matched: [\"942100\"], matched: [\"942190\"] }}\n"
+    );
+    let p = project(
+        r#"{"rules": [{"id": "c0ffee00c0ffee00c0ffee00c0ffee00", "enabled": false}]}"#,
+        "",
+        &cases,
+    );
+    std::fs::write(
+        p.path().join("rulesets/owasp.json"),
+        r#"{"id": "4814384a9e5d4991b9815dcfc25d2f1f", "name": "Cloudflare OWASP Core Ruleset", "kind": "managed",
+ "phase": "http_request_firewall_managed",
+ "rules": [{"id": "c0ffee00c0ffee00c0ffee00c0ffee00", "action": "log", "description": "942100: SQL Injection Attack Detected via libinjection"}]}"#,
+    )
+    .unwrap();
+    let (code, out, err) = run_test(p.path());
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(
+        err.contains("emulated offline"),
+        "a listing is not a stand-in: {err}"
+    );
+}
