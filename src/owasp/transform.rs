@@ -614,3 +614,62 @@ mod tests {
         assert_eq!(t(HexEncode, "A"), "41");
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::Transform;
+    use proptest::prelude::*;
+
+    const ALL: &[&str] = &[
+        "lowercase",
+        "urlDecode",
+        "urlDecodeUni",
+        "htmlEntityDecode",
+        "jsDecode",
+        "cssDecode",
+        "cmdLine",
+        "compressWhitespace",
+        "removeWhitespace",
+        "removeNulls",
+        "replaceNulls",
+        "normalizePath",
+        "normalizePathWin",
+        "utf8toUnicode",
+        "base64Decode",
+        "base64DecodeExt",
+        "hexDecode",
+        "hexEncode",
+        "length",
+        "sha1",
+        "trim",
+        "removeComments",
+        "removeCommentsChar",
+        "replaceComments",
+        "escapeSeqDecode",
+        "sqlHexDecode",
+    ];
+
+    proptest! {
+        /// Hostile request bytes never panic any transformation, and decoders never grow
+        /// their input.
+        #[test]
+        fn transformations_take_any_bytes(input in proptest::collection::vec(any::<u8>(), 0..64)) {
+            for name in ALL {
+                let t = Transform::parse(name).unwrap().unwrap();
+                let out = t.apply(&input);
+                if name.contains("ecode") && !name.contains("Encode") && *name != "utf8toUnicode" {
+                    prop_assert!(out.len() <= input.len(), "{name} grew {input:?}");
+                }
+            }
+        }
+
+        /// Any body through every processor: an answer or an error, never a panic.
+        #[test]
+        fn body_processors_take_any_bytes(input in proptest::collection::vec(any::<u8>(), 0..128)) {
+            let _ = super::super::body::urlencoded(&input);
+            let _ = super::super::body::multipart(&input, "X");
+            let _ = super::super::body::json(&input);
+            let _ = super::super::body::xml(&input);
+        }
+    }
+}

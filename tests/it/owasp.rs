@@ -420,3 +420,29 @@ fn a_pulled_rule_list_maps_cloudflare_rule_ids_to_crs_rules() {
         "a listing is not a stand-in: {err}"
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+    /// A hostile request (any target, header and body bytes, any content type) through the
+    /// whole CRS: an outcome, never a panic.
+    #[test]
+    fn any_request_through_the_crs_never_panics(
+        uri in "/[ -~]{0,40}",
+        header in "[ -~]{0,40}",
+        body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+        ct in proptest::sample::select(vec!["application/json", "multipart/form-data; boundary=X", "text/xml", "application/x-www-form-urlencoded", "text/plain"]),
+    ) {
+        static CRS: std::sync::OnceLock<Option<Crs>> = std::sync::OnceLock::new();
+        let Some(crs) = CRS.get_or_init(crs) else { return Ok(()) };
+        let req = rulegate::owasp::Request {
+            method: "POST".into(),
+            uri,
+            protocol: "HTTP/1.1".into(),
+            headers: vec![("Host".into(), "x".into()), ("Content-Type".into(), ct.into()), ("X-Any".into(), header)],
+            body,
+            remote_addr: "192.0.2.1".into(),
+        };
+        let out = crs.evaluate(&req, &Settings { paranoia: 4, without_blocking: false }, &|_| false);
+        proptest::prop_assert!(!out.evaluated.is_empty());
+    }
+}
