@@ -7,6 +7,7 @@
 //!     RULEGATE_CRS=~/coreruleset cargo bench --bench owasp
 
 use std::path::{Path, PathBuf};
+
 use std::time::Instant;
 
 use rulegate::owasp::{Crs, Request, Settings, ftw};
@@ -74,30 +75,17 @@ fn ordinary() -> Vec<Request> {
 
 fn regression() -> Vec<Request> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/owasp/crs-3.3.4-regression");
-    let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(&dir) else {
-        eprintln!(
-            "note: {} is absent; only the ordinary mix is measured",
-            dir.display()
-        );
-        return out;
-    };
-    let mut dirs: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
-    dirs.sort();
-    for d in dirs {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&d)
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        files.sort();
-        for f in files {
-            if let Ok(cases) = ftw::read(&std::fs::read_to_string(&f).unwrap()) {
-                out.extend(cases.into_iter().map(|c| c.request));
-            }
+    match ftw::read_tree(&dir) {
+        Ok(files) => files
+            .into_iter()
+            .flat_map(|(_, _, cases)| cases)
+            .map(|c| c.request)
+            .collect(),
+        Err(e) => {
+            eprintln!("note: {e}; only the ordinary mix is measured");
+            Vec::new()
         }
     }
-    out
 }
 
 fn measure(crs: &Crs, reqs: &[Request], paranoia: u8) -> f64 {

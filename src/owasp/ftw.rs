@@ -190,3 +190,32 @@ pub fn read(text: &str) -> Result<Vec<FtwCase>, String> {
     }
     Ok(out)
 }
+
+/// Every go-ftw file under `dir` (one directory per rule file, as CRS lays out its
+/// regression tests), in name order: (the directory's name, the file, its stages).
+pub fn read_tree(
+    dir: &std::path::Path,
+) -> Result<Vec<(String, std::path::PathBuf, Vec<FtwCase>)>, String> {
+    let list = |d: &std::path::Path| -> Result<Vec<std::path::PathBuf>, String> {
+        let mut v: Vec<_> = std::fs::read_dir(d)
+            .map_err(|e| format!("{}: {e}", d.display()))?
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        v.sort();
+        Ok(v)
+    };
+    let mut out = Vec::new();
+    for d in list(dir)?.into_iter().filter(|p| p.is_dir()) {
+        let group = d
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        for f in list(&d)? {
+            let text = std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+            let cases = read(&text).map_err(|e| format!("{}: {e}", f.display()))?;
+            out.push((group.clone(), f, cases));
+        }
+    }
+    Ok(out)
+}

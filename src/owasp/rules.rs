@@ -637,10 +637,25 @@ fn byte_ranges(s: &str) -> [bool; 256] {
     ok
 }
 
+/// A data file a rule names: beside the rule files, never elsewhere (a CRS inside the
+/// repository comes from pull requests like everything else).
+fn data_file(dir: &Path, name: &str) -> Result<PathBuf, String> {
+    let p = Path::new(name);
+    let plain = p
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if !plain {
+        return Err(format!(
+            "{name}: a data file must be a plain name inside the rules directory"
+        ));
+    }
+    Ok(dir.join(p))
+}
+
 fn phrases_from_files(dir: &Path, names: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     for n in names.split_whitespace() {
-        let path = dir.join(n);
+        let path = data_file(dir, n)?;
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         for line in text.lines() {
@@ -709,7 +724,7 @@ fn operator(d: &Directive, text: &str) -> Result<(Op, bool), SecLangError> {
         "ipmatchfromfile" | "ipmatchf" => {
             let mut all = Vec::new();
             for n in param.split_whitespace() {
-                let path = dir.join(n);
+                let path = data_file(dir, n).map_err(|e| err(d, e))?;
                 // A missing IP list matches nothing (CRS ships none by default).
                 if let Ok(t) = std::fs::read_to_string(&path) {
                     all.extend(ip_list(&t));
@@ -1037,6 +1052,13 @@ mod tests {
         assert!(matches!(&t[3].sel, Sel::Key(k) if k == "/*"));
         assert!(x[0].sel.matches(b"__utmz"));
         assert!(targets("NOPE").is_err());
+    }
+
+    #[test]
+    fn data_files_stay_beside_the_rules() {
+        assert!(data_file(Path::new("/r"), "a.data").is_ok());
+        assert!(data_file(Path::new("/r"), "../../etc/passwd").is_err());
+        assert!(data_file(Path::new("/r"), "/etc/passwd").is_err());
     }
 
     #[test]
