@@ -34,6 +34,13 @@ pub struct Evaluated {
 /// Values of one collection: (key, value).
 type Values = Vec<(Vec<u8>, Vec<u8>)>;
 
+/// A value a link inspects: a member of a request collection (read in place, its
+/// transformations memoized), or a value made for the link (TX, counts, MATCHED_*).
+enum Val {
+    Data { coll: Coll, idx: u32, keyed: bool },
+    Owned(Vec<u8>, Vec<u8>),
+}
+
 const COLLS: usize = 64;
 
 pub(crate) struct Transaction<'c> {
@@ -55,7 +62,10 @@ pub(crate) struct Transaction<'c> {
     body: Vec<u8>,
     content_type: String,
     /// Regexes built from macros, by their expanded text.
-    rx_cache: FxHashMap<Vec<u8>, Option<super::rules::Rx>>,
+    rx_cache: std::cell::RefCell<FxHashMap<Vec<u8>, Option<super::rules::Rx>>>,
+    /// Transformed request values by (collection, member, transformation chain): CRS applies
+    /// the same few chains to the same values in rule after rule.
+    memo: FxHashMap<(u8, u32, u32), Vec<u8>>,
     pub(crate) evaluated: Vec<Evaluated>,
 }
 
@@ -255,7 +265,8 @@ impl<'c> Transaction<'c> {
             body_access: true,
             body: req.body.clone(),
             content_type,
-            rx_cache: FxHashMap::default(),
+            rx_cache: std::cell::RefCell::new(FxHashMap::default()),
+            memo: FxHashMap::default(),
             evaluated: Vec::new(),
         };
         for (k, v) in tx {
@@ -292,6 +303,7 @@ impl<'c> Transaction<'c> {
     }
 
     fn process_body(&mut self) {
+        self.memo.clear();
         let body = std::mem::take(&mut self.body);
         let mut post = Values::new();
         let mut error: Option<String> = None;
@@ -416,18 +428,10 @@ impl<'c> Transaction<'c> {
             let matched = self.eval_rule(rule);
             self.evaluated.push(Evaluated { rule: *r, matched });
             if matched {
-                if let Some(m) = &rule.skip_after {
-                    let to = list[i + 1..]
-                        .iter()
-                        .position(|e| matches!(e, Entry::Marker(x) if x == m));
-                    match to {
-                        Some(p) => {
-                            i += 1 + p + 1;
-                            continue;
-                        }
-                        // No such marker later in the phase: ModSecurity skips to its end.
-                        None => return,
-                    }
+                if rule.skip_after.is_some() {
+                    // No such marker later in the phase: ModSecurity skips to its end.
+                    i = crs.jumps[phase][i];
+                    continue;
                 }
                 if rule.skip > 0 {
                     let mut left = rule.skip;
@@ -455,8 +459,8 @@ impl<'c> Transaction<'c> {
     }
 
     /// The values a link inspects: (MATCHED_VAR_NAME, value).
-    fn values(&self, rule: &Rule, link: &Link) -> Values {
-        let mut out = Values::new();
+    fn values(&self, rule: &Rule, link: &Link) -> Vec<Val> {
+        let mut out: Vec<Val> = Vec::new();
         for t in &link.targets {
             let excluded = |key: &[u8]| {
                 link.exclusions
@@ -480,7 +484,7 @@ impl<'c> Transaction<'c> {
                 } else {
                     name.as_bytes().to_vec()
                 };
-                out.push((full, value.to_vec()));
+                out.push(Val::Owned(full, value.to_vec()));
             };
             let mut count = 0usize;
             match t.coll {
@@ -508,7 +512,7 @@ impl<'c> Transaction<'c> {
                             }
                         }
                         if t.count {
-                            out.push((
+                            out.push(Val::Owned(
                                 format!("&{name}").into_bytes(),
                                 count.to_string().into_bytes(),
                             ));
@@ -542,13 +546,19 @@ impl<'c> Transaction<'c> {
                 Coll::MatchedVar => {
                     count = 1;
                     if !t.count {
-                        out.push((b"MATCHED_VAR".to_vec(), self.matched_var.1.clone()));
+                        out.push(Val::Owned(
+                            b"MATCHED_VAR".to_vec(),
+                            self.matched_var.1.clone(),
+                        ));
                     }
                 }
                 Coll::MatchedVarName => {
                     count = 1;
                     if !t.count {
-                        out.push((b"MATCHED_VAR_NAME".to_vec(), self.matched_var.0.clone()));
+                        out.push(Val::Owned(
+                            b"MATCHED_VAR_NAME".to_vec(),
+                            self.matched_var.0.clone(),
+                        ));
                     }
                 }
                 Coll::MatchedVars | Coll::MatchedVarsNames => {
@@ -556,7 +566,7 @@ impl<'c> Transaction<'c> {
                         count += 1;
                         if !t.count {
                             let value = if t.coll == Coll::MatchedVars { v } else { k };
-                            out.push((k.clone(), value.clone()));
+                            out.push(Val::Owned(k.clone(), value.clone()));
                         }
                     }
                 }
@@ -591,7 +601,7 @@ impl<'c> Transaction<'c> {
                             | Coll::FullRequestLength
                             | Coll::AuthType
                     );
-                    for (k, v) in &self.data[c as usize] {
+                    for (i, (k, _)) in self.data[c as usize].iter().enumerate() {
                         let sel_key: &[u8] = if keyed { k } else { b"" };
                         if keyed && !t.sel.matches(sel_key) {
                             continue;
@@ -601,13 +611,17 @@ impl<'c> Transaction<'c> {
                         }
                         count += 1;
                         if !t.count {
-                            push(k, v, keyed);
+                            out.push(Val::Data {
+                                coll: c,
+                                idx: i as u32,
+                                keyed,
+                            });
                         }
                     }
                 }
             }
             if t.count {
-                out.push((
+                out.push(Val::Owned(
                     format!("&{name}").into_bytes(),
                     count.to_string().into_bytes(),
                 ));
@@ -616,54 +630,101 @@ impl<'c> Transaction<'c> {
         out
     }
 
+    /// The MATCHED_VAR_NAME of a value (built only for a match).
+    fn val_name(&self, v: &Val) -> Vec<u8> {
+        match v {
+            Val::Owned(n, _) => n.clone(),
+            Val::Data { coll, idx, keyed } => {
+                let name = coll.name();
+                if !*keyed {
+                    return name.as_bytes().to_vec();
+                }
+                let key = &self.data[*coll as usize][*idx as usize].0;
+                let mut n = Vec::with_capacity(name.len() + 1 + key.len());
+                n.extend_from_slice(name.as_bytes());
+                n.push(b':');
+                n.extend_from_slice(key);
+                n
+            }
+        }
+    }
+
+    fn raw<'a>(&'a self, v: &'a Val) -> &'a [u8] {
+        match v {
+            Val::Owned(_, value) => value,
+            Val::Data { coll, idx, .. } => &self.data[*coll as usize][*idx as usize].1,
+        }
+    }
+
+    /// Whether the operator matches `val` (after the link's transformations, at each stage
+    /// with multiMatch): its captures.
+    fn test(&mut self, link: &Link, val: &Val) -> Option<Vec<Vec<u8>>> {
+        let outcome = |hit: Option<Vec<Vec<u8>>>| match (hit, link.negated) {
+            (Some(c), false) => Some(c),
+            (None, true) => Some(Vec::new()),
+            _ => None,
+        };
+        if link.multi_match {
+            let mut cur = self.raw(val).to_vec();
+            if let Some(c) = outcome(self.operate(&link.op, &cur, link.capture)) {
+                return Some(c);
+            }
+            for t in &link.transforms {
+                cur = t.apply(&cur);
+                if let Some(c) = outcome(self.operate(&link.op, &cur, link.capture)) {
+                    return Some(c);
+                }
+            }
+            return None;
+        }
+        if link.transforms.is_empty() {
+            return outcome(self.operate(&link.op, self.raw(val), link.capture));
+        }
+        match val {
+            Val::Data { coll, idx, .. } => {
+                let key = (*coll as u8, *idx, link.chain_id);
+                if !self.memo.contains_key(&key) {
+                    let out = apply_all(
+                        &link.transforms,
+                        &self.data[*coll as usize][*idx as usize].1,
+                    );
+                    self.memo.insert(key, out);
+                }
+                let v = &self.memo[&key];
+                outcome(self.operate(&link.op, v, link.capture))
+            }
+            Val::Owned(_, raw) => {
+                let v = apply_all(&link.transforms, raw);
+                outcome(self.operate(&link.op, &v, link.capture))
+            }
+        }
+    }
+
     fn eval_link(&mut self, rule: &Rule, link: &Link) -> bool {
         let values = if link.targets.is_empty() {
             // SecAction: one unconditional evaluation.
-            vec![(Vec::new(), Vec::new())]
+            vec![Val::Owned(Vec::new(), Vec::new())]
         } else {
             self.values(rule, link)
         };
         let mut matched: Values = Vec::new();
-        for (name, value) in &values {
-            let mut stages: Vec<Vec<u8>> = Vec::new();
-            if link.multi_match {
-                stages.push(value.clone());
-                let mut cur = value.clone();
-                for t in &link.transforms {
-                    cur = t.apply(&cur);
-                    stages.push(cur.clone());
+        for val in &values {
+            let Some(caps) = self.test(link, val) else {
+                continue;
+            };
+            if link.capture && !caps.is_empty() {
+                for i in 0..10 {
+                    self.tx.remove(&i.to_string());
                 }
-            } else if link.transforms.is_empty() {
-                stages.push(value.clone());
-            } else {
-                let mut cur = value.clone();
-                for t in &link.transforms {
-                    cur = t.apply(&cur);
-                }
-                stages.push(cur);
-            }
-            for v in &stages {
-                let hit = self.operate(&link.op, v, link.capture);
-                let hit = match (hit, link.negated) {
-                    (Some(c), false) => Some(c),
-                    (None, true) => Some(Vec::new()),
-                    _ => None,
-                };
-                if let Some(caps) = hit {
-                    if link.capture && !caps.is_empty() {
-                        for i in 0..10 {
-                            self.tx.remove(&i.to_string());
-                        }
-                        for (i, c) in caps.into_iter().enumerate() {
-                            self.tx.insert(i.to_string(), c);
-                        }
-                    }
-                    self.matched_var = (name.clone(), value.clone());
-                    matched.push((name.clone(), value.clone()));
-                    self.actions(rule, link);
-                    break;
+                for (i, c) in caps.into_iter().enumerate() {
+                    self.tx.insert(i.to_string(), c);
                 }
             }
+            let name = self.val_name(val);
+            let value = self.raw(val).to_vec();
+            self.matched_var = (name.clone(), value.clone());
+            matched.push((name, value));
+            self.actions(rule, link);
         }
         if matched.is_empty() {
             return false;
@@ -732,6 +793,7 @@ impl<'c> Transaction<'c> {
                 }
                 Ctl::EngineOff => self.engine_off = true,
                 Ctl::BodyProcessor(p) => {
+                    self.memo.clear();
                     self.processor = Some(p.clone());
                     set(
                         &mut self.data,
@@ -812,14 +874,14 @@ impl<'c> Transaction<'c> {
     }
 
     /// The operator's answer: `Some(captures)` on a match.
-    fn operate(&mut self, op: &Op, v: &[u8], capture: bool) -> Option<Vec<Vec<u8>>> {
+    fn operate(&self, op: &Op, v: &[u8], capture: bool) -> Option<Vec<Vec<u8>>> {
         let yes = |b: bool| b.then(Vec::new);
         match op {
             Op::Rx(r) => r.find(v, capture),
             Op::RxMacro(m) => {
                 let p = self.param(m);
-                let r = self
-                    .rx_cache
+                let mut cache = self.rx_cache.borrow_mut();
+                let r = cache
                     .entry(p.clone())
                     .or_insert_with(|| super::rules::Rx::new(&String::from_utf8_lossy(&p)).ok());
                 r.as_ref()?.find(v, capture)
@@ -888,6 +950,14 @@ impl<'c> Transaction<'c> {
             Op::Never => None,
         }
     }
+}
+
+fn apply_all(ts: &[super::transform::Transform], v: &[u8]) -> Vec<u8> {
+    let mut cur = ts[0].apply(v);
+    for t in &ts[1..] {
+        cur = t.apply(&cur);
+    }
+    cur
 }
 
 /// ModSecurity's integer reading: optional space and sign, then digits; anything else 0.

@@ -455,8 +455,12 @@ impl Rx {
     pub(crate) fn find(&self, v: &[u8], want: bool) -> Option<Vec<Vec<u8>>> {
         match self {
             Rx::Bytes(r) => {
+                // Most inputs do not match: answer that with the DFA before any captures.
+                if !r.is_match(v) {
+                    return None;
+                }
                 if !want {
-                    return r.is_match(v).then(Vec::new);
+                    return Some(Vec::new());
                 }
                 let c = r.captures(v)?;
                 Some(
@@ -552,6 +556,9 @@ pub(crate) struct Link {
     pub(crate) capture: bool,
     pub(crate) setvars: Vec<SetVar>,
     pub(crate) ctls: Vec<Ctl>,
+    /// Links with the same transformation list share this number (the engine memoizes
+    /// transformed values by it).
+    pub(crate) chain_id: u32,
 }
 
 /// A rule: its chain, metadata and flow.
@@ -588,6 +595,9 @@ pub(crate) struct Compiled {
     pub(crate) rules: Vec<Rule>,
     /// Phases 1 and 2, in order, with markers.
     pub(crate) phases: [Vec<Entry>; 2],
+    /// Per phase and entry: where a rule's `skipAfter` lands (the entry after its marker;
+    /// the phase's end when the marker does not follow).
+    pub(crate) jumps: [Vec<usize>; 2],
     pub(crate) version: Option<String>,
 }
 
@@ -841,6 +851,7 @@ fn link(
         capture: false,
         setvars: Vec::new(),
         ctls: Vec::new(),
+        chain_id: 0,
     };
     let mut m = Meta {
         id: None,
@@ -1002,6 +1013,12 @@ pub(crate) fn compile(directives: &[Directive]) -> Result<Compiled, SecLangError
             message: format!("rule {} ends its chain without a next rule", rule.id),
         });
     }
+    let mut chains: std::collections::HashMap<Vec<Transform>, u32> =
+        std::collections::HashMap::new();
+    for l in out.rules.iter_mut().flat_map(|r| r.chain.iter_mut()) {
+        let n = chains.len() as u32;
+        l.chain_id = *chains.entry(l.transforms.clone()).or_insert(n);
+    }
     for r in &mut out.rules {
         r.score = r.chain.iter().flat_map(|l| &l.setvars).find_map(|s| {
             let key = String::from_utf8_lossy(&s.key.literal()).into_owned();
@@ -1033,6 +1050,21 @@ pub(crate) fn compile(directives: &[Directive]) -> Result<Compiled, SecLangError
                 out.phases[1].push(e);
             }
         }
+    }
+    for p in 0..2 {
+        let list = &out.phases[p];
+        out.jumps[p] = (0..list.len())
+            .map(|i| {
+                let Entry::Rule(r) = &list[i] else { return 0 };
+                let Some(m) = &out.rules[*r].skip_after else {
+                    return 0;
+                };
+                list[i + 1..]
+                    .iter()
+                    .position(|e| matches!(e, Entry::Marker(x) if x == m))
+                    .map_or(list.len(), |k| i + 1 + k + 1)
+            })
+            .collect();
     }
     Ok(out)
 }

@@ -2,7 +2,7 @@
 //! ones CRS's request rules use, and their close relatives.
 
 /// One transformation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Transform {
     Lowercase,
     Uppercase,
