@@ -22,6 +22,9 @@ pub(crate) enum Apart {
     Opaque,
     /// Named in the allow-list.
     Exempt,
+    /// A CRS rule the OWASP emulation evaluated: listed with its counts, not counted (the
+    /// project's own rules are what coverage gates on).
+    Emulated,
 }
 
 /// One rule's counts.
@@ -141,7 +144,52 @@ pub(crate) fn measure(book: &Rulebook, run: &RunResult, exempt: &[String]) -> Co
                 .collect(),
         })
         .collect();
+    let mut rulesets: Vec<RulesetCov> = rulesets;
+    rulesets.extend(emulated(book, &counts));
     Coverage { rulesets, cases }
+}
+
+/// The emulated OWASP rules some case evaluated (the ones the project's configuration
+/// enables), one group per CRS file.
+fn emulated(book: &Rulebook, counts: &HashMap<(&str, &str), (usize, usize)>) -> Vec<RulesetCov> {
+    let Some(crs) = &book.crs else {
+        return Vec::new();
+    };
+    let owasp = crate::ruleset::owasp::OWASP_ID;
+    let mut by_file: Vec<RulesetCov> = Vec::new();
+    for i in 0..crs.len() {
+        let r = crs.rule(i);
+        if !r.scored {
+            continue;
+        }
+        let step = r.id.to_string();
+        let Some((evaluated, matched)) = counts.get(&(owasp, step.as_str())).copied() else {
+            continue;
+        };
+        if by_file.last().is_none_or(|g| g.file != r.file) {
+            by_file.push(RulesetCov {
+                id: owasp.to_string(),
+                name: Some(format!(
+                    "Cloudflare OWASP Core Ruleset, emulated: {}",
+                    crs.version()
+                )),
+                file: r.file.to_path_buf(),
+                rules: Vec::new(),
+            });
+        }
+        if let Some(g) = by_file.last_mut() {
+            g.rules.push(RuleCov {
+                description: r.msg.map(String::from),
+                step,
+                reference: None,
+                line: r.line,
+                evaluated,
+                matched,
+                apart: Some(Apart::Emulated),
+            });
+        }
+    }
+    by_file
 }
 
 impl Coverage {
@@ -246,6 +294,7 @@ impl Coverage {
                         },
                         match r.apart {
                             Some(Apart::Exempt) => format!("{} (exempt)", r.matched),
+                            Some(Apart::Emulated) => format!("{} (emulated)", r.matched),
                             Some(Apart::Disabled | Apart::Opaque) => "-".into(),
                             None => r.matched.to_string(),
                         },
@@ -314,11 +363,15 @@ impl Coverage {
         let (counted, covered) = self.totals();
         let _ = writeln!(
             out,
-            "{covered} of {counted} rules matched by some case ({:.1}%); not counted: {} disabled, {} opaque managed, {} exempt",
+            "{covered} of {counted} rules matched by some case ({:.1}%); not counted: {} disabled, {} opaque managed, {} exempt{}",
             self.percent(),
             apart(Apart::Disabled),
             apart(Apart::Opaque),
-            apart(Apart::Exempt)
+            apart(Apart::Exempt),
+            match apart(Apart::Emulated) {
+                0 => String::new(),
+                n => format!(", {n} emulated OWASP (listed above)"),
+            }
         );
         out
     }

@@ -428,3 +428,161 @@ proptest::proptest! {
         proptest::prop_assert!(!out.evaluated.is_empty());
     }
 }
+
+#[test]
+fn the_owasp_example_passes_and_coverage_lists_the_emulated_rules_apart() {
+    if crs().is_none() {
+        return;
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/owasp");
+    let o = crate::common::bin()
+        .args(["test", dir.to_str().unwrap(), "--coverage"])
+        .output()
+        .unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    // The project's own two rules are what coverage counts; the CRS rules its cases
+    // evaluated are listed with their counts, apart.
+    let all = format!("{out}{err}");
+    assert!(
+        all.contains("2 of 2 rules matched by some case (100.0%)"),
+        "{all}"
+    );
+    assert!(all.contains("emulated OWASP (listed above)"), "{all}");
+    let row = all
+        .lines()
+        .find(|l| l.trim_start().starts_with("942100 |"))
+        .unwrap_or_else(|| panic!("no 942100 row:\n{all}"));
+    assert!(row.ends_with("1 (emulated)"), "{row}");
+}
+
+#[test]
+fn a_baseline_sees_an_emulated_threshold_change() {
+    if crs().is_none() {
+        return;
+    }
+    // The OWASP example at a revision, then its threshold raised from 25 to 60: the UNION
+    // SELECT case (score 40) goes from a challenge to no action, and only that case changes.
+    let repo = tempfile::tempdir().unwrap();
+    let project = repo.path().join("owasp");
+    crate::common::copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/owasp"),
+        &project,
+    );
+    crate::common::git(repo.path(), &["init", "-q"]);
+    crate::common::git(repo.path(), &["add", "."]);
+    crate::common::git(repo.path(), &["commit", "-qm", "owasp at 25"]);
+    let rs = project.join("rulesets/zone-http_request_firewall_managed.json");
+    let text = std::fs::read_to_string(&rs).unwrap();
+    assert!(text.contains("\"score_threshold\": 25"));
+    std::fs::write(
+        &rs,
+        text.replace("\"score_threshold\": 25", "\"score_threshold\": 60"),
+    )
+    .unwrap();
+    let o = crate::common::bin()
+        .current_dir(&project)
+        .env_remove("GITHUB_ACTIONS")
+        .args(["test", ".", "--baseline", "HEAD"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    // The working tree's expectations still decide: the challenge case now fails.
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        out.contains("1 of 6 cases change behaviour against HEAD"),
+        "{out}"
+    );
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("owasp::UNION SELECT"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        row.contains("managed_challenge") && row.contains("949110"),
+        "{row}"
+    );
+}
+
+#[test]
+fn replay_runs_logged_requests_through_the_emulation() {
+    if crs().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    std::fs::write(
+        &log,
+        concat!(
+            "192.0.2.1 - - [02/Dec/2026:10:00:00 +0000] \"GET /products?page=2 HTTP/1.1\" 200 512 \"-\" \"Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0\"\n",
+            "192.0.2.2 - - [02/Dec/2026:10:00:01 +0000] \"GET /products?id=1%20UNION%20SELECT%20password%20FROM%20users HTTP/1.1\" 200 512 \"-\" \"Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0\"\n",
+        ),
+    )
+    .unwrap();
+    let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/owasp");
+    let o = crate::common::bin()
+        .args([
+            "replay",
+            log.to_str().unwrap(),
+            "--project",
+            project.to_str().unwrap(),
+            "--host",
+            "shop.example.com",
+            "--json",
+            dir.path().join("r.json").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap()).unwrap();
+    let text = v.to_string();
+    assert!(
+        text.contains("managed_challenge"),
+        "the UNION SELECT line is challenged: {text}"
+    );
+}
+
+#[test]
+fn serve_answers_the_owasp_example_as_the_local_engine_does() {
+    if crs().is_none() {
+        return;
+    }
+    // The OWASP example through `rulegate serve` (a real socket, the Trace API client) gives
+    // the same verdicts, emulated steps and scores included.
+    let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/owasp");
+    let serve = crate::common::Serve::start(&project, &[]);
+    let o = crate::common::bin()
+        .env("CLOUDFLARE_API_TOKEN", "unused-by-an-open-server")
+        .args([
+            "test",
+            project.to_str().unwrap(),
+            "--backend",
+            "cloudflare",
+            "--api-url",
+            &serve.api,
+            "--account-id",
+            "01a7362d577a6c3019a474fd6f485823",
+        ])
+        .output()
+        .unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains("test result: ok. 6 passed"), "{out}");
+}
