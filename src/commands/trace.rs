@@ -117,20 +117,32 @@ pub(super) fn tree(r: &TraceResult) -> String {
                 crate::escape::visible(x.unwrap_or(none)).into_owned()
             };
             let id = v(i.step_name.as_deref(), "?");
+            // An emulated OWASP rule has no action of its own: its score stands there; the
+            // score rule shows its total against the threshold.
+            let action = match (&i.action, i.score, i.score_threshold) {
+                (Some(a), Some(s), Some(t)) => format!("{} {s}/{t}", v(Some(a), "")),
+                (None, Some(s), _) => format!("score +{s}"),
+                (None, None, _) if i.emulated.is_some() => "score".into(),
+                _ => v(i.action.as_deref(), "?"),
+            };
             let _ = match i.kind_of_step.as_deref() {
                 Some("rule") => writeln!(
                     out,
                     "{pad}{mark} {:<18} {:<8}  {}",
-                    v(i.action.as_deref(), "?"),
+                    action,
                     short(&id),
                     v(i.description.as_deref(), "")
                 ),
                 Some("ruleset") => writeln!(
                     out,
-                    "{pad}{mark} ruleset {} ({} {})",
+                    "{pad}{mark} ruleset {} ({} {}){}",
                     v(i.name.as_deref(), "?"),
                     v(i.kind.as_deref(), "?"),
-                    short(&id)
+                    short(&id),
+                    i.emulated
+                        .as_deref()
+                        .map(|e| format!(", emulated with {}", v(Some(e), "")))
+                        .unwrap_or_default()
                 ),
                 Some(other) => writeln!(out, "{pad}{mark} {} {id}", v(Some(other), "")),
                 None => writeln!(out, "{pad}{mark} {id}"),

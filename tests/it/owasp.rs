@@ -586,3 +586,40 @@ fn serve_answers_the_owasp_example_as_the_local_engine_does() {
     assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
     assert!(out.contains("test result: ok. 6 passed"), "{out}");
 }
+
+#[test]
+fn a_missing_or_broken_crs_is_an_input_error_naming_the_file_and_line() {
+    let cases = "  - name: x\n    request: { url: / }\n    expect: { action: none }\n";
+    let p = project("{}", "", cases);
+    let run = |crs: &Path| {
+        let o = crate::common::bin()
+            .args([
+                "test",
+                p.path().to_str().unwrap(),
+                "--crs",
+                crs.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(&p.path().join("no-such-crs"));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("no CRS request rules there"), "{err}");
+    let rules = p.path().join("crs/rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(
+        rules.join("REQUEST-901-X.conf"),
+        "# a rule this emulation does not know\n\nSecRule ARGS \"@inspectFile /bin/x\" \\\n    \"id:1,phase:2,pass\"\n",
+    )
+    .unwrap();
+    let (code, err) = run(&p.path().join("crs"));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("REQUEST-901-X.conf:3") && err.contains("@inspectfile is not emulated"),
+        "{err}"
+    );
+}
