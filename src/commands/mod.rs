@@ -193,10 +193,12 @@ fn load(
         match load_project(&settings.dir, &settings.config, &settings.source) {
             Ok(p) => {
                 if let Some(crs) = &p.book.crs {
+                    // The version is a CRS file's text (hostile when the CRS is in the
+                    // repository): one line, controls visible, like the path.
                     note(&format!(
                         "the Cloudflare OWASP Core Ruleset is emulated offline with {} from {} (the CRS rules under Cloudflare's scoring model: not Cloudflare's own answer)",
-                        crs.version(),
-                        crs.dir().display()
+                        crate::escape::visible(crs.version()),
+                        crate::escape::visible(&crs.dir().display().to_string())
                     ));
                 }
                 Some(p)

@@ -623,3 +623,25 @@ fn a_missing_or_broken_crs_is_an_input_error_naming_the_file_and_line() {
         "{err}"
     );
 }
+
+#[test]
+fn a_crs_inside_the_repository_is_read_and_its_text_is_escaped() {
+    // `owasp.crs` naming a rules directory inside the project; its signature carries an
+    // escape sequence, which must not reach the console raw.
+    let cases = "  - name: x\n    request: { url: \"/?a=attack\" }\n    expect: { matched: [\"100\"], action: none }\n";
+    let p = project("{}", "owasp: { crs: vendor/crs }\n", cases);
+    let rules = p.path().join("vendor/crs/rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(
+        rules.join("REQUEST-901-INITIALIZATION.conf"),
+        "SecComponentSignature \"OWASP_CRS/9.9.9\u{1b}[31m\"\nSecRule ARGS \"@streq attack\" \"id:100,phase:2,pass,msg:'Attack word',tag:'paranoia-level/1',setvar:'tx.anomaly_score_pl1=+5'\"\n",
+    )
+    .unwrap();
+    let (code, out, err) = run_test(p.path());
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(
+        err.contains("emulated offline with OWASP_CRS/9.9.9"),
+        "{err}"
+    );
+    assert!(!err.contains('\u{1b}') && !out.contains('\u{1b}'), "{err}");
+}
