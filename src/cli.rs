@@ -255,11 +255,12 @@ pub(crate) struct EvalArgs {
     )]
     pub expr: Option<String>,
 
-    /// Field values as a JSON object: {"http.host": "a.example", "ip.src": "192.0.2.1"}.
-    #[arg(long, value_name = "JSON", conflicts_with = "request")]
+    /// Field values as a JSON object: {"http.host": "a.example", "ip.src": "192.0.2.1"}; with
+    /// --request, they override what the request gives (as a case's `fields:` do).
+    #[arg(long, value_name = "JSON")]
     pub fields: Option<String>,
 
-    /// A Trace API request body (JSON) to build every field from.
+    /// A Trace API request body (JSON) to build every field from (--fields overrides some).
     #[arg(long, value_name = "JSON")]
     pub request: Option<String>,
 

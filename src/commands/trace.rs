@@ -83,13 +83,6 @@ pub(super) fn run(a: &TraceArgs) -> Result<Exit, Report> {
 }
 
 /// The first 8 characters of a long id (ids from the live API are arbitrary text).
-fn short(id: &str) -> &str {
-    match id.char_indices().nth(8) {
-        Some((end, _)) if id.chars().count() > 12 => &id[..end],
-        _ => id,
-    }
-}
-
 /// The trace as an indented tree: `[x]` matched, `[ ]` evaluated and not matched.
 pub(super) fn tree(r: &TraceResult) -> String {
     let view = TraceView::new(r);
@@ -128,9 +121,9 @@ pub(super) fn tree(r: &TraceResult) -> String {
             let _ = match i.kind_of_step.as_deref() {
                 Some("rule") => writeln!(
                     out,
-                    "{pad}{mark} {:<18} {:<8}  {}",
+                    "{pad}{mark} {:<18} {}  {}",
                     action,
-                    short(&id),
+                    id,
                     v(i.description.as_deref(), "")
                 ),
                 Some("ruleset") => writeln!(
@@ -138,7 +131,7 @@ pub(super) fn tree(r: &TraceResult) -> String {
                     "{pad}{mark} ruleset {} ({} {}){}",
                     v(i.name.as_deref(), "?"),
                     v(i.kind.as_deref(), "?"),
-                    short(&id),
+                    id,
                     i.emulated
                         .as_deref()
                         .map(|e| format!(", emulated with {}", v(Some(e), "")))

@@ -141,3 +141,16 @@ fn batch_from_a_file() {
     let (code, out, _) = eval(&["--batch", path.to_str().unwrap()]);
     assert_eq!((code, out.as_str()), (Some(0), "{\"result\":true}\n"));
 }
+
+#[test]
+fn fields_override_what_a_request_gives() {
+    let req = r#"{"method": "GET", "url": "https://a.example/x"}"#;
+    let fields = r#"{"http.host": "b.example", "ip.src": "192.0.2.9"}"#;
+    let expr =
+        r#"http.host eq "b.example" and ip.src eq 192.0.2.9 and http.request.uri.path eq "/x""#;
+    let (code, out, err) = eval(&[expr, "--request", req, "--fields", fields]);
+    assert_eq!((code, out.trim()), (Some(0), "true"), "{err}");
+    // Without the override the request's own host stands.
+    let (_, out, _) = eval(&[r#"http.host eq "a.example""#, "--request", req]);
+    assert_eq!(out.trim(), "true");
+}

@@ -360,7 +360,7 @@ fn trace_prints_the_tree_locally_and_through_serve() {
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(out.starts_with("status 403, action block by rule `b1702be859e5aa0c91b1953451bd346a` (Admin only from the office)\n"), "{out}");
     assert!(
-        out.contains("    [x] block              b1702be8  Admin only from the office\n"),
+        out.contains("    [x] block              b1702be859e5aa0c91b1953451bd346a  Admin only from the office\n"),
         "{out}"
     );
     let serve = Serve::start(&suites(), &[]);
@@ -432,4 +432,31 @@ fn a_broken_project_file_is_the_same_error_for_every_command() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
+}
+
+#[test]
+fn trace_shows_whole_ids_and_terraform_addresses() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/terraform");
+    let o = bin()
+        .args([
+            "trace",
+            dir.to_str().unwrap(),
+            "--url",
+            "https://www.example.com/admin",
+        ])
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    // Every Terraform rule's name starts `cloudflare_ruleset.`: cut short, all would look alike.
+    assert!(
+        out.contains(
+            "[x] block              cloudflare_ruleset.zone_custom#2  Admin only from the office\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("module.baseline.cloudflare_ruleset.baseline#1  Known scanners"),
+        "{out}"
+    );
 }
