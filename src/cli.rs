@@ -398,6 +398,14 @@ pub(crate) struct TestArgs {
     #[arg(last = true, value_name = "FILTER")]
     pub filter: Vec<String>,
 
+    /// Only run cases tagged TAG (a case's `tags:`); repeatable: a case with any of them runs.
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+
+    /// Leave out cases tagged TAG; repeatable. Wins over --tag.
+    #[arg(long = "skip-tag", value_name = "TAG")]
+    pub skip_tags: Vec<String>,
+
     #[command(flatten)]
     pub engine: BackendArgs,
 

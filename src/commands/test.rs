@@ -40,7 +40,7 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
     let loaded = load(settings, Some(&args.suites), with_project)?;
     // Which cases run, decided once: listing, the zero-case check, the run, the baseline
     // and the reports read this plan.
-    let plan = Plan::new(&loaded.suites, largs, ts.skip_offline_only);
+    let plan = Plan::new(&loaded.suites, largs, ts.skip_offline_only, &ts.tags);
     if args.list {
         // Listing traces nothing, so it needs no backend and no credentials.
         let _ = libtest_mimic::run(largs, plan.list_trials(&loaded.suites));

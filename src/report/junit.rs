@@ -214,6 +214,7 @@ mod tests {
                 ..Expectations::default()
             },
             ignore: None,
+            tags: Vec::new(),
             extras: crate::trace::Extras::default(),
         }
     }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 mod plan;
-pub(crate) use plan::{OFFLINE_ONLY, Pick, Plan};
+pub(crate) use plan::{OFFLINE_ONLY, Pick, Plan, TagFilter};
 use tokio::sync::{Semaphore, oneshot};
 
 use crate::backend::Backend;
@@ -166,6 +166,8 @@ pub(crate) fn run(
                 let at = format!("{}:{}", suite.file.display(), case.line);
                 trials.push(trial(case, at, slot, results.clone(), opts));
             }
+            // Not a trial at all: libtest would count it as run.
+            Pick::TagFilteredOut => {}
             // libtest-mimic still sees every case, for its listing and counts; none of these
             // runs (it applies the same arguments the plan was made from).
             _ => trials.push(

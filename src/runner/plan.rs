@@ -17,10 +17,28 @@ pub(crate) enum Pick {
     NotIgnored,
     /// Left out by the name filter or `--skip`.
     FilteredOut,
+    /// Left out by `--tag` / `--skip-tag`: not even listed (libtest knows nothing of tags).
+    TagFilteredOut,
     /// Marked `ignore:` (the reason); `--ignored` or `--include-ignored` runs it.
     Ignored(String),
     /// Sets `fields` or `origin`, which the live API cannot take: never traced there.
     OfflineOnly,
+}
+
+/// `test --tag` / `--skip-tag`: which cases their tags select.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TagFilter {
+    /// A case runs only with one of these (when any are given).
+    pub(crate) only: Vec<String>,
+    /// A case with one of these is left out (wins over `only`).
+    pub(crate) skip: Vec<String>,
+}
+
+impl TagFilter {
+    fn leaves_out(&self, tags: &[String]) -> bool {
+        tags.iter().any(|t| self.skip.contains(t))
+            || (!self.only.is_empty() && !tags.iter().any(|t| self.only.contains(t)))
+    }
 }
 
 /// Why a case with offline-only parts is skipped against the live API.
@@ -60,13 +78,20 @@ fn probe(case: &Case, ignored: bool) -> Trial {
 impl Plan {
     /// The plan for `suites` under `args`; `skip_offline_only`: the backend is the live API
     /// and `--strict-live` is off.
-    pub(crate) fn new(suites: &[Suite], args: &Arguments, skip_offline_only: bool) -> Plan {
+    pub(crate) fn new(
+        suites: &[Suite],
+        args: &Arguments,
+        skip_offline_only: bool,
+        tags: &TagFilter,
+    ) -> Plan {
         let mut entries = Vec::new();
         for (si, suite) in suites.iter().enumerate() {
             for (ci, case) in suite.cases.iter().enumerate() {
                 let p = probe(case, case.ignore.is_some());
                 let pick = if args.ignored && case.ignore.is_none() {
                     Pick::NotIgnored
+                } else if tags.leaves_out(&case.tags) {
+                    Pick::TagFilteredOut
                 } else if args.is_filtered_out(&p) {
                     Pick::FilteredOut
                 } else if args.is_ignored(&p) {
@@ -118,6 +143,7 @@ impl Plan {
     pub(crate) fn list_trials(&self, suites: &[Suite]) -> Vec<Trial> {
         self.entries
             .iter()
+            .filter(|p| p.pick != Pick::TagFilteredOut)
             .map(|p| {
                 let (_, case) = Plan::case(suites, p);
                 probe(case, case.ignore.is_some() || p.pick == Pick::OfflineOnly)
@@ -134,7 +160,7 @@ impl Plan {
         let count = |f: fn(&Pick) -> bool| self.entries.iter().filter(|p| f(&p.pick)).count();
         let total = self.entries.len();
         let not_ignored = count(|p| *p == Pick::NotIgnored);
-        let filtered = count(|p| *p == Pick::FilteredOut);
+        let filtered = count(|p| matches!(p, Pick::FilteredOut | Pick::TagFilteredOut));
         let ignored = count(|p| matches!(p, Pick::Ignored(_)));
         let offline = count(|p| *p == Pick::OfflineOnly);
         let mut why = Vec::new();
@@ -187,7 +213,7 @@ mod tests {
     }
 
     fn picks(args: &Arguments, live: bool) -> Vec<(String, Pick)> {
-        Plan::new(&suites(), args, live)
+        Plan::new(&suites(), args, live, &TagFilter::default())
             .entries
             .into_iter()
             .map(|p| (p.id.rsplit("::").next().unwrap_or("").to_string(), p.pick))
@@ -246,7 +272,7 @@ mod tests {
     #[test]
     fn a_live_baseline_leaves_out_offline_only_cases_and_adds_none() {
         let s = suites();
-        let plan = Plan::new(&s, &Arguments::default(), false);
+        let plan = Plan::new(&s, &Arguments::default(), false, &TagFilter::default());
         let base = plan.against(&s, true);
         let run: Vec<&str> = base.to_run().map(|p| p.id.as_str()).collect();
         assert_eq!(run.len(), 1, "{run:?}");
@@ -260,12 +286,15 @@ mod tests {
         let a = args(|a| {
             a.filter = Some("nope".into());
         });
-        let d = Plan::new(&s, &a, false).nothing_selected(&a).unwrap();
+        let d = Plan::new(&s, &a, false, &TagFilter::default())
+            .nothing_selected(&a)
+            .unwrap();
         assert_eq!(
             d.title,
             "no case selected: 0 of 4 case(s) would run: 4 filtered out by the filter `nope`"
         );
-        let d = Plan::new(&s, &Arguments::default(), true).nothing_selected(&Arguments::default());
+        let d = Plan::new(&s, &Arguments::default(), true, &TagFilter::default())
+            .nothing_selected(&Arguments::default());
         assert!(d.is_none(), "`plain` runs");
     }
 }

@@ -47,6 +47,8 @@ pub(crate) struct TestSettings {
     /// Cases with offline-only parts are skipped (against the live API, without
     /// `--strict-live`).
     pub(crate) skip_offline_only: bool,
+    /// `--tag` / `--skip-tag`.
+    pub(crate) tags: crate::runner::TagFilter,
     pub(crate) coverage: CoverageSettings,
     pub(crate) baseline: Option<BaselineSpec>,
     /// With a baseline: where the behaviour changes go as JSON (`--changes`).
@@ -74,6 +76,10 @@ impl TestSettings {
         Ok(TestSettings {
             color: use_color(args),
             skip_offline_only: live && !args.strict_live,
+            tags: crate::runner::TagFilter {
+                only: args.tags.clone(),
+                skip: args.skip_tags.clone(),
+            },
             coverage,
             baseline: args.baseline.as_deref().map(|b| {
                 if b == "live" {

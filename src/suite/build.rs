@@ -248,6 +248,7 @@ impl<'a> Builder<'a> {
             request: request?,
             expect: expect?,
             ignore,
+            tags: c.tags.iter().map(|t| t.value.clone()).collect(),
             extras: extras?,
         })
     }

@@ -37,6 +37,8 @@ pub(crate) struct Case {
     pub request: TraceRequest,
     pub expect: Expectations,
     pub ignore: Option<String>,
+    /// `tags:`, for `--tag` / `--skip-tag`.
+    pub tags: Vec<String>,
     /// Offline-only additions: `fields` and `origin`.
     pub extras: crate::trace::Extras,
 }

@@ -37,11 +37,8 @@ pub(crate) struct CaseSpec {
     pub request: S<RequestSpec>,
     pub expect: Option<S<ExpectSpec>>,
     pub ignore: Option<S<IgnoreSpec>>,
+    /// Labels `test --tag` / `--skip-tag` select by.
     #[serde(default)]
-    #[expect(
-        dead_code,
-        reason = "accepted so suites may carry tags; selection by tag is not built"
-    )]
     pub tags: Vec<S<String>>,
     /// Offline only: field values the Trace API cannot set (`ip.src`, `ip.src.asnum`, …).
     pub fields: Option<S<serde_json::Map<String, serde_json::Value>>>,

@@ -564,3 +564,45 @@ fn missing_credentials_are_a_usage_error() {
         stderr(&o)
     );
 }
+
+#[test]
+fn tag_and_skip_tag_select_cases_by_their_tags() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("rulegate.yaml"), "no_rulesets: true\n").unwrap();
+    std::fs::write(
+        d.join("tags.yaml"),
+        "name: tags\nbase_url: https://a.example\ncases:\n  - { name: fast one, tags: [smoke], request: { url: / }, expect: { action: none } }\n  - { name: slow one, tags: [smoke, slow], request: { url: / }, expect: { action: none } }\n  - { name: untagged, request: { url: / }, expect: { action: none } }\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let o = bin().arg("test").arg(d).args(args).output().unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = run(&["--tag", "smoke"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.contains("2 passed") && !out.contains("untagged"),
+        "{out}"
+    );
+    let (code, out, err) = run(&["--tag", "smoke", "--skip-tag", "slow"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.contains("tags::fast one") && !out.contains("tags::slow one"),
+        "{out}"
+    );
+    assert!(out.contains("1 passed"), "{out}");
+    // --list shows what the tags select.
+    let (_, out, _) = run(&["--tag", "slow", "--list"]);
+    assert!(
+        out.contains("tags::slow one") && !out.contains("fast one"),
+        "{out}"
+    );
+    // A tag no case carries selects nothing: a gate that tests nothing is an error.
+    let (code, out, err) = run(&["--tag", "nosuch"]);
+    assert_eq!(code, Some(2), "{out}{err}");
+}
