@@ -99,11 +99,20 @@ pub(crate) fn write(
                 }
             };
             tc.set_classname(&x(&suite.id));
+            if !case.tags.is_empty() {
+                let tags: Vec<String> = case.tags.iter().map(|t| visible(t).into_owned()).collect();
+                tc.set_system_out(&cdata(&format!("tags: {}\n", tags.join(", "))));
+            }
             ts.add_testcase(tc.build());
         }
         if any {
             ts.set_system_out(&cdata(&format!(
-                "file: {}\nbackend: {}\nrulegate: {}\nrulesets: {}\n",
+                "{}file: {}\nbackend: {}\nrulegate: {}\nrulesets: {}\n",
+                suite
+                    .name
+                    .as_deref()
+                    .map(|n| format!("name: {}\n", visible(n)))
+                    .unwrap_or_default(),
                 visible(&suite.file.display().to_string()),
                 meta.backend,
                 env!("CARGO_PKG_VERSION"),
@@ -224,6 +233,7 @@ mod tests {
         let suites = [Suite {
             file: PathBuf::from("s.yaml"),
             id: "s".into(),
+            name: None,
             cases: vec![case("a"), case("b")],
         }];
         let run = RunResult {
@@ -289,6 +299,7 @@ mod tests {
             let suites = [Suite {
                 file: PathBuf::from("s.yaml"),
                 id: "s".into(),
+                name: None,
                 cases: vec![case(&name), case("other")],
             }];
             let failed = CaseResult {

@@ -99,10 +99,8 @@ impl<'a> Builder<'a> {
     }
 
     pub(crate) fn suite(&mut self, model: SuiteFile, id: &str) -> Option<Suite> {
-        // `name:` is checked (its variables expand) though reports name suites by path.
-        if let Some(n) = &model.name {
-            self.text(n);
-        }
+        // `name:` (its variables expanded): reports show it beside the suite's path.
+        let name = model.name.as_ref().and_then(|n| self.text(n));
         // `Some(None)`: a base_url was given but is broken (already reported).
         let base_url = model.base_url.as_ref().map(|b| {
             let text = self.text(b)?;
@@ -178,6 +176,7 @@ impl<'a> Builder<'a> {
         self.diagnostics.is_empty().then(|| Suite {
             file: self.file.clone(),
             id: id.to_string(),
+            name,
             cases,
         })
     }

@@ -23,6 +23,8 @@ pub(crate) struct Suite {
     pub file: PathBuf,
     /// Path relative to its root, without extension, `/`-separated: the trial name prefix.
     pub id: String,
+    /// `name:`, when the suite gives one.
+    pub name: Option<String>,
     pub cases: Vec<Case>,
 }
 

@@ -602,6 +602,29 @@ fn tag_and_skip_tag_select_cases_by_their_tags() {
         out.contains("tags::slow one") && !out.contains("fast one"),
         "{out}"
     );
+    // JUnit carries the suite's name and each case's tags.
+    let junit = d.join("report.xml");
+    let (code, _, err) = run(&["--junit", junit.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let suite_out = doc
+        .descendants()
+        .find(|n| n.has_tag_name("testsuite"))
+        .and_then(|s| s.children().find(|c| c.has_tag_name("system-out")))
+        .and_then(|o| o.text())
+        .unwrap_or_default()
+        .to_string();
+    assert!(suite_out.starts_with("name: tags\n"), "{suite_out}");
+    let tags_of = |case: &str| {
+        doc.descendants()
+            .find(|n| n.has_tag_name("testcase") && n.attribute("name") == Some(case))
+            .and_then(|t| t.children().find(|c| c.has_tag_name("system-out")))
+            .and_then(|o| o.text())
+            .map(str::to_string)
+    };
+    assert_eq!(tags_of("slow one").as_deref(), Some("tags: smoke, slow\n"));
+    assert_eq!(tags_of("untagged"), None);
     // A tag no case carries selects nothing: a gate that tests nothing is an error.
     let (code, out, err) = run(&["--tag", "nosuch"]);
     assert_eq!(code, Some(2), "{out}{err}");
