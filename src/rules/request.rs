@@ -133,6 +133,35 @@ pub struct UrlParts {
     pub query: Option<String>,
 }
 
+/// The request's headers as they would be sent: Host from the URL when not given, the
+/// case's `cookies` folded into Cookie.
+pub fn header_pairs(req: &TraceRequest, u: &UrlParts) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = req
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if !pairs.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+        let port = u.port.map(|p| format!(":{p}")).unwrap_or_default();
+        pairs.insert(0, ("Host".into(), format!("{}{port}", u.host)));
+    }
+    if !req.cookies.is_empty() {
+        let jar: Vec<String> = req
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        match pairs
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case("cookie"))
+        {
+            Some((_, v)) => *v = format!("{v}; {}", jar.join("; ")),
+            None => pairs.push(("Cookie".into(), jar.join("; "))),
+        }
+    }
+    pairs
+}
+
 /// Splits an absolute http(s) URL, keeping the path and query bytes as written.
 pub fn split_url(url: &str) -> Result<UrlParts, RequestError> {
     let (scheme, rest) = url
@@ -532,29 +561,7 @@ pub fn context_with(
     }
 
     // Headers, with Host from the URL and the suite's cookies folded into Cookie.
-    let mut pairs: Vec<(String, String)> = req
-        .headers
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    if !pairs.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
-        let port = u.port.map(|p| format!(":{p}")).unwrap_or_default();
-        pairs.insert(0, ("Host".into(), format!("{}{port}", u.host)));
-    }
-    if !req.cookies.is_empty() {
-        let jar: Vec<String> = req
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        match pairs
-            .iter_mut()
-            .find(|(n, _)| n.eq_ignore_ascii_case("cookie"))
-        {
-            Some((_, v)) => *v = format!("{v}; {}", jar.join("; ")),
-            None => pairs.push(("Cookie".into(), jar.join("; "))),
-        }
-    }
+    let pairs = header_pairs(req, &u);
     let host_header = pairs
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case("host"))

@@ -12,6 +12,7 @@ use base64::Engine as _;
 use super::action::{Action, Overrides};
 use super::compiled::CompiledRuleset;
 use crate::owasp::{Crs, Request, Settings};
+use crate::rules::request::{header_pairs, split_url};
 use crate::trace::{TraceItem, TraceRequest};
 
 /// The Cloudflare OWASP Core Ruleset.
@@ -53,43 +54,28 @@ pub(crate) fn listing_ids(rs: Option<&CompiledRuleset>) -> HashMap<String, Strin
 /// The request as the WAF would see it: method, the target (path and query), protocol,
 /// headers (Host from the URL when missing; cookies as a Cookie header) and body.
 pub(crate) fn waf_request(req: &TraceRequest) -> Request {
-    let (authority, target) = match req.url.split_once("://") {
-        Some((_, rest)) => {
-            let rest = rest.split('#').next().unwrap_or(rest);
-            match rest.find(['/', '?']) {
-                Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], rest[i..].to_string()),
-                Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
-                None => (rest, "/".to_string()),
-            }
+    let (target, mut headers) = match split_url(&req.url) {
+        Ok(u) => {
+            let path = if u.path.is_empty() {
+                "/"
+            } else {
+                u.path.as_str()
+            };
+            let target = match &u.query {
+                Some(q) => format!("{path}?{q}"),
+                None => path.to_string(),
+            };
+            (target, header_pairs(req, &u))
         }
-        None => ("", req.url.clone()),
+        // A validated Trace request's URL is absolute; anything else goes as it is.
+        Err(_) => (
+            req.url.clone(),
+            req.headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<Vec<_>>(),
+        ),
     };
-    let mut headers: Vec<(String, String)> = req
-        .headers
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) && !authority.is_empty() {
-        let host = authority.rsplit('@').next().unwrap_or(authority);
-        headers.insert(0, ("Host".into(), host.to_string()));
-    }
-    if !req.cookies.is_empty() {
-        let jar: Vec<String> = req
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        match headers
-            .iter_mut()
-            .find(|(k, _)| k.eq_ignore_ascii_case("cookie"))
-        {
-            Some((_, v)) => {
-                v.push_str("; ");
-                v.push_str(&jar.join("; "));
-            }
-            None => headers.push(("Cookie".into(), jar.join("; "))),
-        }
-    }
     let mut body = Vec::new();
     if let Some(b) = &req.body {
         if let Some(t) = &b.plain_text {
