@@ -29,6 +29,9 @@ pub enum CrsError {
     Read(PathBuf, String),
     #[error("{0}")]
     Rule(String),
+    /// A file of the release may not be read (it leads outside the repository).
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// A CRS release compiled once; shared by every request (and thread).
@@ -114,7 +117,23 @@ impl Crs {
     /// Reads and compiles the request rule files (`REQUEST-*.conf`, in name order) of the CRS
     /// at `path`.
     pub fn load(path: &Path) -> Result<Crs, CrsError> {
+        Crs::load_checked(path, &|_| Ok(()))
+    }
+
+    /// [`Crs::load`], with `check` asked first about every file in the rules directory (rule
+    /// files and the data files they name, which must sit beside them): a release inside a
+    /// repository is read only where the repository allows.
+    pub(crate) fn load_checked(
+        path: &Path,
+        check: &dyn Fn(&Path) -> Result<(), String>,
+    ) -> Result<Crs, CrsError> {
         let dir = Crs::rules_dir(path)?;
+        for entry in std::fs::read_dir(&dir)
+            .map_err(|e| CrsError::Read(dir.clone(), e.to_string()))?
+            .flatten()
+        {
+            check(&entry.path()).map_err(CrsError::Refused)?;
+        }
         let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
             .map_err(|e| CrsError::Read(dir.clone(), e.to_string()))?
             .flatten()

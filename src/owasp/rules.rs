@@ -504,7 +504,7 @@ pub(crate) enum Op {
     Gt(Macro),
     Le(Macro),
     Lt(Macro),
-    IpMatch(Vec<(std::net::IpAddr, u8)>),
+    IpMatch(crate::rules::IpSet),
     ValidateByteRange(Box<[bool; 256]>),
     ValidateUrlEncoding,
     ValidateUtf8,
@@ -621,20 +621,22 @@ fn ranges(s: &str) -> Vec<(u32, u32)> {
         .collect()
 }
 
-fn ip_list(s: &str) -> Vec<(std::net::IpAddr, u8)> {
-    s.split([',', ' ', '\n'])
-        .filter_map(|p| {
-            let p = p.trim();
-            if p.is_empty() || p.starts_with('#') {
-                return None;
-            }
-            let (a, bits) = match p.split_once('/') {
-                Some((a, b)) => (a, b.parse().ok()?),
-                None => (p, if p.contains(':') { 128 } else { 32 }),
-            };
-            Some((a.parse().ok()?, bits))
-        })
-        .collect()
+/// Adds the addresses and CIDR ranges of `s` (comma, space or line separated; `#` comments)
+/// to `set`, the Rules engine's IP set.
+fn ip_list(s: &str, set: &mut crate::rules::IpSet) {
+    for p in s.split([',', ' ', '\n']) {
+        let p = p.trim();
+        if p.is_empty() || p.starts_with('#') {
+            continue;
+        }
+        let (a, bits) = match p.split_once('/') {
+            Some((a, b)) => (a, b.parse().ok()),
+            None => (p, Some(if p.contains(':') { 128 } else { 32 })),
+        };
+        if let (Ok(addr), Some(bits)) = (a.parse(), bits) {
+            set.add_cidr(addr, bits);
+        }
+    }
 }
 
 fn byte_ranges(s: &str) -> [bool; 256] {
@@ -730,17 +732,21 @@ fn operator(d: &Directive, text: &str) -> Result<(Op, bool), SecLangError> {
         "gt" => Op::Gt(m()),
         "le" => Op::Le(m()),
         "lt" => Op::Lt(m()),
-        "ipmatch" => Op::IpMatch(ip_list(&param)),
+        "ipmatch" => {
+            let mut set = crate::rules::IpSet::new();
+            ip_list(&param, &mut set);
+            Op::IpMatch(set.finish())
+        }
         "ipmatchfromfile" | "ipmatchf" => {
-            let mut all = Vec::new();
+            let mut set = crate::rules::IpSet::new();
             for n in param.split_whitespace() {
                 let path = data_file(dir, n).map_err(|e| err(d, e))?;
                 // A missing IP list matches nothing (CRS ships none by default).
                 if let Ok(t) = std::fs::read_to_string(&path) {
-                    all.extend(ip_list(&t));
+                    ip_list(&t, &mut set);
                 }
             }
-            Op::IpMatch(all)
+            Op::IpMatch(set.finish())
         }
         "validatebyterange" => Op::ValidateByteRange(Box::new(byte_ranges(&param))),
         "validateurlencoding" => Op::ValidateUrlEncoding,

@@ -3,6 +3,7 @@
 //! `owasp.crs` (inside the repository), else Debian's `modsecurity-crs` package when
 //! installed. Compiled once; every trace shares it.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -37,9 +38,13 @@ pub(super) fn attach(
         return;
     }
     let named = config.owasp.as_ref().and_then(|o| o.crs.as_ref());
+    // Only a path from rulegate.yaml is confined: the flag, the variable and Debian's
+    // package are the operator's choice.
+    let mut confined = false;
     let path: PathBuf = if let Some(p) = &source.crs {
         p.clone()
     } else if let Some(p) = named {
+        confined = true;
         let full = dir.join(p);
         if let Err(why) = confine.check(&full) {
             let (file, at) = config_key(dir, "owasp", report);
@@ -54,11 +59,36 @@ pub(super) fn attach(
     } else {
         return;
     };
-    match Crs::load(&path) {
-        Ok(c) => book.crs = Some(Arc::new(c)),
+    let check = |f: &Path| if confined { confine.check(f) } else { Ok(()) };
+    match load_once(&path, &check) {
+        Ok(c) => book.crs = Some(c),
         Err(e) => report.push(
             Diagnostic::new(&path, None, format!("the OWASP Core Rule Set cannot be read: {e}"))
                 .hint("--crs, RULEGATE_CRS or rulegate.yaml's `owasp.crs` names a CRS release: a checkout with rules/, or its rules directory"),
         ),
     }
+}
+
+/// One compiled release per path and process: a `--baseline` run reads the project twice,
+/// and both sides share the release they name.
+fn load_once(
+    path: &Path,
+    check: &dyn Fn(&Path) -> Result<(), String>,
+) -> Result<Arc<Crs>, crate::owasp::CrsError> {
+    static LOADED: std::sync::LazyLock<std::sync::Mutex<HashMap<PathBuf, Arc<Crs>>>> =
+        std::sync::LazyLock::new(Default::default);
+    let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    if let Some(c) = LOADED.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        // Cached or not, this project's repository decides what may be read.
+        Crs::rules_dir(path)?;
+        for e in std::fs::read_dir(c.dir()).into_iter().flatten().flatten() {
+            check(&e.path()).map_err(crate::owasp::CrsError::Refused)?;
+        }
+        return Ok(c);
+    }
+    let c = Arc::new(Crs::load_checked(path, check)?);
+    if let Ok(mut m) = LOADED.lock() {
+        m.insert(key, c.clone());
+    }
+    Ok(c)
 }

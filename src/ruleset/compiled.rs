@@ -65,6 +65,8 @@ pub(crate) struct Rulebook {
     /// The CRS release that emulates Cloudflare's OWASP ruleset, when the project executes
     /// it without a stand-in and a release was found.
     pub(crate) crs: Option<std::sync::Arc<crate::owasp::Crs>>,
+    /// Cloudflare rule id → CRS id from the OWASP ruleset's listing, read once.
+    pub(crate) owasp_ids: std::sync::OnceLock<HashMap<String, String>>,
 }
 
 impl Default for Rulebook {
@@ -79,6 +81,7 @@ impl Default for Rulebook {
             cost: crate::rules::cost::Cost::default(),
             phases_with_entries: std::sync::OnceLock::new(),
             crs: None,
+            owasp_ids: std::sync::OnceLock::new(),
         }
     }
 }

@@ -453,9 +453,14 @@ fn run_ruleset(
                 {
                     let book = st.book;
                     let crs = book.crs.as_deref().expect("checked above");
-                    let skips = skip_rules_of.get(id.as_str()).cloned().unwrap_or_default();
-                    let e =
-                        owasp::emulate(crs, book.ruleset(id), overrides, &skips, st.req, st.lean);
+                    let none = rustc_hash::FxHashSet::default();
+                    let skips = skip_rules_of.get(id.as_str()).unwrap_or(&none);
+                    let e = {
+                        let ids = book
+                            .owasp_ids
+                            .get_or_init(|| owasp::listing_ids(book.ruleset(id)));
+                        owasp::emulate(crs, ids, overrides, skips, st.req, st.lean)
+                    };
                     step.trace.push(e.step);
                     match e.action {
                         Some(Action::Block { status }) => st.end = Some(End { status }),

@@ -115,12 +115,12 @@ pub(crate) fn waf_request(req: &TraceRequest) -> Request {
     }
 }
 
-/// A CRS tag in Cloudflare's spelling: `paranoia-level/2` is `paranoia-level-2`.
-fn cf_tag(t: &str) -> String {
-    match t.strip_prefix("paranoia-level/") {
-        Some(n) => format!("paranoia-level-{n}"),
-        None => t.to_string(),
-    }
+/// Whether CRS tag `t` is Cloudflare's category `c`: the same text, except that CRS writes
+/// `paranoia-level/2` where Cloudflare writes `paranoia-level-2`.
+fn is_category(t: &str, c: &str) -> bool {
+    t == c
+        || t.strip_prefix("paranoia-level/")
+            .is_some_and(|n| c.strip_prefix("paranoia-level-") == Some(n))
 }
 
 /// What the emulation decided.
@@ -137,20 +137,21 @@ pub(crate) struct Emulated {
 /// or by Cloudflare id through `listing`), leaving out the rules an earlier `skip` named.
 pub(crate) fn emulate(
     crs: &Crs,
-    listing: Option<&CompiledRuleset>,
+    ids: &HashMap<String, String>,
     ov: &Overrides,
     skips: &rustc_hash::FxHashSet<String>,
     req: &TraceRequest,
     lean: bool,
 ) -> Emulated {
-    let ids = listing_ids(listing);
-    let crs_id = |cf: &str| ids.get(cf).cloned().unwrap_or_else(|| cf.to_string());
-    let skipped: std::collections::HashSet<String> = skips.iter().map(|s| crs_id(s)).collect();
+    // Overrides and skips name rules by CRS id, or by Cloudflare id through the listing; a
+    // name that is neither names no CRS rule.
+    let crs_id = |cf: &str| -> Option<u32> { ids.get(cf).map_or(cf, String::as_str).parse().ok() };
+    let skipped: std::collections::HashSet<u32> = skips.iter().filter_map(|s| crs_id(s)).collect();
     // Rule overrides keyed by CRS id.
-    let rules: HashMap<String, (Option<&Action>, Option<bool>)> = ov
+    let rules: HashMap<u32, (Option<&Action>, Option<bool>)> = ov
         .rules
         .iter()
-        .map(|(k, (a, e))| (crs_id(k), (a.as_ref(), *e)))
+        .filter_map(|(k, (a, e))| Some((crs_id(k)?, (a.as_ref(), *e))))
         .collect();
     let pl_overridden = ov
         .categories
@@ -166,19 +167,17 @@ pub(crate) fn emulate(
         if let Some(e) = ov.enabled {
             on = e;
         }
-        let tags: Vec<String> = r.tags.iter().map(|t| cf_tag(t)).collect();
         for (c, _, e) in &ov.categories {
             if let Some(e) = e
-                && tags.iter().any(|t| t == c)
+                && r.tags.iter().any(|t| is_category(t, c))
             {
                 on = *e;
             }
         }
-        let id = r.id.to_string();
-        if let Some((_, Some(e))) = rules.get(&id) {
+        if let Some((_, Some(e))) = rules.get(&r.id) {
             on = *e;
         }
-        on && !skipped.contains(&id)
+        on && !skipped.contains(&r.id)
     };
     let settings = Settings {
         paranoia: 4,
@@ -217,8 +216,9 @@ pub(crate) fn emulate(
             ..Default::default()
         });
     }
+    let score_id: u32 = SCORE_RULE_CRS_ID.parse().unwrap_or(949_110);
     let (override_action, score_enabled) = rules
-        .get(SCORE_RULE_CRS_ID)
+        .get(&score_id)
         .map(|(a, e)| (*a, *e))
         .unwrap_or((None, None));
     let action = override_action
@@ -231,7 +231,7 @@ pub(crate) fn emulate(
         .or_else(|| ov.thresholds.get(SCORE_RULE_CRS_ID))
         .copied()
         .unwrap_or(DEFAULT_THRESHOLD);
-    let on = score_enabled.or(ov.enabled).unwrap_or(true) && !skipped.contains(SCORE_RULE_CRS_ID);
+    let on = score_enabled.or(ov.enabled).unwrap_or(true) && !skipped.contains(&score_id);
     let fired = on && total >= threshold;
     if on && (fired || !lean) {
         step.trace.push(TraceItem {

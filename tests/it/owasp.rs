@@ -645,3 +645,29 @@ fn a_crs_inside_the_repository_is_read_and_its_text_is_escaped() {
     );
     assert!(!err.contains('\u{1b}') && !out.contains('\u{1b}'), "{err}");
 }
+
+#[test]
+fn a_crs_inside_the_repository_may_not_link_outside_it() {
+    // A rules directory committed with a symbolic link to a file outside the repository: the
+    // release is refused before anything is read.
+    let cases = "  - name: x\n    request: { url: / }\n    expect: { action: none }\n";
+    let p = project("{}", "owasp: { crs: vendor/crs }\n", cases);
+    let rules = p.path().join("vendor/crs/rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(
+        rules.join("REQUEST-901-X.conf"),
+        "SecAction \"id:1,phase:1,pass\"\n",
+    )
+    .unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret.txt"), "token").unwrap();
+    std::os::unix::fs::symlink(outside.path().join("secret.txt"), rules.join("secret.data"))
+        .unwrap();
+    let (code, out, err) = run_test(p.path());
+    assert_eq!(code, Some(2), "{out}\n{err}");
+    assert!(
+        err.contains("leads outside the repository") && err.contains("secret.data"),
+        "{err}"
+    );
+    assert!(!err.contains("token"), "{err}");
+}
