@@ -61,30 +61,12 @@ fn param(header: &[u8], name: &str) -> Option<Vec<u8>> {
 
 pub(crate) fn multipart(body: &[u8], boundary: &str) -> Multipart {
     let mut out = Multipart::default();
-    let delim = format!("--{boundary}");
-    let finder = memchr::memmem::Finder::new(delim.as_bytes());
-    let starts: Vec<usize> = finder.find_iter(body).collect();
-    if starts.is_empty() {
+    let (parts, closed) = crate::rules::request::multipart_parts(body, boundary);
+    if parts.is_empty() && !closed {
         out.error = Some("no boundary found in the multipart body".into());
         return out;
     }
-    let mut closed = false;
-    for w in 0..starts.len() {
-        let s = starts[w] + delim.len();
-        if body[s..].starts_with(b"--") {
-            closed = true;
-            break;
-        }
-        let end = starts.get(w + 1).copied().unwrap_or(body.len());
-        let mut part = &body[s..end];
-        part = part
-            .strip_prefix(b"\r\n")
-            .or(part.strip_prefix(b"\n"))
-            .unwrap_or(part);
-        part = part
-            .strip_suffix(b"\r\n")
-            .or(part.strip_suffix(b"\n"))
-            .unwrap_or(part);
+    for part in parts {
         let (head, content) = match memchr::memmem::find(part, b"\r\n\r\n") {
             Some(i) => (&part[..i], &part[i + 4..]),
             None => match memchr::memmem::find(part, b"\n\n") {

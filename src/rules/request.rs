@@ -693,38 +693,46 @@ fn body(
     Ok(())
 }
 
-fn multipart(ctx: &mut Context, raw: &[u8], boundary: &str) {
+/// The parts of a multipart body (each from the line after its delimiter to the line break
+/// before the next, headers and content), and whether the closing delimiter was found.
+pub(crate) fn multipart_parts<'a>(raw: &'a [u8], boundary: &str) -> (Vec<&'a [u8]>, bool) {
     let delim = format!("--{boundary}");
-    let mut map: BTreeMap<Vec<u8>, Vec<Value>> = BTreeMap::new();
-    let (mut names, mut values, mut types, mut dispositions, mut encodings, mut filenames) =
-        (vec![], vec![], vec![], vec![], vec![], vec![]);
-    let text = raw;
     let mut parts = Vec::new();
-    let mut rest = text;
+    let mut rest = raw;
     while let Some(i) = memchr::memmem::find(rest, delim.as_bytes()) {
         let after = &rest[i + delim.len()..];
         if after.starts_with(b"--") {
-            break;
+            return (parts, true);
         }
         let body_start = after
             .strip_prefix(b"\r\n")
             .or_else(|| after.strip_prefix(b"\n"))
             .unwrap_or(after);
         let end = memchr::memmem::find(body_start, delim.as_bytes()).unwrap_or(body_start.len());
-        parts.push(&body_start[..end]);
+        let part = &body_start[..end];
+        parts.push(
+            part.strip_suffix(b"\r\n")
+                .or_else(|| part.strip_suffix(b"\n"))
+                .unwrap_or(part),
+        );
         rest = &body_start[end..];
     }
+    (parts, false)
+}
+
+fn multipart(ctx: &mut Context, raw: &[u8], boundary: &str) {
+    let mut map: BTreeMap<Vec<u8>, Vec<Value>> = BTreeMap::new();
+    let (mut names, mut values, mut types, mut dispositions, mut encodings, mut filenames) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (parts, _) = multipart_parts(raw, boundary);
     for part in parts {
         let split = memchr::memmem::find(part, b"\r\n\r\n")
             .map(|i| (i, 4))
             .or_else(|| memchr::memmem::find(part, b"\n\n").map(|i| (i, 2)));
         let Some((h_end, sep)) = split else { continue };
         let head = String::from_utf8_lossy(&part[..h_end]);
-        let mut content = &part[h_end + sep..];
-        content = content
-            .strip_suffix(b"\r\n")
-            .or_else(|| content.strip_suffix(b"\n"))
-            .unwrap_or(content);
+        // The line break before the next delimiter is already off the part.
+        let content = &part[h_end + sep..];
         let mut part_names = Vec::new();
         let mut part_files = Vec::new();
         let (mut ct, mut cd, mut te) = (Vec::new(), Vec::new(), Vec::new());
