@@ -37,6 +37,42 @@ pub(crate) enum Command {
     /// Replay request logs (Logpush NDJSON, access logs, HAR, JSONL) through the offline
     /// engine, compared with a git revision or with the outcome the logs recorded.
     Replay(ReplayArgs),
+    /// Set up rulegate in this repository: rulegate.yaml pointing at the rules found (Terraform,
+    /// ruleset JSON, or a starter ruleset), a first suite with one case per phase, and a
+    /// GitHub workflow.
+    Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InitArgs {
+    /// The repository to set up (searched for Terraform and ruleset JSON).
+    #[arg(value_name = "REPO_DIR", default_value = ".")]
+    pub repo: PathBuf,
+
+    /// Where the project goes, relative to the repository.
+    #[arg(long, value_name = "DIR", default_value = "suites")]
+    pub project: PathBuf,
+
+    /// Print what would be written; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Overwrite files that already exist.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Use this Terraform root module (or plan JSON) instead of the one found.
+    #[arg(long, value_name = "DIR|PLAN.json")]
+    pub terraform: Option<PathBuf>,
+
+    /// Set a Terraform root-module variable (as Terraform's `-var`) for the first cases.
+    /// Repeatable.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+
+    /// Do not write the GitHub workflow.
+    #[arg(long)]
+    pub no_workflow: bool,
 }
 
 #[derive(Debug, Args)]

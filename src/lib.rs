@@ -14,6 +14,9 @@
 //! is what the benches use: the Rules-language engine ([`rules`]) and the Trace API's wire
 //! types ([`trace`]); the binary calls [`commands::main`].
 
+/// The GitHub Action's repository (`uses: ACTION@v1`), as `init`'s workflow names it.
+pub(crate) const ACTION: &str = "rulegate/rulegate";
+
 mod backend;
 mod cli;
 mod cloudflare;

@@ -5,6 +5,7 @@
 
 mod check;
 mod eval;
+mod init;
 mod pull;
 mod replay;
 mod serve;
@@ -116,6 +117,7 @@ fn dispatch(cli: &Cli) -> Result<Exit, Report> {
         Command::Serve(a) => serve::run(a),
         Command::Pull(a) => pull::run(a),
         Command::Replay(a) => replay::run(a),
+        Command::Init(a) => init::run(a),
     }
 }
 

@@ -55,6 +55,18 @@ impl IpSet {
         self
     }
 
+    /// The lowest address in the set (IPv4 first), for an example request.
+    pub fn first(&self) -> Option<IpAddr> {
+        self.v4
+            .first()
+            .map(|r| IpAddr::from(std::net::Ipv4Addr::from(r.0)))
+            .or_else(|| {
+                self.v6
+                    .first()
+                    .map(|r| IpAddr::from(std::net::Ipv6Addr::from(r.0)))
+            })
+    }
+
     pub fn contains(&self, ip: &IpAddr) -> bool {
         match ip {
             IpAddr::V4(a) => find(&self.v4, u32::from(*a)),

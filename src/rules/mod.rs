@@ -22,6 +22,7 @@ pub(crate) mod functions;
 mod lists;
 pub(crate) mod parse;
 pub mod request;
+pub(crate) mod sample;
 pub(crate) mod scheme;
 mod types;
 pub(crate) mod wildcard;

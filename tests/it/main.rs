@@ -3,6 +3,7 @@
 
 mod common;
 
+mod action;
 mod baseline;
 mod bulk_redirects;
 mod check;
@@ -12,6 +13,7 @@ mod eval;
 mod faults;
 mod gate;
 mod github;
+mod init;
 mod layers;
 mod local;
 mod offline_only;
