@@ -128,7 +128,13 @@ install() {
     [ "$want" = "$got" ] || fail "checksum mismatch for $archive: expected $want, got $got"
     mkdir -p "$work/unpacked"
     case "$archive" in
-      *.zip) (cd "$work/unpacked" && unzip -q "../$archive") ;;
+      *.zip)
+        if command -v unzip >/dev/null 2>&1; then
+          (cd "$work/unpacked" && unzip -q "../$archive")
+        else
+          powershell -NoProfile -Command "Expand-Archive -LiteralPath '$work/$archive' -DestinationPath '$work/unpacked'"
+        fi
+        ;;
       *) tar -xzf "$work/$archive" -C "$work/unpacked" ;;
     esac
     local found

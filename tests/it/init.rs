@@ -91,6 +91,17 @@ fn init_on_terraform_points_at_the_root_module_and_its_cases_pass() {
     assert_eq!(steps[1]["uses"], "rulegate/rulegate@v1");
     assert_eq!(steps[1]["with"]["path"], "suites");
 
+    // The workflow is the one the docs show (and .ci/run lints).
+    let documented =
+        std::fs::read_to_string(Path::new(ROOT).join("docs/src/ci/github-quickstart.yml")).unwrap();
+    let body = |t: &str| {
+        t.lines()
+            .skip_while(|l| l.starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(body(&workflow), body(&documented));
+
     let out = test_passes(r);
     assert!(out.contains(&format!("{} passed", cases.len())), "{out}");
 

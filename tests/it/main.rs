@@ -9,6 +9,7 @@ mod bulk_redirects;
 mod check;
 mod cli;
 mod coverage;
+mod docs;
 mod eval;
 mod faults;
 mod gate;

@@ -325,7 +325,10 @@ pub(crate) fn junit(path: &Path) -> Junit {
                 tc.attribute("classname").unwrap(),
                 tc.attribute("name").unwrap()
             );
-            let child = tc.children().find(roxmltree::Node::is_element);
+            // A tagged case carries its tags in <system-out>: the outcome is the other child.
+            let child = tc.children().find(|c| {
+                c.is_element() && !matches!(c.tag_name().name(), "system-out" | "system-err")
+            });
             let (kind, text) = match child {
                 None => ("passed", String::new()),
                 Some(c) => {
