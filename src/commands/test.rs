@@ -75,6 +75,9 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
     for w in &warnings {
         super::warn(w);
     }
+    if let Some(text) = by_suite(&loaded.suites, &run) {
+        after_results(&ts, &text)?;
+    }
     let mut verdict = Verdict::of(&run);
     let mut comparison = None;
     if let Some(base) = &baseline {
@@ -249,6 +252,57 @@ fn check_outputs(ts: &TestSettings) -> Result<(), Report> {
     } else {
         Err(report)
     }
+}
+
+/// When a run of several suites has failures, its outcome per suite (file, `name:`, counts),
+/// so a reader sees which area regressed without reading every line.
+fn by_suite(suites: &[crate::suite::Suite], run: &runner::RunResult) -> Option<String> {
+    use runner::Outcome;
+    let rows: Vec<(String, [usize; 4])> = suites
+        .iter()
+        .map(|s| {
+            let mut n = [0usize; 4];
+            for (_, r) in run.in_suite(s) {
+                n[match r.outcome {
+                    Outcome::Passed => 0,
+                    Outcome::Failed { .. } => 1,
+                    Outcome::Error { .. } => 2,
+                    Outcome::Skipped { .. } => 3,
+                }] += 1;
+            }
+            let mut label = s.file.display().to_string();
+            if let Some(name) = s.name.as_deref().filter(|n| !n.is_empty()) {
+                label.push_str(&format!(" ({name})"));
+            }
+            (crate::escape::visible(&label).into_owned(), n)
+        })
+        .filter(|(_, n)| n.iter().sum::<usize>() > 0)
+        .collect();
+    if rows.len() < 2 || rows.iter().all(|(_, n)| n[1] + n[2] == 0) {
+        return None;
+    }
+    let width = rows
+        .iter()
+        .map(|(l, _)| l.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::from("\nsuites:\n");
+    for (label, n) in rows {
+        let mut parts = vec![format!("{} passed", n[0])];
+        for (count, word) in [(n[1], "failed"), (n[2], "could not run"), (n[3], "skipped")] {
+            if count > 0 {
+                parts.push(format!("{count} {word}"));
+            }
+        }
+        let mark = if n[1] + n[2] > 0 { "✗" } else { "✓" };
+        let pad = width - label.chars().count();
+        out.push_str(&format!(
+            "  {mark} {label}{} {}\n",
+            " ".repeat(pad),
+            parts.join(", ")
+        ));
+    }
+    Some(out)
 }
 
 /// Prints a report after the test results: on stdout, or on stderr when stdout carries

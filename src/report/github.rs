@@ -305,7 +305,13 @@ pub(crate) fn summary(
     let mut failures = Capped::new(MAX_FAILURE_DETAILS);
     let mut skipped = Capped::new(MAX_SKIPPED);
     for (suite, case, result) in run.walk(suites) {
-        let at = format!("{}:{}", suite.file.display(), case.line);
+        let mut at = format!("{}:{}", suite.file.display(), case.line);
+        if let Some(n) = suite.name.as_deref().filter(|n| !n.is_empty()) {
+            at.push_str(&format!(", suite {n}"));
+        }
+        if !case.tags.is_empty() {
+            at.push_str(&format!(", tags: {}", case.tags.join(", ")));
+        }
         let body = match &result.outcome {
             Outcome::Failed { mismatches, diff } => {
                 let mut b: String = mismatches

@@ -163,7 +163,18 @@ pub(crate) fn run(
         match p.pick {
             Pick::Run => {
                 let slot = spawn_trace(&runtime, backend, &semaphore, case);
-                let at = format!("{}:{}", suite.file.display(), case.line);
+                // Where a failure points: the case's line, its suite's `name:` and its
+                // tags (text from the suite file: one visible line each).
+                let mut at = format!("{}:{}", suite.file.display(), case.line);
+                if let Some(n) = suite.name.as_deref().filter(|n| !n.is_empty()) {
+                    at.push_str(&format!(" (suite: {})", crate::escape::visible(n)));
+                }
+                if !case.tags.is_empty() {
+                    at.push_str(&format!(
+                        "\n  tags: {}",
+                        crate::escape::visible(&case.tags.join(", "))
+                    ));
+                }
                 trials.push(trial(case, at, slot, results.clone(), opts));
             }
             // Not a trial at all: libtest would count it as run.

@@ -15,7 +15,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::common::{copy_dir, git, junit, outcome, tempdir, write};
+use crate::common::{copy_dir, git, junit, outcome, serve_app, tempdir, write};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -57,22 +57,10 @@ async fn serve_release(State(r): State<Release>, UrlPath(rest): UrlPath<String>)
 
 /// Starts the release server; returns its `/releases` URL.
 fn start(release: Release) -> String {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            let app = Router::new()
-                .route("/releases/{*rest}", get(serve_release))
-                .with_state(release);
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    format!("http://{}/releases", rx.recv().unwrap())
+    let app = Router::new()
+        .route("/releases/{*rest}", get(serve_release))
+        .with_state(release);
+    format!("http://{}/releases", serve_app(app))
 }
 
 fn target() -> &'static str {

@@ -629,3 +629,56 @@ fn tag_and_skip_tag_select_cases_by_their_tags() {
     let (code, out, err) = run(&["--tag", "nosuch"]);
     assert_eq!(code, Some(2), "{out}{err}");
 }
+
+#[test]
+fn failures_name_their_suite_and_tags_and_a_run_of_suites_ends_with_each_suites_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("rulegate.yaml"), "no_rulesets: true\n").unwrap();
+    std::fs::write(
+        d.join("shop.yaml"),
+        "name: Shop pages\nbase_url: https://a.example\ncases:\n  - { name: home, tags: [smoke, \"a\\u0007b\"], request: { url: / }, expect: { status: 403 } }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("api.yaml"),
+        "name: API\nbase_url: https://a.example\ncases:\n  - { name: ping, request: { url: /ping }, expect: { status: 200 } }\n",
+    )
+    .unwrap();
+    let summary = d.join("summary.md");
+    let o = bin()
+        .arg("test")
+        .arg(d)
+        .arg("--summary")
+        .arg(&summary)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", outcome(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("shop.yaml:4 (suite: Shop pages)"), "{out}");
+    // Tags are suite text: a control character is shown, not sent to the terminal.
+    assert!(out.contains("  tags: smoke, a\\u{7}b"), "{out}");
+    assert!(!out.contains('\u{7}'));
+    let tail = &out[out.find("\nsuites:\n").expect("the per-suite outcome")..];
+    assert!(
+        tail.contains("api.yaml (API)") && tail.contains("1 passed"),
+        "{tail}"
+    );
+    assert!(
+        tail.contains("shop.yaml (Shop pages)") && tail.contains("0 passed, 1 failed"),
+        "{tail}"
+    );
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.contains("suite Shop pages, tags: smoke"), "{md}");
+
+    // A run where everything passes keeps its output short.
+    std::fs::remove_file(d.join("shop.yaml")).unwrap();
+    std::fs::write(
+        d.join("more.yaml"),
+        "name: More\nbase_url: https://a.example\ncases:\n  - { name: more, request: { url: / }, expect: { status: 200 } }\n",
+    )
+    .unwrap();
+    let o = bin().arg("test").arg(d).output().unwrap();
+    assert!(o.status.success(), "{}", outcome(&o));
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("\nsuites:\n"));
+}

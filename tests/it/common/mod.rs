@@ -74,6 +74,24 @@ pub(crate) struct Server {
     pub log: Arc<Mutex<Vec<Recorded>>>,
 }
 
+/// Serves `app` on 127.0.0.1 (a free port) from a thread of its own, for the test's life.
+pub(crate) fn serve_app(app: Router) -> std::net::SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    rx.recv().unwrap()
+}
+
 impl Server {
     pub(crate) fn start(auth: Auth, behavior: Behavior) -> Server {
         let log: Arc<Mutex<Vec<Recorded>>> = Arc::default();
@@ -82,26 +100,14 @@ impl Server {
             behavior,
             log: log.clone(),
         };
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                tx.send(listener.local_addr().unwrap()).unwrap();
-                let app = Router::new()
-                    .route(
-                        "/client/v4/accounts/{account}/request-tracer/trace",
-                        post(handle),
-                    )
-                    .with_state(state);
-                axum::serve(listener, app).await.unwrap();
-            });
-        });
-        let addr = rx.recv().unwrap();
+        let addr = serve_app(
+            Router::new()
+                .route(
+                    "/client/v4/accounts/{account}/request-tracer/trace",
+                    post(handle),
+                )
+                .with_state(state),
+        );
         Server {
             api_url: format!("http://{addr}/client/v4"),
             log,
