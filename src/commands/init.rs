@@ -381,17 +381,12 @@ pub(super) fn run(a: &InitArgs) -> Result<Exit, Report> {
         ));
     }
     let suite_path = project.join("first.yaml");
+    // The other spelling of the project file counts too: two would disagree.
+    let other_config = project.join("rulegate.yml");
     let exists: Vec<String> = files
         .iter()
         .map(|(p, _)| p)
-        .chain([&suite_path])
-        .chain(
-            ["rulegate.yml"]
-                .iter()
-                .map(|n| project.join(n))
-                .collect::<Vec<_>>()
-                .iter(),
-        )
+        .chain([&suite_path, &other_config])
         .filter(|p| p.exists())
         .map(|p| relative(&repo, p))
         .collect();
@@ -472,6 +467,14 @@ pub(super) fn run(a: &InitArgs) -> Result<Exit, Report> {
         if !why.ends_with('\n') {
             out.push('\n');
         }
+    }
+    if !a.vars.is_empty() && matches!(source, Source::Terraform(_)) {
+        let names: Vec<&str> = a.vars.iter().map(|(k, _)| k.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "note: the --var values were used for these cases only: give {} to `rulegate test` too (--var, TF_VAR_name, or a .tfvars file beside the module)",
+            crate::escape::visible(&names.join(", "))
+        );
     }
     let _ = writeln!(
         out,

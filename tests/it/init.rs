@@ -200,3 +200,32 @@ fn init_refuses_a_project_outside_the_repository() {
     assert_eq!(o.status.code(), Some(2), "{}", outcome(&o));
     assert!(outcome(&o).contains("inside the repository"));
 }
+
+#[test]
+fn init_on_terraform_that_needs_a_variable_says_so_and_takes_var() {
+    let repo = repo_with(&[("examples/terraform/tf", "infra")]);
+    let r = repo.path();
+    std::fs::remove_file(r.join("infra/terraform.tfvars")).unwrap();
+    let o = init(r, &["--no-workflow"]);
+    assert!(o.status.success(), "{}", outcome(&o));
+    let out = stdout(&o);
+    assert!(out.contains("could not be traced"), "{out}");
+    assert!(
+        out.contains("needs variable `account_id`"),
+        "the loader's error: {out}"
+    );
+    let placeholder = std::fs::read_to_string(r.join("suites/first.yaml")).unwrap();
+    assert!(placeholder.starts_with("# Written by `rulegate init`, which could not trace"));
+
+    let id = "account_id=01a7362d577a6c3019a474fd6f485823";
+    let o = init(r, &["--no-workflow", "--force", "--var", id]);
+    assert!(o.status.success(), "{}", outcome(&o));
+    assert!(stdout(&o).contains("give account_id to `rulegate test` too"));
+    assert!(suite(r)["cases"][0]["expect"]["matched"].is_array());
+    let o = bin()
+        .args(["test", "suites", "--var", id])
+        .current_dir(r)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", outcome(&o));
+}
