@@ -41,6 +41,25 @@ pub(crate) enum Command {
     /// ruleset JSON, or a starter ruleset), a first suite with one case per phase, and a
     /// GitHub workflow.
     Init(InitArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print rulegate's man page (roff), or write one page per command into a directory.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell: bash, zsh, fish, elvish or powershell.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ManArgs {
+    /// Write rulegate.1 and one rulegate-COMMAND.1 per command into DIR instead of printing
+    /// the main page.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -441,6 +460,13 @@ pub(crate) struct TestArgs {
     /// Leave out cases tagged TAG; repeatable. Wins over --tag.
     #[arg(long = "skip-tag", value_name = "TAG")]
     pub skip_tags: Vec<String>,
+
+    /// Run shard K of N of the selected cases: `hash:K/N` (by a hash of each case's name: a
+    /// case keeps its shard as others are added) or `count:K/N` (round robin over the cases
+    /// sorted by name: equal shards). Applied after the filters and tags; the shards are
+    /// disjoint and together the whole run.
+    #[arg(long, value_name = "hash:K/N|count:K/N")]
+    pub partition: Option<crate::runner::Partition>,
 
     #[command(flatten)]
     pub engine: BackendArgs,

@@ -27,6 +27,8 @@ pub(crate) const MAX_RETRIES: u32 = 100;
 /// written to JUnit; a name longer than a screenful is a mistake (libtest's formatter panics
 /// on names near 64 K characters).
 pub(crate) const MAX_CASE_NAME_CHARS: usize = 1_000;
+/// Trials one `matrix:` case may expand to.
+pub(crate) const MAX_MATRIX_TRIALS: usize = 1_000;
 
 /// The largest API response body read, in bytes. A trace is a few kilobytes and a list of
 /// 10,000 items about a megabyte; a larger answer is refused rather than held in memory.

@@ -6,6 +6,7 @@
 mod check;
 mod eval;
 mod init;
+mod manual;
 mod pull;
 mod replay;
 mod serve;
@@ -118,6 +119,8 @@ fn dispatch(cli: &Cli) -> Result<Exit, Report> {
         Command::Pull(a) => pull::run(a),
         Command::Replay(a) => replay::run(a),
         Command::Init(a) => init::run(a),
+        Command::Completions(a) => manual::completions(a),
+        Command::Man(a) => manual::man(a),
     }
 }
 

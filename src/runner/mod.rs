@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 mod plan;
-pub(crate) use plan::{OFFLINE_ONLY, Pick, Plan, TagFilter};
+pub(crate) use plan::{OFFLINE_ONLY, Partition, Pick, Plan, Selection};
 use tokio::sync::{Semaphore, oneshot};
 
 use crate::backend::Backend;
@@ -178,7 +178,7 @@ pub(crate) fn run(
                 trials.push(trial(case, at, slot, results.clone(), opts));
             }
             // Not a trial at all: libtest would count it as run.
-            Pick::TagFilteredOut => {}
+            Pick::TagFilteredOut | Pick::OtherPartition => {}
             // libtest-mimic still sees every case, for its listing and counts; none of these
             // runs (it applies the same arguments the plan was made from).
             _ => trials.push(

@@ -19,22 +19,117 @@ pub(crate) enum Pick {
     FilteredOut,
     /// Left out by `--tag` / `--skip-tag`: not even listed (libtest knows nothing of tags).
     TagFilteredOut,
+    /// In another shard of `--partition`: not listed either (each case is in one shard).
+    OtherPartition,
     /// Marked `ignore:` (the reason); `--ignored` or `--include-ignored` runs it.
     Ignored(String),
     /// Sets `fields` or `origin`, which the live API cannot take: never traced there.
     OfflineOnly,
 }
 
-/// `test --tag` / `--skip-tag`: which cases their tags select.
+/// What a run selects beyond libtest's name filters: `--tag` / `--skip-tag` and
+/// `--partition`.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct TagFilter {
+pub(crate) struct Selection {
     /// A case runs only with one of these (when any are given).
     pub(crate) only: Vec<String>,
     /// A case with one of these is left out (wins over `only`).
     pub(crate) skip: Vec<String>,
+    /// `--partition`: this run's shard of what the filters select.
+    pub(crate) partition: Option<Partition>,
 }
 
-impl TagFilter {
+/// `--partition hash:K/N` or `count:K/N` (nextest's two kinds), shard K of N, from 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Partition {
+    pub(crate) kind: PartitionKind,
+    pub(crate) shard: u64,
+    pub(crate) of: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PartitionKind {
+    /// By a hash of the case's full name: a case stays in its shard as others come and go.
+    Hash,
+    /// Round robin over the selected cases sorted by full name: shards of equal size.
+    Count,
+}
+
+impl std::str::FromStr for Partition {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Partition, String> {
+        let bad = || format!("`{s}` is not hash:K/N or count:K/N (shard K of N, 1 ≤ K ≤ N)");
+        let (kind, rest) = s.split_once(':').ok_or_else(bad)?;
+        let kind = match kind {
+            "hash" => PartitionKind::Hash,
+            "count" => PartitionKind::Count,
+            _ => return Err(bad()),
+        };
+        let (k, n) = rest.split_once('/').ok_or_else(bad)?;
+        let (shard, of): (u64, u64) = (
+            k.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if shard == 0 || of == 0 || shard > of || of > 10_000 {
+            return Err(bad());
+        }
+        Ok(Partition { kind, shard, of })
+    }
+}
+
+impl std::fmt::Display for Partition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.kind {
+            PartitionKind::Hash => "hash",
+            PartitionKind::Count => "count",
+        };
+        write!(f, "{kind}:{}/{}", self.shard, self.of)
+    }
+}
+
+impl Partition {
+    /// The shard (from 0) a case's full name hashes to: the first 8 bytes of its SHA-256,
+    /// the same on every machine and release.
+    fn hash_shard(&self, id: &str) -> u64 {
+        use sha2::Digest;
+        let d = sha2::Sha256::digest(id.as_bytes());
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&d[..8]);
+        u64::from_be_bytes(b) % self.of
+    }
+
+    /// Moves the entries that belong to other shards out: of the entries the filters left
+    /// listed (run, ignored, offline-only), each is in exactly one shard.
+    fn apply(&self, entries: &mut [Planned]) {
+        let mut listed: Vec<usize> = entries
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| matches!(p.pick, Pick::Run | Pick::Ignored(_) | Pick::OfflineOnly))
+            .map(|(i, _)| i)
+            .collect();
+        let mine = self.shard - 1;
+        match self.kind {
+            PartitionKind::Hash => {
+                for i in listed {
+                    if self.hash_shard(&entries[i].id) != mine {
+                        entries[i].pick = Pick::OtherPartition;
+                    }
+                }
+            }
+            PartitionKind::Count => {
+                listed.sort_by(|a, b| entries[*a].id.cmp(&entries[*b].id));
+                for (n, i) in listed.into_iter().enumerate() {
+                    if n as u64 % self.of != mine {
+                        entries[i].pick = Pick::OtherPartition;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Selection {
     fn leaves_out(&self, tags: &[String]) -> bool {
         tags.iter().any(|t| self.skip.contains(t))
             || (!self.only.is_empty() && !tags.iter().any(|t| self.only.contains(t)))
@@ -82,7 +177,7 @@ impl Plan {
         suites: &[Suite],
         args: &Arguments,
         skip_offline_only: bool,
-        tags: &TagFilter,
+        tags: &Selection,
     ) -> Plan {
         let mut entries = Vec::new();
         for (si, suite) in suites.iter().enumerate() {
@@ -108,6 +203,9 @@ impl Plan {
                     pick,
                 });
             }
+        }
+        if let Some(p) = &tags.partition {
+            p.apply(&mut entries);
         }
         Plan { entries }
     }
@@ -143,7 +241,7 @@ impl Plan {
     pub(crate) fn list_trials(&self, suites: &[Suite]) -> Vec<Trial> {
         self.entries
             .iter()
-            .filter(|p| p.pick != Pick::TagFilteredOut)
+            .filter(|p| !matches!(p.pick, Pick::TagFilteredOut | Pick::OtherPartition))
             .map(|p| {
                 let (_, case) = Plan::case(suites, p);
                 probe(case, case.ignore.is_some() || p.pick == Pick::OfflineOnly)
@@ -163,6 +261,7 @@ impl Plan {
         let filtered = count(|p| matches!(p, Pick::FilteredOut | Pick::TagFilteredOut));
         let ignored = count(|p| matches!(p, Pick::Ignored(_)));
         let offline = count(|p| *p == Pick::OfflineOnly);
+        let elsewhere = count(|p| *p == Pick::OtherPartition);
         let mut why = Vec::new();
         if not_ignored > 0 {
             why.push(format!(
@@ -181,6 +280,9 @@ impl Plan {
             why.push(format!(
                 "{ignored} ignored (`ignore:`; --ignored or --include-ignored runs them)"
             ));
+        }
+        if elsewhere > 0 {
+            why.push(format!("{elsewhere} in other shards of --partition"));
         }
         if offline > 0 {
             why.push(format!(
@@ -213,7 +315,7 @@ mod tests {
     }
 
     fn picks(args: &Arguments, live: bool) -> Vec<(String, Pick)> {
-        Plan::new(&suites(), args, live, &TagFilter::default())
+        Plan::new(&suites(), args, live, &Selection::default())
             .entries
             .into_iter()
             .map(|p| (p.id.rsplit("::").next().unwrap_or("").to_string(), p.pick))
@@ -270,9 +372,74 @@ mod tests {
     }
 
     #[test]
+    fn partitions_are_disjoint_and_together_the_whole_selection() {
+        let s = suites();
+        let all: Vec<String> = Plan::new(&s, &Arguments::default(), false, &Selection::default())
+            .list_trials(&s)
+            .iter()
+            .map(|t| t.name().to_string())
+            .collect();
+        for kind in ["hash", "count"] {
+            for of in 1..=5u64 {
+                let mut union: Vec<String> = Vec::new();
+                for shard in 1..=of {
+                    let sel = Selection {
+                        partition: Some(format!("{kind}:{shard}/{of}").parse().unwrap()),
+                        ..Selection::default()
+                    };
+                    let plan = Plan::new(&s, &Arguments::default(), false, &sel);
+                    union.extend(plan.list_trials(&s).iter().map(|t| t.name().to_string()));
+                }
+                let mut sorted = union.clone();
+                sorted.sort();
+                sorted.dedup();
+                assert_eq!(sorted.len(), union.len(), "{kind} {of}: shards overlap");
+                let mut want = all.clone();
+                want.sort();
+                assert_eq!(sorted, want, "{kind} {of}: the union is the whole run");
+            }
+        }
+        // count: equal shards (4 cases in 2 shards: 2 and 2).
+        for shard in 1..=2 {
+            let sel = Selection {
+                partition: Some(format!("count:{shard}/2").parse().unwrap()),
+                ..Selection::default()
+            };
+            assert_eq!(
+                Plan::new(&s, &Arguments::default(), false, &sel)
+                    .list_trials(&s)
+                    .len(),
+                2
+            );
+        }
+    }
+
+    #[test]
+    fn partition_syntax() {
+        let p: Partition = "hash:2/3".parse().unwrap();
+        assert_eq!((p.kind, p.shard, p.of), (PartitionKind::Hash, 2, 3));
+        assert_eq!(p.to_string(), "hash:2/3");
+        assert_eq!(
+            "count:1/1".parse::<Partition>().unwrap().kind,
+            PartitionKind::Count
+        );
+        for bad in [
+            "hash:0/3",
+            "hash:4/3",
+            "count:1/0",
+            "slice:1/2",
+            "hash:1",
+            "hash:a/b",
+            "1/2",
+        ] {
+            assert!(bad.parse::<Partition>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn a_live_baseline_leaves_out_offline_only_cases_and_adds_none() {
         let s = suites();
-        let plan = Plan::new(&s, &Arguments::default(), false, &TagFilter::default());
+        let plan = Plan::new(&s, &Arguments::default(), false, &Selection::default());
         let base = plan.against(&s, true);
         let run: Vec<&str> = base.to_run().map(|p| p.id.as_str()).collect();
         assert_eq!(run.len(), 1, "{run:?}");
@@ -286,14 +453,14 @@ mod tests {
         let a = args(|a| {
             a.filter = Some("nope".into());
         });
-        let d = Plan::new(&s, &a, false, &TagFilter::default())
+        let d = Plan::new(&s, &a, false, &Selection::default())
             .nothing_selected(&a)
             .unwrap();
         assert_eq!(
             d.title,
             "no case selected: 0 of 4 case(s) would run: 4 filtered out by the filter `nope`"
         );
-        let d = Plan::new(&s, &Arguments::default(), true, &TagFilter::default())
+        let d = Plan::new(&s, &Arguments::default(), true, &Selection::default())
             .nothing_selected(&Arguments::default());
         assert!(d.is_none(), "`plain` runs");
     }

@@ -48,7 +48,7 @@ pub(crate) struct TestSettings {
     /// `--strict-live`).
     pub(crate) skip_offline_only: bool,
     /// `--tag` / `--skip-tag`.
-    pub(crate) tags: crate::runner::TagFilter,
+    pub(crate) tags: crate::runner::Selection,
     pub(crate) coverage: CoverageSettings,
     pub(crate) baseline: Option<BaselineSpec>,
     /// With a baseline: where the behaviour changes go as JSON (`--changes`).
@@ -76,9 +76,10 @@ impl TestSettings {
         Ok(TestSettings {
             color: use_color(args),
             skip_offline_only: live && !args.strict_live,
-            tags: crate::runner::TagFilter {
+            tags: crate::runner::Selection {
                 only: args.tags.clone(),
                 skip: args.skip_tags.clone(),
+                partition: args.partition,
             },
             coverage,
             baseline: args.baseline.as_deref().map(|b| {
@@ -166,7 +167,13 @@ fn coverage(
     }
     // rulegate.yaml's requirement holds on every unfiltered local run; a filtered run (a
     // laptop's) cannot meet it and says so.
-    let filtered = largs.filter.is_some() || !largs.skip.is_empty() || largs.ignored;
+    // Tags and a partition select a part of the suites too: one shard cannot cover them all.
+    let filtered = largs.filter.is_some()
+        || !largs.skip.is_empty()
+        || largs.ignored
+        || !args.tags.is_empty()
+        || !args.skip_tags.is_empty()
+        || args.partition.is_some();
     let mut note = None;
     let from_config = match cfg.require {
         Some(r) if require.is_none() && settings.backend == BackendKind::Local => {

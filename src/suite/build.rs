@@ -15,15 +15,16 @@ use crate::trace::{Geoloc, TraceBody, TraceContext, TraceItem, TraceRequest};
 
 use super::model::IgnoreSpec;
 use super::model::{
-    BodySpec, CaseSpec, ContextSpec, ExpectSpec, GeolocSpec, RequestSpec, S, StepSpec, StringList,
-    SuiteFile,
+    BodySpec, CaseSpec, ContextSpec, ExpectSpec, GeolocSpec, MatrixSpec, RequestSpec, S, StepSpec,
+    StringList, SuiteFile,
 };
 use super::vars::VarError;
 use super::{Case, Expectations, Selector, Suite, Vars};
 
 pub(crate) struct Builder<'a> {
     file: PathBuf,
-    vars: &'a Vars,
+    /// The suite's variables; a matrix case's trials each see theirs with one combination.
+    vars: std::borrow::Cow<'a, Vars>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -45,7 +46,7 @@ impl<'a> Builder<'a> {
     pub(crate) fn new(file: &Path, vars: &'a Vars) -> Self {
         Builder {
             file: file.to_path_buf(),
-            vars,
+            vars: std::borrow::Cow::Borrowed(vars),
             diagnostics: Vec::new(),
         }
     }
@@ -162,15 +163,41 @@ impl<'a> Builder<'a> {
             } else {
                 seen.insert(cname.clone(), case.value.name.referenced.line() as usize);
             }
-            if let Some(c) = self.case(
-                &case.value,
-                suite_fields.as_ref(),
-                &defaults,
-                base_url.as_ref().map(Option::as_ref),
-                id,
-                line,
-            ) {
-                cases.push(c);
+            let base = base_url.as_ref().map(Option::as_ref);
+            let Some(matrix) = &case.value.matrix else {
+                if let Some(c) = self.case(
+                    &case.value,
+                    suite_fields.as_ref(),
+                    &defaults,
+                    base,
+                    id,
+                    line,
+                ) {
+                    cases.push(c);
+                }
+                continue;
+            };
+            // One trial per combination, named `case [key=value, …]`, each with its values
+            // as `${matrix.KEY}`.
+            for combo in self.combinations(matrix) {
+                let suffix: Vec<String> = combo.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let outer =
+                    std::mem::replace(&mut self.vars, std::borrow::Cow::Owned(Vars::default()));
+                self.vars = std::borrow::Cow::Owned(outer.with_matrix(&combo));
+                let built = self.case(
+                    &case.value,
+                    suite_fields.as_ref(),
+                    &defaults,
+                    base,
+                    id,
+                    line,
+                );
+                self.vars = outer;
+                if let Some(mut c) = built {
+                    c.name = format!("{} [{}]", c.name, suffix.join(", "));
+                    c.full_name = format!("{id}::{}", c.name);
+                    cases.push(c);
+                }
             }
         }
         self.diagnostics.is_empty().then(|| Suite {
@@ -179,6 +206,105 @@ impl<'a> Builder<'a> {
             name,
             cases,
         })
+    }
+
+    /// A matrix's combinations in the order written (the last key varies fastest), without
+    /// the excluded ones; problems are reported at the key or the exclusion.
+    fn combinations(&mut self, m: &S<MatrixSpec>) -> Vec<Vec<(String, String)>> {
+        let mut axes: Vec<(String, Vec<String>)> = Vec::new();
+        let errors_before = self.diagnostics.len();
+        if m.value.axes.is_empty() {
+            self.error(spos(m), "the matrix has no keys").hint =
+                Some("write `matrix: { path: [/a, /b] }` and use `${matrix.path}`".into());
+            return Vec::new();
+        }
+        for (key, values) in &m.value.axes {
+            if !super::vars::is_matrix_key(&key.value) {
+                self.error(
+                    spos(key),
+                    format!(
+                        "`{}` is not a matrix key",
+                        crate::escape::visible(&key.value)
+                    ),
+                )
+                .hint =
+                    Some("a key is letters, digits, `_` and `-`, starting with a letter".into());
+                continue;
+            }
+            if values.is_empty() {
+                self.error(
+                    spos(key),
+                    format!("matrix key `{}` has no values", key.value),
+                )
+                .hint = Some("give it a list of at least one value".into());
+                continue;
+            }
+            if axes.iter().any(|(k, _)| k == &key.value) {
+                self.error(spos(key), format!("matrix key `{}` is repeated", key.value));
+                continue;
+            }
+            axes.push((
+                key.value.clone(),
+                values.iter().map(|v| v.value.to_string()).collect(),
+            ));
+        }
+        for ex in &m.value.exclude {
+            for k in ex.value.keys() {
+                if !axes.iter().any(|(a, _)| a == k) {
+                    let known: Vec<&str> = axes.iter().map(|(a, _)| a.as_str()).collect();
+                    self.error(
+                        spos(ex),
+                        format!(
+                            "`exclude` names `{}`, which is not a matrix key",
+                            crate::escape::visible(k)
+                        ),
+                    )
+                    .hint = Some(format!("the keys are {}", known.join(", ")));
+                }
+            }
+        }
+        if self.diagnostics.len() > errors_before {
+            return Vec::new();
+        }
+        let total = axes
+            .iter()
+            .map(|(_, v)| v.len())
+            .try_fold(1usize, usize::checked_mul);
+        if total.is_none_or(|t| t > crate::limits::MAX_MATRIX_TRIALS) {
+            self.error(
+                spos(m),
+                format!(
+                    "the matrix makes more than {} trials",
+                    crate::limits::MAX_MATRIX_TRIALS
+                ),
+            )
+            .hint = Some("split the case, or use fewer values".into());
+            return Vec::new();
+        }
+        let mut combos: Vec<Vec<(String, String)>> = vec![Vec::new()];
+        for (key, values) in &axes {
+            combos = combos
+                .into_iter()
+                .flat_map(|c| {
+                    values.iter().map(move |v| {
+                        let mut c = c.clone();
+                        c.push((key.clone(), v.clone()));
+                        c
+                    })
+                })
+                .collect();
+        }
+        combos.retain(|c| {
+            !m.value.exclude.iter().any(|ex| {
+                ex.value
+                    .iter()
+                    .all(|(k, v)| c.iter().any(|(ck, cv)| ck == k && *cv == v.to_string()))
+            })
+        });
+        if combos.is_empty() {
+            self.error(spos(m), "`exclude` leaves the matrix no combination");
+        }
+        combos
     }
 
     /// `ignore: true` or a reason ignores the case, `ignore: false` does not; anything that

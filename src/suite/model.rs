@@ -44,6 +44,61 @@ pub(crate) struct CaseSpec {
     pub fields: Option<S<serde_json::Map<String, serde_json::Value>>>,
     /// Offline only: the origin's response, which makes response phases run.
     pub origin: Option<S<OriginSpec>>,
+    /// One trial per combination of these values, used as `${matrix.KEY}`.
+    pub matrix: Option<S<MatrixSpec>>,
+}
+
+/// `matrix:` as written: keys in order, each with its values; `exclude:` combinations.
+#[derive(Debug, Default)]
+pub(crate) struct MatrixSpec {
+    pub axes: Vec<(S<String>, Vec<S<Scalar>>)>,
+    pub exclude: Vec<S<BTreeMap<String, Scalar>>>,
+}
+
+/// A matrix value: text, a number or a Bool, used as text.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Scalar {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Text(String),
+}
+
+impl fmt::Display for Scalar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scalar::Bool(b) => write!(f, "{b}"),
+            Scalar::Int(n) => write!(f, "{n}"),
+            Scalar::Float(x) => write!(f, "{x}"),
+            Scalar::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for MatrixSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = MatrixSpec;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of keys to lists of values, and optionally `exclude:`")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<MatrixSpec, A::Error> {
+                let mut m = MatrixSpec::default();
+                while let Some(key) = map.next_key::<S<String>>()? {
+                    if key.value == "exclude" {
+                        m.exclude = map.next_value()?;
+                    } else {
+                        let values: Vec<S<Scalar>> = map.next_value()?;
+                        m.axes.push((key, values));
+                    }
+                }
+                Ok(m)
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 #[derive(Debug, Deserialize, Clone)]

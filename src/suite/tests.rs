@@ -458,3 +458,66 @@ fn suite_fields_merge_under_case_fields() {
         "in `fields`: field `ip.src`: `not-an-ip` is not an IP address"
     );
 }
+
+#[test]
+fn a_matrix_case_expands_to_one_trial_per_combination() {
+    let s = load(
+        "base_url: https://${ZONE}\ncases:\n  - name: admin is blocked\n    matrix:\n      path: [/admin, /admin/users]\n      country: [FR, DE, 7]\n      exclude:\n        - { path: /admin/users, country: DE }\n    request:\n      url: ${matrix.path}\n      context: { geoloc: { iso_code: \"${matrix.country}\" } }\n    expect: { status: 403, matched: [\"block ${matrix.country}\"] }\n  - name: plain\n    request: { url: / }\n    expect: { status: 200 }\n",
+    )
+    .unwrap();
+    let names: Vec<&str> = s.cases.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "admin is blocked [path=/admin, country=FR]",
+            "admin is blocked [path=/admin, country=DE]",
+            "admin is blocked [path=/admin, country=7]",
+            "admin is blocked [path=/admin/users, country=FR]",
+            "admin is blocked [path=/admin/users, country=7]",
+            "plain",
+        ]
+    );
+    let c = &s.cases[3];
+    assert_eq!(
+        c.full_name,
+        "dir/s::admin is blocked [path=/admin/users, country=FR]"
+    );
+    assert_eq!(c.request.url, "https://shop.example.com/admin/users");
+    let geo = c.request.context.as_ref().unwrap().geoloc.as_ref().unwrap();
+    assert_eq!(geo.iso_code.as_deref(), Some("FR"));
+    assert_eq!(c.line, 3, "every trial points at the case");
+    assert!(format!("{:?}", c.expect).contains("block FR"));
+}
+
+#[test]
+fn matrix_errors_point_at_the_key() {
+    let (title, at, _) = error(&format!(
+        "{HEAD}    matrix: {{ path: [] }}\n    request: {{ url: \"${{matrix.path}}\" }}\n    expect: {{ status: 200 }}\n"
+    ));
+    assert_eq!(
+        (title.as_str(), at.as_str()),
+        ("matrix key `path` has no values", "4:15")
+    );
+    let (title, _, hint) = error(&format!(
+        "{HEAD}    matrix: {{ path: [/a], exclude: [{{ pth: /a }}] }}\n    request: {{ url: \"${{matrix.path}}\" }}\n    expect: {{ status: 200 }}\n"
+    ));
+    assert_eq!(title, "`exclude` names `pth`, which is not a matrix key");
+    assert_eq!(hint, "the keys are path");
+    let (title, _, _) = error(&format!(
+        "{HEAD}    matrix: {{ path: [/a] }}\n    request: {{ url: \"${{matrix.paht}}\" }}\n    expect: {{ status: 200 }}\n"
+    ));
+    assert_eq!(title, "variable `matrix.paht` is not set");
+    let (title, _, _) = error(&format!(
+        "{HEAD}    request: {{ url: \"${{matrix.path}}\" }}\n    expect: {{ status: 200 }}\n"
+    ));
+    assert_eq!(
+        title, "variable `matrix.path` is not set",
+        "outside a matrix"
+    );
+    let many: Vec<String> = (0..40).map(|i| i.to_string()).collect();
+    let (title, _, _) = error(&format!(
+        "{HEAD}    matrix: {{ a: [{0}], b: [{0}] }}\n    request: {{ url: / }}\n    expect: {{ status: 200 }}\n",
+        many.join(", ")
+    ));
+    assert_eq!(title, "the matrix makes more than 1000 trials");
+}

@@ -9,6 +9,8 @@ pub(crate) struct Vars {
     cli: BTreeMap<String, String>,
     use_env: bool,
     defaults: BTreeMap<String, String>,
+    /// `${matrix.KEY}`: one combination of a matrix case's values (and nothing else).
+    matrix: BTreeMap<String, String>,
 }
 
 /// Why a string could not be expanded.
@@ -30,7 +32,15 @@ impl Vars {
             cli,
             use_env,
             defaults: BTreeMap::new(),
+            matrix: BTreeMap::new(),
         }
+    }
+
+    /// These values and one matrix combination, for `${matrix.KEY}`.
+    pub(crate) fn with_matrix(&self, values: &[(String, String)]) -> Self {
+        let mut v = self.clone();
+        v.matrix = values.iter().cloned().collect();
+        v
     }
 
     /// Values used when neither `--var` nor the environment sets a name (rulegate.yaml `vars`).
@@ -40,6 +50,9 @@ impl Vars {
     }
 
     fn get(&self, name: &str) -> Option<String> {
+        if let Some(key) = name.strip_prefix("matrix.") {
+            return self.matrix.get(key).cloned();
+        }
         if let Some(v) = self.cli.get(name) {
             return Some(v.clone());
         }
@@ -115,9 +128,19 @@ impl Vars {
 }
 
 fn is_name(n: &str) -> bool {
+    if let Some(key) = n.strip_prefix("matrix.") {
+        return is_matrix_key(key);
+    }
     let mut chars = n.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A matrix key: a name, with `-` allowed after the first character.
+pub(crate) fn is_matrix_key(k: &str) -> bool {
+    let mut chars = k.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 #[cfg(test)]
@@ -140,6 +163,26 @@ mod tests {
         assert_eq!(
             vars().expand("cost: $5 $${HOST}").unwrap(),
             "cost: $5 ${HOST}"
+        );
+    }
+
+    #[test]
+    fn matrix_values_only_as_matrix_dot_key() {
+        let v = vars().with_matrix(&[("path".into(), "/admin".into())]);
+        assert_eq!(
+            v.expand("${HOST}${matrix.path}").unwrap(),
+            "shop.example/admin"
+        );
+        assert_eq!(
+            v.expand("${matrix.nope}").unwrap_err(),
+            vec![VarError::Unset {
+                name: "matrix.nope".into(),
+                offset: 0
+            }]
+        );
+        assert!(
+            vars().expand("${matrix.path}").is_err(),
+            "outside a matrix case"
         );
     }
 

@@ -92,13 +92,13 @@ fn the_last_commit_changes_exactly_the_cases_it_affects() {
     let head = git(repo.path(), &["rev-parse", "HEAD~1"]);
     assert!(
         out.contains(&format!(
-            "2 of 45 cases change behaviour against HEAD~1 ({}): 2 newly blocked",
+            "2 of 51 cases change behaviour against HEAD~1 ({}): 2 newly blocked",
             &head.trim()[..12]
         )),
         "{out}"
     );
     let v = changes(&json);
-    assert_eq!(v["compared"], 45);
+    assert_eq!(v["compared"], 51);
     let listed: Vec<&str> = v["changes"]
         .as_array()
         .unwrap()
@@ -129,7 +129,7 @@ fn a_baseline_equal_to_the_tree_changes_nothing() {
     );
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
-        out.contains("0 of 45 cases change behaviour against HEAD ("),
+        out.contains("0 of 51 cases change behaviour against HEAD ("),
         "{}",
         text(&o)
     );
@@ -245,7 +245,7 @@ fn baseline_live_compares_what_is_deployed_with_the_candidate() {
         .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
-        out.contains("2 of 45 cases change behaviour against the live API: 2 newly blocked"),
+        out.contains("2 of 51 cases change behaviour against the live API: 2 newly blocked"),
         "{}",
         text(&o)
     );
@@ -293,7 +293,7 @@ fn behaviour_changes_are_notices_and_a_summary_table() {
         2,
         "{text}"
     );
-    assert!(text.contains("2 of 45 cases change behaviour against HEAD~1"));
+    assert!(text.contains("2 of 51 cases change behaviour against HEAD~1"));
 }
 
 #[test]
@@ -351,7 +351,7 @@ fn the_live_api_as_candidate_is_compared_with_the_revision_offline() {
         .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
-        out.contains("2 of 45 cases change behaviour against HEAD~1 ("),
+        out.contains("2 of 51 cases change behaviour against HEAD~1 ("),
         "{}",
         text(&o)
     );

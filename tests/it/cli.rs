@@ -682,3 +682,113 @@ fn failures_name_their_suite_and_tags_and_a_run_of_suites_ends_with_each_suites_
     assert!(o.status.success(), "{}", outcome(&o));
     assert!(!String::from_utf8_lossy(&o.stdout).contains("\nsuites:\n"));
 }
+
+#[test]
+fn completions_and_the_man_page_come_from_the_command_definitions() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let o = bin().args(["completions", shell]).output().unwrap();
+        assert!(o.status.success(), "{}", outcome(&o));
+        let text = String::from_utf8_lossy(&o.stdout);
+        for word in ["init", "replay", "baseline", "skip-tag"] {
+            assert!(text.contains(word), "{shell} completions lack {word}");
+        }
+    }
+    // The bash script is valid bash.
+    let o = bin().args(["completions", "bash"]).output().unwrap();
+    let script = dir.path().join("rulegate.bash");
+    std::fs::write(&script, &o.stdout).unwrap();
+    let check = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", outcome(&check));
+    let o = bin().args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "an unknown shell is a usage error"
+    );
+
+    let o = bin().arg("man").output().unwrap();
+    assert!(o.status.success(), "{}", outcome(&o));
+    let page = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH rulegate 1"),
+        "{page}"
+    );
+    assert!(page.contains("init") && page.contains("replay"), "{page}");
+    let mandir = dir.path().join("man");
+    let o = bin().arg("man").arg("--dir").arg(&mandir).output().unwrap();
+    assert!(o.status.success(), "{}", outcome(&o));
+    let test_page = std::fs::read_to_string(mandir.join("rulegate-test.1")).unwrap();
+    assert!(test_page.contains("baseline"), "{test_page}");
+    for cmd in ["init", "check", "eval", "trace", "serve", "pull", "replay"] {
+        assert!(mandir.join(format!("rulegate-{cmd}.1")).is_file(), "{cmd}");
+    }
+}
+
+#[test]
+fn shards_of_both_kinds_are_disjoint_and_their_junit_reports_make_the_whole_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let names = |path: &std::path::Path| -> Vec<String> {
+        junit(path).kinds().into_iter().map(|(n, _)| n).collect()
+    };
+    let whole = dir.path().join("whole.xml");
+    let o = bin()
+        .args(["test", "--junit"])
+        .arg(&whole)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", outcome(&o));
+    let mut want = names(&whole);
+    want.sort();
+    for kind in ["hash", "count"] {
+        let mut union = Vec::new();
+        for k in 1..=3 {
+            let path = dir.path().join(format!("{kind}-{k}.xml"));
+            let o = bin()
+                .args(["test", "--partition", &format!("{kind}:{k}/3"), "--junit"])
+                .arg(&path)
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{kind}:{k}/3: {}", outcome(&o));
+            let shard = names(&path);
+            assert!(
+                !shard.is_empty() && shard.len() < want.len(),
+                "{kind}:{k}/3"
+            );
+            // --list shows the same shard.
+            let o = bin()
+                .args(["test", "--list", "--partition", &format!("{kind}:{k}/3")])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .output()
+                .unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&o.stdout).matches(": test").count(),
+                shard.len(),
+                "{kind}:{k}/3 lists its cases"
+            );
+            union.extend(shard);
+        }
+        union.sort();
+        let n = union.len();
+        union.dedup();
+        assert_eq!(union.len(), n, "{kind}: the shards overlap");
+        assert_eq!(union, want, "{kind}: the shards make the whole run");
+    }
+    let o = bin()
+        .args(["test", "--partition", "hash:4/3"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        outcome(&o).contains("hash:K/N or count:K/N"),
+        "{}",
+        outcome(&o)
+    );
+}

@@ -316,7 +316,16 @@ fn every_flag_of_every_command_is_in_the_reference() {
         .collect();
     let mut missing = Vec::new();
     for cmd in [
-        "test", "check", "eval", "trace", "serve", "pull", "replay", "init",
+        "test",
+        "check",
+        "eval",
+        "trace",
+        "serve",
+        "pull",
+        "replay",
+        "init",
+        "completions",
+        "man",
     ] {
         let o = crate::common::bin().args([cmd, "--help"]).output().unwrap();
         assert!(o.status.success(), "{}", outcome(&o));

@@ -357,7 +357,7 @@ fn a_run_that_selects_no_case_fails_unless_allowed() {
     let o = run(&["--", "typo-that-matches-nothing"]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("no case selected: 0 of 45 case(s) would run: 45 filtered out by the filter `typo-that-matches-nothing`"), "{err}");
+    assert!(err.contains("no case selected: 0 of 51 case(s) would run: 51 filtered out by the filter `typo-that-matches-nothing`"), "{err}");
     assert_eq!(
         run(&["--allow-no-cases", "--", "typo-that-matches-nothing"])
             .status
