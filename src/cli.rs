@@ -41,10 +41,27 @@ pub(crate) enum Command {
     /// ruleset JSON, or a starter ruleset), a first suite with one case per phase, and a
     /// GitHub workflow.
     Init(InitArgs),
+    /// Show the pending snapshots (.snap.new) with their diffs; accept or reject them.
+    Review(ReviewArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
     /// Print rulegate's man page (roff), or write one page per command into a directory.
     Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReviewArgs {
+    /// Directories (or .snap.new files) to look in.
+    #[arg(value_name = "PATHS", default_value = "suites")]
+    pub paths: Vec<PathBuf>,
+
+    /// Accept every pending snapshot.
+    #[arg(long)]
+    pub accept: bool,
+
+    /// Drop every pending snapshot.
+    #[arg(long)]
+    pub reject: bool,
 }
 
 #[derive(Debug, Args)]
@@ -467,6 +484,12 @@ pub(crate) struct TestArgs {
     /// disjoint and together the whole run.
     #[arg(long, value_name = "hash:K/N|count:K/N")]
     pub partition: Option<crate::runner::Partition>,
+
+    /// Accept every new or changed snapshot as the run goes (writes the .snap files; the
+    /// cases pass). Without it: RULEGATE_UPDATE (always, new, auto, no), else `no` when CI
+    /// is set (nothing written) and `auto` elsewhere (pending snapshots to .snap.new).
+    #[arg(long)]
+    pub accept: bool,
 
     #[command(flatten)]
     pub engine: BackendArgs,

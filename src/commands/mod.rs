@@ -9,6 +9,7 @@ mod init;
 mod manual;
 mod pull;
 mod replay;
+mod review;
 mod serve;
 mod test;
 mod trace;
@@ -119,6 +120,7 @@ fn dispatch(cli: &Cli) -> Result<Exit, Report> {
         Command::Pull(a) => pull::run(a),
         Command::Replay(a) => replay::run(a),
         Command::Init(a) => init::run(a),
+        Command::Review(a) => review::run(a),
         Command::Completions(a) => manual::completions(a),
         Command::Man(a) => manual::man(a),
     }

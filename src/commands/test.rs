@@ -64,16 +64,51 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
         None => None,
     };
     let backend = backend(settings, loaded.project.as_ref())?;
+    // Snapshot cases read their suite's snapshot file; what the run may write is decided once.
+    let snapshots = if loaded
+        .suites
+        .iter()
+        .any(|s| s.cases.iter().any(|c| c.snapshot))
+    {
+        let update =
+            crate::runner::snapshot::Update::resolve(args.accept).map_err(Diagnostic::usage)?;
+        Some(std::sync::Arc::new(crate::runner::snapshot::Store::new(
+            update,
+            loaded.suites.iter().map(|s| s.file.clone()),
+        )))
+    } else {
+        None
+    };
     let opts = RunOptions {
         concurrency: settings.concurrency,
         color: ts.color,
         coverage: cov.on,
         behaviours: baseline.is_some(),
+        snapshots: snapshots.clone(),
     };
     let run = runner::run(&loaded.suites, &plan, &backend, largs, &opts);
     let warnings = backend.warnings();
     for w in &warnings {
         super::warn(w);
+    }
+    if let Some(store) = &snapshots {
+        match store.flush() {
+            Ok((accepted, pending, _)) => {
+                if accepted > 0 {
+                    super::note(&format!("{accepted} snapshot(s) accepted and written"));
+                }
+                if pending > 0 {
+                    super::note(&format!(
+                        "{pending} snapshot(s) pending in .snap.new files: `rulegate review` shows and accepts them"
+                    ));
+                }
+            }
+            Err(e) => {
+                return Err(
+                    Diagnostic::could_not_run(format!("cannot write snapshots: {e}")).into(),
+                );
+            }
+        }
     }
     if let Some(text) = by_suite(&loaded.suites, &run) {
         after_results(&ts, &text)?;

@@ -225,6 +225,7 @@ mod tests {
             ignore: None,
             tags: Vec::new(),
             extras: crate::trace::Extras::default(),
+            snapshot: false,
         }
     }
 

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 mod plan;
+pub(crate) mod snapshot;
 pub(crate) use plan::{OFFLINE_ONLY, Partition, Pick, Plan, Selection};
 use tokio::sync::{Semaphore, oneshot};
 
@@ -68,6 +69,8 @@ pub(crate) struct RunOptions {
     pub coverage: bool,
     /// Keep each case's [`Behaviour`] (for a comparison with a baseline).
     pub behaviours: bool,
+    /// Where `snapshot: true` cases are compared (and what the run may write).
+    pub snapshots: Option<Arc<snapshot::Store>>,
 }
 
 type Slot = oneshot::Receiver<(Result<TraceView, TraceError>, Duration)>;
@@ -175,7 +178,12 @@ pub(crate) fn run(
                         crate::escape::visible(&case.tags.join(", "))
                     ));
                 }
-                trials.push(trial(case, at, slot, results.clone(), opts));
+                let snap = case.snapshot.then(|| {
+                    opts.snapshots
+                        .clone()
+                        .map(|store| (store, suite.file.clone()))
+                });
+                trials.push(trial(case, at, slot, results.clone(), opts, snap.flatten()));
             }
             // Not a trial at all: libtest would count it as run.
             Pick::TagFilteredOut | Pick::OtherPartition => {}
@@ -283,7 +291,9 @@ fn trial(
     slot: Slot,
     results: Arc<Mutex<BTreeMap<String, CaseResult>>>,
     opts: &RunOptions,
+    snap: Option<(Arc<snapshot::Store>, std::path::PathBuf)>,
 ) -> Trial {
+    let case_name = case.name.clone();
     let (color, coverage, keep) = (opts.color, opts.coverage, opts.behaviours);
     let name = case.full_name.clone();
     let expect = case.expect.clone();
@@ -310,13 +320,42 @@ fn trial(
                 (Outcome::Error { error }, Some(msg))
             }
             Ok(view) => {
-                let mismatches = expect::check(&expect, &view);
+                let mut mismatches = expect::check(&expect, &view);
+                // A snapshot case: the behaviour against the committed snapshot, its diff
+                // after the expectations' own.
+                let mut snap_diff = String::new();
+                if let Some((store, file)) = &snap {
+                    let actual = snapshot::render(&view);
+                    if let snapshot::Check::Differs(old) = store.check(file, &case_name, &actual) {
+                        let shown = snapshot::path_of(file);
+                        mismatches.push(Mismatch {
+                            key: "snapshot",
+                            message: match &old {
+                                None => format!(
+                                    "snapshot: none yet in {} (`rulegate review` accepts the new one)",
+                                    shown.display()
+                                ),
+                                Some(_) => format!(
+                                    "snapshot: the behaviour differs from {} (`rulegate review` accepts the new one)",
+                                    shown.display()
+                                ),
+                            },
+                        });
+                        snap_diff = diff::render(old.as_deref().unwrap_or(""), &actual, false);
+                    }
+                }
                 if mismatches.is_empty() {
                     (Outcome::Passed, None)
                 } else {
                     let (e, a) = expect::views(&expect, &view);
-                    let plain = diff::render(&e, &a, false);
-                    let shown = if color {
+                    let mut plain = diff::render(&e, &a, false);
+                    if !snap_diff.is_empty() {
+                        if !plain.is_empty() {
+                            plain.push('\n');
+                        }
+                        plain.push_str(&snap_diff);
+                    }
+                    let shown = if color && snap_diff.is_empty() {
                         diff::render(&e, &a, true)
                     } else {
                         plain.clone()

@@ -25,6 +25,8 @@ pub(crate) struct Builder<'a> {
     file: PathBuf,
     /// The suite's variables; a matrix case's trials each see theirs with one combination.
     vars: std::borrow::Cow<'a, Vars>,
+    /// The suite's `snapshot:` (cases without their own take it).
+    suite_snapshot: bool,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -47,6 +49,7 @@ impl<'a> Builder<'a> {
         Builder {
             file: file.to_path_buf(),
             vars: std::borrow::Cow::Borrowed(vars),
+            suite_snapshot: false,
             diagnostics: Vec::new(),
         }
     }
@@ -121,6 +124,7 @@ impl<'a> Builder<'a> {
             }
         });
         let defaults = model.defaults.unwrap_or_default();
+        self.suite_snapshot = model.snapshot.as_ref().is_some_and(|s| s.value);
         let suite_fields = model.fields.as_ref().and_then(|f| self.fields(f));
         if model.cases.is_empty() {
             self.error(None, "the suite has no cases").hint = Some("add a `cases:` list".into());
@@ -350,12 +354,15 @@ impl<'a> Builder<'a> {
         let name = c.name.value.trim().to_string();
         let merged = merge(defaults, &c.request.value);
         let request = self.request(&merged, base, spos(&c.request));
+        let snapshot = c.snapshot.as_ref().map_or(self.suite_snapshot, |s| s.value);
         let expect = match &c.expect {
             Some(e) => self.expect(e),
+            // A snapshot is the expectation.
+            None if snapshot => Some(Expectations::default()),
             None => {
                 let d = self.error(spos(&c.name), format!("case `{name}` has no `expect`"));
                 d.hint =
-                    Some("add `expect:` with status, action, matched, not_matched or trace".into());
+                    Some("add `expect:` with status, action, matched, not_matched or trace, or `snapshot: true`".into());
                 None
             }
         };
@@ -375,6 +382,7 @@ impl<'a> Builder<'a> {
             ignore,
             tags: c.tags.iter().map(|t| t.value.clone()).collect(),
             extras: extras?,
+            snapshot,
         })
     }
 

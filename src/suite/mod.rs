@@ -43,6 +43,8 @@ pub(crate) struct Case {
     pub tags: Vec<String>,
     /// Offline-only additions: `fields` and `origin`.
     pub extras: crate::trace::Extras,
+    /// Compared with its snapshot (`snapshot: true`, or the suite's).
+    pub snapshot: bool,
 }
 
 /// A rule selector of `matched` / `not_matched`: a rule id, ref or exact description, with

@@ -18,6 +18,8 @@ pub(crate) struct SuiteFile {
     pub defaults: Option<RequestSpec>,
     /// Offline only: `fields` for every case (a case's own win key by key).
     pub fields: Option<S<serde_json::Map<String, serde_json::Value>>>,
+    /// Every case compared with its snapshot (a case's own `snapshot:` wins).
+    pub snapshot: Option<S<bool>>,
     pub cases: Vec<S<CaseSpec>>,
 }
 
@@ -46,6 +48,8 @@ pub(crate) struct CaseSpec {
     pub origin: Option<S<OriginSpec>>,
     /// One trial per combination of these values, used as `${matrix.KEY}`.
     pub matrix: Option<S<MatrixSpec>>,
+    /// Compare the trace's behaviour with the committed snapshot.
+    pub snapshot: Option<S<bool>>,
 }
 
 /// `matrix:` as written: keys in order, each with its values; `exclude:` combinations.

@@ -22,6 +22,7 @@ mod owasp;
 mod realworld;
 mod replay;
 mod serve_faults;
+mod snapshot;
 mod surface;
 mod terraform;
 mod versus_wirefilter;
