@@ -41,12 +41,59 @@ pub(crate) enum Command {
     /// ruleset JSON, or a starter ruleset), a first suite with one case per phase, and a
     /// GitHub workflow.
     Init(InitArgs),
+    /// Record a suite from requests (URLs one per line, Trace API JSONL, HAR, Logpush,
+    /// access logs): each case expects what the rules do with its request today.
+    Record(RecordArgs),
     /// Show the pending snapshots (.snap.new) with their diffs; accept or reject them.
     Review(ReviewArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
     /// Print rulegate's man page (roff), or write one page per command into a directory.
     Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RecordArgs {
+    /// Files of requests, or `-` for standard input: URLs one per line, Trace API bodies as
+    /// JSONL, a HAR, Logpush NDJSON or an access log (the formats `replay` reads).
+    #[arg(value_name = "INPUT", required = true)]
+    pub inputs: Vec<PathBuf>,
+
+    /// The suite file to write.
+    #[arg(short, long, value_name = "FILE.yaml")]
+    pub output: PathBuf,
+
+    /// Overwrite the output file if it exists.
+    #[arg(long)]
+    pub force: bool,
+
+    /// The project directory (rulegate.yaml, rulesets/, lists/, or its Terraform).
+    #[arg(long, value_name = "DIR", default_value = "suites")]
+    pub project: PathBuf,
+
+    /// The host of access-log requests (their lines carry none).
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+
+    /// The suite's `name:`.
+    #[arg(long, value_name = "NAME", default_value = "recorded")]
+    pub name: String,
+
+    #[command(flatten)]
+    pub tf: TerraformArgs,
+
+    /// Set a Terraform root-module variable (as Terraform's `-var`). Repeatable.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+
+    #[command(flatten)]
+    pub engine: BackendArgs,
+
+    #[command(flatten)]
+    pub budget: BudgetArgs,
+
+    #[command(flatten)]
+    pub api: ApiArgs,
 }
 
 #[derive(Debug, Args)]

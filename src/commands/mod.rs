@@ -8,6 +8,7 @@ mod eval;
 mod init;
 mod manual;
 mod pull;
+mod record;
 mod replay;
 mod review;
 mod serve;
@@ -120,6 +121,7 @@ fn dispatch(cli: &Cli) -> Result<Exit, Report> {
         Command::Pull(a) => pull::run(a),
         Command::Replay(a) => replay::run(a),
         Command::Init(a) => init::run(a),
+        Command::Record(a) => record::run(a),
         Command::Review(a) => review::run(a),
         Command::Completions(a) => manual::completions(a),
         Command::Man(a) => manual::man(a),

@@ -29,7 +29,7 @@ fn escape_vars(v: &mut serde_json::Value) {
 }
 
 /// A JSON value as a YAML flow value (JSON is YAML), with suite variables escaped.
-fn flow(v: &impl serde::Serialize) -> String {
+pub(crate) fn flow(v: &impl serde::Serialize) -> String {
     let mut j = serde_json::to_value(v).unwrap_or_default();
     escape_vars(&mut j);
     serde_json::to_string(&j).unwrap_or_default()
@@ -98,7 +98,7 @@ pub(crate) fn suite(t: &Tally, book: &Rulebook, compared: bool) -> (String, usiz
     (out, n)
 }
 
-fn path_of(url: &str) -> &str {
+pub(crate) fn path_of(url: &str) -> &str {
     url.split_once("://")
         .and_then(|(_, r)| r.find('/').map(|i| &r[i..]))
         .unwrap_or(url)

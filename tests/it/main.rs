@@ -20,6 +20,7 @@ mod local;
 mod offline_only;
 mod owasp;
 mod realworld;
+mod record;
 mod replay;
 mod serve_faults;
 mod snapshot;
