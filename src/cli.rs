@@ -46,6 +46,8 @@ pub(crate) enum Command {
     Record(RecordArgs),
     /// Show the pending snapshots (.snap.new) with their diffs; accept or reject them.
     Review(ReviewArgs),
+    /// Print the JSON Schema of suites or of rulegate.yaml (for editors and validators).
+    Schema(SchemaArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
     /// Print rulegate's man page (roff), or write one page per command into a directory.
@@ -109,6 +111,21 @@ pub(crate) struct ReviewArgs {
     /// Drop every pending snapshot.
     #[arg(long)]
     pub reject: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SchemaArgs {
+    /// Which schema: `suite` (suite files) or `project` (rulegate.yaml).
+    #[arg(value_name = "WHICH")]
+    pub which: SchemaKind,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum SchemaKind {
+    /// A suite file.
+    Suite,
+    /// rulegate.yaml.
+    Project,
 }
 
 #[derive(Debug, Args)]

@@ -1,14 +1,27 @@
 //! `rulegate completions SHELL` and `rulegate man`: generated from the clap definitions, so
-//! they list exactly the commands and flags the binary takes.
+//! they list exactly the commands and flags the binary takes; `rulegate schema`: the JSON
+//! Schemas in `schema/`.
 
 use std::path::Path;
 
 use clap::CommandFactory;
 
 use super::say;
-use crate::cli::{Cli, CompletionsArgs, ManArgs};
+use crate::cli::{Cli, CompletionsArgs, ManArgs, SchemaArgs, SchemaKind};
 use crate::diag::{Diagnostic, Report};
 use crate::exit::Exit;
+
+/// The schemas as shipped in `schema/` (a test keeps them in step with the loaders).
+const SUITE_SCHEMA: &str = include_str!("../../schema/suite.json");
+const PROJECT_SCHEMA: &str = include_str!("../../schema/project.json");
+
+pub(super) fn schema(a: &SchemaArgs) -> Result<Exit, Report> {
+    say(match a.which {
+        SchemaKind::Suite => SUITE_SCHEMA,
+        SchemaKind::Project => PROJECT_SCHEMA,
+    })?;
+    Ok(Exit::Success)
+}
 
 pub(super) fn completions(a: &CompletionsArgs) -> Result<Exit, Report> {
     let mut out = Vec::new();

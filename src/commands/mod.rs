@@ -123,6 +123,7 @@ fn dispatch(cli: &Cli) -> Result<Exit, Report> {
         Command::Init(a) => init::run(a),
         Command::Record(a) => record::run(a),
         Command::Review(a) => review::run(a),
+        Command::Schema(a) => manual::schema(a),
         Command::Completions(a) => manual::completions(a),
         Command::Man(a) => manual::man(a),
     }

@@ -22,6 +22,7 @@ mod owasp;
 mod realworld;
 mod record;
 mod replay;
+mod schema;
 mod serve_faults;
 mod snapshot;
 mod surface;

@@ -740,7 +740,7 @@ fn a_request_past_the_trace_budget_cannot_pass() {
             "--project",
             ".",
             "--trace-budget",
-            "0.001",
+            "0.01",
             "--json",
             "o.json",
         ],
