@@ -41,6 +41,9 @@ pub(crate) enum Command {
     /// ruleset JSON, or a starter ruleset), a first suite with one case per phase, and a
     /// GitHub workflow.
     Init(InitArgs),
+    /// Explain a case's (or a request's) verdict: the walk through the phases, and for the
+    /// rules that matter each condition's value and the field values it read.
+    Explain(ExplainArgs),
     /// Record a suite from requests (URLs one per line, Trace API JSONL, HAR, Logpush,
     /// access logs): each case expects what the rules do with its request today.
     Record(RecordArgs),
@@ -52,6 +55,46 @@ pub(crate) enum Command {
     Completions(CompletionsArgs),
     /// Print rulegate's man page (roff), or write one page per command into a directory.
     Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExplainArgs {
+    #[command(flatten)]
+    pub suites: SuiteArgs,
+
+    /// Explain this Trace API request (JSON, as `trace --request` takes it) instead of cases.
+    #[arg(long, value_name = "JSON")]
+    pub request: Option<String>,
+
+    /// Explain a GET of this URL instead of cases.
+    #[arg(long, value_name = "URL", conflicts_with = "request")]
+    pub url: Option<String>,
+
+    /// Field values (JSON object) for --request or --url, as a case's `fields:`.
+    #[arg(long, value_name = "JSON")]
+    pub fields: Option<String>,
+
+    /// Explain every rule the trace evaluated, not only the rules that matter (the one that
+    /// ended the request and those the case's expectations name).
+    #[arg(long)]
+    pub all: bool,
+
+    /// Print the walk and the trees as JSON.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub engine: BackendArgs,
+
+    #[command(flatten)]
+    pub budget: BudgetArgs,
+
+    #[command(flatten)]
+    pub api: ApiArgs,
+
+    /// Explain the cases whose name contains FILTER (after `--`, as for `test`).
+    #[arg(last = true, value_name = "FILTER")]
+    pub filter: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@
 
 mod check;
 mod eval;
+mod explain;
 mod init;
 mod manual;
 mod pull;
@@ -121,6 +122,7 @@ fn dispatch(cli: &Cli) -> Result<Exit, Report> {
         Command::Pull(a) => pull::run(a),
         Command::Replay(a) => replay::run(a),
         Command::Init(a) => init::run(a),
+        Command::Explain(a) => explain::run(a),
         Command::Record(a) => record::run(a),
         Command::Review(a) => review::run(a),
         Command::Schema(a) => manual::schema(a),

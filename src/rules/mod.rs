@@ -18,6 +18,7 @@ mod compile;
 mod context;
 pub(crate) mod cost;
 mod error;
+pub(crate) mod explain;
 pub(crate) mod functions;
 mod lists;
 pub(crate) mod parse;

@@ -11,6 +11,7 @@ mod cli;
 mod coverage;
 mod docs;
 mod eval;
+mod explain;
 mod faults;
 mod gate;
 mod github;

@@ -1,0 +1,210 @@
+//! Why a filter is true or false for a request: its syntax tree with every condition's value
+//! and the field values it read. Each node is evaluated on its own (compiled from its subtree)
+//! against the request's context, so the answer is the engine's own; it is computed on demand
+//! (`rulegate explain`), never during an ordinary run.
+
+use serde::Serialize;
+
+use super::ast::{self, Expr, ExprKind, LogicOp, Rhs, Shape};
+use super::{Context, Filter, Lists, ParseLimits, parse_filter};
+
+/// Longest value shown before it is cut (with its length).
+const MAX_VALUE: usize = 80;
+
+/// One node of an explained filter.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct Node {
+    /// `and`, `or`, `xor`, `not`, or the condition as canonical Rules-language text.
+    pub(crate) text: String,
+    /// The node's value; `null` inside `any(…)`/`all(…)`, where a value is per element.
+    pub(crate) value: Option<bool>,
+    /// Whether this operand decided its `and`/`or` (the first false of an `and`, the first
+    /// true of an `or`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) decided: bool,
+    /// The fields this condition read, with their values (`missing` when unset).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) reads: Vec<(String, String)>,
+    /// The named list a membership test used, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) list: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) children: Vec<Node>,
+}
+
+/// The explained filter `src`; `None` when it does not parse (a project that loaded parses).
+pub(crate) fn explain(src: &str, lists: &Lists, ctx: &Context) -> Option<Node> {
+    let e = parse_filter(src, lists, &ParseLimits::default()).ok()?;
+    Some(node(&e, ctx))
+}
+
+fn value_of(e: &Expr, ctx: &Context) -> Option<bool> {
+    (e.shape == Shape::Bool).then(|| Filter::new(e).execute(ctx))
+}
+
+/// A field value as one short line.
+fn shown(v: Option<&super::Value>) -> String {
+    let Some(v) = v else {
+        return "missing".to_string();
+    };
+    let text = match v.to_json() {
+        serde_json::Value::String(s) => serde_json::to_string(&s).unwrap_or_default(),
+        other => other.to_string(),
+    };
+    let text = crate::escape::visible(&text).into_owned();
+    if text.chars().count() > MAX_VALUE {
+        let cut: String = text.chars().take(MAX_VALUE).collect();
+        format!("{cut}… ({} characters)", text.chars().count())
+    } else {
+        text
+    }
+}
+
+fn reads(e: &Expr, ctx: &Context) -> Vec<(String, String)> {
+    struct Fields(Vec<super::FieldId>);
+    impl ast::Visitor for Fields {
+        fn visit_lhs(&mut self, l: &ast::Lhs) {
+            if let ast::Base::Field(id) = &l.base
+                && !self.0.contains(id)
+            {
+                self.0.push(*id);
+            }
+            ast::walk_lhs(self, l);
+        }
+    }
+    let mut f = Fields(Vec::new());
+    ast::Visitor::visit_expr(&mut f, e);
+    f.0.into_iter()
+        .map(|id| (id.name().to_string(), shown(ctx.get(id))))
+        .collect()
+}
+
+fn node(e: &Expr, ctx: &Context) -> Node {
+    let value = value_of(e, ctx);
+    let mut n = Node {
+        text: String::new(),
+        value,
+        decided: false,
+        reads: Vec::new(),
+        list: None,
+        children: Vec::new(),
+    };
+    match &e.kind {
+        ExprKind::Logical(op, xs) => {
+            n.text = match op {
+                LogicOp::And => "and",
+                LogicOp::Or => "or",
+                LogicOp::Xor => "xor",
+            }
+            .to_string();
+            n.children = xs.iter().map(|x| node(x, ctx)).collect();
+            // Short-circuit: the operand that settled the result.
+            let decider = match op {
+                LogicOp::And => Some(false),
+                LogicOp::Or => Some(true),
+                LogicOp::Xor => None,
+            };
+            if let Some(want) = decider
+                && let Some(c) = n.children.iter_mut().find(|c| c.value == Some(want))
+            {
+                c.decided = true;
+            }
+        }
+        ExprKind::Not(x) => {
+            n.text = "not".to_string();
+            n.children = vec![node(x, ctx)];
+        }
+        ExprKind::Cmp(_, _, rhs) => {
+            n.text = e.to_string();
+            n.reads = reads(e, ctx);
+            if let Rhs::List(l) = rhs {
+                n.list = Some(format!("${}", l.name));
+            }
+        }
+        _ => {
+            n.text = e.to_string();
+            n.reads = reads(e, ctx);
+        }
+    }
+    n
+}
+
+/// The tree as indented lines: text, value, and what it read.
+pub(crate) fn render(n: &Node, depth: usize, out: &mut String) {
+    let pad = "  ".repeat(depth);
+    let value = match n.value {
+        Some(true) => "true",
+        Some(false) => "false",
+        None => "per element",
+    };
+    let mark = if n.decided { " ←" } else { "" };
+    let text = crate::escape::visible(&n.text);
+    let mut line = format!("{pad}{text:<48} {value}{mark}");
+    if !n.reads.is_empty() {
+        let r: Vec<String> = n.reads.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+        line.push_str(&format!("    {}", r.join(", ")));
+    }
+    if let Some(l) = &n.list {
+        line.push_str(&format!(" (list {})", crate::escape::visible(l)));
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
+    for c in &n.children {
+        render(c, depth + 1, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(fields: serde_json::Value) -> Context {
+        let req = crate::trace::TraceRequest {
+            method: "GET".into(),
+            url: "https://Shop.example/Admin/users".into(),
+            ..Default::default()
+        };
+        super::super::request::context(&req, fields.as_object()).unwrap()
+    }
+
+    #[test]
+    fn each_condition_has_its_value_and_the_decider_is_marked() {
+        let c = ctx(serde_json::json!({"ip.src": "203.0.113.50"}));
+        let n = explain(
+            r#"starts_with(http.request.uri.path, "/admin") and not ip.src in {192.0.2.0/24}"#,
+            &Lists::open(),
+            &c,
+        )
+        .unwrap();
+        assert_eq!(n.text, "and");
+        assert_eq!(n.value, Some(false));
+        // Case-sensitive: the path is /Admin/users.
+        let first = &n.children[0];
+        assert_eq!(first.value, Some(false));
+        assert!(first.decided);
+        assert_eq!(
+            first.reads,
+            vec![(
+                "http.request.uri.path".to_string(),
+                "\"/Admin/users\"".to_string()
+            )]
+        );
+        assert_eq!(n.children[1].text, "not");
+        assert_eq!(n.children[1].value, Some(true));
+        let mut out = String::new();
+        render(&n, 0, &mut out);
+        assert!(
+            out.contains("http.request.uri.path = \"/Admin/users\""),
+            "{out}"
+        );
+        assert!(out.contains("false ←"), "{out}");
+    }
+
+    #[test]
+    fn long_values_are_cut_with_their_length() {
+        let long = "a".repeat(500);
+        let c = ctx(serde_json::json!({"http.user_agent": long}));
+        let n = explain(r#"http.user_agent contains "bot""#, &Lists::open(), &c).unwrap();
+        assert!(n.reads[0].1.ends_with("(502 characters)"), "{:?}", n.reads);
+    }
+}

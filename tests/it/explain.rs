@@ -1,0 +1,165 @@
+//! `rulegate explain`: the walk and, offline, each condition's value for the rules that matter;
+//! the causes people ask about (a case-sensitive comparison, a skip, an earlier challenge, a
+//! list) named in the output; `--json`; the live API's trace-only explanation.
+
+use std::path::Path;
+
+use crate::common::{Serve, bin, outcome, tempdir, write};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn explain(args: &[&str]) -> String {
+    let o = bin()
+        .current_dir(ROOT)
+        .arg("explain")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", outcome(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn a_list_hit_explains_why_the_admin_rule_did_not_match() {
+    let out = explain(&["suites", "--", "admin from the office is allowed"]);
+    assert!(
+        out.contains("waf::admin from the office is allowed (suites/waf.yaml:"),
+        "{out}"
+    );
+    assert!(
+        out.contains("rule `b1702be859e5aa0c91b1953451bd346a` \"Admin only from the office\" (suites/rulesets/zone-http_request_firewall_custom.json:"),
+        "{out}"
+    );
+    assert!(out.contains(") did not match"), "{out}");
+    // The deciding operand and the list it used, with the value read.
+    let not = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("not "))
+        .unwrap();
+    assert!(not.contains("false ←"), "{out}");
+    let list = out
+        .lines()
+        .find(|l| l.contains("ip.src in $office_ips"))
+        .unwrap();
+    assert!(
+        list.contains("true")
+            && list.contains("ip.src = \"192.0.2.44\"")
+            && list.contains("(list $office_ips)"),
+        "{list}"
+    );
+}
+
+#[test]
+fn a_skip_and_an_earlier_challenge_leave_rules_unevaluated() {
+    // The partner skip: the admin rule is never evaluated.
+    let out = explain(&["suites", "--", "partners skip the custom rules"]);
+    let admin = out
+        .lines()
+        .find(|l| l.contains("\"Admin only from the office\""))
+        .unwrap();
+    assert!(admin.contains("was not evaluated"), "{out}");
+    let skip = out
+        .lines()
+        .find(|l| l.contains("Partners skip") && l.contains("rule `"))
+        .unwrap();
+    assert!(skip.ends_with("matched"), "{out}");
+
+    // A block the case expects never happened: the bot's managed challenge ended the request
+    // first, so the block rule (later in the phase) was never evaluated.
+    let d = tempdir();
+    crate::common::copy_dir(&Path::new(ROOT).join("suites"), &d.path().join("suites"));
+    write(
+        &d.path().join("suites"),
+        "why.yaml",
+        "base_url: https://www.example.com\ncases:\n  - name: traversal from a bot is blocked\n    request: { method: POST, url: \"/login?f=../../etc/passwd\", context: { bot_score: 4 } }\n    expect: { action: block, matched: [\"Path traversal\"] }\n",
+    );
+    let o = bin()
+        .current_dir(d.path())
+        .args(["explain", "suites", "--", "traversal from a bot"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", outcome(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("action managed_challenge by rule"), "{out}");
+    let ended = out
+        .lines()
+        .find(|l| l.contains("\"Challenge likely bots on login\"") && l.contains("rule `"))
+        .unwrap();
+    assert!(ended.ends_with("matched"), "{out}");
+    let traversal = out
+        .lines()
+        .find(|l| l.contains("\"Path traversal\""))
+        .unwrap();
+    assert!(traversal.contains("was not evaluated"), "{out}");
+}
+
+#[test]
+fn a_case_sensitive_comparison_shows_the_value_it_read() {
+    let d = tempdir();
+    write(
+        d.path(),
+        "rulesets/z.json",
+        r#"{"id": "z", "kind": "zone", "phase": "http_request_firewall_custom", "rules": [
+            {"id": "admin", "ref": "admin", "action": "block", "description": "Block admin",
+             "expression": "http.request.uri.path eq \"/admin\" and http.request.method eq \"GET\""}]}"#,
+    );
+    let dir = d.path().to_str().unwrap();
+    let out = explain(&[dir, "--url", "https://a.example/Admin"]);
+    assert!(out.contains("rule `admin` \"Block admin\""), "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.contains("http.request.uri.path eq \"/admin\""))
+        .unwrap();
+    assert!(
+        line.contains("false ←") && line.contains("= \"/Admin\""),
+        "{line}"
+    );
+
+    // The same as JSON.
+    let json = explain(&[dir, "--url", "https://a.example/Admin", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["backend"], "local");
+    assert_eq!(v["explanations"][0]["action"], "none");
+    // Nothing ended the request and nothing is named: every evaluated rule is explained.
+    assert_eq!(v["explanations"][0]["rules"][0]["id"], "admin");
+    assert_eq!(v["explanations"][0]["rules"][0]["evaluated"], true);
+    let tree = &v["explanations"][0]["rules"][0]["tree"];
+    assert_eq!(tree["text"], "and");
+    assert_eq!(tree["value"], false);
+    assert_eq!(tree["children"][0]["decided"], true);
+    assert_eq!(tree["children"][0]["reads"][0][1], "\"/Admin\"");
+}
+
+#[test]
+fn against_the_live_api_only_the_trace_is_explained() {
+    let serve = Serve::start(&Path::new(ROOT).join("suites"), &[]);
+    let o = bin()
+        .current_dir(ROOT)
+        .args([
+            "explain",
+            "suites",
+            "--backend",
+            "cloudflare",
+            "--api-url",
+            &serve.api,
+        ])
+        .args(["--account-id", "01a7362d577a6c3019a474fd6f485823"])
+        .args(["--", "admin from outside the office is blocked"])
+        .env("CLOUDFLARE_API_TOKEN", "t")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", outcome(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("status 403, action block"), "{out}");
+    assert!(out.contains("needs the local engine"), "{out}");
+}
+
+#[test]
+fn a_filter_that_matches_nothing_is_an_error() {
+    let o = bin()
+        .current_dir(ROOT)
+        .args(["explain", "suites", "--", "no such case"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", outcome(&o));
+}
