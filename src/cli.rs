@@ -163,6 +163,14 @@ pub(crate) struct SchemaArgs {
     pub which: SchemaKind,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ExplainWhen {
+    /// On every failure about the outcome or the rules, with the local backend.
+    Auto,
+    /// Never.
+    Never,
+}
+
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub(crate) enum SchemaKind {
     /// A suite file.
@@ -591,6 +599,10 @@ pub(crate) struct TestArgs {
     /// disjoint and together the whole run.
     #[arg(long, value_name = "hash:K/N|count:K/N")]
     pub partition: Option<crate::runner::Partition>,
+
+    /// Whether a failing case's message ends with why its rules did what they did (offline).
+    #[arg(long, value_name = "WHEN", default_value = "auto")]
+    pub explain: ExplainWhen,
 
     /// Accept every new or changed snapshot as the run goes (writes the .snap files; the
     /// cases pass). Without it: RULEGATE_UPDATE (always, new, auto, no), else `no` when CI

@@ -85,6 +85,12 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
         coverage: cov.on,
         behaviours: baseline.is_some(),
         snapshots: snapshots.clone(),
+        explain: match (&loaded.project, args.explain, settings.backend) {
+            (Some(p), crate::cli::ExplainWhen::Auto, crate::backend::BackendKind::Local) => {
+                Some(p.book.clone())
+            }
+            _ => None,
+        },
     };
     let run = runner::run(&loaded.suites, &plan, &backend, largs, &opts);
     let warnings = backend.warnings();

@@ -11,6 +11,7 @@ pub(crate) mod model;
 pub(crate) mod owasp;
 pub(crate) mod phases;
 pub(crate) mod shape;
+pub(crate) mod why;
 
 pub(crate) use compiled::{CompiledRule, CompiledRuleset, Level, Rulebook};
 #[cfg(test)]

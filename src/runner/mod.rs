@@ -71,6 +71,37 @@ pub(crate) struct RunOptions {
     pub behaviours: bool,
     /// Where `snapshot: true` cases are compared (and what the run may write).
     pub snapshots: Option<Arc<snapshot::Store>>,
+    /// The offline rulebook a failure's explanation reads (`None`: no explanations, with
+    /// `--explain never` or against the live API).
+    pub explain: Option<Arc<crate::ruleset::Rulebook>>,
+}
+
+/// How much explanation a failure carries at most.
+const MAX_EXPLANATION: usize = 4 << 10;
+
+/// Why the rules a failed case involves did what they did, bounded: the rule that ended the
+/// request and the rules the case names, each expression explained.
+fn explanation(
+    book: &crate::ruleset::Rulebook,
+    case: &(
+        crate::trace::TraceRequest,
+        crate::trace::Extras,
+        Vec<String>,
+    ),
+    view: &TraceView,
+) -> String {
+    let ids = crate::ruleset::why::rules_that_matter(view, &case.2, false);
+    let rules = crate::ruleset::why::explain_rules(Some(book), &case.0, &case.1, view, &ids);
+    let mut text = crate::ruleset::why::render(&rules, false, 0);
+    if text.len() > MAX_EXPLANATION {
+        let mut cut = MAX_EXPLANATION;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str("\n… (explanation cut at 4 KiB: `rulegate explain` prints it whole)\n");
+    }
+    format!("\nwhy:\n{text}")
 }
 
 type Slot = oneshot::Receiver<(Result<TraceView, TraceError>, Duration)>;
@@ -294,6 +325,16 @@ fn trial(
     snap: Option<(Arc<snapshot::Store>, std::path::PathBuf)>,
 ) -> Trial {
     let case_name = case.name.clone();
+    let explain = opts.explain.clone().map(|book| {
+        let named: Vec<String> = case
+            .expect
+            .matched
+            .iter()
+            .chain(&case.expect.not_matched)
+            .map(|s| s.rule_id.clone().unwrap_or_else(|| s.name.clone()))
+            .collect();
+        (book, (case.request.clone(), case.extras.clone(), named))
+    });
     let (color, coverage, keep) = (opts.color, opts.coverage, opts.behaviours);
     let name = case.full_name.clone();
     let expect = case.expect.clone();
@@ -355,8 +396,24 @@ fn trial(
                         }
                         plain.push_str(&snap_diff);
                     }
+                    // A failure about rules or the outcome ends with why (the JUnit body and
+                    // the summary carry it too, through the diff).
+                    let why = match &explain {
+                        Some((book, case))
+                            if mismatches.iter().any(|m| {
+                                matches!(
+                                    m.key,
+                                    "status" | "action" | "matched" | "not_matched" | "location"
+                                )
+                            }) =>
+                        {
+                            explanation(book, case, &view)
+                        }
+                        _ => String::new(),
+                    };
+                    plain.push_str(&why);
                     let shown = if color && snap_diff.is_empty() {
-                        diff::render(&e, &a, true)
+                        diff::render(&e, &a, true) + &why
                     } else {
                         plain.clone()
                     };

@@ -163,3 +163,59 @@ fn a_filter_that_matches_nothing_is_an_error() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", outcome(&o));
 }
+
+#[test]
+fn a_failing_case_ends_with_why_unless_told_not_to() {
+    let d = tempdir();
+    let xml = d.path().join("junit.xml");
+    let o = bin()
+        .current_dir(ROOT)
+        .args(["test", "examples/demo", "--junit"])
+        .arg(&xml)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", outcome(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("\nwhy:\nrule `b1702be859e5aa0c91b1953451bd346a`"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "ip.src in $office_ips                            false    ip.src = \"198.51.100.7\""
+        ),
+        "{out}"
+    );
+    let report = crate::common::junit(&xml);
+    let (kind, body) = report.case("demo::the office VPN reaches the admin pages");
+    assert_eq!(kind, "failure");
+    assert!(
+        body.contains("why:") && body.contains("(list $office_ips)"),
+        "{body}"
+    );
+
+    let o = bin()
+        .current_dir(ROOT)
+        .args(["test", "examples/demo", "--explain", "never"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("why:"));
+}
+
+#[test]
+fn explain_json_follows_its_schema() {
+    let text = std::fs::read_to_string(Path::new(ROOT).join("schema/explain.json")).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let v = jsonschema::draft7::new(&schema).unwrap();
+    for args in [
+        vec!["suites", "--json", "--", "admin from"],
+        vec!["suites", "--json", "--all", "--", "a bot posting"],
+    ] {
+        let out = explain(&args);
+        let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let errors: Vec<String> = v.iter_errors(&doc).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(!doc["explanations"].as_array().unwrap().is_empty());
+    }
+}

@@ -161,6 +161,9 @@ fn parity_holds_for_failures_too() {
             dir.path().to_str().unwrap(),
             "--junit",
             local.to_str().unwrap(),
+            // The explanation only the local engine can give is left out of the comparison.
+            "--explain",
+            "never",
         ])
         .output()
         .unwrap();
