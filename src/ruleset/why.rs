@@ -25,6 +25,10 @@ pub(crate) struct RuleWhy {
     /// Whether the trace evaluated it, and whether it matched there.
     pub(crate) evaluated: bool,
     pub(crate) matched: bool,
+    /// Why the trace never reached it, when that can be named (a skip, an override, an
+    /// earlier rule that ended the request, `enabled: false`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) cause: Option<String>,
     /// Why the local engine's conditions have the values they have.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) tree: Option<Node>,
@@ -42,6 +46,107 @@ fn find<'b>(book: &'b Rulebook, id: &str) -> Option<(&'b CompiledRule, String)> 
             })
             .map(|r| (r, format!("{}:{}", rs.file.display(), r.line)))
     })
+}
+
+/// Where a rule is: its ruleset's index, and the rule.
+fn locate<'b>(book: &'b Rulebook, id: &str) -> Option<(usize, &'b CompiledRule)> {
+    book.rulesets.iter().enumerate().find_map(|(i, rs)| {
+        rs.rules
+            .iter()
+            .find(|r| r.rule.id.as_deref() == Some(id))
+            .map(|r| (i, r))
+    })
+}
+
+fn place(book: &Rulebook, id: &str) -> String {
+    locate(book, id)
+        .map(|(i, r)| {
+            format!(
+                "`{}` ({}:{})",
+                crate::escape::visible(id),
+                book.rulesets[i].file.display(),
+                r.line
+            )
+        })
+        .unwrap_or_else(|| format!("`{}`", crate::escape::visible(id)))
+}
+
+/// Why the trace never reached rule `id`, when the book says.
+fn cause(book: &Rulebook, view: &TraceView, id: &str) -> Option<String> {
+    let (set, rule) = locate(book, id)?;
+    if rule.rule.enabled == Some(false) {
+        return Some("it is disabled (`enabled: false`)".into());
+    }
+    let target = &book.rulesets[set].ruleset;
+    let target_id = target.id.as_str();
+    // An execute rule whose overrides disable it (or its whole ruleset).
+    for rs in &book.rulesets {
+        for r in &rs.rules {
+            let Some(p) = r.rule.action_parameters.as_deref() else {
+                continue;
+            };
+            if r.rule.action != "execute" || p.get("id").and_then(|v| v.as_str()) != Some(target_id)
+            {
+                continue;
+            }
+            let overrides = p.get("overrides");
+            let off = |v: Option<&serde_json::Value>| {
+                v.and_then(serde_json::Value::as_bool) == Some(false)
+            };
+            let by_rule = overrides
+                .and_then(|o| o.get("rules"))
+                .and_then(serde_json::Value::as_array)
+                .is_some_and(|rules| {
+                    rules.iter().any(|o| {
+                        o.get("id").and_then(|v| v.as_str()) == Some(id) && off(o.get("enabled"))
+                    })
+                });
+            if by_rule || off(overrides.and_then(|o| o.get("enabled"))) {
+                return Some(format!(
+                    "an override in the execute rule {} disables it",
+                    place(book, r.rule.id.as_deref().unwrap_or_default())
+                ));
+            }
+        }
+    }
+    // A skip rule that matched and skipped its ruleset, phase or the rule itself.
+    for hit in view.rule_hits().iter().filter(|h| h.matched) {
+        let Some((skip_set, skip)) = locate(book, &hit.rule) else {
+            continue;
+        };
+        if skip.rule.action != "skip" {
+            continue;
+        }
+        let p = skip.rule.action_parameters.as_deref();
+        let list_has = |key: &str, want: &str| {
+            p.and_then(|p| p.get(key))
+                .and_then(serde_json::Value::as_array)
+                .is_some_and(|a| a.iter().any(|v| v.as_str() == Some(want)))
+        };
+        let current = p.and_then(|p| p.get("ruleset")).and_then(|v| v.as_str()) == Some("current")
+            && skip_set == set;
+        let rules = p
+            .and_then(|p| p.get("rules"))
+            .and_then(|r| r.get(target_id))
+            .and_then(serde_json::Value::as_array)
+            .is_some_and(|a| a.iter().any(|v| v.as_str() == Some(id)));
+        if current
+            || rules
+            || list_has("rulesets", target_id)
+            || target
+                .phase
+                .as_deref()
+                .is_some_and(|ph| list_has("phases", ph))
+        {
+            return Some(format!(
+                "the skip rule {} skipped it",
+                place(book, &hit.rule)
+            ));
+        }
+    }
+    view.terminating_step()
+        .and_then(|s| s.item.step_name.as_deref())
+        .map(|t| format!("the request ended at rule {} first", place(book, t)))
 }
 
 /// The rules that matter in `view`: the one that ended the request, then `named` (rule ids
@@ -91,8 +196,14 @@ pub(crate) fn explain_rules(
                     .and_then(|e| explain::explain(e, &b.lists, ctx)),
                 _ => None,
             };
+            let evaluated = hits.iter().any(|h| h.rule == rule_id);
             RuleWhy {
-                evaluated: hits.iter().any(|h| h.rule == rule_id),
+                cause: if evaluated {
+                    None
+                } else {
+                    book.and_then(|b| cause(b, view, &rule_id))
+                },
+                evaluated,
                 matched: hits.iter().any(|h| h.rule == rule_id && h.matched),
                 description: found.as_ref().and_then(|(r, _)| r.rule.description.clone()),
                 at: found.as_ref().map(|(_, at)| at.clone()),
@@ -111,9 +222,12 @@ pub(crate) fn render(rules: &[RuleWhy], live: bool, indent: usize) -> String {
         let verdict = match (r.evaluated, r.matched) {
             (_, true) => "matched",
             (true, false) => "did not match",
-            (false, _) => {
-                "was not evaluated (an earlier rule ended the request, a skip or an override left it out, or it is disabled)"
-            }
+            (false, _) => match &r.cause {
+                Some(c) => &format!("was not evaluated: {}", crate::escape::visible(c)),
+                None => {
+                    "was not evaluated (an earlier rule ended the request, a skip or an override left it out, or it is disabled)"
+                }
+            },
         };
         let _ = writeln!(
             out,

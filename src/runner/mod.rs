@@ -83,15 +83,18 @@ const MAX_EXPLANATION: usize = 4 << 10;
 /// request and the rules the case names, each expression explained.
 fn explanation(
     book: &crate::ruleset::Rulebook,
-    case: &(
-        crate::trace::TraceRequest,
-        crate::trace::Extras,
-        Vec<String>,
-    ),
+    sent: &Sent,
+    expect: &crate::suite::Expectations,
     view: &TraceView,
 ) -> String {
-    let ids = crate::ruleset::why::rules_that_matter(view, &case.2, false);
-    let rules = crate::ruleset::why::explain_rules(Some(book), &case.0, &case.1, view, &ids);
+    let named: Vec<String> = expect
+        .matched
+        .iter()
+        .chain(&expect.not_matched)
+        .map(|s| s.rule_id.clone().unwrap_or_else(|| s.name.clone()))
+        .collect();
+    let ids = crate::ruleset::why::rules_that_matter(view, &named, false);
+    let rules = crate::ruleset::why::explain_rules(Some(book), &sent.0, &sent.1, view, &ids);
     let mut text = crate::ruleset::why::render(&rules, false, 0);
     if text.len() > MAX_EXPLANATION {
         let mut cut = MAX_EXPLANATION;
@@ -196,7 +199,8 @@ pub(crate) fn run(
         }
         match p.pick {
             Pick::Run => {
-                let slot = spawn_trace(&runtime, backend, &semaphore, case);
+                let sent: Sent = Arc::new((case.request.clone(), case.extras.clone()));
+                let slot = spawn_trace(&runtime, backend, &semaphore, &sent);
                 // Where a failure points: the case's line, its suite's `name:` and its
                 // tags (text from the suite file: one visible line each).
                 let mut at = format!("{}:{}", suite.file.display(), case.line);
@@ -214,7 +218,14 @@ pub(crate) fn run(
                         .clone()
                         .map(|store| (store, suite.file.clone()))
                 });
-                trials.push(trial(case, at, slot, results.clone(), opts, snap.flatten()));
+                trials.push(trial(
+                    case,
+                    at,
+                    (slot, sent),
+                    results.clone(),
+                    opts,
+                    snap.flatten(),
+                ));
             }
             // Not a trial at all: libtest would count it as run.
             Pick::TagFilteredOut | Pick::OtherPartition => {}
@@ -271,7 +282,8 @@ pub(crate) fn behaviours(
         .to_run()
         .map(|p| {
             let (_, c) = Plan::case(suites, p);
-            let slot = spawn_trace(&runtime, backend, &semaphore, c);
+            let sent: Sent = Arc::new((c.request.clone(), c.extras.clone()));
+            let slot = spawn_trace(&runtime, backend, &semaphore, &sent);
             (p.id.clone(), slot)
         })
         .collect();
@@ -293,22 +305,25 @@ pub(crate) fn behaviours(
     out
 }
 
+/// A case's request and offline extras, shared by its trace task and (for an explanation)
+/// its trial.
+type Sent = Arc<(crate::trace::TraceRequest, crate::trace::Extras)>;
+
 fn spawn_trace(
     rt: &tokio::runtime::Runtime,
     backend: &Backend,
     sem: &Arc<Semaphore>,
-    case: &Case,
+    sent: &Sent,
 ) -> Slot {
     let (tx, rx) = oneshot::channel();
     let backend = backend.clone();
     let sem = sem.clone();
-    let request = case.request.clone();
-    let extras = case.extras.clone();
+    let sent = sent.clone();
     rt.spawn(async move {
         let _permit = sem.acquire_owned().await;
         let start = Instant::now();
         let result = backend
-            .trace(&request, &extras)
+            .trace(&sent.0, &sent.1)
             .await
             .map(TraceView::from_result);
         let _ = tx.send((result, start.elapsed()));
@@ -319,22 +334,15 @@ fn spawn_trace(
 fn trial(
     case: &Case,
     at: String,
-    slot: Slot,
+    (slot, sent): (Slot, Sent),
     results: Arc<Mutex<BTreeMap<String, CaseResult>>>,
     opts: &RunOptions,
     snap: Option<(Arc<snapshot::Store>, std::path::PathBuf)>,
 ) -> Trial {
     let case_name = case.name.clone();
-    let explain = opts.explain.clone().map(|book| {
-        let named: Vec<String> = case
-            .expect
-            .matched
-            .iter()
-            .chain(&case.expect.not_matched)
-            .map(|s| s.rule_id.clone().unwrap_or_else(|| s.name.clone()))
-            .collect();
-        (book, (case.request.clone(), case.extras.clone(), named))
-    });
+    // Nothing is copied for an explanation: the request is shared with the trace task, the
+    // rules named are read from the expectations when a failure asks.
+    let explain = opts.explain.clone();
     let (color, coverage, keep) = (opts.color, opts.coverage, opts.behaviours);
     let name = case.full_name.clone();
     let expect = case.expect.clone();
@@ -399,7 +407,7 @@ fn trial(
                     // A failure about rules or the outcome ends with why (the JUnit body and
                     // the summary carry it too, through the diff).
                     let why = match &explain {
-                        Some((book, case))
+                        Some(book)
                             if mismatches.iter().any(|m| {
                                 matches!(
                                     m.key,
@@ -407,7 +415,7 @@ fn trial(
                                 )
                             }) =>
                         {
-                            explanation(book, case, &view)
+                            explanation(book, &sent, &expect, &view)
                         }
                         _ => String::new(),
                     };

@@ -57,7 +57,10 @@ fn a_skip_and_an_earlier_challenge_leave_rules_unevaluated() {
         .lines()
         .find(|l| l.contains("\"Admin only from the office\""))
         .unwrap();
-    assert!(admin.contains("was not evaluated"), "{out}");
+    assert!(
+        admin.contains("was not evaluated: the skip rule `789219fa32d8c035404ab4f14e1b1367` (suites/rulesets/zone-http_request_firewall_custom.json:11) skipped it"),
+        "{out}"
+    );
     let skip = out
         .lines()
         .find(|l| l.contains("Partners skip") && l.contains("rule `"))
@@ -90,7 +93,40 @@ fn a_skip_and_an_earlier_challenge_leave_rules_unevaluated() {
         .lines()
         .find(|l| l.contains("\"Path traversal\""))
         .unwrap();
-    assert!(traversal.contains("was not evaluated"), "{out}");
+    assert!(
+        traversal.contains(
+            "was not evaluated: the request ended at rule `dc1afb4a32c85b3767c24a534a0e4624`"
+        ),
+        "{out}"
+    );
+
+    // A managed rule the case expects, disabled by the execute rule's override.
+    let upload = concat!(
+        "--b0undary\\r\\nContent-Disposition: form-data; name=\\\"f\\\"; ",
+        "filename=\\\"shell.php\\\"\\r\\n\\r\\n<?php system($_GET['c']); ?>\\r\\n--b0undary--\\r\\n"
+    );
+    write(
+        &d.path().join("suites"),
+        "shell.yaml",
+        &format!(
+            "base_url: https://www.example.com\ncases:\n  - name: web shells are blocked\n    request:\n      method: POST\n      url: /upload\n      headers: {{ content-type: \"multipart/form-data; boundary=b0undary\" }}\n      body: {{ plain_text: \"{upload}\" }}\n    expect: {{ action: block, matched: [Web shell upload] }}\n"
+        ),
+    );
+    let o = bin()
+        .current_dir(d.path())
+        .args(["explain", "suites", "--", "web shells are blocked"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", outcome(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let shell = out
+        .lines()
+        .find(|l| l.contains("\"Web shell upload\"") && l.contains("rule `"))
+        .unwrap();
+    assert!(
+        shell.contains("was not evaluated: an override in the execute rule `"),
+        "{out}"
+    );
 }
 
 #[test]
