@@ -28,6 +28,9 @@ pub(crate) struct Node {
     /// The named list a membership test used, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) list: Option<String>,
+    /// In `any(…[*]…)` / `all(…[*]…)`: the element that decided (`[2] = "x-debug"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) element: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) children: Vec<Node>,
 }
@@ -87,6 +90,7 @@ fn node(e: &Expr, ctx: &Context) -> Node {
         decided: false,
         reads: Vec::new(),
         list: None,
+        element: None,
         children: Vec::new(),
     };
     match &e.kind {
@@ -114,6 +118,11 @@ fn node(e: &Expr, ctx: &Context) -> Node {
             n.text = "not".to_string();
             n.children = vec![node(x, ctx)];
         }
+        ExprKind::Quant { all, arg } => {
+            n.text = e.to_string();
+            n.reads = reads(e, ctx);
+            n.element = deciding_element(e, *all, arg, ctx);
+        }
         ExprKind::Cmp(_, _, rhs) => {
             n.text = e.to_string();
             n.reads = reads(e, ctx);
@@ -127,6 +136,45 @@ fn node(e: &Expr, ctx: &Context) -> Node {
         }
     }
     n
+}
+
+/// The one array field an `any`/`all` argument maps over with `[*]`, when there is exactly
+/// one and it is indexed by `[*]` alone.
+fn each_field(arg: &Expr) -> Option<super::FieldId> {
+    struct Each(Vec<(super::FieldId, bool)>);
+    impl ast::Visitor for Each {
+        fn visit_lhs(&mut self, l: &ast::Lhs) {
+            if let ast::Base::Field(id) = &l.base
+                && l.each
+            {
+                let plain = matches!(l.index.as_slice(), [ast::Index::Each]);
+                self.0.push((*id, plain));
+            }
+            ast::walk_lhs(self, l);
+        }
+    }
+    let mut each = Each(Vec::new());
+    ast::Visitor::visit_expr(&mut each, arg);
+    match each.0.as_slice() {
+        [(id, true)] => Some(*id),
+        _ => None,
+    }
+}
+
+/// The element that decided `any` (the first that makes it true) or `all` (the first that
+/// makes it false): the node evaluated with the array cut down to each element in turn.
+fn deciding_element(e: &Expr, all: bool, arg: &Expr, ctx: &Context) -> Option<String> {
+    let id = each_field(arg)?;
+    let super::Value::Array(items) = ctx.get(id)? else {
+        return None;
+    };
+    let filter = Filter::new(e);
+    items.iter().enumerate().find_map(|(i, item)| {
+        let mut one = ctx.clone();
+        one.set_field(id, super::Value::Array(vec![item.clone()]))
+            .ok()?;
+        (filter.execute(&one) != all).then(|| format!("[{i}] = {}", shown(Some(item))))
+    })
 }
 
 /// The tree as indented lines: text, value, and what it read.
@@ -146,6 +194,9 @@ pub(crate) fn render(n: &Node, depth: usize, out: &mut String) {
     }
     if let Some(l) = &n.list {
         line.push_str(&format!(" (list {})", crate::escape::visible(l)));
+    }
+    if let Some(el) = &n.element {
+        line.push_str(&format!(" (decided by element {el})"));
     }
     out.push_str(line.trim_end());
     out.push('\n');
@@ -198,6 +249,37 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("false ←"), "{out}");
+    }
+
+    #[test]
+    fn any_names_the_element_that_decided() {
+        let req = crate::trace::TraceRequest {
+            method: "GET".into(),
+            url: "https://a.example/".into(),
+            headers: [("accept", "*/*"), ("x-debug", "1"), ("x-other", "2")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        };
+        let c = super::super::request::context(&req, None).unwrap();
+        let n = explain(
+            r#"any(http.request.headers.names[*] eq "x-debug")"#,
+            &Lists::open(),
+            &c,
+        )
+        .unwrap();
+        assert_eq!(n.value, Some(true));
+        let el = n.element.as_deref().unwrap();
+        assert!(el.ends_with("= \"x-debug\""), "{el}");
+        let n = explain(
+            r#"all(http.request.headers.names[*] ne "x-other")"#,
+            &Lists::open(),
+            &c,
+        )
+        .unwrap();
+        assert_eq!(n.value, Some(false));
+        assert!(n.element.as_deref().unwrap().ends_with("= \"x-other\""));
     }
 
     #[test]
