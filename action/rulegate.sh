@@ -181,9 +181,10 @@ run() {
   mkdir -p "$reports"
   local args=(test)
   local paths extra
-  # Paths and extra arguments are split on whitespace (no globbing, no shell evaluation).
-  read -r -a paths <<< "${INPUT_PATH:-}"
-  read -r -a extra <<< "${INPUT_ARGS:-}"
+  # Paths and extra arguments are split on whitespace, line breaks included (no globbing,
+  # no shell evaluation).
+  read -r -d '' -a paths <<< "${INPUT_PATH:-}" || true
+  read -r -d '' -a extra <<< "${INPUT_ARGS:-}" || true
   [ "${#paths[@]}" -gt 0 ] && args+=("${paths[@]}")
   [ -n "${INPUT_BACKEND:-}" ] && args+=(--backend "$INPUT_BACKEND")
   [ -n "${INPUT_TERRAFORM:-}" ] && args+=(--terraform "$INPUT_TERRAFORM")

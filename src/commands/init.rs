@@ -592,7 +592,9 @@ fn first_cases(
         any = true;
         let view = TraceView::new(&result);
         let selector = book_selector(&book, &rule_id).unwrap_or(rule_id);
-        let _ = writeln!(out, "  - name: {}", q(&format!("{phase}: {label}")));
+        // A case name is one printable line: a description's control characters are shown.
+        let name = crate::escape::visible(&format!("{phase}: {label}")).into_owned();
+        let _ = writeln!(out, "  - name: {}", q(&name));
         if !matched {
             let _ = writeln!(
                 out,

@@ -72,10 +72,23 @@ pub(super) fn run(args: &TestArgs) -> Result<Exit, Report> {
     {
         let update =
             crate::runner::snapshot::Update::resolve(args.accept).map_err(Diagnostic::usage)?;
-        Some(std::sync::Arc::new(crate::runner::snapshot::Store::new(
+        // Snapshot files stay in the repository (or beside the suites named on the command
+        // line): a committed `snapshots` link elsewhere is neither read nor written.
+        let mut confine = crate::confine::Confine::for_project(&settings.dir);
+        for p in &args.suites.paths {
+            confine.trust(if p.is_dir() {
+                p
+            } else {
+                p.parent().unwrap_or(p)
+            });
+        }
+        let store = crate::runner::snapshot::Store::new(
             update,
             loaded.suites.iter().map(|s| s.file.clone()),
-        )))
+            &confine,
+        )
+        .map_err(|why| Diagnostic::usage(format!("snapshots: {why}")).hint(crate::confine::HINT))?;
+        Some(std::sync::Arc::new(store))
     } else {
         None
     };

@@ -204,21 +204,27 @@ pub(crate) struct Store {
 }
 
 impl Store {
-    pub(crate) fn new(update: Update, suite_files: impl IntoIterator<Item = PathBuf>) -> Store {
-        let existing = suite_files
-            .into_iter()
-            .map(|f| {
-                let p = path_of(&f);
-                let entries = read(&p);
-                (p, entries)
-            })
-            .collect();
-        Store {
+    /// Reads the snapshot files of `suite_files`; a snapshot file (or its `.new`) that
+    /// `confine` refuses (a committed symbolic link out of the repository) is the error.
+    pub(crate) fn new(
+        update: Update,
+        suite_files: impl IntoIterator<Item = PathBuf>,
+        confine: &crate::confine::Confine,
+    ) -> Result<Store, String> {
+        let mut existing = BTreeMap::new();
+        for f in suite_files {
+            let p = path_of(&f);
+            confine.check(&p)?;
+            confine.check(&pending_path(&p))?;
+            let entries = read(&p);
+            existing.insert(p, entries);
+        }
+        Ok(Store {
             update,
             existing,
             accepted: Mutex::default(),
             pending: Mutex::default(),
-        }
+        })
     }
 
     /// Compares `actual` with the snapshot of `case` in `suite_file`'s snapshot file.

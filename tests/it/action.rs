@@ -399,4 +399,22 @@ fn inputs_are_data_not_shell_code() {
     assert!(!marker.exists(), "an input ran as shell code");
     assert_eq!(o.status.code(), Some(2), "{}", outcome(&o));
     assert_eq!(out["verdict"], "invalid");
+
+    // Arguments over several lines are all passed (none dropped after the first line).
+    let (o, out) = runner.step(
+        "run",
+        repo.path(),
+        &[
+            ("INPUT_PATH", "suites"),
+            ("INPUT_ARGS", "--skip managed\n--tag no-such-tag"),
+            ("RULEGATE_EXE", exe),
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "the second line's --tag selects nothing: {}",
+        outcome(&o)
+    );
+    assert_eq!(out["verdict"], "invalid");
 }

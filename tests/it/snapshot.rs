@@ -138,3 +138,25 @@ fn a_case_without_expect_needs_a_snapshot() {
         outcome(&o)
     );
 }
+
+#[test]
+fn a_snapshots_link_out_of_the_project_is_neither_read_nor_written() {
+    let p = project();
+    let d = p.path();
+    let outside = tempdir();
+    std::fs::write(
+        outside.path().join("pages.snap"),
+        "=== home\nstatus: secret\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(outside.path(), d.join("snapshots")).unwrap();
+    let o = run(d, &[], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", outcome(&o));
+    assert!(
+        outcome(&o).contains("leads outside the repository"),
+        "{}",
+        outcome(&o)
+    );
+    assert!(!outcome(&o).contains("secret"));
+    assert!(!outside.path().join("pages.snap.new").exists());
+}
