@@ -36,16 +36,7 @@ struct Explained {
 type Subject = (String, Option<String>, TraceRequest, Extras, Vec<String>);
 
 fn subjects(a: &ExplainArgs, loaded: &super::Loaded) -> Result<Vec<Subject>, Report> {
-    let fields = a
-        .fields
-        .as_deref()
-        .map(serde_json::from_str::<serde_json::Map<String, serde_json::Value>>)
-        .transpose()
-        .map_err(|e| Diagnostic::usage(format!("--fields is not a JSON object: {e}")))?;
-    let extras = Extras {
-        fields,
-        origin: None,
-    };
+    let extras = super::extras_from_flag(a.fields.as_deref())?;
     if let Some(j) = &a.request {
         let req: TraceRequest = serde_json::from_str(j)
             .map_err(|e| Diagnostic::usage(format!("--request is not a Trace API request: {e}")))?;

@@ -133,6 +133,18 @@ fn dispatch(cli: &Cli) -> Result<Exit, Report> {
 
 /// The project directory of a suite run: the first path if it is a directory, else its
 /// parent; `suites` by default.
+/// `--fields JSON` (on `trace` and `explain`) as a request's offline extras.
+fn extras_from_flag(fields: Option<&str>) -> Result<crate::trace::Extras, Diagnostic> {
+    let fields = fields
+        .map(serde_json::from_str::<serde_json::Map<String, serde_json::Value>>)
+        .transpose()
+        .map_err(|e| Diagnostic::usage(format!("--fields is not a JSON object: {e}")))?;
+    Ok(crate::trace::Extras {
+        fields,
+        origin: None,
+    })
+}
+
 fn project_dir(paths: &[PathBuf]) -> PathBuf {
     match paths.first() {
         Some(p) if p.is_dir() => p.clone(),

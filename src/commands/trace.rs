@@ -9,7 +9,7 @@ use crate::cli::TraceArgs;
 use crate::diag::{Diagnostic, Report};
 use crate::exit::Exit;
 use crate::settings::Flags;
-use crate::trace::{Extras, TraceBody, TraceItem, TraceRequest, TraceResult, TraceView};
+use crate::trace::{TraceBody, TraceItem, TraceRequest, TraceResult, TraceView};
 
 /// The request from `--request`, or from `--url`, `--method`, `--header` and `--body`.
 fn request(a: &TraceArgs) -> Result<TraceRequest, Diagnostic> {
@@ -40,16 +40,7 @@ fn request(a: &TraceArgs) -> Result<TraceRequest, Diagnostic> {
 
 pub(super) fn run(a: &TraceArgs) -> Result<Exit, Report> {
     let req = request(a)?;
-    let fields = a
-        .fields
-        .as_deref()
-        .map(serde_json::from_str::<serde_json::Map<String, serde_json::Value>>)
-        .transpose()
-        .map_err(|e| Diagnostic::usage(format!("--fields is not a JSON object: {e}")))?;
-    let extras = Extras {
-        fields,
-        origin: None,
-    };
+    let extras = super::extras_from_flag(a.fields.as_deref())?;
     let settings = settings(Flags {
         terraform: a.tf.terraform.as_deref(),
         var_files: &a.tf.var_files,

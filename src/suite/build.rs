@@ -168,26 +168,17 @@ impl<'a> Builder<'a> {
                 seen.insert(cname.clone(), case.value.name.referenced.line() as usize);
             }
             let base = base_url.as_ref().map(Option::as_ref);
-            let Some(matrix) = &case.value.matrix else {
-                if let Some(c) = self.case(
-                    &case.value,
-                    suite_fields.as_ref(),
-                    &defaults,
-                    base,
-                    id,
-                    line,
-                ) {
-                    cases.push(c);
-                }
-                continue;
+            // A matrix case is one trial per combination, named `case [key=value, …]`, each
+            // with its values as `${matrix.KEY}`; a plain case is the one empty combination.
+            let combos = match &case.value.matrix {
+                Some(m) => self.combinations(m),
+                None => vec![Vec::new()],
             };
-            // One trial per combination, named `case [key=value, …]`, each with its values
-            // as `${matrix.KEY}`.
-            for combo in self.combinations(matrix) {
-                let suffix: Vec<String> = combo.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                let outer =
-                    std::mem::replace(&mut self.vars, std::borrow::Cow::Owned(Vars::default()));
-                self.vars = std::borrow::Cow::Owned(outer.with_matrix(&combo));
+            for combo in combos {
+                let outer = self.vars.clone();
+                if !combo.is_empty() {
+                    self.vars = std::borrow::Cow::Owned(outer.with_matrix(&combo));
+                }
                 let built = self.case(
                     &case.value,
                     suite_fields.as_ref(),
@@ -198,8 +189,12 @@ impl<'a> Builder<'a> {
                 );
                 self.vars = outer;
                 if let Some(mut c) = built {
-                    c.name = format!("{} [{}]", c.name, suffix.join(", "));
-                    c.full_name = format!("{id}::{}", c.name);
+                    if !combo.is_empty() {
+                        let suffix: Vec<String> =
+                            combo.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                        c.name = format!("{} [{}]", c.name, suffix.join(", "));
+                        c.full_name = format!("{id}::{}", c.name);
+                    }
                     cases.push(c);
                 }
             }
