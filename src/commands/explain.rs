@@ -9,13 +9,12 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::{backend, load, project_dir, runtime, say, settings};
+use super::{backend, load, project_dir, runtime, say};
 use crate::backend::BackendKind;
 use crate::cli::ExplainArgs;
 use crate::diag::{Diagnostic, Report};
 use crate::exit::Exit;
 use crate::ruleset::why::{self, RuleWhy};
-use crate::settings::Flags;
 use crate::trace::{Extras, TraceRequest, TraceResult, TraceView};
 
 #[derive(Debug, Serialize)]
@@ -82,17 +81,14 @@ fn subjects(a: &ExplainArgs, loaded: &super::Loaded) -> Result<Vec<Subject>, Rep
 }
 
 pub(super) fn run(a: &ExplainArgs) -> Result<Exit, Report> {
-    let settings = settings(Flags {
-        terraform: a.suites.tf.terraform.as_deref(),
-        var_files: &a.suites.tf.var_files,
-        crs: a.suites.tf.crs.as_deref(),
-        dir: project_dir(&a.suites.paths),
-        vars: &a.suites.vars,
-        backend: a.engine.backend,
-        api: Some(&a.api),
-        trace_budget: a.budget.trace_budget,
-        ..Flags::default()
-    })?;
+    let settings = super::engine_settings(
+        project_dir(&a.suites.paths),
+        &a.suites.tf,
+        &a.suites.vars,
+        &a.engine,
+        &a.api,
+        &a.budget,
+    )?;
     let local = settings.backend == BackendKind::Local;
     let with_suites = a.request.is_none() && a.url.is_none();
     let loaded = load(&settings, with_suites.then_some(&a.suites), local)?;

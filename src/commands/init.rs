@@ -25,6 +25,8 @@ const SKIP_DIRS: &[&str] = &["target", "node_modules", "vendor", "dist", "build"
 /// How much of a repository the search reads before it stops.
 const MAX_FILES: usize = 20_000;
 const MAX_DEPTH: usize = 12;
+/// The largest `.tf` file the search reads.
+const MAX_TF_BYTES: u64 = 4 << 20;
 /// Rules tried per phase before the phase gets a case that matches none.
 const TRIES_PER_PHASE: usize = 20;
 /// Hosts tried for a rule that does not test the host.
@@ -77,6 +79,10 @@ fn search(repo: &Path, project: &Path) -> Found {
                 return found(tf, rulesets, lists);
             }
             if name.ends_with(".tf") {
+                // A generated or vendored giant is not a root module worth reading whole.
+                if e.metadata().map_or(true, |m| m.len() > MAX_TF_BYTES) {
+                    continue;
+                }
                 let Ok(text) = std::fs::read_to_string(&path) else {
                     continue;
                 };

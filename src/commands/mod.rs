@@ -133,6 +133,29 @@ fn dispatch(cli: &Cli) -> Result<Exit, Report> {
 
 /// The project directory of a suite run: the first path if it is a directory, else its
 /// parent; `suites` by default.
+/// The settings of a command that traces through a backend it is told (`trace`, `record`,
+/// `explain`): the project in `dir`, its Terraform source, and the API and budget flags.
+fn engine_settings(
+    dir: PathBuf,
+    tf: &crate::cli::TerraformArgs,
+    vars: &[(String, String)],
+    engine: &crate::cli::BackendArgs,
+    api: &crate::cli::ApiArgs,
+    budget: &crate::cli::BudgetArgs,
+) -> Result<Settings, Report> {
+    settings(Flags {
+        terraform: tf.terraform.as_deref(),
+        var_files: &tf.var_files,
+        crs: tf.crs.as_deref(),
+        vars,
+        dir,
+        backend: engine.backend,
+        api: Some(api),
+        trace_budget: budget.trace_budget,
+        ..Flags::default()
+    })
+}
+
 /// `--fields JSON` (on `trace` and `explain`) as a request's offline extras.
 fn extras_from_flag(fields: Option<&str>) -> Result<crate::trace::Extras, Diagnostic> {
     let fields = fields

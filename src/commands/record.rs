@@ -8,14 +8,13 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use super::{backend, load, runtime, say, settings};
+use super::{backend, load, runtime, say};
 use crate::backend::BackendKind;
 use crate::cli::RecordArgs;
 use crate::diag::{Diagnostic, Report};
 use crate::exit::Exit;
 use crate::replay::emit::{flow, path_of};
 use crate::replay::{Format, Record, combined, har, input, logpush};
-use crate::settings::Flags;
 use crate::trace::{Behaviour, Extras, TraceRequest, TraceView};
 
 /// Requests one recording reads at most.
@@ -143,17 +142,14 @@ pub(super) fn run(a: &RecordArgs) -> Result<Exit, Report> {
             .into());
     }
     let reads = read(a)?;
-    let settings = settings(Flags {
-        terraform: a.tf.terraform.as_deref(),
-        var_files: &a.tf.var_files,
-        crs: a.tf.crs.as_deref(),
-        vars: &a.vars,
-        dir: a.project.clone(),
-        backend: a.engine.backend,
-        api: Some(&a.api),
-        trace_budget: a.budget.trace_budget,
-        ..Flags::default()
-    })?;
+    let settings = super::engine_settings(
+        a.project.clone(),
+        &a.tf,
+        &a.vars,
+        &a.engine,
+        &a.api,
+        &a.budget,
+    )?;
     let loaded = load(&settings, None, settings.backend == BackendKind::Local)?;
     let backend = backend(&settings, loaded.project.as_ref())?;
     // Rule ids → refs, so the suite names rules as the project does.

@@ -3,12 +3,11 @@
 
 use std::fmt::Write as _;
 
-use super::{backend, load, runtime, say, settings};
+use super::{backend, load, runtime, say};
 use crate::backend::BackendKind;
 use crate::cli::TraceArgs;
 use crate::diag::{Diagnostic, Report};
 use crate::exit::Exit;
-use crate::settings::Flags;
 use crate::trace::{TraceBody, TraceItem, TraceRequest, TraceResult, TraceView};
 
 /// The request from `--request`, or from `--url`, `--method`, `--header` and `--body`.
@@ -41,17 +40,14 @@ fn request(a: &TraceArgs) -> Result<TraceRequest, Diagnostic> {
 pub(super) fn run(a: &TraceArgs) -> Result<Exit, Report> {
     let req = request(a)?;
     let extras = super::extras_from_flag(a.fields.as_deref())?;
-    let settings = settings(Flags {
-        terraform: a.tf.terraform.as_deref(),
-        var_files: &a.tf.var_files,
-        crs: a.tf.crs.as_deref(),
-        vars: &a.vars,
-        dir: a.project.dir.clone(),
-        backend: a.engine.backend,
-        api: Some(&a.api),
-        trace_budget: a.budget.trace_budget,
-        ..Flags::default()
-    })?;
+    let settings = super::engine_settings(
+        a.project.dir.clone(),
+        &a.tf,
+        &a.vars,
+        &a.engine,
+        &a.api,
+        &a.budget,
+    )?;
     let loaded = load(&settings, None, settings.backend == BackendKind::Local)?;
     let backend = backend(&settings, loaded.project.as_ref())?;
     let rt = runtime(0)?;
