@@ -56,6 +56,15 @@ pub(super) fn run(a: &ReviewArgs) -> Result<Exit, Report> {
     if a.accept && a.reject {
         return Err(Diagnostic::usage("--accept and --reject exclude each other").into());
     }
+    // A mistyped path must not read as "nothing pending" to a CI check.
+    if let Some(missing) = a.paths.iter().find(|p| !p.exists()) {
+        return Err(Diagnostic::usage(format!(
+            "{} does not exist",
+            crate::escape::visible(&missing.display().to_string())
+        ))
+        .hint("name the suites directory (or a .snap.new file) to review")
+        .into());
+    }
     let files = pending_files(&a.paths);
     if files.is_empty() {
         say("no pending snapshots\n")?;

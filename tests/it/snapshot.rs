@@ -119,6 +119,10 @@ fn a_new_snapshot_fails_until_reviewed_then_a_change_fails_with_a_diff() {
 
     let o = run(d, &[], &[("RULEGATE_UPDATE", "sometimes")]);
     assert_eq!(o.status.code(), Some(2), "{}", outcome(&o));
+
+    // A mistyped path is no "nothing pending".
+    let o = review(&d.join("suitse"), &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", outcome(&o));
 }
 
 #[test]
