@@ -51,6 +51,35 @@ fn resolve(path: &Path) -> PathBuf {
     }
 }
 
+/// `path` with `.` dropped and `dir/..` folded lexically, for display: the project's
+/// `rulesets: ../../suites/rulesets` names its files `suites/rulesets/…`, as a reader and a
+/// GitHub annotation expect. A leading `..` (above the working directory) is kept; so is
+/// `path` itself when folding would name another place (a `..` after a symbolic link).
+pub(crate) fn folded(path: &Path) -> PathBuf {
+    let f = fold(path);
+    match (f.canonicalize(), path.canonicalize()) {
+        (Ok(a), Ok(b)) if a != b => path.to_path_buf(),
+        _ => f,
+    }
+}
+
+fn fold(path: &Path) -> PathBuf {
+    let mut out: Vec<Component> = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.last(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.is_empty() {
+        return PathBuf::from(".");
+    }
+    out.iter().map(|c| c.as_os_str()).collect()
+}
+
 /// The top level of the git work tree holding `dir` (a `.git` directory or file), if any.
 fn repository_of(dir: &Path) -> Option<PathBuf> {
     let mut at = resolve(dir);
@@ -128,6 +157,28 @@ pub(crate) const HINT: &str = "files a project names must be inside its reposito
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn folded_paths_drop_dot_dot_only_where_it_names_the_same_place() {
+        assert_eq!(
+            folded(Path::new("examples/demo/../../suites/rulesets")),
+            Path::new("suites/rulesets")
+        );
+        assert_eq!(folded(Path::new("./a/./b/..")), Path::new("a"));
+        assert_eq!(folded(Path::new("../x/../y")), Path::new("../y"));
+        assert_eq!(folded(Path::new("a/..")), Path::new("."));
+        #[cfg(unix)]
+        {
+            let d = tempfile::tempdir().unwrap();
+            std::fs::create_dir_all(d.path().join("real/sub")).unwrap();
+            std::fs::create_dir_all(d.path().join("rules")).unwrap();
+            std::fs::create_dir_all(d.path().join("real/rules")).unwrap();
+            std::os::unix::fs::symlink(d.path().join("real/sub"), d.path().join("link")).unwrap();
+            // link/.. is real/, not d/: folding would name another directory.
+            let through = d.path().join("link/../rules");
+            assert_eq!(folded(&through), through);
+        }
+    }
 
     #[test]
     fn paths_outside_are_refused_even_through_links() {

@@ -14,6 +14,7 @@ use crate::backend::BackendKind;
 use crate::cli::ExplainArgs;
 use crate::diag::{Diagnostic, Report};
 use crate::exit::Exit;
+use crate::ruleset::walk::Walk;
 use crate::ruleset::why::{self, RuleWhy};
 use crate::trace::{Extras, TraceRequest, TraceResult, TraceView};
 
@@ -28,6 +29,9 @@ struct Explained {
     #[serde(skip_serializing_if = "Option::is_none")]
     ended_by: Option<String>,
     trace: TraceResult,
+    /// Offline: every phase, ruleset and rule, evaluated or not and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    walk: Option<Walk>,
     rules: Vec<RuleWhy>,
 }
 
@@ -106,7 +110,14 @@ pub(super) fn run(a: &ExplainArgs) -> Result<Exit, Report> {
             .terminating_step()
             .and_then(|s| s.item.step_name.clone());
         let ids = why::rules_that_matter(&view, &named, a.all);
-        let rules = why::explain_rules(book.as_deref(), &req, &extras, &view, &ids);
+        let walk = match book.as_deref() {
+            // The same engine traced it a moment ago: it evaluates again.
+            Some(b) if local => crate::ruleset::evaluate_walked(b, &req, &extras)
+                .ok()
+                .map(|(_, w)| w),
+            _ => None,
+        };
+        let rules = why::explain_rules(book.as_deref(), &req, &extras, &view, walk.as_ref(), &ids);
         all.push(Explained {
             name,
             at,
@@ -114,6 +125,7 @@ pub(super) fn run(a: &ExplainArgs) -> Result<Exit, Report> {
             action: view.action().to_string(),
             ended_by: ended,
             trace: result,
+            walk,
             rules,
         });
     }
@@ -140,8 +152,17 @@ pub(super) fn run(a: &ExplainArgs) -> Result<Exit, Report> {
                 .map(|a| format!(" ({})", crate::escape::visible(a)))
                 .unwrap_or_default()
         );
-        for line in super::trace::tree(&e.trace).lines() {
-            let _ = writeln!(out, "  {line}");
+        match &e.walk {
+            Some(w) => {
+                let tree = super::trace::tree(&e.trace);
+                let _ = writeln!(out, "  {}", tree.lines().next().unwrap_or_default());
+                out.push_str(&w.render(2));
+            }
+            None => {
+                for line in super::trace::tree(&e.trace).lines() {
+                    let _ = writeln!(out, "  {line}");
+                }
+            }
         }
         if !e.rules.is_empty() {
             out.push('\n');

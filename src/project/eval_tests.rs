@@ -40,6 +40,12 @@ fn req(url: &str) -> TraceRequest {
 /// (status, view) of a request.
 fn run(p: &Project, req: &TraceRequest, extras: &Extras) -> (i64, TraceView, Vec<String>) {
     let (result, warnings) = evaluate(&p.book, req, extras).unwrap();
+    // Recording the walk never changes the evaluation.
+    let (walked, _) = crate::ruleset::evaluate_walked(&p.book, req, extras).unwrap();
+    assert_eq!(
+        serde_json::to_value(&walked).unwrap(),
+        serde_json::to_value(&result).unwrap()
+    );
     (
         result.status_code.unwrap(),
         TraceView::new(&result),
@@ -309,6 +315,29 @@ fn skip_current_phase_stops_rulesets_executed_later() {
         "the rest of the phase, at both levels, is skipped"
     );
     assert_eq!(step(&v, "hdr"), Some(true), "later phases still run");
+    // The walk names the skip rule for the zone's entry point and the rule after it.
+    let (_, w) = crate::ruleset::evaluate_walked(
+        &p.book,
+        &req("https://a.example/free"),
+        &Extras::default(),
+    )
+    .unwrap();
+    let fc = w.phases.iter().find(|ph| ph.phase == FC).unwrap();
+    let zone = fc.rulesets.iter().find(|r| r.id == "zone").unwrap();
+    assert!(!zone.entered);
+    let by = "the skip rule `skp` (";
+    assert!(
+        zone.why_not.as_deref().unwrap().starts_with(by)
+            && zone
+                .why_not
+                .as_deref()
+                .unwrap()
+                .ends_with(&format!("skipped the rest of phase {FC}")),
+        "{zone:?}"
+    );
+    let ex = &fc.rulesets[0].rules[1];
+    assert_eq!((ex.id.as_str(), ex.evaluated), ("ex", false));
+    assert!(ex.why_not.as_deref().unwrap().starts_with(by), "{ex:?}");
 }
 
 #[test]
@@ -350,8 +379,26 @@ fn skip_phases_scope_depends_on_the_level() {
             json!({"phases": ["http_ratelimit"]})
         )]),
     ));
-    let (_, v) = get(&project(&rs), "https://a.example/");
+    let p = project(&rs);
+    let (_, v) = get(&p, "https://a.example/");
     assert_eq!((step(&v, "arl"), step(&v, "zrl")), (None, None));
+    let (_, w) =
+        crate::ruleset::evaluate_walked(&p.book, &req("https://a.example/"), &Extras::default())
+            .unwrap();
+    let rl = w
+        .phases
+        .iter()
+        .find(|ph| ph.phase == "http_ratelimit")
+        .unwrap();
+    assert_eq!(rl.rulesets.len(), 2, "{rl:?}");
+    for rs in &rl.rulesets {
+        assert!(!rs.entered);
+        let why = rs.why_not.as_deref().unwrap();
+        assert!(
+            why.starts_with("the skip rule `s` (") && why.ends_with("skipped phase http_ratelimit"),
+            "{why}"
+        );
+    }
 }
 
 #[test]
@@ -463,6 +510,19 @@ fn skip_rulesets_and_skip_rules() {
         (200, None),
         "the execute rule is not evaluated"
     );
+    let (_, w) = crate::ruleset::evaluate_walked(
+        &p.book,
+        &req("https://a.example/hook?q=select"),
+        &Extras::default(),
+    )
+    .unwrap();
+    let (_, ex) = w.find("ex").unwrap();
+    let why = ex.why_not.as_deref().unwrap();
+    assert!(
+        why.starts_with("the skip rule `x1` (")
+            && why.ends_with("skipped ruleset efb7b8c949ac4650a09736fc376e9aee"),
+        "{why}"
+    );
     let skip_rules = r(
         "x2",
         "skip",
@@ -474,6 +534,19 @@ fn skip_rulesets_and_skip_rules() {
     assert_eq!(
         (s, step(&v, "ex"), step(&v, "sqli"), step(&v, "wp")),
         (200, Some(true), None, Some(false))
+    );
+    let (_, w) = crate::ruleset::evaluate_walked(
+        &p.book,
+        &req("https://a.example/hook?q=select"),
+        &Extras::default(),
+    )
+    .unwrap();
+    let (_, sqli) = w.find("sqli").unwrap();
+    assert!(!sqli.evaluated);
+    let why = sqli.why_not.as_deref().unwrap();
+    assert!(
+        why.starts_with("the skip rule `x2` (") && why.ends_with("skipped it"),
+        "{why}"
     );
     // A skip placed after the execute rule skips nothing.
     let stand_in = managed_setup(vec![], true, Value::Null)

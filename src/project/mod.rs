@@ -161,7 +161,11 @@ pub(crate) fn load_project_in(
 
     // Lists first: expressions need them. From list files, then from Terraform.
     let mut list_inputs: Vec<(PathBuf, ListFile)> = Vec::new();
-    for path in files::json_files(&dir.join(config.lists_dir()), confine, &mut report) {
+    for path in files::json_files(
+        &crate::confine::folded(&dir.join(config.lists_dir())),
+        confine,
+        &mut report,
+    ) {
         let Some(v) = files::read_json(&path, &mut report) else {
             continue;
         };
@@ -221,7 +225,11 @@ pub(crate) fn load_project_in(
     }
 
     let mut raw: Vec<(PathBuf, Ruleset)> = Vec::new();
-    for path in files::json_files(&dir.join(config.rulesets_dir()), confine, &mut report) {
+    for path in files::json_files(
+        &crate::confine::folded(&dir.join(config.rulesets_dir())),
+        confine,
+        &mut report,
+    ) {
         let Some(v) = files::read_json(&path, &mut report) else {
             continue;
         };

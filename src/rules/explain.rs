@@ -77,8 +77,39 @@ fn reads(e: &Expr, ctx: &Context) -> Vec<(String, String)> {
     }
     let mut f = Fields(Vec::new());
     ast::Visitor::visit_expr(&mut f, e);
-    f.0.into_iter()
-        .map(|id| (id.name().to_string(), shown(ctx.get(id))))
+    let mut out: Vec<(String, String)> =
+        f.0.into_iter()
+            .map(|id| (id.name().to_string(), shown(ctx.get(id))))
+            .collect();
+    out.extend(call_results(e, ctx));
+    out
+}
+
+/// Each function call in `e` (outside `[*]`) with its result, innermost last; not the call
+/// that is `e` itself (a Bool call's result is the node's value).
+fn call_results(e: &Expr, ctx: &Context) -> Vec<(String, String)> {
+    struct Calls(Vec<ast::Lhs>);
+    impl ast::Visitor for Calls {
+        fn visit_call(&mut self, at: &ast::Lhs, call: &ast::Call) {
+            if !at.each && !self.0.contains(at) {
+                self.0.push(at.clone());
+            }
+            ast::walk_call(self, call);
+        }
+    }
+    let mut c = Calls(Vec::new());
+    ast::Visitor::visit_expr(&mut c, e);
+    let own = match &e.kind {
+        ExprKind::Bare(l) => Some(l),
+        _ => None,
+    };
+    c.0.into_iter()
+        .filter(|l| Some(l) != own)
+        .map(|l| {
+            let text = l.to_string();
+            let v = super::ValueProgram::new(&ast::ValueExpr::Lhs(l)).eval(ctx);
+            (text, shown(v.as_ref()))
+        })
         .collect()
 }
 
@@ -138,17 +169,23 @@ fn node(e: &Expr, ctx: &Context) -> Node {
     n
 }
 
-/// The one array field an `any`/`all` argument maps over with `[*]`, when there is exactly
-/// one and it is indexed by `[*]` alone.
-fn each_field(arg: &Expr) -> Option<super::FieldId> {
-    struct Each(Vec<(super::FieldId, bool)>);
+/// The one field an `any`/`all` argument maps over with `[*]`, when there is exactly one
+/// and it is an array indexed by `[*]` alone (`None` key) or a map's values under one key
+/// (`headers["x-a"][*]`).
+fn each_field(arg: &Expr) -> Option<(super::FieldId, Option<Vec<u8>>)> {
+    type Seen = (super::FieldId, Option<Option<Vec<u8>>>);
+    struct Each(Vec<Seen>);
     impl ast::Visitor for Each {
         fn visit_lhs(&mut self, l: &ast::Lhs) {
             if let ast::Base::Field(id) = &l.base
                 && l.each
             {
-                let plain = matches!(l.index.as_slice(), [ast::Index::Each]);
-                self.0.push((*id, plain));
+                let shape = match l.index.as_slice() {
+                    [ast::Index::Each] => Some(None),
+                    [ast::Index::Key(k), ast::Index::Each] => Some(Some(k.clone())),
+                    _ => None,
+                };
+                self.0.push((*id, shape));
             }
             ast::walk_lhs(self, l);
         }
@@ -156,24 +193,46 @@ fn each_field(arg: &Expr) -> Option<super::FieldId> {
     let mut each = Each(Vec::new());
     ast::Visitor::visit_expr(&mut each, arg);
     match each.0.as_slice() {
-        [(id, true)] => Some(*id),
+        [(id, Some(key))] => Some((*id, key.clone())),
         _ => None,
     }
 }
 
 /// The element that decided `any` (the first that makes it true) or `all` (the first that
-/// makes it false): the node evaluated with the array cut down to each element in turn.
+/// makes it false): the node evaluated with the array (or the map's values under the key)
+/// cut down to each element in turn.
 fn deciding_element(e: &Expr, all: bool, arg: &Expr, ctx: &Context) -> Option<String> {
-    let id = each_field(arg)?;
-    let super::Value::Array(items) = ctx.get(id)? else {
-        return None;
+    let (id, key) = each_field(arg)?;
+    let whole = ctx.get(id)?;
+    let items = match (&key, whole) {
+        (None, super::Value::Array(items)) => items,
+        (Some(k), super::Value::Map(m)) => match m.get(k)? {
+            super::Value::Array(items) => items,
+            _ => return None,
+        },
+        _ => return None,
     };
     let filter = Filter::new(e);
     items.iter().enumerate().find_map(|(i, item)| {
+        let one_item = super::Value::Array(vec![item.clone()]);
+        let cut = match (&key, whole) {
+            (Some(k), super::Value::Map(m)) => {
+                let mut m = m.clone();
+                m.insert(k.clone(), one_item);
+                super::Value::Map(m)
+            }
+            _ => one_item,
+        };
         let mut one = ctx.clone();
-        one.set_field(id, super::Value::Array(vec![item.clone()]))
-            .ok()?;
-        (filter.execute(&one) != all).then(|| format!("[{i}] = {}", shown(Some(item))))
+        one.set_field(id, cut).ok()?;
+        let label = match &key {
+            Some(k) => format!(
+                "[{}][{i}]",
+                serde_json::to_string(&String::from_utf8_lossy(k)).unwrap_or_default()
+            ),
+            None => format!("[{i}]"),
+        };
+        (filter.execute(&one) != all).then(|| format!("{label} = {}", shown(Some(item))))
     })
 }
 
@@ -280,6 +339,62 @@ mod tests {
         .unwrap();
         assert_eq!(n.value, Some(false));
         assert!(n.element.as_deref().unwrap().ends_with("= \"x-other\""));
+    }
+
+    #[test]
+    fn any_over_a_maps_values_names_the_key_and_element() {
+        let req = crate::trace::TraceRequest {
+            method: "GET".into(),
+            url: "https://a.example/?q=1&q=UNION&q=3".into(),
+            ..Default::default()
+        };
+        let c = super::super::request::context(&req, None).unwrap();
+        let n = explain(
+            r#"any(lower(http.request.uri.args["q"][*])[*] contains "union")"#,
+            &Lists::open(),
+            &c,
+        )
+        .unwrap();
+        assert_eq!(n.value, Some(true));
+        assert_eq!(n.element.as_deref(), Some(r#"["q"][1] = "UNION""#));
+        let n = explain(
+            r#"all(http.request.uri.args["q"][*] ne "3")"#,
+            &Lists::open(),
+            &c,
+        )
+        .unwrap();
+        assert_eq!(n.value, Some(false));
+        assert_eq!(n.element.as_deref(), Some(r#"["q"][2] = "3""#));
+    }
+
+    #[test]
+    fn functions_show_their_result() {
+        let c = ctx(serde_json::json!({}));
+        let n = explain(
+            r#"lower(http.request.uri.path) eq "/admin/users" and starts_with(lower(http.host), "shop.")"#,
+            &Lists::open(),
+            &c,
+        )
+        .unwrap();
+        assert_eq!(n.value, Some(true));
+        assert!(
+            n.children[0].reads.contains(&(
+                "lower(http.request.uri.path)".into(),
+                "\"/admin/users\"".into()
+            )),
+            "{:?}",
+            n.children[0].reads
+        );
+        // The Bool call is the node's own value; the call inside it shows its result.
+        let inner = &n.children[1].reads;
+        assert!(
+            inner.contains(&("lower(http.host)".into(), "\"shop.example\"".into())),
+            "{inner:?}"
+        );
+        assert!(
+            !inner.iter().any(|(k, _)| k.starts_with("starts_with(")),
+            "{inner:?}"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::action::{Action, HeaderOperation, Overrides, Redirect, RedirectFrom, Text};
 use super::compiled::{CompiledRule, CompiledRuleset, Level, Rulebook};
+use super::walk::{self, RuleWalk, Walk};
 use super::{owasp, phases, shape};
 use crate::rules::request::{self, split_url};
 use crate::rules::{Context, FieldError, RequestError, Value as RValue};
@@ -71,6 +72,8 @@ struct State<'p> {
     failed: Option<EvalError>,
     /// Set by the caller to stop the evaluation at the next rule.
     cancel: &'p AtomicBool,
+    /// The walk, recorded only when explaining.
+    walk: Option<Box<Walk>>,
 }
 
 /// The action that applies to `rule` and whether it is enabled, after `ov`: rule >
@@ -136,7 +139,20 @@ pub(crate) fn evaluate_until(
     cancel: &AtomicBool,
 ) -> Result<(TraceResult, Vec<String>), EvalError> {
     let ctx = request::context(req, extras.fields.as_ref())?;
-    evaluate_inner(book, ctx, req, extras, cancel, false)
+    evaluate_inner(book, ctx, req, extras, cancel, false, None).map(|(t, w, _)| (t, w))
+}
+
+/// [`evaluate_until`] recording the [`Walk`]: what `explain` and a failing case's `why:` read.
+/// On demand only; not bounded by a budget (the request was traced within one already).
+pub(crate) fn evaluate_walked(
+    book: &Rulebook,
+    req: &TraceRequest,
+    extras: &Extras,
+) -> Result<(TraceResult, Walk), EvalError> {
+    static NEVER: AtomicBool = AtomicBool::new(false);
+    let ctx = request::context(req, extras.fields.as_ref())?;
+    let (t, _, w) = evaluate_inner(book, ctx, req, extras, &NEVER, false, Some(Box::default()))?;
+    Ok((t, w.map(|w| *w).unwrap_or_default()))
 }
 
 /// [`evaluate_until`] over a context already built from `req` (a replayed log line builds its
@@ -150,7 +166,7 @@ pub(crate) fn evaluate_lean(
     cancel: &AtomicBool,
 ) -> Result<(TraceResult, Vec<String>), EvalError> {
     static NONE: std::sync::LazyLock<Extras> = std::sync::LazyLock::new(Extras::default);
-    evaluate_inner(book, ctx, req, &NONE, cancel, true)
+    evaluate_inner(book, ctx, req, &NONE, cancel, true, None).map(|(t, w, _)| (t, w))
 }
 
 /// The header list as the context holds it (Host and cookies included).
@@ -168,6 +184,9 @@ fn header_list(ctx: &Context) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A trace, its warnings, and the walk when one was asked for.
+type Evaluated = (TraceResult, Vec<String>, Option<Box<Walk>>);
+
 fn evaluate_inner(
     book: &Rulebook,
     ctx: Context,
@@ -175,7 +194,8 @@ fn evaluate_inner(
     extras: &Extras,
     cancel: &AtomicBool,
     lean: bool,
-) -> Result<(TraceResult, Vec<String>), EvalError> {
+    walk: Option<Box<Walk>>,
+) -> Result<Evaluated, EvalError> {
     let mut st = State {
         book,
         req,
@@ -198,11 +218,13 @@ fn evaluate_inner(
         executing: Vec::new(),
         failed: None,
         cancel,
+        walk,
     };
     let mut trace = Vec::new();
     for phase in phases::REQUEST_PHASES {
         if st.end.is_some() {
-            break;
+            not_run(&mut st, phase, None);
+            continue;
         }
         if let Some(item) = run_phase(&mut st, phase) {
             trace.push(item);
@@ -222,16 +244,31 @@ fn evaluate_inner(
         st.response = true;
         for phase in phases::RESPONSE_PHASES {
             if st.end.is_some() {
-                break;
+                not_run(&mut st, phase, None);
+                continue;
             }
             if let Some(item) = run_phase(&mut st, phase) {
                 trace.push(item);
             }
         }
         status = st.end.as_ref().map(|e| e.status);
+    } else if st.walk.is_some() {
+        let ended = st.end.is_some();
+        for phase in phases::RESPONSE_PHASES {
+            not_run(
+                &mut st,
+                phase,
+                (!ended).then_some(
+                    "response phases run when the case gives the origin's response (`origin:`)",
+                ),
+            );
+        }
     }
     if let Some(e) = st.failed {
         return Err(e);
+    }
+    if let Some(w) = st.walk.as_mut() {
+        w.finish(&st.ctx);
     }
     let mut warnings = st.warnings;
     warnings.sort();
@@ -242,7 +279,19 @@ fn evaluate_inner(
             trace,
         },
         warnings,
+        st.walk,
     ))
+}
+
+/// Records a phase with an entry point that did not run (the request had ended, or a
+/// response phase without a response).
+fn not_run(st: &mut State, phase: &str, why: Option<&str>) {
+    if st.walk.is_none() || !st.book.has_entry_in(phase) {
+        return;
+    }
+    let Some(w) = st.walk.as_mut() else { return };
+    let why = why.map_or_else(|| w.why_stopped(true, phase), str::to_string);
+    w.phase_not_run(phase, why);
 }
 
 fn set_response(ctx: &mut Context, status: i64, o: &Origin) -> Result<(), FieldError> {
@@ -305,33 +354,48 @@ fn run_phase(st: &mut State, phase: &'static str) -> Option<TraceItem> {
     if !st.book.has_entry_in(phase) {
         return None;
     }
+    if let Some(w) = st.walk.as_mut() {
+        w.phase_start(phase, &st.ctx);
+    }
     let mut item = if st.lean {
         shape::lean_step(phase)
     } else {
         shape::phase(phase)
     };
+    let book = st.book;
     for level in [Level::Account, Level::Zone] {
+        let Some(rs) = book.entry_point(level, phase) else {
+            continue;
+        };
         if st.end.is_some() || st.skip_phase {
-            break;
+            if let Some(w) = st.walk.as_mut() {
+                let why = w.why_stopped(st.end.is_some(), phase);
+                w.not_entered(rs, why);
+            }
+            continue;
         }
         if st
             .skipped_phases
             .iter()
             .any(|(l, p)| *l == level && p == phase)
         {
+            if let Some(w) = st.walk.as_mut() {
+                let why = match w.phase_skipped_by(phase) {
+                    Some(by) => format!("the skip rule {by} skipped phase {phase}"),
+                    None => format!("a skip rule skipped phase {phase}"),
+                };
+                w.not_entered(rs, why);
+            }
             continue;
         }
-        let book = st.book;
-        if let Some(rs) = book.entry_point(level, phase) {
-            let child = run_ruleset(
-                st,
-                rs,
-                level,
-                &NO_OVERRIDES,
-                &rustc_hash::FxHashSet::default(),
-            );
-            item.trace.push(child);
-        }
+        let child = run_ruleset(
+            st,
+            rs,
+            level,
+            &NO_OVERRIDES,
+            &rustc_hash::FxHashSet::default(),
+        );
+        item.trace.push(child);
     }
     if item.trace.is_empty() {
         return None;
@@ -359,8 +423,15 @@ fn run_ruleset(
     let mut skip_rules_of: rustc_hash::FxHashMap<&str, rustc_hash::FxHashSet<String>> =
         rustc_hash::FxHashMap::default();
     let show_expression = rs.ruleset.kind != "managed";
+    if let Some(w) = st.walk.as_mut() {
+        w.enter(rs);
+    }
     for (i, cr) in rs.rules.iter().enumerate() {
         if st.end.is_some() || st.skip_phase {
+            if let Some(w) = st.walk.as_mut() {
+                let why = w.why_stopped(st.end.is_some(), st.phase);
+                left_out(w, rs, i, why);
+            }
             break;
         }
         if st.cancel.load(Ordering::Relaxed) {
@@ -369,23 +440,61 @@ fn run_ruleset(
             break;
         }
         let (action, enabled) = apply(ov, cr);
-        if !enabled
-            || cr
-                .rule
-                .id
-                .as_ref()
-                .is_some_and(|id| skip_rules.contains(id))
-        {
+        let skipped = cr
+            .rule
+            .id
+            .as_ref()
+            .is_some_and(|id| skip_rules.contains(id));
+        if !enabled || skipped {
+            if let Some(w) = st.walk.as_mut() {
+                let why = if skipped {
+                    match w.rule_skipped_by(&rs.ruleset.id, &cr.rule.step_name(i)) {
+                        Some(by) => format!("the skip rule {by} skipped it"),
+                        None => "a skip rule skipped it".into(),
+                    }
+                } else if cr.rule.is_enabled() {
+                    format!("disabled by {}", w.override_by())
+                } else {
+                    "it is disabled (`enabled: false`)".into()
+                };
+                w.rule(rule_walk(rs, cr, i, action, false, Some(why)));
+            }
             continue;
         }
         if let Action::Execute { id, .. } = action
             && skip_rulesets.contains(id.as_str())
         {
+            if let Some(w) = st.walk.as_mut() {
+                let why = match w.ruleset_skipped_by(id) {
+                    Some(by) => format!("the skip rule {by} skipped ruleset {id}"),
+                    None => format!("a skip rule skipped ruleset {id}"),
+                };
+                w.rule(rule_walk(rs, cr, i, action, false, Some(why)));
+            }
             continue;
         }
         let matched = cr.filter.as_ref().is_some_and(|f| f.execute(&st.ctx));
         if st.lean && !matched {
             continue;
+        }
+        if let Some(w) = st.walk.as_mut() {
+            let mut rw = rule_walk(rs, cr, i, action, true, None);
+            rw.matched = matched;
+            if action.name() != cr.action.name() {
+                rw.changed.push(format!(
+                    "action {} → {} by {}",
+                    cr.action.name(),
+                    action.name(),
+                    w.override_by()
+                ));
+            }
+            if !cr.rule.is_enabled() {
+                rw.changed.push(format!(
+                    "enabled (it says `enabled: false`) by {}",
+                    w.override_by()
+                ));
+            }
+            w.rule(rw);
         }
         let mut step = if st.lean {
             shape::matched_rule(&cr.rule, i, action.name())
@@ -427,6 +536,15 @@ fn run_ruleset(
                     None => st.end = Some(End { status: 301 }),
                 },
                 Action::Skip(skip) => {
+                    if let Some(w) = st.walk.as_mut() {
+                        let by = walk::place(rs, cr, i);
+                        if skip.phase {
+                            w.skipped_phase(&by);
+                        }
+                        w.skipped_phases(&by, &skip.phases);
+                        w.skipped_rulesets(&by, &skip.rulesets);
+                        w.skipped_rules(&by, &skip.rules);
+                    }
                     stop_ruleset = skip.ruleset;
                     if skip.phase {
                         st.skip_phase = true;
@@ -461,6 +579,19 @@ fn run_ruleset(
                             .get_or_init(|| owasp::listing_ids(book.ruleset(id)));
                         owasp::emulate(crs, ids, overrides, skips, st.req, st.lean)
                     };
+                    if let Some(w) = st.walk.as_mut() {
+                        let by = walk::place(rs, cr, i);
+                        let changed = overrides
+                            .thresholds
+                            .values()
+                            .map(|t| {
+                                format!(
+                                    "score threshold {t} by the override in the execute rule {by}"
+                                )
+                            })
+                            .collect();
+                        w.emulated(&e.step, changed);
+                    }
                     step.trace.push(e.step);
                     match e.action {
                         Some(Action::Block { status }) => st.end = Some(End { status }),
@@ -481,7 +612,13 @@ fn run_ruleset(
                         Some(child) => {
                             let skips = skip_rules_of.get(id.as_str()).cloned().unwrap_or_default();
                             st.executing.push(id.clone());
+                            if let Some(w) = st.walk.as_mut() {
+                                w.executing(walk::place(rs, cr, i));
+                            }
                             let t = run_ruleset(st, child, level, overrides, &skips);
+                            if let Some(w) = st.walk.as_mut() {
+                                w.executed();
+                            }
                             st.executing.pop();
                             step.trace.push(t);
                         }
@@ -496,6 +633,9 @@ fn run_ruleset(
                                     "managed ruleset {id} ({name}) cannot be evaluated offline: its rules are not public; add a stand-in ruleset with that id to model it"
                                 )
                             });
+                            if let Some(w) = st.walk.as_mut() {
+                                w.opaque(id, name);
+                            }
                             step.trace.push(shape::opaque_ruleset(id, name));
                         }
                     }
@@ -504,12 +644,61 @@ fn run_ruleset(
                 Action::Log | Action::Passive(_) => {}
             }
         }
+        // The innermost rule that ended the request names it (not the execute rule around it).
+        if let Some(w) = st.walk.as_mut()
+            && matched
+            && st.end.is_some()
+            && st.failed.is_none()
+            && w.ended_by.is_none()
+        {
+            w.ended(walk::place(rs, cr, i));
+        }
         item.trace.push(step);
         if stop_ruleset {
+            if let Some(w) = st.walk.as_mut() {
+                let why = format!(
+                    "the skip rule {} skipped the rest of this ruleset",
+                    walk::place(rs, cr, i)
+                );
+                left_out(w, rs, i + 1, why);
+            }
             break;
         }
     }
+    if let Some(w) = st.walk.as_mut() {
+        w.leave();
+    }
     item
+}
+
+/// A rule's walk entry: the action that applied, evaluated or not and why.
+fn rule_walk(
+    rs: &CompiledRuleset,
+    cr: &CompiledRule,
+    i: usize,
+    action: &Action,
+    evaluated: bool,
+    why_not: Option<String>,
+) -> RuleWalk {
+    RuleWalk {
+        id: cr.rule.step_name(i),
+        description: cr.rule.description.clone(),
+        at: Some(format!("{}:{}", rs.file.display(), cr.line)),
+        action: action.name().to_string(),
+        evaluated,
+        matched: false,
+        ended: false,
+        why_not,
+        changed: Vec::new(),
+        executes: None,
+    }
+}
+
+/// The rules of `rs` from `from` on, none evaluated, for `why`.
+fn left_out(w: &mut Walk, rs: &CompiledRuleset, from: usize, why: String) {
+    for (i, cr) in rs.rules.iter().enumerate().skip(from) {
+        w.rule(rule_walk(rs, cr, i, &cr.action, false, Some(why.clone())));
+    }
 }
 
 fn eval_text(st: &State, t: &Text) -> Option<String> {

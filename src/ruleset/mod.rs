@@ -11,12 +11,13 @@ pub(crate) mod model;
 pub(crate) mod owasp;
 pub(crate) mod phases;
 pub(crate) mod shape;
+pub(crate) mod walk;
 pub(crate) mod why;
 
 pub(crate) use compiled::{CompiledRule, CompiledRuleset, Level, Rulebook};
 #[cfg(test)]
 pub(crate) use eval::evaluate;
-pub(crate) use eval::{evaluate_lean, evaluate_until};
+pub(crate) use eval::{evaluate_lean, evaluate_until, evaluate_walked};
 
 /// Managed rulesets whose ids are public (reference cloudflare-apis §4). Executing one
 /// without a stand-in traces an opaque step instead of failing `check`.

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::compiled::{CompiledRule, Rulebook};
+use super::walk::Walk;
 use crate::rules::explain::{self, Node};
 use crate::trace::{Extras, TraceRequest, TraceView};
 
@@ -29,6 +30,9 @@ pub(crate) struct RuleWhy {
     /// earlier rule that ended the request, `enabled: false`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) cause: Option<String>,
+    /// What `execute` overrides changed (its action, enabled), offline.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) changed: Vec<String>,
     /// Why the local engine's conditions have the values they have.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) tree: Option<Node>,
@@ -170,17 +174,20 @@ pub(crate) fn rules_that_matter(view: &TraceView, named: &[String], all: bool) -
     ids
 }
 
-/// Each of `ids` explained: offline (`book`) with its expression's tree over the request's
-/// context, live with what the trace says.
+/// Each of `ids` explained: offline (`book`) with its expression's tree over the context the
+/// rule was evaluated against (from `walk`, which also names why a rule was not evaluated
+/// and what overrides changed; without one, the request as it arrived), live with what the
+/// trace says.
 pub(crate) fn explain_rules(
     book: Option<&Rulebook>,
     req: &TraceRequest,
     extras: &Extras,
     view: &TraceView,
+    walk: Option<&Walk>,
     ids: &[String],
 ) -> Vec<RuleWhy> {
     let hits = view.rule_hits();
-    let ctx = crate::rules::request::context(req, extras.fields.as_ref()).ok();
+    let arrived = crate::rules::request::context(req, extras.fields.as_ref()).ok();
     ids.iter()
         .map(|id| {
             let found = book.and_then(|b| find(b, id));
@@ -188,7 +195,11 @@ pub(crate) fn explain_rules(
                 .as_ref()
                 .and_then(|(r, _)| r.rule.id.clone())
                 .unwrap_or_else(|| id.clone());
-            let tree = match (&found, &ctx, book) {
+            let walked = walk.and_then(|w| w.find(&rule_id)).map(|(_, r)| r);
+            let ctx = walk
+                .and_then(|w| w.context_for(&rule_id))
+                .or(arrived.as_ref());
+            let tree = match (&found, ctx, book) {
                 (Some((r, _)), Some(ctx), Some(b)) => r
                     .rule
                     .expression
@@ -201,8 +212,11 @@ pub(crate) fn explain_rules(
                 cause: if evaluated {
                     None
                 } else {
-                    book.and_then(|b| cause(b, view, &rule_id))
+                    walked
+                        .and_then(|r| r.why_not.clone())
+                        .or_else(|| book.and_then(|b| cause(b, view, &rule_id)))
                 },
+                changed: walked.map(|r| r.changed.clone()).unwrap_or_default(),
                 evaluated,
                 matched: hits.iter().any(|h| h.rule == rule_id && h.matched),
                 description: found.as_ref().and_then(|(r, _)| r.rule.description.clone()),
@@ -241,6 +255,9 @@ pub(crate) fn render(rules: &[RuleWhy], live: bool, indent: usize) -> String {
                 .map(|a| format!(" ({})", crate::escape::visible(a)))
                 .unwrap_or_default(),
         );
+        for c in &r.changed {
+            let _ = writeln!(out, "{pad}  changed: {}", crate::escape::visible(c));
+        }
         match &r.tree {
             Some(t) => {
                 let mut tree = String::new();

@@ -94,7 +94,13 @@ fn explanation(
         .map(|s| s.rule_id.clone().unwrap_or_else(|| s.name.clone()))
         .collect();
     let ids = crate::ruleset::why::rules_that_matter(view, &named, false);
-    let rules = crate::ruleset::why::explain_rules(Some(book), &sent.0, &sent.1, view, &ids);
+    // The walk re-evaluates the request (a failure only): the context each rule read, why a
+    // rule was not evaluated, what overrides changed.
+    let walk = crate::ruleset::evaluate_walked(book, &sent.0, &sent.1)
+        .ok()
+        .map(|(_, w)| w);
+    let rules =
+        crate::ruleset::why::explain_rules(Some(book), &sent.0, &sent.1, view, walk.as_ref(), &ids);
     let mut text = crate::ruleset::why::render(&rules, false, 0);
     if text.len() > MAX_EXPLANATION {
         let mut cut = MAX_EXPLANATION;

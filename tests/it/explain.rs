@@ -19,13 +19,35 @@ fn explain(args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// The explained rules after the walk (from the first `  rule `… line).
+fn trees(out: &str) -> String {
+    out.lines()
+        .skip_while(|l| !l.starts_with("  rule `"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The walk's line for the rule described `what`, and the lines under it.
+fn walk_entry<'a>(out: &'a str, what: &str) -> Vec<&'a str> {
+    let mut lines = out
+        .lines()
+        .skip_while(|l| !(l.contains(what) && l.trim_start().starts_with('[')));
+    let first = lines
+        .next()
+        .unwrap_or_else(|| panic!("no walk line for {what}: {out}"));
+    let mut v = vec![first];
+    v.extend(lines.take_while(|l| !l.trim_start().starts_with('[')));
+    v
+}
+
 #[test]
 fn a_list_hit_explains_why_the_admin_rule_did_not_match() {
-    let out = explain(&["suites", "--", "admin from the office is allowed"]);
+    let all = explain(&["suites", "--", "admin from the office is allowed"]);
     assert!(
-        out.contains("waf::admin from the office is allowed (suites/waf.yaml:"),
-        "{out}"
+        all.contains("waf::admin from the office is allowed (suites/waf.yaml:"),
+        "{all}"
     );
+    let out = trees(&all);
     assert!(
         out.contains("rule `b1702be859e5aa0c91b1953451bd346a` \"Admin only from the office\" (suites/rulesets/zone-http_request_firewall_custom.json:"),
         "{out}"
@@ -51,14 +73,37 @@ fn a_list_hit_explains_why_the_admin_rule_did_not_match() {
 
 #[test]
 fn a_skip_and_an_earlier_challenge_leave_rules_unevaluated() {
-    // The partner skip: the admin rule is never evaluated.
-    let out = explain(&["suites", "--", "partners skip the custom rules"]);
+    // The partner skip: the admin rule is never evaluated; the walk names the skip rule for
+    // the rest of the ruleset and for the rate limiting phase it skipped.
+    let all = explain(&["suites", "--", "partners skip the custom rules"]);
+    assert!(
+        all.starts_with("waf::partners skip the custom rules (suites/waf.yaml:"),
+        "{all}"
+    );
+    let skipped = walk_entry(&all, "Admin only from the office");
+    assert!(skipped[0].trim_start().starts_with("[-] block"), "{all}");
+    assert_eq!(
+        skipped[1].trim(),
+        "not evaluated: the skip rule `789219fa32d8c035404ab4f14e1b1367` (suites/rulesets/zone-http_request_firewall_custom.json:11) skipped the rest of this ruleset",
+        "{all}"
+    );
+    let ratelimit = walk_entry(
+        &all,
+        "ruleset default (zone d24b68d26a82cd2db27a4959048b2622)",
+    );
+    assert!(ratelimit[0].trim_start().starts_with("[-]"), "{all}");
+    assert_eq!(
+        ratelimit[1].trim(),
+        "not entered: the skip rule `789219fa32d8c035404ab4f14e1b1367` (suites/rulesets/zone-http_request_firewall_custom.json:11) skipped phase http_ratelimit",
+        "{all}"
+    );
+    let out = trees(&all);
     let admin = out
         .lines()
         .find(|l| l.contains("\"Admin only from the office\""))
         .unwrap();
     assert!(
-        admin.contains("was not evaluated: the skip rule `789219fa32d8c035404ab4f14e1b1367` (suites/rulesets/zone-http_request_firewall_custom.json:11) skipped it"),
+        admin.contains("was not evaluated: the skip rule `789219fa32d8c035404ab4f14e1b1367` (suites/rulesets/zone-http_request_firewall_custom.json:11) skipped the rest of this ruleset"),
         "{out}"
     );
     let skip = out
@@ -82,8 +127,22 @@ fn a_skip_and_an_earlier_challenge_leave_rules_unevaluated() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", outcome(&o));
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("action managed_challenge by rule"), "{out}");
+    let all = String::from_utf8_lossy(&o.stdout);
+    assert!(all.contains("action managed_challenge by rule"), "{all}");
+    let challenge = walk_entry(&all, "Challenge likely bots on login");
+    assert!(
+        challenge[0]
+            .trim_start()
+            .starts_with("[x] managed_challenge")
+            && challenge[0].ends_with("← ended the request"),
+        "{all}"
+    );
+    let traversal = walk_entry(&all, "Path traversal");
+    assert!(traversal[0].trim_start().starts_with("[-] block"), "{all}");
+    // Later phases did not run, for the same reason.
+    let managed = walk_entry(&all, "phase http_request_firewall_managed");
+    assert!(managed[0].trim_start().starts_with("[-]"), "{all}");
+    let out = trees(&all);
     let ended = out
         .lines()
         .find(|l| l.contains("\"Challenge likely bots on login\"") && l.contains("rule `"))
@@ -118,13 +177,69 @@ fn a_skip_and_an_earlier_challenge_leave_rules_unevaluated() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", outcome(&o));
-    let out = String::from_utf8_lossy(&o.stdout);
+    let all = String::from_utf8_lossy(&o.stdout);
+    let walked = walk_entry(&all, "Web shell upload");
+    assert!(walked[0].trim_start().starts_with("[-] block"), "{all}");
+    assert!(
+        walked[1].trim().starts_with("not evaluated: disabled by the override in the execute rule `e276e7403248c3418d3c12c43ac988fb` (suites/rulesets/zone-http_request_firewall_managed.json:"),
+        "{all}"
+    );
+    let out = trees(&all);
     let shell = out
         .lines()
         .find(|l| l.contains("\"Web shell upload\"") && l.contains("rule `"))
         .unwrap();
     assert!(
-        shell.contains("was not evaluated: an override in the execute rule `"),
+        shell.contains("was not evaluated: disabled by the override in the execute rule `"),
+        "{out}"
+    );
+}
+
+#[test]
+fn an_override_that_changed_an_action_is_named_where_it_applied() {
+    let all = explain(&["suites", "--", "the wordpress category override"]);
+    let rule = walk_entry(&all, "WordPress - xmlrpc.php");
+    assert!(
+        rule[0].trim_start().starts_with("[x] block") && rule[0].ends_with("← ended the request"),
+        "{all}"
+    );
+    assert!(
+        rule[1].trim().starts_with("changed: action log → block by the override in the execute rule `e276e7403248c3418d3c12c43ac988fb` (suites/rulesets/zone-http_request_firewall_managed.json:"),
+        "{all}"
+    );
+    // Only the rule that ended the request says so, not the execute rule around it.
+    let execute = walk_entry(&all, "Cloudflare Managed Ruleset  (line");
+    assert!(!execute[0].contains("ended the request"), "{all}");
+    let tree = trees(&all);
+    assert!(
+        tree.contains("  changed: action log → block by the override in the execute rule `e276e7403248c3418d3c12c43ac988fb`"),
+        "{tree}"
+    );
+}
+
+#[test]
+fn a_rule_after_a_transform_reads_the_rewritten_request() {
+    // The case asks for /legacy/admin/orders; the transform phase strips /legacy, so the admin
+    // rule read /admin/orders, and the transform rule itself read the path as it arrived.
+    let out = trees(&explain(&[
+        "suites",
+        "--",
+        "a rewritten legacy admin URL meets the admin rule",
+    ]));
+    let admin = out
+        .split("\n  rule `")
+        .find(|r| r.contains("\"Admin only from the office\""))
+        .unwrap();
+    assert!(
+        admin.contains("http.request.uri.path = \"/admin/orders\""),
+        "{out}"
+    );
+    let strip = out
+        .split("\n  rule `")
+        .find(|r| r.contains("\"Strip the /legacy prefix\""))
+        .unwrap();
+    assert!(
+        strip.contains("http.request.uri.path = \"/legacy/admin/orders\""),
         "{out}"
     );
 }
@@ -253,5 +368,16 @@ fn explain_json_follows_its_schema() {
         let errors: Vec<String> = v.iter_errors(&doc).map(|e| e.to_string()).collect();
         assert!(errors.is_empty(), "{errors:?}");
         assert!(!doc["explanations"].as_array().unwrap().is_empty());
+        // The walk: every phase with an entry point, and why one did not run.
+        let walk = &doc["explanations"][0]["walk"];
+        let phases = walk["phases"].as_array().unwrap();
+        assert!(phases.len() >= 5, "{walk}");
+        assert!(
+            phases
+                .iter()
+                .filter(|p| p["ran"] == false)
+                .all(|p| p["why_not"].is_string()),
+            "{walk}"
+        );
     }
 }
