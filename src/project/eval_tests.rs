@@ -685,3 +685,39 @@ fn a_phase_with_no_entry_point_is_not_traced() {
         .collect();
     assert_eq!(phases, [FC]);
 }
+
+#[test]
+fn a_rule_never_reached_names_the_execute_rule_that_did_not_run_its_ruleset() {
+    let mut rs = account_custom();
+    rs[0] = entry(
+        "root",
+        FC,
+        "root",
+        json!([r(
+            "ex",
+            "execute",
+            "http.request.uri.path eq \"/only-here\"",
+            json!({"id": "acct"})
+        )]),
+    );
+    let p = project(&rs);
+    let q = req("https://a.example/acct");
+    let (result, w) = crate::ruleset::evaluate_walked(&p.book, &q, &Extras::default()).unwrap();
+    let view = TraceView::new(&result);
+    let why = crate::ruleset::why::explain_rules(
+        Some(&p.book),
+        &q,
+        &Extras::default(),
+        &view,
+        Some(&w),
+        &["acct-block".to_string()],
+    );
+    let cause = why[0].cause.as_deref().unwrap();
+    assert!(
+        cause.starts_with("the execute rule `ex` (")
+            && cause.ends_with("that runs its ruleset did not match"),
+        "{cause}"
+    );
+    // Its expression is still explained: it would have matched.
+    assert_eq!(why[0].tree.as_ref().unwrap().value, Some(true));
+}

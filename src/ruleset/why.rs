@@ -153,6 +153,60 @@ fn cause(book: &Rulebook, view: &TraceView, id: &str) -> Option<String> {
         .map(|t| format!("the request ended at rule {} first", place(book, t)))
 }
 
+/// Why rule `id`, absent from the walk, was never reached: the `execute` rules that would
+/// run its ruleset did not match or were not evaluated themselves, or none exists.
+fn unreached(book: &Rulebook, walk: &Walk, id: &str) -> Option<String> {
+    let (set, _) = locate(book, id)?;
+    let target = book.rulesets[set].ruleset.id.as_str();
+    let mut reasons = Vec::new();
+    for rs in &book.rulesets {
+        for (i, r) in rs.rules.iter().enumerate() {
+            let runs_it = r.rule.action == "execute"
+                && r.rule
+                    .action_parameters
+                    .as_deref()
+                    .and_then(|p| p.get("id"))
+                    .and_then(|v| v.as_str())
+                    == Some(target);
+            if !runs_it {
+                continue;
+            }
+            let name = r.rule.step_name(i);
+            let at = format!("`{name}` ({}:{})", rs.file.display(), r.line);
+            match walk.find(&name).map(|(_, w)| w) {
+                Some(w) if w.evaluated && !w.matched => {
+                    reasons.push(format!(
+                        "the execute rule {at} that runs its ruleset did not match"
+                    ));
+                }
+                Some(w) => {
+                    if let Some(why) = &w.why_not {
+                        reasons.push(format!(
+                            "the execute rule {at} that runs its ruleset was not evaluated: {why}"
+                        ));
+                    }
+                }
+                None => reasons.push(format!(
+                    "the execute rule {at} that runs its ruleset was not reached"
+                )),
+            }
+        }
+    }
+    if reasons.is_empty() {
+        let phase = book.rulesets[set].ruleset.phase.as_deref();
+        return Some(match phase {
+            Some(p)
+                if book.rulesets[set].ruleset.kind != "custom"
+                    && book.rulesets[set].ruleset.kind != "managed" =>
+            {
+                format!("its phase {p} did not run")
+            }
+            _ => format!("no execute rule runs its ruleset {target}"),
+        });
+    }
+    Some(reasons.join("; "))
+}
+
 /// The rules that matter in `view`: the one that ended the request, then `named` (rule ids
 /// or selectors a case names); every evaluated rule with `all`, or when neither exists.
 pub(crate) fn rules_that_matter(view: &TraceView, named: &[String], all: bool) -> Vec<String> {
@@ -212,9 +266,11 @@ pub(crate) fn explain_rules(
                 cause: if evaluated {
                     None
                 } else {
-                    walked
-                        .and_then(|r| r.why_not.clone())
-                        .or_else(|| book.and_then(|b| cause(b, view, &rule_id)))
+                    match (walked, walk, book) {
+                        (Some(r), _, _) => r.why_not.clone(),
+                        (None, Some(w), Some(b)) => unreached(b, w, &rule_id),
+                        _ => book.and_then(|b| cause(b, view, &rule_id)),
+                    }
                 },
                 changed: walked.map(|r| r.changed.clone()).unwrap_or_default(),
                 evaluated,
