@@ -1,11 +1,10 @@
 //! List files: the Lists API's list object with its items, checked and turned into the
 //! engine's [`List`]s.
 
-use std::net::IpAddr;
-
 use super::files::FileCtx;
 use serde_json::Value;
 
+use crate::rules::parse_ip_item;
 use crate::rules::{IpSet, List, RedirectItem};
 use crate::ruleset::model::{ListFile, ListItem};
 
@@ -126,18 +125,4 @@ fn redirect_item(list: &str, item: &ListItem, c: &mut FileCtx) -> Option<Redirec
         preserve_query_string: flag("preserve_query_string"),
         preserve_path_suffix: flag("preserve_path_suffix"),
     })
-}
-
-fn parse_ip_item(text: &str) -> Option<(IpAddr, u8)> {
-    match text.split_once('/') {
-        Some((a, p)) => {
-            let a: IpAddr = a.parse().ok()?;
-            let p: u8 = p.parse().ok()?;
-            (p <= if a.is_ipv4() { 32 } else { 128 }).then_some((a, p))
-        }
-        None => {
-            let a: IpAddr = text.parse().ok()?;
-            Some((a, if a.is_ipv4() { 32 } else { 128 }))
-        }
-    }
 }

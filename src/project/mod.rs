@@ -220,6 +220,8 @@ pub(crate) fn load_project_in(
         list_names.insert(l.name.clone(), path.clone());
         if let Some(list) = lists::list_contents(&l, &mut c) {
             book.lists.insert(l.name.clone(), list);
+            book.list_sources
+                .insert(l.name.clone(), (path.clone(), l.clone()));
         }
         list_files.push(l);
     }

@@ -28,6 +28,12 @@ pub(crate) struct Node {
     /// The named list a membership test used, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) list: Option<String>,
+    /// The list item that matched, with where it is (`suites/lists/office.json:7: 192.0.2.0/24`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) item: Option<String>,
+    /// A membership test's left side's value: what the item is looked up by.
+    #[serde(skip)]
+    pub(crate) probe: Option<super::Value>,
     /// In `any(…[*]…)` / `all(…[*]…)`: the element that decided (`[2] = "x-debug"`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) element: Option<String>,
@@ -121,6 +127,8 @@ fn node(e: &Expr, ctx: &Context) -> Node {
         decided: false,
         reads: Vec::new(),
         list: None,
+        item: None,
+        probe: None,
         element: None,
         children: Vec::new(),
     };
@@ -159,6 +167,11 @@ fn node(e: &Expr, ctx: &Context) -> Node {
             n.reads = reads(e, ctx);
             if let Rhs::List(l) = rhs {
                 n.list = Some(format!("${}", l.name));
+                if let ExprKind::Cmp(lhs, _, _) = &e.kind
+                    && !lhs.each
+                {
+                    n.probe = super::ValueProgram::new(&ast::ValueExpr::Lhs(lhs.clone())).eval(ctx);
+                }
             }
         }
         _ => {
@@ -251,8 +264,14 @@ pub(crate) fn render(n: &Node, depth: usize, out: &mut String) {
         let r: Vec<String> = n.reads.iter().map(|(k, v)| format!("{k} = {v}")).collect();
         line.push_str(&format!("    {}", r.join(", ")));
     }
-    if let Some(l) = &n.list {
-        line.push_str(&format!(" (list {})", crate::escape::visible(l)));
+    match (&n.list, &n.item) {
+        (Some(l), Some(item)) => line.push_str(&format!(
+            " (list {}: {})",
+            crate::escape::visible(l),
+            crate::escape::visible(item)
+        )),
+        (Some(l), None) => line.push_str(&format!(" (list {})", crate::escape::visible(l))),
+        _ => {}
     }
     if let Some(el) = &n.element {
         line.push_str(&format!(" (decided by element {el})"));

@@ -399,9 +399,55 @@ impl Lists {
     }
 }
 
+/// An ip list item: an address or a CIDR, as (address, prefix length).
+pub(crate) fn parse_ip_item(text: &str) -> Option<(IpAddr, u8)> {
+    match text.split_once('/') {
+        Some((a, p)) => {
+            let a: IpAddr = a.parse().ok()?;
+            let p: u8 = p.parse().ok()?;
+            (p <= if a.is_ipv4() { 32 } else { 128 }).then_some((a, p))
+        }
+        None => {
+            let a: IpAddr = text.parse().ok()?;
+            Some((a, if a.is_ipv4() { 32 } else { 128 }))
+        }
+    }
+}
+
+/// Whether one list item (`kind` ip, hostname or asn; `item` as written) holds `v`: which
+/// item of a list a membership test matched, for an explanation.
+pub(crate) fn item_holds(kind: &str, item: &str, v: &super::Value) -> bool {
+    match (kind, v) {
+        ("ip", super::Value::Ip(ip)) => parse_ip_item(item).is_some_and(|(a, p)| {
+            let mut s = IpSet::new();
+            s.add_cidr(a, p);
+            s.finish().contains(ip)
+        }),
+        ("asn", super::Value::Int(n)) => item.parse::<i64>().ok() == Some(*n),
+        ("hostname", super::Value::Bytes(b)) => List::hostnames([item]).contains_host(b),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_item_holds_a_value_of_its_kind() {
+        use super::super::Value;
+        let ip = |s: &str| Value::Ip(s.parse().unwrap());
+        assert!(item_holds("ip", "192.0.2.0/24", &ip("192.0.2.44")));
+        assert!(!item_holds("ip", "192.0.2.0/24", &ip("192.0.3.1")));
+        assert!(item_holds("ip", "2001:db8::1", &ip("2001:db8::1")));
+        assert!(item_holds("asn", "64501", &Value::Int(64501)));
+        assert!(!item_holds("asn", "64501", &Value::Int(64500)));
+        assert!(item_holds("hostname", "*.example.com", &Value::bytes("A.Example.com")));
+        assert!(!item_holds("hostname", "shop.example", &Value::bytes("example")));
+        // A value of another type, an item that does not parse: no match, no panic.
+        assert!(!item_holds("ip", "not an ip", &ip("192.0.2.1")));
+        assert!(!item_holds("asn", "64501", &Value::bytes("64501")));
+    }
 
     #[test]
     fn ip_sets_merge_and_find() {

@@ -35,6 +35,7 @@ pub use compile::{Filter, ValueProgram};
 pub use context::Context;
 pub use error::{ErrorKind, FieldError, RequestError, RuleError, ValueError};
 pub use lists::{IpSet, List, Lists, RedirectItem};
+pub(crate) use lists::{item_holds, parse_ip_item};
 pub(crate) use parse::{ParseLimits, parse_filter, parse_value};
 pub use scheme::FieldId;
 pub use types::{Type, Value};

@@ -53,6 +53,8 @@ pub(crate) struct Rulebook {
     /// Entry points by level, then phase.
     pub(crate) entry: HashMap<Level, HashMap<String, usize>>,
     pub(crate) lists: Lists,
+    /// Each list as read, with its file: what an explanation names the matching item from.
+    pub(crate) list_sources: HashMap<String, (PathBuf, super::model::ListFile)>,
     /// Rule `ref` → rule id, so suites may name rules by ref.
     pub(crate) refs: HashMap<String, String>,
     /// The origin's status when no rule ends the request.
@@ -76,6 +78,7 @@ impl Default for Rulebook {
             by_id: HashMap::new(),
             entry: HashMap::new(),
             lists: Lists::new(),
+            list_sources: HashMap::new(),
             refs: HashMap::new(),
             origin_status: 200,
             cost: crate::rules::cost::Cost::default(),

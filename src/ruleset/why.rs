@@ -153,6 +153,50 @@ fn cause(book: &Rulebook, view: &TraceView, id: &str) -> Option<String> {
         .map(|t| format!("the request ended at rule {} first", place(book, t)))
 }
 
+/// Names, in each list membership test of `n` that held, the list item that matched, with
+/// its file and line.
+fn name_items(book: &Rulebook, n: &mut Node) {
+    for c in &mut n.children {
+        name_items(book, c);
+    }
+    let (Some(list), Some(true), Some(v)) = (&n.list, n.value, &n.probe) else {
+        return;
+    };
+    let Some((path, file)) = book.list_sources.get(list.trim_start_matches('$')) else {
+        return;
+    };
+    let found = file.items.iter().find_map(|i| {
+        let text = match file.kind.as_str() {
+            "ip" => i.ip.clone()?,
+            "hostname" => i.hostname.as_ref()?.url_hostname.clone(),
+            "asn" => i.asn?.to_string(),
+            _ => return None,
+        };
+        crate::rules::item_holds(&file.kind, &text, v).then_some(text)
+    });
+    let Some(text) = found else { return };
+    // Its line, in a list file (a Terraform list's items are not placed).
+    let line = (path.extension().is_some_and(|e| e == "json"))
+        .then(|| std::fs::read_to_string(path).ok())
+        .flatten()
+        .and_then(|src| {
+            let quoted = serde_json::to_string(&text).unwrap_or_default();
+            let at = if file.kind == "asn" {
+                src.match_indices(&text).map(|(at, _)| at).find(|&at| {
+                    src[..at].trim_end().ends_with(':')
+                        && !src[at + text.len()..].starts_with(|c: char| c.is_ascii_digit())
+                })
+            } else {
+                src.find(&quoted)
+            }?;
+            Some(crate::text::line_col(&src, at).0)
+        });
+    n.item = Some(match line {
+        Some(l) => format!("{}:{l}: {text}", path.display()),
+        None => format!("{}: {text}", path.display()),
+    });
+}
+
 /// Why rule `id`, absent from the walk, was never reached: the `execute` rules that would
 /// run its ruleset did not match or were not evaluated themselves, or none exists.
 fn unreached(book: &Rulebook, walk: &Walk, id: &str) -> Option<String> {
@@ -254,11 +298,11 @@ pub(crate) fn explain_rules(
                 .and_then(|w| w.context_for(&rule_id))
                 .or(arrived.as_ref());
             let tree = match (&found, ctx, book) {
-                (Some((r, _)), Some(ctx), Some(b)) => r
-                    .rule
-                    .expression
-                    .as_deref()
-                    .and_then(|e| explain::explain(e, &b.lists, ctx)),
+                (Some((r, _)), Some(ctx), Some(b)) => r.rule.expression.as_deref().and_then(|e| {
+                    let mut t = explain::explain(e, &b.lists, ctx)?;
+                    name_items(b, &mut t);
+                    Some(t)
+                }),
                 _ => None,
             };
             let evaluated = hits.iter().any(|h| h.rule == rule_id);

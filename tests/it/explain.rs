@@ -66,7 +66,7 @@ fn a_list_hit_explains_why_the_admin_rule_did_not_match() {
     assert!(
         list.contains("true")
             && list.contains("ip.src = \"192.0.2.44\"")
-            && list.contains("(list $office_ips)"),
+            && list.contains("(list $office_ips: suites/lists/office_ips.json:7: 192.0.2.0/24)"),
         "{list}"
     );
 }
@@ -111,6 +111,13 @@ fn a_skip_and_an_earlier_challenge_leave_rules_unevaluated() {
         .find(|l| l.contains("Partners skip") && l.contains("rule `"))
         .unwrap();
     assert!(skip.ends_with("matched"), "{out}");
+    // The list item that matched, with its line: 64501, not 64500 above it.
+    assert!(
+        out.contains(
+            "ip.src.asnum = 64501 (list $partner_asns: suites/lists/partner_asns.json:11: 64501)"
+        ),
+        "{out}"
+    );
 
     // A block the case expects never happened: the bot's managed challenge ended the request
     // first, so the block rule (later in the phase) was never evaluated.
