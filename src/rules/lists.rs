@@ -442,8 +442,16 @@ mod tests {
         assert!(item_holds("ip", "2001:db8::1", &ip("2001:db8::1")));
         assert!(item_holds("asn", "64501", &Value::Int(64501)));
         assert!(!item_holds("asn", "64501", &Value::Int(64500)));
-        assert!(item_holds("hostname", "*.example.com", &Value::bytes("A.Example.com")));
-        assert!(!item_holds("hostname", "shop.example", &Value::bytes("example")));
+        assert!(item_holds(
+            "hostname",
+            "*.example.com",
+            &Value::bytes("A.Example.com")
+        ));
+        assert!(!item_holds(
+            "hostname",
+            "shop.example",
+            &Value::bytes("example")
+        ));
         // A value of another type, an item that does not parse: no match, no panic.
         assert!(!item_holds("ip", "not an ip", &ip("192.0.2.1")));
         assert!(!item_holds("asn", "64501", &Value::bytes("64501")));

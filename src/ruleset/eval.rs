@@ -507,9 +507,19 @@ fn run_ruleset(
             match action {
                 // Rate limiting rules: one trace cannot exceed a threshold, so the action is
                 // not applied (the rule is traced with `matched` from its expression).
-                _ if st.phase == RATE_LIMIT_PHASE => {}
+                _ if st.phase == RATE_LIMIT_PHASE => {
+                    if let Some(w) = st.walk.as_mut() {
+                        w.note("counted, not applied: one request cannot exceed a rate limit's threshold");
+                    }
+                }
                 // With skip_challenge the trace goes on past a challenge.
-                Action::Challenge(_) if st.skip_challenge => {}
+                Action::Challenge(_) if st.skip_challenge => {
+                    if let Some(w) = st.walk.as_mut() {
+                        w.note(
+                            "the request's skip_challenge lets the trace go on past the challenge",
+                        );
+                    }
+                }
                 Action::Challenge(_) => st.end = Some(End { status: 403 }),
                 Action::Block { status } => st.end = Some(End { status: *status }),
                 Action::ServeError { status } => {
@@ -690,6 +700,7 @@ fn rule_walk(
         ended: false,
         why_not,
         changed: Vec::new(),
+        note: None,
         executes: None,
     }
 }

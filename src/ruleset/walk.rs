@@ -90,6 +90,10 @@ pub(crate) struct RuleWalk {
     /// What overrides changed (`action log → block by the override in …`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) changed: Vec<String>,
+    /// Why a matched rule's action did not end the request (a rate limit counts; a challenge
+    /// with `skip_challenge`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) note: Option<String>,
     /// The ruleset an `execute` rule ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) executes: Option<RulesetWalk>,
@@ -261,6 +265,13 @@ impl Walk {
         }
     }
 
+    /// A note on the innermost ruleset's last rule.
+    pub(crate) fn note(&mut self, note: &str) {
+        if let Some(r) = self.rec.stack.last_mut().and_then(|rs| rs.rules.last_mut()) {
+            r.note = Some(note.to_string());
+        }
+    }
+
     /// The innermost ruleset's last rule ended the request.
     pub(crate) fn ended(&mut self, by: String) {
         if let Some(r) = self.rec.stack.last_mut().and_then(|rs| rs.rules.last_mut()) {
@@ -289,6 +300,7 @@ impl Walk {
                 matched: i.matched == Some(true),
                 ended: false,
                 why_not: None,
+                note: None,
                 changed: if i.score_threshold.is_some() {
                     changed.clone()
                 } else {
@@ -456,6 +468,9 @@ fn ruleset_lines(rs: &RulesetWalk, indent: usize, out: &mut String) {
         );
         for c in &r.changed {
             let _ = writeln!(out, "{pad}        changed: {}", v(c));
+        }
+        if let Some(n) = &r.note {
+            let _ = writeln!(out, "{pad}        note: {}", v(n));
         }
         match &r.why_not {
             // A run of rules left out for one reason says it once.

@@ -388,3 +388,27 @@ fn explain_json_follows_its_schema() {
         );
     }
 }
+
+#[test]
+fn a_matched_rule_that_did_not_end_the_request_says_why() {
+    let all = explain(&["suites", "--", "skip_challenge lets the trace continue"]);
+    let challenge = walk_entry(&all, "Challenge likely bots on login");
+    assert!(
+        challenge[0]
+            .trim_start()
+            .starts_with("[x] managed_challenge")
+            && !challenge[0].contains("ended the request"),
+        "{all}"
+    );
+    assert_eq!(
+        challenge[1].trim(),
+        "note: the request's skip_challenge lets the trace go on past the challenge",
+        "{all}"
+    );
+    let limit = walk_entry(&all, "5 logins per minute per IP");
+    assert_eq!(
+        limit[1].trim(),
+        "note: counted, not applied: one request cannot exceed a rate limit's threshold",
+        "{all}"
+    );
+}
