@@ -62,97 +62,6 @@ fn locate<'b>(book: &'b Rulebook, id: &str) -> Option<(usize, &'b CompiledRule)>
     })
 }
 
-fn place(book: &Rulebook, id: &str) -> String {
-    locate(book, id)
-        .map(|(i, r)| {
-            format!(
-                "`{}` ({}:{})",
-                crate::escape::visible(id),
-                book.rulesets[i].file.display(),
-                r.line
-            )
-        })
-        .unwrap_or_else(|| format!("`{}`", crate::escape::visible(id)))
-}
-
-/// Why the trace never reached rule `id`, when the book says.
-fn cause(book: &Rulebook, view: &TraceView, id: &str) -> Option<String> {
-    let (set, rule) = locate(book, id)?;
-    if rule.rule.enabled == Some(false) {
-        return Some("it is disabled (`enabled: false`)".into());
-    }
-    let target = &book.rulesets[set].ruleset;
-    let target_id = target.id.as_str();
-    // An execute rule whose overrides disable it (or its whole ruleset).
-    for rs in &book.rulesets {
-        for r in &rs.rules {
-            let Some(p) = r.rule.action_parameters.as_deref() else {
-                continue;
-            };
-            if r.rule.action != "execute" || p.get("id").and_then(|v| v.as_str()) != Some(target_id)
-            {
-                continue;
-            }
-            let overrides = p.get("overrides");
-            let off = |v: Option<&serde_json::Value>| {
-                v.and_then(serde_json::Value::as_bool) == Some(false)
-            };
-            let by_rule = overrides
-                .and_then(|o| o.get("rules"))
-                .and_then(serde_json::Value::as_array)
-                .is_some_and(|rules| {
-                    rules.iter().any(|o| {
-                        o.get("id").and_then(|v| v.as_str()) == Some(id) && off(o.get("enabled"))
-                    })
-                });
-            if by_rule || off(overrides.and_then(|o| o.get("enabled"))) {
-                return Some(format!(
-                    "an override in the execute rule {} disables it",
-                    place(book, r.rule.id.as_deref().unwrap_or_default())
-                ));
-            }
-        }
-    }
-    // A skip rule that matched and skipped its ruleset, phase or the rule itself.
-    for hit in view.rule_hits().iter().filter(|h| h.matched) {
-        let Some((skip_set, skip)) = locate(book, &hit.rule) else {
-            continue;
-        };
-        if skip.rule.action != "skip" {
-            continue;
-        }
-        let p = skip.rule.action_parameters.as_deref();
-        let list_has = |key: &str, want: &str| {
-            p.and_then(|p| p.get(key))
-                .and_then(serde_json::Value::as_array)
-                .is_some_and(|a| a.iter().any(|v| v.as_str() == Some(want)))
-        };
-        let current = p.and_then(|p| p.get("ruleset")).and_then(|v| v.as_str()) == Some("current")
-            && skip_set == set;
-        let rules = p
-            .and_then(|p| p.get("rules"))
-            .and_then(|r| r.get(target_id))
-            .and_then(serde_json::Value::as_array)
-            .is_some_and(|a| a.iter().any(|v| v.as_str() == Some(id)));
-        if current
-            || rules
-            || list_has("rulesets", target_id)
-            || target
-                .phase
-                .as_deref()
-                .is_some_and(|ph| list_has("phases", ph))
-        {
-            return Some(format!(
-                "the skip rule {} skipped it",
-                place(book, &hit.rule)
-            ));
-        }
-    }
-    view.terminating_step()
-        .and_then(|s| s.item.step_name.as_deref())
-        .map(|t| format!("the request ended at rule {} first", place(book, t)))
-}
-
 /// Names, in each list membership test of `n` that held, the list item that matched, with
 /// its file and line.
 fn name_items(book: &Rulebook, n: &mut Node) {
@@ -216,7 +125,7 @@ fn unreached(book: &Rulebook, walk: &Walk, id: &str) -> Option<String> {
                 continue;
             }
             let name = r.rule.step_name(i);
-            let at = format!("`{name}` ({}:{})", rs.file.display(), r.line);
+            let at = super::walk::place(rs, r, i);
             match walk.find(&name).map(|(_, w)| w) {
                 Some(w) if w.evaluated && !w.matched => {
                     reasons.push(format!(
@@ -313,7 +222,7 @@ pub(crate) fn explain_rules(
                     match (walked, walk, book) {
                         (Some(r), _, _) => r.why_not.clone(),
                         (None, Some(w), Some(b)) => unreached(b, w, &rule_id),
-                        _ => book.and_then(|b| cause(b, view, &rule_id)),
+                        _ => None,
                     }
                 },
                 changed: walked.map(|r| r.changed.clone()).unwrap_or_default(),
