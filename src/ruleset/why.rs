@@ -84,26 +84,47 @@ fn name_items(book: &Rulebook, n: &mut Node) {
         crate::rules::item_holds(&file.kind, &text, v).then_some(text)
     });
     let Some(text) = found else { return };
-    // Its line, in a list file (a Terraform list's items are not placed).
-    let line = (path.extension().is_some_and(|e| e == "json"))
-        .then(|| std::fs::read_to_string(path).ok())
-        .flatten()
-        .and_then(|src| {
-            let quoted = serde_json::to_string(&text).unwrap_or_default();
-            let at = if file.kind == "asn" {
-                src.match_indices(&text).map(|(at, _)| at).find(|&at| {
-                    src[..at].trim_end().ends_with(':')
-                        && !src[at + text.len()..].starts_with(|c: char| c.is_ascii_digit())
-                })
-            } else {
-                src.find(&quoted)
-            }?;
-            Some(crate::text::line_col(&src, at).0)
-        });
-    n.item = Some(match line {
-        Some(l) => format!("{}:{l}: {text}", path.display()),
-        None => format!("{}: {text}", path.display()),
+    // Where the item is written: its list file, or a `.tf` file of the Terraform root it came
+    // from (an item an expression computes is not written anywhere: the source alone is named).
+    let files: Vec<std::path::PathBuf> = if path.is_dir() {
+        let mut tf: Vec<_> = std::fs::read_dir(path)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "tf"))
+            .collect();
+        tf.sort();
+        tf
+    } else {
+        vec![path.clone()]
+    };
+    let at = files.iter().find_map(|f| {
+        // Files this large are not lists anyone wrote by hand.
+        if std::fs::metadata(f).ok()?.len() > 4 << 20 {
+            return None;
+        }
+        let src = std::fs::read_to_string(f).ok()?;
+        let at = if file.kind == "asn" {
+            // `"asn": 64501` in JSON, `asn = 64501` in HCL.
+            src.match_indices(&text).map(|(at, _)| at).find(|&at| {
+                let before = src[..at].trim_end();
+                (before.ends_with(':') || before.ends_with('='))
+                    && !src[at + text.len()..].starts_with(|c: char| c.is_ascii_digit())
+            })
+        } else {
+            src.find(&serde_json::to_string(&text).unwrap_or_default())
+        }?;
+        Some(format!(
+            "{}:{}",
+            f.display(),
+            crate::text::line_col(&src, at).0
+        ))
     });
+    n.item = Some(format!(
+        "{}: {text}",
+        at.unwrap_or_else(|| path.display().to_string())
+    ));
 }
 
 /// Why rule `id`, absent from the walk, was never reached: the `execute` rules that would

@@ -412,3 +412,17 @@ fn a_matched_rule_that_did_not_end_the_request_says_why() {
         "{all}"
     );
 }
+
+#[test]
+fn a_terraform_list_item_is_placed_in_its_tf_file() {
+    let all = explain(&["examples/terraform", "--", "admin from the office passes"]);
+    assert!(
+        all.contains("(list $office_ips: examples/terraform/tf/main.tf:73: 203.0.113.0/24)"),
+        "{all}"
+    );
+    // A local module's files are named without `./`.
+    assert!(
+        all.contains(") examples/terraform/tf/baseline/main.tf\n"),
+        "{all}"
+    );
+}

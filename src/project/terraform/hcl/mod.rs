@@ -279,7 +279,7 @@ fn read_modules(
                 remote.push((prefix.clone(), name.clone()));
                 continue;
             }
-            let child = installed.unwrap_or_else(|| mdir.join(&src));
+            let child = installed.unwrap_or_else(|| crate::confine::folded(&mdir.join(&src)));
             if let Err(why) = confine.check(&child) {
                 call_error(
                     report,
