@@ -583,12 +583,10 @@ fn run_ruleset(
                     let crs = book.crs.as_deref().expect("checked above");
                     let none = rustc_hash::FxHashSet::default();
                     let skips = skip_rules_of.get(id.as_str()).unwrap_or(&none);
-                    let e = {
-                        let ids = book
-                            .owasp_ids
-                            .get_or_init(|| owasp::listing_ids(book.ruleset(id)));
-                        owasp::emulate(crs, ids, overrides, skips, st.req, st.lean)
-                    };
+                    let ids = book
+                        .owasp_ids
+                        .get_or_init(|| owasp::listing_ids(book.ruleset(id)));
+                    let e = owasp::emulate(crs, ids, overrides, skips, st.req, st.lean);
                     if let Some(w) = st.walk.as_mut() {
                         let by = walk::place(rs, cr, i);
                         let changed = overrides
@@ -600,7 +598,14 @@ fn run_ruleset(
                                 )
                             })
                             .collect();
-                        w.emulated(&e.step, changed);
+                        let skipped_by = |crs_id: u32| {
+                            let named = |n: &str| {
+                                ids.get(n).map_or(n, String::as_str).parse() == Ok(crs_id)
+                            };
+                            w.rule_skipped_where(id, named).map(str::to_string)
+                        };
+                        let off = owasp::off_reasons(crs, ids, overrides, skips, &by, &skipped_by);
+                        w.emulated(&e.step, changed, off);
                     }
                     step.trace.push(e.step);
                     match e.action {

@@ -133,6 +133,120 @@ pub(crate) struct Emulated {
     pub(crate) action: Option<Action>,
 }
 
+/// Why a CRS rule does not run under an execute rule's overrides (no allocation: the
+/// emulation asks for every rule of every request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Off {
+    /// Above PL1 with no `paranoia-level-N` category overridden.
+    Paranoia(u8),
+    /// `enabled: false` for the whole ruleset.
+    Ruleset,
+    /// The category override at this index of `Overrides::categories`.
+    Category(usize),
+    /// A rule override.
+    Rule,
+    /// A skip rule named it.
+    Skipped,
+}
+
+/// The overrides and skips of one `execute` of the OWASP ruleset, keyed by CRS id.
+struct Switches<'a> {
+    ov: &'a Overrides,
+    rules: HashMap<u32, (Option<&'a Action>, Option<bool>)>,
+    pl_overridden: bool,
+    skipped: std::collections::HashSet<u32>,
+}
+
+impl<'a> Switches<'a> {
+    fn new(
+        ids: &HashMap<String, String>,
+        ov: &'a Overrides,
+        skips: &rustc_hash::FxHashSet<String>,
+    ) -> Self {
+        // Overrides and skips name rules by CRS id, or by Cloudflare id through the listing;
+        // a name that is neither names no CRS rule.
+        let crs_id =
+            |cf: &str| -> Option<u32> { ids.get(cf).map_or(cf, String::as_str).parse().ok() };
+        Switches {
+            ov,
+            rules: ov
+                .rules
+                .iter()
+                .filter_map(|(k, (a, e))| Some((crs_id(k)?, (a.as_ref(), *e))))
+                .collect(),
+            pl_overridden: ov
+                .categories
+                .iter()
+                .any(|(c, _, _)| c.starts_with("paranoia-level-")),
+            skipped: skips.iter().filter_map(|s| crs_id(s)).collect(),
+        }
+    }
+
+    /// Why rule `i` does not run, or `None` when it runs: the paranoia level, then the
+    /// ruleset's `enabled`, the last matching category, the rule's own override (each later
+    /// one wins), then a skip.
+    fn off(&self, crs: &Crs, i: usize) -> Option<Off> {
+        let r = crs.rule(i);
+        let Some(pl) = r.paranoia.filter(|_| r.scored) else {
+            // Initialization and flow control: not rules Cloudflare lists.
+            return None;
+        };
+        let mut off = (!(self.pl_overridden || pl <= 1)).then_some(Off::Paranoia(pl));
+        if let Some(e) = self.ov.enabled {
+            off = (!e).then_some(Off::Ruleset);
+        }
+        for (k, (c, _, e)) in self.ov.categories.iter().enumerate() {
+            if let Some(e) = e
+                && r.tags.iter().any(|t| is_category(t, c))
+            {
+                off = (!*e).then_some(Off::Category(k));
+            }
+        }
+        if let Some((_, Some(e))) = self.rules.get(&r.id) {
+            off = (!*e).then_some(Off::Rule);
+        }
+        if off.is_none() && self.skipped.contains(&r.id) {
+            off = Some(Off::Skipped);
+        }
+        off
+    }
+}
+
+/// Each CRS rule Cloudflare lists that does not run under this execute rule (`by`, placed),
+/// by CRS id, with why: what an explanation says of a managed rule a case names.
+pub(crate) fn off_reasons(
+    crs: &Crs,
+    ids: &HashMap<String, String>,
+    ov: &Overrides,
+    skips: &rustc_hash::FxHashSet<String>,
+    by: &str,
+    skipped_by: &dyn Fn(u32) -> Option<String>,
+) -> Vec<(String, String)> {
+    let sw = Switches::new(ids, ov, skips);
+    (0..crs.len())
+        .filter_map(|i| {
+            let why = match sw.off(crs, i)? {
+                Off::Paranoia(pl) => format!(
+                    "its paranoia level is {pl}: the execute rule {by} runs PL1 only (no paranoia-level-N category is overridden)"
+                ),
+                Off::Ruleset => {
+                    format!("the override in the execute rule {by} disables the whole ruleset")
+                }
+                Off::Category(k) => format!(
+                    "the override of category `{}` in the execute rule {by} disables it",
+                    ov.categories[k].0
+                ),
+                Off::Rule => format!("the rule override in the execute rule {by} disables it"),
+                Off::Skipped => match skipped_by(crs.rule(i).id) {
+                    Some(skip) => format!("the skip rule {skip} skipped it"),
+                    None => "a skip rule earlier in the phase skipped it".to_string(),
+                },
+            };
+            Some((crs.rule(i).id.to_string(), why))
+        })
+        .collect()
+}
+
 /// Runs `req` through the CRS under the execute rule's `overrides` (rule overrides by CRS id,
 /// or by Cloudflare id through `listing`), leaving out the rules an earlier `skip` named.
 pub(crate) fn emulate(
@@ -143,47 +257,13 @@ pub(crate) fn emulate(
     req: &TraceRequest,
     lean: bool,
 ) -> Emulated {
-    // Overrides and skips name rules by CRS id, or by Cloudflare id through the listing; a
-    // name that is neither names no CRS rule.
-    let crs_id = |cf: &str| -> Option<u32> { ids.get(cf).map_or(cf, String::as_str).parse().ok() };
-    let skipped: std::collections::HashSet<u32> = skips.iter().filter_map(|s| crs_id(s)).collect();
-    // Rule overrides keyed by CRS id.
-    let rules: HashMap<u32, (Option<&Action>, Option<bool>)> = ov
-        .rules
-        .iter()
-        .filter_map(|(k, (a, e))| Some((crs_id(k)?, (a.as_ref(), *e))))
-        .collect();
-    let pl_overridden = ov
-        .categories
-        .iter()
-        .any(|(c, _, _)| c.starts_with("paranoia-level-"));
-    let enabled = |i: usize| -> bool {
-        let r = crs.rule(i);
-        let Some(pl) = r.paranoia.filter(|_| r.scored) else {
-            // Initialization and flow control: not rules Cloudflare lists.
-            return true;
-        };
-        let mut on = pl_overridden || pl <= 1;
-        if let Some(e) = ov.enabled {
-            on = e;
-        }
-        for (c, _, e) in &ov.categories {
-            if let Some(e) = e
-                && r.tags.iter().any(|t| is_category(t, c))
-            {
-                on = *e;
-            }
-        }
-        if let Some((_, Some(e))) = rules.get(&r.id) {
-            on = *e;
-        }
-        on && !skipped.contains(&r.id)
-    };
+    let sw = Switches::new(ids, ov, skips);
     let settings = Settings {
         paranoia: 4,
         without_blocking: true,
     };
-    let out = crs.evaluate(&waf_request(req), &settings, &|i| !enabled(i));
+    let out = crs.evaluate(&waf_request(req), &settings, &|i| sw.off(crs, i).is_some());
+    let (rules, skipped) = (&sw.rules, &sw.skipped);
     let label = crs.version().to_string();
     let mut step = TraceItem {
         kind_of_step: Some("ruleset".into()),

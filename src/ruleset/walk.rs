@@ -28,6 +28,11 @@ pub(crate) struct Walk {
     last: Option<Context>,
     #[serde(skip)]
     rec: Recorder,
+    /// Every rule of an emulated managed ruleset (the CRS), with its phase: evaluated or not
+    /// and why. The walk shows only those that matched; an explanation of one a case names
+    /// reads it here.
+    #[serde(skip)]
+    managed: Vec<(String, RuleWalk)>,
 }
 
 /// What the evaluator tells the walk while it runs: who skipped what, whose overrides apply.
@@ -181,6 +186,21 @@ impl Walk {
             .map(|(_, _, by)| by.as_str())
     }
 
+    /// The skip rule that skipped a rule of `ruleset` for which `names` holds (a rule named
+    /// by another id, as a CRS rule by its Cloudflare id).
+    pub(crate) fn rule_skipped_where(
+        &self,
+        ruleset: &str,
+        names: impl Fn(&str) -> bool,
+    ) -> Option<&str> {
+        self.rec
+            .rule_skipped_by
+            .iter()
+            .rev()
+            .find(|(rs, r, _)| rs == ruleset && names(r))
+            .map(|(_, _, by)| by.as_str())
+    }
+
     pub(crate) fn skipped_phase(&mut self, by: &str) {
         self.rec.skip_phase_by = Some(by.to_string());
     }
@@ -281,12 +301,21 @@ impl Walk {
     }
 
     /// A managed ruleset run by emulation (OWASP): its step's rules that matched, and the
-    /// score rule.
-    pub(crate) fn emulated(&mut self, step: &TraceItem, changed: Vec<String>) {
-        let rules = step
+    /// score rule; every rule kept aside, with why those in `off` (CRS id, why) did not run.
+    pub(crate) fn emulated(
+        &mut self,
+        step: &TraceItem,
+        changed: Vec<String>,
+        off: Vec<(String, String)>,
+    ) {
+        let phase = self
+            .phases
+            .last()
+            .map(|p| p.phase.clone())
+            .unwrap_or_default();
+        let all: Vec<RuleWalk> = step
             .trace
             .iter()
-            .filter(|i| i.matched == Some(true) || i.score_threshold.is_some())
             .map(|i| RuleWalk {
                 id: i.step_name.clone().unwrap_or_default(),
                 description: i.description.clone(),
@@ -309,6 +338,31 @@ impl Walk {
                 executes: None,
             })
             .collect();
+        let shown = all
+            .iter()
+            .filter(|r| r.matched || !r.changed.is_empty() || r.action.contains(" at score "))
+            .cloned()
+            .collect();
+        self.managed
+            .extend(all.into_iter().map(|r| (phase.clone(), r)));
+        self.managed.extend(off.into_iter().map(|(id, why)| {
+            (
+                phase.clone(),
+                RuleWalk {
+                    id,
+                    description: None,
+                    at: None,
+                    action: "score".into(),
+                    evaluated: false,
+                    matched: false,
+                    ended: false,
+                    why_not: Some(why),
+                    changed: Vec::new(),
+                    note: None,
+                    executes: None,
+                },
+            )
+        }));
         self.attach(RulesetWalk {
             id: step.step_name.clone().unwrap_or_default(),
             name: step.name.clone(),
@@ -317,7 +371,7 @@ impl Walk {
             entered: true,
             why_not: None,
             emulated: step.emulated.clone(),
-            rules,
+            rules: shown,
         });
     }
 
@@ -356,12 +410,20 @@ impl Walk {
                 }
             })
         }
-        self.phases.iter().find_map(|p| {
-            p.rulesets
-                .iter()
-                .find_map(|rs| in_set(rs, id))
-                .map(|r| (p.phase.as_str(), r))
-        })
+        self.phases
+            .iter()
+            .find_map(|p| {
+                p.rulesets
+                    .iter()
+                    .find_map(|rs| in_set(rs, id))
+                    .map(|r| (p.phase.as_str(), r))
+            })
+            .or_else(|| {
+                self.managed
+                    .iter()
+                    .find(|(_, r)| r.id == id)
+                    .map(|(p, r)| (p.as_str(), r))
+            })
     }
 
     /// The context rule `id` was (or would have been) evaluated against: as its phase

@@ -223,7 +223,13 @@ pub(crate) fn explain_rules(
                 .as_ref()
                 .and_then(|(r, _)| r.rule.id.clone())
                 .unwrap_or_else(|| id.clone());
-            let walked = walk.and_then(|w| w.find(&rule_id)).map(|(_, r)| r);
+            // A managed OWASP rule may be named by its Cloudflare id: the walk knows CRS ids.
+            let crs_id = book
+                .and_then(|b| b.owasp_ids.get())
+                .and_then(|ids| ids.get(&rule_id));
+            let walked = walk
+                .and_then(|w| w.find(&rule_id).or_else(|| w.find(crs_id?)))
+                .map(|(_, r)| r);
             let ctx = walk
                 .and_then(|w| w.context_for(&rule_id))
                 .or(arrived.as_ref());

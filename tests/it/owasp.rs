@@ -671,3 +671,67 @@ fn a_crs_inside_the_repository_may_not_link_outside_it() {
     );
     assert!(!err.contains("token"), "{err}");
 }
+
+#[test]
+fn explain_says_why_a_crs_rule_did_not_run() {
+    if crs().is_none() {
+        return;
+    }
+    let explain = |dir: &Path, suites: &str, filter: &str| {
+        let o = crate::common::bin()
+            .current_dir(dir)
+            .args(["explain", suites, "--", filter])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", crate::common::outcome(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let rule_line = |out: &str, id: &str| -> String {
+        out.lines()
+            .find(|l| l.starts_with(&format!("  rule `{id}`")))
+            .unwrap_or_else(|| panic!("no rule `{id}`: {out}"))
+            .to_string()
+    };
+    // Cloudflare's default paranoia level: a PL2 SQLi rule does not run.
+    let cases = format!(
+        "  - name: sqli at PL1\n    request: {{ url: \"{SQLI}\", {BROWSER} }}\n    expect: {{ not_matched: [\"942200\"] }}\n"
+    );
+    let p = project("{}", "", &cases);
+    let out = explain(p.path(), ".", "sqli at PL1");
+    let line = rule_line(&out, "942200");
+    assert!(
+        line.contains("was not evaluated: its paranoia level is 2: the execute rule `bbbb0000bbbb0000bbbb0000bbbb0000` (")
+            && line.contains("rulesets/zone.json:"),
+        "{line}"
+    );
+
+    // The example project: a category override, a rule override and a skip rule, each named
+    // with the rule that applied it.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let by = "`1a2b3c4d5e6f708192a3b4c5d6e7f809` (examples/owasp/rulesets/zone-http_request_firewall_managed.json:18)";
+    let out = explain(root, "examples/owasp", "the paranoia level is 2");
+    assert!(
+        rule_line(&out, "942431").ends_with(&format!(
+            "was not evaluated: the override of category `paranoia-level-3` in the execute rule {by} disables it"
+        )),
+        "{out}"
+    );
+    let out = explain(
+        root,
+        "examples/owasp",
+        "920350 (Host header is an IP address)",
+    );
+    assert!(
+        rule_line(&out, "920350").ends_with(&format!(
+            "was not evaluated: the rule override in the execute rule {by} disables it"
+        )),
+        "{out}"
+    );
+    let out = explain(root, "examples/owasp", "is skipped on /search");
+    assert!(
+        rule_line(&out, "942430").ends_with(
+            "was not evaluated: the skip rule `0d1e2f3a4b5c6d7e8f90a1b2c3d4e5f6` (examples/owasp/rulesets/zone-http_request_firewall_managed.json:8) skipped it"
+        ),
+        "{out}"
+    );
+}
