@@ -338,10 +338,12 @@ impl Walk {
                 executes: None,
             })
             .collect();
+        // Shown: the rules that scored, and the score rule.
         let shown = all
             .iter()
-            .filter(|r| r.matched || !r.changed.is_empty() || r.action.contains(" at score "))
-            .cloned()
+            .zip(&step.trace)
+            .filter(|(r, i)| r.matched || i.score_threshold.is_some())
+            .map(|(r, _)| r.clone())
             .collect();
         self.managed
             .extend(all.into_iter().map(|r| (phase.clone(), r)));
