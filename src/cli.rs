@@ -125,9 +125,18 @@ pub(crate) struct RecordArgs {
     pub name: String,
 
     #[command(flatten)]
+    pub engine: EngineFlags,
+}
+
+/// The project's Terraform source and variables, the backend, its budget and the API
+/// options: what `trace` and `record` need to trace requests without suites.
+#[derive(Debug, Args)]
+pub(crate) struct EngineFlags {
+    #[command(flatten)]
     pub tf: TerraformArgs,
 
-    /// Set a Terraform root-module variable (as Terraform's `-var`). Repeatable.
+    /// Set a Terraform root-module variable (as Terraform's `-var`; wins over tfvars files
+    /// and TF_VAR_). Repeatable.
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
     pub vars: Vec<(String, String)>,
 
@@ -351,21 +360,7 @@ pub(crate) struct TraceArgs {
     pub json: bool,
 
     #[command(flatten)]
-    pub tf: TerraformArgs,
-
-    /// Set a Terraform root-module variable (as Terraform's `-var`; wins over tfvars files
-    /// and TF_VAR_). Repeatable.
-    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
-    pub vars: Vec<(String, String)>,
-
-    #[command(flatten)]
-    pub engine: BackendArgs,
-
-    #[command(flatten)]
-    pub budget: BudgetArgs,
-
-    #[command(flatten)]
-    pub api: ApiArgs,
+    pub engine: EngineFlags,
 }
 
 #[derive(Debug, Args)]

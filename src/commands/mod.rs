@@ -131,8 +131,6 @@ fn dispatch(cli: &Cli) -> Result<Exit, Report> {
     }
 }
 
-/// The project directory of a suite run: the first path if it is a directory, else its
-/// parent; `suites` by default.
 /// The settings of a command that traces through a backend it is told (`trace`, `record`,
 /// `explain`): the project in `dir`, its Terraform source, and the API and budget flags.
 fn engine_settings(
@@ -156,6 +154,15 @@ fn engine_settings(
     })
 }
 
+/// `trace` and `record`: the project in `dir` (loaded and compiled when the backend is local)
+/// and the backend that traces, from the flags.
+fn engine_backend(dir: PathBuf, f: &crate::cli::EngineFlags) -> Result<(Loaded, Backend), Report> {
+    let settings = engine_settings(dir, &f.tf, &f.vars, &f.engine, &f.api, &f.budget)?;
+    let loaded = load(&settings, None, settings.backend == BackendKind::Local)?;
+    let backend = backend(&settings, loaded.project.as_ref())?;
+    Ok((loaded, backend))
+}
+
 /// `--fields JSON` (on `trace` and `explain`) as a request's offline extras.
 fn extras_from_flag(fields: Option<&str>) -> Result<crate::trace::Extras, Diagnostic> {
     let fields = fields
@@ -168,6 +175,8 @@ fn extras_from_flag(fields: Option<&str>) -> Result<crate::trace::Extras, Diagno
     })
 }
 
+/// The project directory of a suite run: the first path if it is a directory, else its
+/// parent; `suites` by default.
 fn project_dir(paths: &[PathBuf]) -> PathBuf {
     match paths.first() {
         Some(p) if p.is_dir() => p.clone(),

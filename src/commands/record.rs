@@ -8,8 +8,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use super::{backend, load, runtime, say};
-use crate::backend::BackendKind;
+use super::{runtime, say};
 use crate::cli::RecordArgs;
 use crate::diag::{Diagnostic, Report};
 use crate::exit::Exit;
@@ -142,16 +141,7 @@ pub(super) fn run(a: &RecordArgs) -> Result<Exit, Report> {
             .into());
     }
     let reads = read(a)?;
-    let settings = super::engine_settings(
-        a.project.clone(),
-        &a.tf,
-        &a.vars,
-        &a.engine,
-        &a.api,
-        &a.budget,
-    )?;
-    let loaded = load(&settings, None, settings.backend == BackendKind::Local)?;
-    let backend = backend(&settings, loaded.project.as_ref())?;
+    let (loaded, backend) = super::engine_backend(a.project.clone(), &a.engine)?;
     // Rule ids → refs, so the suite names rules as the project does.
     let refs: std::collections::HashMap<String, String> = loaded
         .project

@@ -3,8 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{backend, load, runtime, say};
-use crate::backend::BackendKind;
+use super::{runtime, say};
 use crate::cli::TraceArgs;
 use crate::diag::{Diagnostic, Report};
 use crate::exit::Exit;
@@ -40,16 +39,7 @@ fn request(a: &TraceArgs) -> Result<TraceRequest, Diagnostic> {
 pub(super) fn run(a: &TraceArgs) -> Result<Exit, Report> {
     let req = request(a)?;
     let extras = super::extras_from_flag(a.fields.as_deref())?;
-    let settings = super::engine_settings(
-        a.project.dir.clone(),
-        &a.tf,
-        &a.vars,
-        &a.engine,
-        &a.api,
-        &a.budget,
-    )?;
-    let loaded = load(&settings, None, settings.backend == BackendKind::Local)?;
-    let backend = backend(&settings, loaded.project.as_ref())?;
+    let (_, backend) = super::engine_backend(a.project.dir.clone(), &a.engine)?;
     let rt = runtime(0)?;
     let result = rt.block_on(backend.trace(&req, &extras));
     // A trace past its budget may still run on a blocking thread: do not wait for it.
