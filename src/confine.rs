@@ -57,13 +57,19 @@ fn resolve(path: &Path) -> PathBuf {
 /// `path` itself when folding would name another place (a `..` after a symbolic link).
 pub(crate) fn folded(path: &Path) -> PathBuf {
     let f = fold(path);
+    let f = if f.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        f
+    };
     match (f.canonicalize(), path.canonicalize()) {
         (Ok(a), Ok(b)) if a != b => path.to_path_buf(),
         _ => f,
     }
 }
 
-fn fold(path: &Path) -> PathBuf {
+/// `path` with `.` dropped and `dir/..` folded, lexically (empty when nothing is left).
+pub(crate) fn fold(path: &Path) -> PathBuf {
     let mut out: Vec<Component> = Vec::new();
     for c in path.components() {
         match c {
@@ -73,9 +79,6 @@ fn fold(path: &Path) -> PathBuf {
             }
             other => out.push(other),
         }
-    }
-    if out.is_empty() {
-        return PathBuf::from(".");
     }
     out.iter().map(|c| c.as_os_str()).collect()
 }

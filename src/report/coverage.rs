@@ -495,19 +495,9 @@ fn xml(s: &str) -> String {
 /// A path as reports show it: `/`-separated, without `.` components, `dir/..` folded
 /// (GitHub attaches annotations only to normalized paths).
 pub(crate) fn show(p: &Path) -> String {
-    use std::path::Component;
-    let mut kept: Vec<Component> = Vec::new();
-    for c in p.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir if matches!(kept.last(), Some(Component::Normal(_))) => {
-                kept.pop();
-            }
-            other => kept.push(other),
-        }
-    }
-    let parts: Vec<String> = kept
-        .iter()
+    let folded = crate::confine::fold(p);
+    let parts: Vec<String> = folded
+        .components()
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .collect();
     let joined = parts.join("/");

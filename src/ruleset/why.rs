@@ -91,6 +91,8 @@ fn name_items(book: &Rulebook, n: &mut Node) {
             .into_iter()
             .flatten()
             .flatten()
+            // Regular files only: a link could lead outside the repository.
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
             .map(|e| e.path())
             .filter(|p| p.extension().is_some_and(|e| e == "tf"))
             .collect();
